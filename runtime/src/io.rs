@@ -1,0 +1,336 @@
+//! What a running node sees: its inputs, outputs, dead-letter port, metrics and the
+//! run's controls (pause, stop).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::event::{Batch, Event, Message};
+use crate::metrics::NodeMetrics;
+use crate::registry::NodeError;
+use crate::wire::WireQueue;
+
+/// What [`Inputs::recv`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Received {
+    /// A batch of events from input port `port`.
+    Data {
+        /// Input port index.
+        port: usize,
+        /// The events.
+        batch: Batch,
+    },
+    /// The watermark of all inputs together (the minimum over live wires) advanced.
+    Watermark(i64),
+}
+
+struct InWire {
+    port: usize,
+    queue: Arc<WireQueue>,
+    watermark: i64,
+    ended: bool,
+}
+
+/// All wires into one node. Fan-in: several wires may feed one port.
+pub struct Inputs {
+    wires: Vec<InWire>,
+    notify: Arc<Notify>,
+    next: usize,
+    emitted_watermark: i64,
+    metrics: Arc<NodeMetrics>,
+}
+
+impl Inputs {
+    pub(crate) fn new(notify: Arc<Notify>, metrics: Arc<NodeMetrics>) -> Self {
+        Inputs { wires: Vec::new(), notify, next: 0, emitted_watermark: i64::MIN, metrics }
+    }
+
+    pub(crate) fn add(&mut self, port: usize, queue: Arc<WireQueue>) {
+        self.wires.push(InWire { port, queue, watermark: i64::MIN, ended: false });
+    }
+
+    /// Number of wires connected.
+    pub fn wire_count(&self) -> usize {
+        self.wires.len()
+    }
+
+    fn combined_watermark(&self) -> Option<i64> {
+        self.wires.iter().filter(|w| !w.ended).map(|w| w.watermark).min()
+    }
+
+    /// Next batch or watermark; `None` once every input wire has ended. A watermark is
+    /// reported when the minimum over the wires still open advances (it may come after data
+    /// that followed it on its wire, which is always safe).
+    pub async fn recv(&mut self) -> Option<Received> {
+        loop {
+            if let Some(wm) = self.combined_watermark()
+                && wm > self.emitted_watermark
+            {
+                self.emitted_watermark = wm;
+                return Some(Received::Watermark(wm));
+            }
+            if self.wires.iter().all(|w| w.ended) {
+                return None;
+            }
+            let n = self.wires.len();
+            let mut progressed = false;
+            for k in 0..n {
+                let i = (self.next + k) % n;
+                let w = &mut self.wires[i];
+                while !w.ended
+                    && let Some(msg) = w.queue.try_pop()
+                {
+                    match msg {
+                        Message::Data(batch) => {
+                            self.next = (i + 1) % n;
+                            self.metrics.events_in.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                            return Some(Received::Data { port: w.port, batch });
+                        }
+                        Message::Watermark(t) => w.watermark = w.watermark.max(t),
+                        Message::End => w.ended = true,
+                    }
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                self.notify.notified().await;
+            }
+        }
+    }
+}
+
+impl Drop for Inputs {
+    fn drop(&mut self) {
+        for w in &self.wires {
+            if !w.ended {
+                w.queue.close_receiver();
+            }
+        }
+    }
+}
+
+/// One output port: its wires (fan-out sends a copy down each).
+pub struct Output {
+    wires: Vec<Arc<WireQueue>>,
+    metrics: Arc<NodeMetrics>,
+    counts_as_output: bool,
+    ended: bool,
+}
+
+impl Output {
+    pub(crate) fn new(metrics: Arc<NodeMetrics>, counts_as_output: bool) -> Self {
+        Output { wires: Vec::new(), metrics, counts_as_output, ended: false }
+    }
+
+    pub(crate) fn add(&mut self, queue: Arc<WireQueue>) {
+        self.wires.push(queue);
+    }
+
+    /// Whether any wire is connected.
+    pub fn is_wired(&self) -> bool {
+        !self.wires.is_empty()
+    }
+
+    /// Sends a batch down every wire, applying each wire's `when_full` policy.
+    pub async fn send(&mut self, batch: Batch) {
+        if batch.is_empty() {
+            return;
+        }
+        if self.counts_as_output {
+            self.metrics.events_out.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        }
+        let Some((last, rest)) = self.wires.split_last() else { return };
+        for w in rest {
+            w.push(batch.clone(), &self.metrics).await;
+        }
+        last.push(batch, &self.metrics).await;
+    }
+
+    /// Sends a watermark down every wire.
+    pub fn send_watermark(&self, t: i64) {
+        for w in &self.wires {
+            w.push_control(Message::Watermark(t));
+        }
+    }
+
+    /// Ends the stream on every wire (also done on drop).
+    pub fn end(&mut self) {
+        if !self.ended {
+            self.ended = true;
+            for w in &self.wires {
+                w.push_control(Message::End);
+            }
+        }
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+/// The dead-letter port: events a node could not process, with the reason.
+/// When unwired, events are counted in `errors` and logged (at most once per second).
+pub struct DeadLetters {
+    node_id: Arc<str>,
+    output: Output,
+    pending: Batch,
+    unlogged: u64,
+    last_log: Option<Instant>,
+}
+
+impl DeadLetters {
+    pub(crate) fn new(node_id: Arc<str>, output: Output) -> Self {
+        DeadLetters { node_id, output, pending: Vec::new(), unlogged: 0, last_log: None }
+    }
+
+    /// Reports one failed event. Call [`DeadLetters::flush`] (done by [`NodeContext::emit`]) to send.
+    pub fn report(&mut self, event: Event, reason: impl Into<String>) {
+        let reason = reason.into();
+        self.output.metrics.errors.fetch_add(1, Ordering::Relaxed);
+        if self.output.is_wired() {
+            let value = json!({
+                "node": &*self.node_id,
+                "reason": reason,
+                "event": event.value,
+                "seq": event.seq,
+            });
+            self.pending.push(Event { value, ..event });
+        } else {
+            self.unlogged += 1;
+            let now = Instant::now();
+            if self.last_log.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+                tracing::warn!(
+                    node = %self.node_id,
+                    count = self.unlogged,
+                    "event(s) failed and the `errors` port is unwired; last reason: {reason}"
+                );
+                self.unlogged = 0;
+                self.last_log = Some(now);
+            }
+        }
+    }
+
+    /// Reports a failure that has no event (for example a bad input line), as a record.
+    pub fn report_value(&mut self, value: Value, reason: impl Into<String>, source: u32, seq: u64) {
+        self.report(Event::new(value, source, seq), reason);
+    }
+
+    /// Sends what was reported.
+    pub async fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            let batch = std::mem::take(&mut self.pending);
+            self.output.send(batch).await;
+        }
+    }
+}
+
+/// The run's controls as a node sees them.
+#[derive(Clone)]
+pub struct Control {
+    /// Cancelled when the run is asked to stop gracefully: sources stop producing and end
+    /// their outputs; other nodes keep draining.
+    pub stop: CancellationToken,
+    paused: watch::Receiver<bool>,
+}
+
+impl Control {
+    pub(crate) fn new(stop: CancellationToken, paused: watch::Receiver<bool>) -> Self {
+        Control { stop, paused }
+    }
+
+    /// True once a stop was requested.
+    pub fn stopping(&self) -> bool {
+        self.stop.is_cancelled()
+    }
+
+    /// Waits while the run is paused (returns at once otherwise, or when stopping).
+    pub async fn wait_if_paused(&mut self) {
+        if !*self.paused.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = self.paused.wait_for(|p| !*p) => {}
+            _ = self.stop.cancelled() => {}
+        }
+    }
+}
+
+/// Everything a running node is handed.
+pub struct NodeContext {
+    /// Index of the node in the graph (stamped on events it creates).
+    pub index: u32,
+    /// Node id.
+    pub id: Arc<str>,
+    /// Its inputs.
+    pub inputs: Inputs,
+    /// Its outputs, by port index (the dead-letter port is separate).
+    pub outputs: Vec<Output>,
+    /// The dead-letter port.
+    pub errors: DeadLetters,
+    /// Its counters.
+    pub metrics: Arc<NodeMetrics>,
+    /// Pause and stop.
+    pub control: Control,
+    /// Preferred batch size.
+    pub batch_size: usize,
+}
+
+impl NodeContext {
+    /// Sends `batch` on output `port` (a missing port drops nothing: it has no wires) and
+    /// flushes the dead-letter port.
+    pub async fn emit(&mut self, port: usize, batch: Batch) {
+        if let Some(out) = self.outputs.get_mut(port) {
+            out.send(batch).await;
+        }
+        self.errors.flush().await;
+    }
+
+    /// Forwards a watermark on every output.
+    pub fn forward_watermark(&self, t: i64) {
+        for out in &self.outputs {
+            out.send_watermark(t);
+        }
+    }
+
+    /// Adds processing time.
+    pub fn add_busy(&self, since: Instant) {
+        self.metrics.busy_ns.fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
+}
+
+/// A one-in one-out operator's per-batch work: turn `input` into events on `out`, report
+/// failures to `errors`.
+pub trait BatchProcessor: Send {
+    /// Processes one batch.
+    fn process(&mut self, input: Batch, out: &mut Batch, errors: &mut DeadLetters);
+}
+
+impl<F: FnMut(Batch, &mut Batch, &mut DeadLetters) + Send> BatchProcessor for F {
+    fn process(&mut self, input: Batch, out: &mut Batch, errors: &mut DeadLetters) {
+        self(input, out, errors)
+    }
+}
+
+/// Runs a one-in one-out operator until its inputs end: batches go through `processor`
+/// to output 0, watermarks are forwarded, end-of-stream propagates.
+pub async fn drive_operator(mut ctx: NodeContext, mut processor: impl BatchProcessor) -> Result<(), NodeError> {
+    while let Some(msg) = ctx.inputs.recv().await {
+        match msg {
+            Received::Data { batch, .. } => {
+                let started = Instant::now();
+                let mut out = Vec::with_capacity(batch.len());
+                processor.process(batch, &mut out, &mut ctx.errors);
+                ctx.add_busy(started);
+                ctx.emit(0, out).await;
+            }
+            Received::Watermark(t) => ctx.forward_watermark(t),
+        }
+    }
+    Ok(())
+}

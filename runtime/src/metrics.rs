@@ -1,0 +1,272 @@
+//! Counters updated by running nodes and wires, and GUI-free snapshots of them that the
+//! editor and the headless runner read while a graph runs.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+use serde::Serialize;
+
+/// Lifecycle state of one node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeStatus {
+    /// Built, not started yet.
+    Pending,
+    /// Running.
+    Running,
+    /// Ended normally (inputs drained, or source done).
+    Finished,
+    /// Ended with an error (see the message).
+    Failed,
+    /// Cancelled after a stop timed out.
+    Cancelled,
+}
+
+impl NodeStatus {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => NodeStatus::Running,
+            2 => NodeStatus::Finished,
+            3 => NodeStatus::Failed,
+            4 => NodeStatus::Cancelled,
+            _ => NodeStatus::Pending,
+        }
+    }
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeStatus::Pending => "pending",
+            NodeStatus::Running => "running",
+            NodeStatus::Finished => "finished",
+            NodeStatus::Failed => "failed",
+            NodeStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Live counters of one node.
+#[derive(Debug, Default)]
+pub struct NodeMetrics {
+    /// Events received on all inputs.
+    pub events_in: AtomicU64,
+    /// Events sent on all outputs except `errors` (counted once per event, not per wire).
+    pub events_out: AtomicU64,
+    /// Events sent to the dead-letter port (or counted there when it is unwired).
+    pub errors: AtomicU64,
+    /// Events dropped by this node's output wires or by the node itself.
+    pub dropped: AtomicU64,
+    /// Nanoseconds spent processing.
+    pub busy_ns: AtomicU64,
+    status: AtomicU8,
+    message: Mutex<Option<String>>,
+}
+
+impl NodeMetrics {
+    /// Sets the status.
+    pub fn set_status(&self, s: NodeStatus) {
+        self.status.store(s as u8, Ordering::Release);
+    }
+    /// The status.
+    pub fn status(&self) -> NodeStatus {
+        NodeStatus::from_u8(self.status.load(Ordering::Acquire))
+    }
+    /// Sets the status message (an error, usually).
+    pub fn set_message(&self, m: impl Into<String>) {
+        *self.message.lock().unwrap_or_else(|e| e.into_inner()) = Some(m.into());
+    }
+    /// The status message.
+    pub fn message(&self) -> Option<String> {
+        self.message.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Live counters of one wire. Depth is `pushed - popped`: two counters instead of a sampled
+/// gauge, so no spike is missed between samples.
+#[derive(Debug)]
+pub struct WireMetrics {
+    /// Events accepted into the queue.
+    pub pushed: AtomicU64,
+    /// Events that left the queue (taken by the consumer, or evicted by `drop_oldest`).
+    pub popped: AtomicU64,
+    /// Events refused or evicted by the policy, or sent after the consumer was gone.
+    pub dropped: AtomicU64,
+    /// Largest depth seen.
+    pub max_depth: AtomicU64,
+    /// Largest depth since the sampler last read it (reset by each sample).
+    pub interval_max_depth: AtomicU64,
+    /// Capacity in events.
+    pub capacity: u64,
+}
+
+impl WireMetrics {
+    /// Counters for a wire of `capacity`.
+    pub fn new(capacity: usize) -> Self {
+        WireMetrics {
+            pushed: AtomicU64::new(0),
+            popped: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            max_depth: AtomicU64::new(0),
+            interval_max_depth: AtomicU64::new(0),
+            capacity: capacity as u64,
+        }
+    }
+}
+
+/// One node in a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeSnapshot {
+    /// Node id.
+    pub id: String,
+    /// Node kind.
+    pub kind: String,
+    /// Status.
+    pub status: NodeStatus,
+    /// Error or status message.
+    pub message: Option<String>,
+    /// Events received.
+    pub events_in: u64,
+    /// Events sent.
+    pub events_out: u64,
+    /// Dead-lettered events.
+    pub errors: u64,
+    /// Dropped events.
+    pub dropped: u64,
+    /// Seconds spent processing.
+    pub busy_secs: f64,
+    /// Events/s received, over the sliding interval.
+    pub rate_in: f64,
+    /// Events/s sent, over the sliding interval.
+    pub rate_out: f64,
+}
+
+/// One wire in a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WireSnapshot {
+    /// Wire id (`from.port -> to.port`).
+    pub id: String,
+    /// Events accepted.
+    pub pushed: u64,
+    /// Events that left.
+    pub popped: u64,
+    /// `pushed - popped`.
+    pub depth: u64,
+    /// Capacity.
+    pub capacity: u64,
+    /// Largest depth seen.
+    pub max_depth: u64,
+    /// Dropped events.
+    pub dropped: u64,
+}
+
+/// All counters at one instant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MetricsSnapshot {
+    /// Seconds since the graph started.
+    pub elapsed_secs: f64,
+    /// Per node, in graph order.
+    pub nodes: Vec<NodeSnapshot>,
+    /// Per wire, in graph order.
+    pub wires: Vec<WireSnapshot>,
+}
+
+impl MetricsSnapshot {
+    /// The node with id `id`.
+    pub fn node(&self, id: &str) -> Option<&NodeSnapshot> {
+        self.nodes.iter().find(|n| n.id == id)
+    }
+    /// The wire with id `id`.
+    pub fn wire(&self, id: &str) -> Option<&WireSnapshot> {
+        self.wires.iter().find(|w| w.id == id)
+    }
+    /// The `--metrics-out` form: nodes and wires keyed by id.
+    pub fn keyed(&self) -> KeyedMetrics<'_> {
+        KeyedMetrics {
+            elapsed_secs: self.elapsed_secs,
+            nodes: self.nodes.iter().map(|n| (n.id.as_str(), n)).collect(),
+            wires: self.wires.iter().map(|w| (w.id.as_str(), w)).collect(),
+        }
+    }
+}
+
+/// Metrics keyed by node and wire id, for JSON output.
+#[derive(Debug, Serialize)]
+pub struct KeyedMetrics<'a> {
+    /// Seconds since start.
+    pub elapsed_secs: f64,
+    /// Nodes by id.
+    pub nodes: BTreeMap<&'a str, &'a NodeSnapshot>,
+    /// Wires by id.
+    pub wires: BTreeMap<&'a str, &'a WireSnapshot>,
+}
+
+/// One point of the chart history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Seconds since start.
+    pub t: f64,
+    /// Per node: events/s in.
+    pub rate_in: Vec<f32>,
+    /// Per node: events/s out.
+    pub rate_out: Vec<f32>,
+    /// Per node: total errors so far.
+    pub errors: Vec<u64>,
+    /// Per node: total drops so far.
+    pub dropped: Vec<u64>,
+    /// Per wire: depth.
+    pub depth: Vec<u64>,
+    /// Per wire: largest depth since the previous sample (from the queue's own high-water mark).
+    pub max_depth: Vec<u64>,
+}
+
+/// A bounded time series of samples (oldest dropped first).
+#[derive(Debug, Clone)]
+pub struct History {
+    samples: VecDeque<Sample>,
+    limit: usize,
+}
+
+impl History {
+    /// Keeps at most `limit` samples.
+    pub fn new(limit: usize) -> Self {
+        History { samples: VecDeque::with_capacity(limit.min(4096)), limit: limit.max(1) }
+    }
+    /// Appends, dropping the oldest beyond the limit.
+    pub fn push(&mut self, s: Sample) {
+        if self.samples.len() == self.limit {
+            self.samples.pop_front();
+        }
+        self.samples.push_back(s);
+    }
+    /// Samples, oldest first.
+    pub fn samples(&self) -> &VecDeque<Sample> {
+        &self.samples
+    }
+    /// How many samples it keeps at most.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_is_bounded() {
+        let mut h = History::new(3);
+        for i in 0..5 {
+            h.push(Sample {
+                t: i as f64,
+                rate_in: vec![],
+                rate_out: vec![],
+                errors: vec![],
+                dropped: vec![],
+                depth: vec![],
+                max_depth: vec![],
+            });
+        }
+        let ts: Vec<f64> = h.samples().iter().map(|s| s.t).collect();
+        assert_eq!(ts, vec![2.0, 3.0, 4.0]);
+    }
+}

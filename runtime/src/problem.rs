@@ -1,0 +1,145 @@
+//! Problems found in a graph, each naming its place.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where a problem is: any combination of file, line:column, node, wire and field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Location {
+    /// The graph file, when the graph came from one.
+    pub file: Option<PathBuf>,
+    /// 1-based line and column in the file.
+    pub line_col: Option<(usize, usize)>,
+    /// The node id.
+    pub node: Option<String>,
+    /// The wire, written `from.port -> to.port`.
+    pub wire: Option<String>,
+    /// The config field (dotted path) or graph field.
+    pub field: Option<String>,
+}
+
+impl Location {
+    /// A location naming a node.
+    pub fn node(id: impl Into<String>) -> Self {
+        Location { node: Some(id.into()), ..Default::default() }
+    }
+    /// A location naming a node's config field.
+    pub fn field(node: impl Into<String>, field: impl Into<String>) -> Self {
+        Location { node: Some(node.into()), field: Some(field.into()), ..Default::default() }
+    }
+    /// A location naming a wire.
+    pub fn wire(wire: impl Into<String>) -> Self {
+        Location { wire: Some(wire.into()), ..Default::default() }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = Vec::new();
+        match (&self.file, self.line_col) {
+            (Some(file), Some((l, c))) => parts.push(format!("{}:{l}:{c}", file.display())),
+            (Some(file), None) => parts.push(file.display().to_string()),
+            (None, Some((l, c))) => parts.push(format!("{l}:{c}")),
+            (None, None) => {}
+        }
+        if let Some(node) = &self.node {
+            parts.push(format!("node `{node}`"));
+        }
+        if let Some(wire) = &self.wire {
+            parts.push(format!("wire `{wire}`"));
+        }
+        if let Some(field) = &self.field {
+            parts.push(format!("field `{field}`"));
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// How bad a problem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The graph cannot run.
+    Error,
+    /// The graph runs, but probably not as meant.
+    Warning,
+}
+
+/// One problem, with its place and a message that says what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Where.
+    pub location: Location,
+    /// What.
+    pub message: String,
+}
+
+impl Problem {
+    /// An error at `location`.
+    pub fn error(location: Location, message: impl Into<String>) -> Self {
+        Problem { severity: Severity::Error, location, message: message.into() }
+    }
+    /// A warning at `location`.
+    pub fn warning(location: Location, message: impl Into<String>) -> Self {
+        Problem { severity: Severity::Warning, location, message: message.into() }
+    }
+    /// True for errors.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let loc = self.location.to_string();
+        if loc.is_empty() {
+            write!(f, "{kind}: {}", self.message)
+        } else {
+            write!(f, "{loc}: {kind}: {}", self.message)
+        }
+    }
+}
+
+/// Every problem found at once; the error type of loading, validating and starting a graph.
+#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
+pub struct Problems(pub Vec<Problem>);
+
+impl Problems {
+    /// True when at least one problem is an error.
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(Problem::is_error)
+    }
+    /// Sets the file on every problem that has none.
+    pub fn with_file(mut self, file: &std::path::Path) -> Self {
+        for p in &mut self.0 {
+            if p.location.file.is_none() {
+                p.location.file = Some(file.to_path_buf());
+            }
+        }
+        self
+    }
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<Problem> for Problems {
+    fn from(p: Problem) -> Self {
+        Problems(vec![p])
+    }
+}

@@ -1,0 +1,293 @@
+//! A wire: a bounded single-producer single-consumer queue of messages, counted in events,
+//! with a `when_full` policy. Control messages (watermarks, end) never count against the
+//! capacity and are never dropped; consecutive watermarks are merged so they stay bounded.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+use crate::event::{Batch, Message};
+use crate::graph::WhenFull;
+use crate::metrics::{NodeMetrics, WireMetrics};
+
+struct State {
+    queue: VecDeque<Message>,
+    /// Events queued (control messages not counted).
+    depth: usize,
+    /// The consumer is gone: pushes are dropped and counted.
+    receiver_closed: bool,
+    /// The producer sent `End` (or went away).
+    ended: bool,
+}
+
+/// The shared part of a wire.
+pub struct WireQueue {
+    state: Mutex<State>,
+    capacity: usize,
+    when_full: WhenFull,
+    /// Wakes the consumer node (shared by all wires into that node).
+    data_ready: Arc<Notify>,
+    /// Wakes the producer when room appears.
+    space: Notify,
+    /// Pushed / popped / dropped / max depth.
+    pub metrics: Arc<WireMetrics>,
+}
+
+impl WireQueue {
+    /// A wire of `capacity` events (at least 1).
+    pub fn new(capacity: usize, when_full: WhenFull, data_ready: Arc<Notify>, metrics: Arc<WireMetrics>) -> Arc<Self> {
+        Arc::new(WireQueue {
+            state: Mutex::new(State { queue: VecDeque::new(), depth: 0, receiver_closed: false, ended: false }),
+            capacity: capacity.max(1),
+            when_full,
+            data_ready,
+            space: Notify::new(),
+            metrics,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means another task panicked mid-update; the queue stays usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Events currently queued.
+    pub fn depth(&self) -> usize {
+        self.lock().depth
+    }
+
+    /// Whether any message (data or control) is queued.
+    pub fn has_messages(&self) -> bool {
+        !self.lock().queue.is_empty()
+    }
+
+    /// Pushes a batch under the wire's policy. With `block` this waits for room and may
+    /// deliver the batch in parts; the drop policies never wait. Events that cannot be
+    /// delivered (policy, or the consumer is gone) are counted as dropped on the wire and on
+    /// `producer`.
+    pub async fn push(&self, mut batch: Batch, producer: &NodeMetrics) {
+        while !batch.is_empty() {
+            let rest = {
+                let mut st = self.lock();
+                if st.receiver_closed {
+                    self.count_dropped(batch.len(), producer);
+                    return;
+                }
+                let room = self.capacity.saturating_sub(st.depth);
+                match self.when_full {
+                    WhenFull::Block => {
+                        if room == 0 {
+                            None
+                        } else {
+                            let rest = if batch.len() > room { batch.split_off(room) } else { Vec::new() };
+                            self.enqueue(&mut st, std::mem::take(&mut batch));
+                            Some(rest)
+                        }
+                    }
+                    WhenFull::DropNewest => {
+                        if batch.len() > room {
+                            self.count_dropped(batch.len() - room, producer);
+                            batch.truncate(room);
+                        }
+                        if !batch.is_empty() {
+                            self.enqueue(&mut st, std::mem::take(&mut batch));
+                        }
+                        Some(Vec::new())
+                    }
+                    WhenFull::DropOldest => {
+                        if batch.len() > self.capacity {
+                            let excess = batch.len() - self.capacity;
+                            self.count_dropped(excess, producer);
+                            batch.drain(..excess);
+                        }
+                        let overflow = (st.depth + batch.len()).saturating_sub(self.capacity);
+                        if overflow > 0 {
+                            let evicted = evict_oldest(&mut st, overflow);
+                            self.metrics.popped.fetch_add(evicted as u64, Ordering::Relaxed);
+                            self.count_dropped(evicted, producer);
+                        }
+                        self.enqueue(&mut st, std::mem::take(&mut batch));
+                        Some(Vec::new())
+                    }
+                }
+            };
+            match rest {
+                Some(rest) => {
+                    self.data_ready.notify_one();
+                    batch = rest;
+                }
+                None => self.space.notified().await,
+            }
+        }
+    }
+
+    fn enqueue(&self, st: &mut State, batch: Batch) {
+        let n = batch.len();
+        st.depth += n;
+        st.queue.push_back(Message::Data(batch));
+        self.metrics.pushed.fetch_add(n as u64, Ordering::Relaxed);
+        self.metrics.max_depth.fetch_max(st.depth as u64, Ordering::Relaxed);
+        self.metrics.interval_max_depth.fetch_max(st.depth as u64, Ordering::Relaxed);
+    }
+
+    fn count_dropped(&self, n: usize, producer: &NodeMetrics) {
+        self.metrics.dropped.fetch_add(n as u64, Ordering::Relaxed);
+        producer.dropped.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Queues a control message (never blocks, never dropped). Watermarks replace a
+    /// watermark that is still last in the queue.
+    pub fn push_control(&self, msg: Message) {
+        {
+            let mut st = self.lock();
+            if st.ended {
+                return;
+            }
+            match (&msg, st.queue.back_mut()) {
+                (Message::Watermark(new), Some(Message::Watermark(old))) => *old = (*old).max(*new),
+                (Message::End, _) => {
+                    st.ended = true;
+                    st.queue.push_back(msg);
+                }
+                _ => st.queue.push_back(msg),
+            }
+        }
+        self.data_ready.notify_one();
+    }
+
+    /// Takes the next message, if any. Never waits.
+    pub fn try_pop(&self) -> Option<Message> {
+        let msg = {
+            let mut st = self.lock();
+            let msg = st.queue.pop_front()?;
+            if let Message::Data(b) = &msg {
+                st.depth -= b.len();
+                self.metrics.popped.fetch_add(b.len() as u64, Ordering::Relaxed);
+            }
+            msg
+        };
+        self.space.notify_one();
+        Some(msg)
+    }
+
+    /// Marks the consumer gone: queued and future events are dropped and counted.
+    pub fn close_receiver(&self) {
+        let mut st = self.lock();
+        st.receiver_closed = true;
+        let queued = st.depth;
+        st.depth = 0;
+        st.queue.clear();
+        self.metrics.popped.fetch_add(queued as u64, Ordering::Relaxed);
+        self.metrics.dropped.fetch_add(queued as u64, Ordering::Relaxed);
+        drop(st);
+        self.space.notify_one();
+    }
+}
+
+/// Removes `n` events from the front of the queue, skipping control messages.
+fn evict_oldest(st: &mut State, mut n: usize) -> usize {
+    let mut evicted = 0;
+    for msg in st.queue.iter_mut() {
+        if n == 0 {
+            break;
+        }
+        if let Message::Data(b) = msg {
+            let k = n.min(b.len());
+            b.drain(..k);
+            n -= k;
+            evicted += k;
+        }
+    }
+    st.queue.retain(|m| !matches!(m, Message::Data(b) if b.is_empty()));
+    st.depth -= evicted;
+    evicted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+    use serde_json::json;
+
+    fn batch(range: std::ops::Range<u64>) -> Batch {
+        range.map(|i| Event::new(json!(i), 0, i)).collect()
+    }
+
+    fn seqs(q: &WireQueue) -> Vec<u64> {
+        let mut out = Vec::new();
+        while let Some(m) = q.try_pop() {
+            if let Message::Data(b) = m {
+                out.extend(b.iter().map(|e| e.seq));
+            }
+        }
+        out
+    }
+
+    fn queue(cap: usize, policy: WhenFull) -> Arc<WireQueue> {
+        WireQueue::new(cap, policy, Arc::new(Notify::new()), Arc::new(WireMetrics::new(cap)))
+    }
+
+    #[tokio::test]
+    async fn drop_newest_keeps_the_first_events_and_counts_the_rest() {
+        let q = queue(4, WhenFull::DropNewest);
+        let node = NodeMetrics::default();
+        q.push(batch(0..3), &node).await;
+        q.push(batch(3..6), &node).await;
+        assert_eq!(seqs(&q), vec![0, 1, 2, 3]);
+        assert_eq!(q.metrics.dropped.load(Ordering::Relaxed), 2);
+        assert_eq!(node.dropped.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn drop_oldest_keeps_the_last_events_and_control_messages() {
+        let q = queue(4, WhenFull::DropOldest);
+        let node = NodeMetrics::default();
+        q.push(batch(0..3), &node).await;
+        q.push_control(Message::Watermark(5));
+        q.push(batch(3..9), &node).await;
+        let mut msgs = Vec::new();
+        while let Some(m) = q.try_pop() {
+            msgs.push(m);
+        }
+        assert_eq!(msgs.len(), 2, "watermark kept, one data batch: {msgs:?}");
+        assert_eq!(msgs[0], Message::Watermark(5));
+        assert_eq!(q.metrics.dropped.load(Ordering::Relaxed), 5);
+        let m = &q.metrics;
+        assert_eq!(m.pushed.load(Ordering::Relaxed), m.popped.load(Ordering::Relaxed));
+    }
+
+    #[tokio::test]
+    async fn block_waits_for_room_and_splits_batches() {
+        let q = queue(4, WhenFull::Block);
+        let node = Arc::new(NodeMetrics::default());
+        let (q2, n2) = (q.clone(), node.clone());
+        let producer = tokio::spawn(async move { q2.push(batch(0..10), &n2).await });
+        tokio::task::yield_now().await;
+        let mut got = Vec::new();
+        while got.len() < 10 {
+            assert!(q.depth() <= 4, "depth never exceeds capacity");
+            match q.try_pop() {
+                Some(Message::Data(b)) => got.extend(b.iter().map(|e| e.seq)),
+                _ => tokio::task::yield_now().await,
+            }
+        }
+        producer.await.unwrap();
+        assert_eq!(got, (0..10).collect::<Vec<_>>());
+        assert_eq!(q.metrics.max_depth.load(Ordering::Relaxed), 4);
+        assert_eq!(q.metrics.dropped.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn watermarks_merge_and_end_is_final() {
+        let q = queue(4, WhenFull::Block);
+        q.push_control(Message::Watermark(1));
+        q.push_control(Message::Watermark(3));
+        q.push_control(Message::End);
+        q.push_control(Message::Watermark(9));
+        assert_eq!(q.try_pop(), Some(Message::Watermark(3)));
+        assert_eq!(q.try_pop(), Some(Message::End));
+        assert_eq!(q.try_pop(), None);
+    }
+}

@@ -1,0 +1,41 @@
+//! What the canvas and panels ask the app to do. Views push actions while drawing; the app
+//! applies them to the document after the frame's views are drawn.
+
+use streamloom_runtime::PortRef;
+
+/// Which end of a dropped wire a new node should be wired to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WireEnd {
+    /// Wire the new node's first compatible input from this output.
+    FromOutput(PortRef),
+    /// Wire the new node's first compatible output into this input.
+    ToInput(PortRef),
+}
+
+/// One request from a view.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Add a node of `kind` at canvas position `pos`, optionally wired to a dropped wire.
+    AddNode {
+        /// Kind name.
+        kind: String,
+        /// Canvas position.
+        pos: [f32; 2],
+        /// The dropped wire to connect.
+        wire: Option<WireEnd>,
+    },
+    /// Wire an output to an input (refused with a reason when incompatible).
+    Connect(PortRef, PortRef),
+    /// Remove a wire.
+    Disconnect(PortRef, PortRef),
+    /// Show a wire in the inspector.
+    SelectWire(PortRef, PortRef),
+    /// Show a node in the inspector.
+    Focus(String),
+    /// Delete nodes.
+    Delete(Vec<String>),
+    /// Duplicate nodes.
+    Duplicate(Vec<String>),
+    /// Remove every wire of a node's input (or output) port.
+    DropWires(PortRef, bool),
+}

@@ -1,0 +1,288 @@
+//! [`EditorApp`]: the whole editor, drawable into any [`egui::Ui`] (eframe window or
+//! kittest harness). Each frame: refresh what derives from the model, draw the panels,
+//! apply what the views asked for, commit canvas moves.
+
+use std::path::PathBuf;
+
+use egui::{Panel, Ui};
+use streamloom_runtime::validate::validate;
+use streamloom_runtime::{Graph, Registry};
+
+use super::actions::Action;
+use super::canvas::{Canvas, CanvasInput};
+use super::commands::Pending;
+use super::document::Document;
+use super::files::{PathPrompt, Recent};
+use super::inspector::{Inspector, InspectorInput, Selection};
+use super::metrics_panel::MetricsPanel;
+use super::palette::Palette;
+use super::ports::PortCache;
+use super::problems::{self, ProblemIndex};
+use super::run::Runner;
+
+/// Which tab the bottom panel shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BottomTab {
+    /// Every problem of the graph.
+    Problems,
+    /// Charts of the run.
+    Metrics,
+}
+
+/// A message in the status bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    /// The text.
+    pub text: String,
+    /// Shown in red.
+    pub is_error: bool,
+}
+
+/// The editor.
+pub struct EditorApp {
+    pub(super) registry: Registry,
+    pub(super) doc: Document,
+    pub(super) canvas: Canvas,
+    pub(super) palette: Palette,
+    pub(super) inspector: Inspector,
+    pub(super) selection: Selection,
+    pub(super) ports: PortCache,
+    pub(super) problems: ProblemIndex,
+    seen_revision: Option<u64>,
+    pub(super) runner: Runner,
+    pub(super) metrics_panel: MetricsPanel,
+    pub(super) bottom_tab: BottomTab,
+    pub(super) status: Option<Status>,
+    pub(super) recent: Recent,
+    pub(super) prompt: Option<(PathPrompt, Option<Pending>)>,
+    pub(super) confirm: Option<Pending>,
+    pub(super) close_allowed: bool,
+    pub(super) quit_requested: bool,
+    last_title: String,
+}
+
+impl EditorApp {
+    /// An editor for `graph` (loaded from `path`), or an empty graph.
+    pub fn new(registry: Registry, graph: Option<(Graph, Option<PathBuf>)>) -> Self {
+        let (graph, path) = graph.unwrap_or_default();
+        let mut app = EditorApp {
+            registry,
+            doc: Document::new(graph, path),
+            canvas: Canvas::default(),
+            palette: Palette::default(),
+            inspector: Inspector::default(),
+            selection: Selection::Graph,
+            ports: PortCache::default(),
+            problems: ProblemIndex::default(),
+            seen_revision: None,
+            runner: Runner::new(),
+            metrics_panel: MetricsPanel::default(),
+            bottom_tab: BottomTab::Problems,
+            status: None,
+            recent: Recent::default(),
+            prompt: None,
+            confirm: None,
+            close_allowed: false,
+            quit_requested: false,
+            last_title: String::new(),
+        };
+        app.refresh();
+        app
+    }
+
+    /// An editor for the graph file at `path`.
+    pub fn open_file(registry: Registry, path: PathBuf) -> Result<Self, String> {
+        let graph = super::files::load(&path)?;
+        Ok(Self::new(registry, Some((graph, Some(path)))))
+    }
+
+    /// Uses the user's recent-files list (persisted between sessions).
+    pub fn with_user_recent(mut self) -> Self {
+        self.recent = Recent::load_user();
+        self
+    }
+
+    /// The document.
+    pub fn document(&self) -> &Document {
+        &self.doc
+    }
+
+    /// The graph being edited.
+    pub fn graph(&self) -> &Graph {
+        self.doc.graph()
+    }
+
+    /// What the inspector shows.
+    pub fn selection(&self) -> &Selection {
+        &self.selection
+    }
+
+    /// The run controller.
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    /// The status-bar message.
+    pub fn status(&self) -> Option<&Status> {
+        self.status.as_ref()
+    }
+
+    /// Problems of the current graph.
+    pub fn problems(&self) -> &ProblemIndex {
+        &self.problems
+    }
+
+    /// The canvas (for tests and benches).
+    pub fn canvas(&self) -> &Canvas {
+        &self.canvas
+    }
+
+    /// The canvas, mutably (zoom and fit).
+    pub fn canvas_mut(&mut self) -> &mut Canvas {
+        &mut self.canvas
+    }
+
+    /// Whether the window may close now (no unsaved changes, or the user said so).
+    pub fn quit_requested(&self) -> bool {
+        self.quit_requested
+    }
+
+    pub(super) fn set_status(&mut self, text: impl Into<String>, is_error: bool) {
+        self.status = Some(Status { text: text.into(), is_error });
+    }
+
+    pub(super) fn seen_revision_reset(&mut self) {
+        self.seen_revision = None;
+    }
+
+    /// Recomputes ports, problems and the canvas after the model changed.
+    pub(super) fn refresh(&mut self) {
+        if self.seen_revision == Some(self.doc.revision()) {
+            return;
+        }
+        self.seen_revision = Some(self.doc.revision());
+        let graph = self.doc.graph();
+        self.ports = PortCache::build(graph, &self.registry);
+        self.problems = ProblemIndex::new(validate(graph, &self.registry));
+        self.canvas.sync(graph, &self.ports);
+        let gone = match &self.selection {
+            Selection::Node(id) => graph.node(id).is_none(),
+            Selection::Wire(f, t) => !graph.wires.iter().any(|w| &w.from == f && &w.to == t),
+            Selection::Graph => false,
+        };
+        if gone {
+            self.selection = Selection::Graph;
+        }
+    }
+
+    /// Draws the whole editor into `ui` and handles its input.
+    pub fn ui(&mut self, ui: &mut Ui) {
+        let ctx = ui.ctx().clone();
+        self.refresh();
+        self.runner.poll(&ctx);
+        self.handle_keys(&ctx);
+        self.refresh();
+
+        Panel::top("menu").show(ui, |ui| self.menu_bar(ui));
+        Panel::top("toolbar").show(ui, |ui| self.toolbar(ui));
+        Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
+        Panel::left("palette").default_size(190.0).resizable(true).show(ui, |ui| {
+            if let Some(kind) = self.palette.show(ui, &self.registry) {
+                let pos = self.canvas.view_center();
+                self.apply(Action::AddNode { kind, pos, wire: None });
+            }
+        });
+        Panel::right("inspector").default_size(300.0).resizable(true).show(ui, |ui| {
+            let input = InspectorInput {
+                doc: &mut self.doc,
+                registry: &self.registry,
+                problems: &self.problems,
+                metrics: self.runner.snapshot(),
+            };
+            self.inspector.show(ui, input, &mut self.selection);
+        });
+        self.refresh();
+        Panel::bottom("bottom").default_size(170.0).resizable(true).show(ui, |ui| self.bottom_panel(ui));
+
+        let actions = egui::CentralPanel::default()
+            .frame(egui::Frame::NONE)
+            .show(ui, |ui| {
+                let wire = match &self.selection {
+                    Selection::Wire(f, t) => Some((f.clone(), t.clone())),
+                    _ => None,
+                };
+                let focus = match &self.selection {
+                    Selection::Node(id) => Some(id.as_str()),
+                    _ => None,
+                };
+                let input = CanvasInput {
+                    graph: self.doc.graph(),
+                    registry: &self.registry,
+                    ports: &self.ports,
+                    problems: &self.problems,
+                    metrics: self.runner.snapshot(),
+                    focus,
+                    wire: wire.as_ref(),
+                };
+                self.canvas.show(ui, &input)
+            })
+            .inner;
+        for a in actions {
+            self.apply(a);
+        }
+        self.commit_moves(&ctx);
+        self.refresh();
+        self.modals(ui);
+        self.refresh();
+        self.update_title(&ctx);
+    }
+
+    fn bottom_panel(&mut self, ui: &mut Ui) {
+        ui.horizontal(|ui| {
+            let n = self.problems.all().len() + self.runner.start_problems.len();
+            let label = if n == 0 { "Problems".to_string() } else { format!("Problems ({n})") };
+            ui.selectable_value(&mut self.bottom_tab, BottomTab::Problems, label);
+            ui.selectable_value(&mut self.bottom_tab, BottomTab::Metrics, "Metrics");
+        });
+        ui.separator();
+        match self.bottom_tab {
+            BottomTab::Problems => {
+                if let Some(p) = problems::show_panel(ui, &self.problems, &self.runner.start_problems) {
+                    if let Some(n) = p.location.node {
+                        self.selection = Selection::Node(n);
+                    } else if let Some(w) = p.location.wire
+                        && let Some(w) = self.doc.graph().wires.iter().find(|x| x.id() == w)
+                    {
+                        self.selection = Selection::Wire(w.from.clone(), w.to.clone());
+                    }
+                }
+            }
+            BottomTab::Metrics => self.metrics_panel.show(ui, &self.runner),
+        }
+    }
+
+    fn commit_moves(&mut self, ctx: &egui::Context) {
+        if ctx.input(|i| i.pointer.any_down()) {
+            return;
+        }
+        let moved = self.canvas.moved_nodes(self.doc.graph());
+        if moved.is_empty() {
+            return;
+        }
+        self.doc.edit(|g| {
+            for (id, pos) in &moved {
+                if let Some(n) = g.node_mut(id) {
+                    n.position = Some(*pos);
+                }
+            }
+        });
+    }
+
+    fn update_title(&mut self, ctx: &egui::Context) {
+        let title = self.doc.title();
+        if title != self.last_title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.last_title = title;
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! The node canvas: an egui-snarl view kept in step with the graph model. The snarl holds
+//! only node ids; after every model change [`Canvas::sync`] adds, removes, moves and
+//! rewires its nodes to match. Moves made on the canvas go back to the model as edits.
+
+use std::collections::{HashMap, HashSet};
+
+use egui::emath::TSTransform;
+use egui::{Color32, CornerRadius, Id, LayerId, Pos2, Rect, Stroke, StrokeKind, Ui, pos2, vec2};
+use egui_snarl::ui::{NodeLayout, PinPlacement, SnarlStyle, SnarlWidget, get_selected_nodes};
+use egui_snarl::{InPinId, NodeId, OutPinId, Snarl};
+use streamloom_runtime::metrics::MetricsSnapshot;
+use streamloom_runtime::{Graph, PortRef, Registry};
+
+use super::actions::Action;
+use super::pins::SharedPins;
+use super::ports::PortCache;
+use super::problems::{ERROR, ProblemIndex};
+use super::viewer::{ACCENT, CanvasNode, GraphViewer, fill_color};
+
+/// What a palette entry carries while dragged onto the canvas.
+#[derive(Debug, Clone)]
+pub struct KindDrag(pub String);
+
+/// Rough node size, for fitting the view before nodes have been measured.
+const NODE_SIZE: egui::Vec2 = vec2(200.0, 110.0);
+
+/// The canvas and its view state.
+pub struct Canvas {
+    snarl: Snarl<CanvasNode>,
+    by_id: HashMap<String, NodeId>,
+    id: Id,
+    pins: SharedPins,
+    to_global: TSTransform,
+    view_rect: Rect,
+    fit_pending: u8,
+    last_selected: Vec<NodeId>,
+    wire_labels: Vec<(Rect, PortRef, PortRef)>,
+    forced: Option<TSTransform>,
+    port_index: HashMap<(String, String, bool), usize>,
+}
+
+/// Per-frame inputs of [`Canvas::show`].
+pub struct CanvasInput<'a> {
+    /// The model.
+    pub graph: &'a Graph,
+    /// Node kinds.
+    pub registry: &'a Registry,
+    /// Ports by node.
+    pub ports: &'a PortCache,
+    /// Problems.
+    pub problems: &'a ProblemIndex,
+    /// Live metrics.
+    pub metrics: Option<&'a MetricsSnapshot>,
+    /// Inspected node.
+    pub focus: Option<&'a str>,
+    /// Inspected wire.
+    pub wire: Option<&'a (PortRef, PortRef)>,
+}
+
+impl Default for Canvas {
+    fn default() -> Self {
+        Canvas {
+            snarl: Snarl::new(),
+            by_id: HashMap::new(),
+            id: Id::new("streamloom-canvas"),
+            pins: SharedPins::default(),
+            to_global: TSTransform::IDENTITY,
+            view_rect: Rect::NOTHING,
+            fit_pending: 3,
+            last_selected: Vec::new(),
+            wire_labels: Vec::new(),
+            forced: None,
+            port_index: HashMap::new(),
+        }
+    }
+}
+
+impl Canvas {
+    /// The snarl widget's id (its layer has the same id).
+    pub fn widget_id(&self) -> Id {
+        self.id
+    }
+
+    /// Fits every node into view on the next frame.
+    pub fn request_fit(&mut self) {
+        // Repeated for a few frames: panel sizes settle after the first one.
+        self.fit_pending = 3;
+    }
+
+    /// The canvas point at the centre of the view.
+    pub fn view_center(&self) -> [f32; 2] {
+        if !self.view_rect.is_finite() {
+            return [0.0, 0.0];
+        }
+        let p = self.to_global.inverse() * self.view_rect.center();
+        [p.x - NODE_SIZE.x / 2.0, p.y - NODE_SIZE.y / 2.0]
+    }
+
+    /// Zooms by `factor` around the view centre.
+    pub fn zoom(&mut self, factor: f32) {
+        let c = self.view_rect.center();
+        let t = TSTransform::from_translation(c.to_vec2())
+            * TSTransform::from_scaling(factor)
+            * TSTransform::from_translation(-c.to_vec2());
+        self.set_transform(t * self.to_global);
+    }
+
+    fn set_transform(&mut self, t: TSTransform) {
+        self.to_global = t;
+        // egui-snarl keeps its transform in its own state; a pending fit carries ours.
+        self.fit_pending = 0;
+        self.forced = Some(t);
+    }
+
+    /// Makes the snarl match the model: nodes, positions and wires.
+    pub fn sync(&mut self, graph: &Graph, ports: &PortCache) {
+        let wanted: HashSet<&str> = graph.nodes.iter().map(|n| n.id.as_str()).collect();
+        let stale: Vec<(String, NodeId)> =
+            self.by_id.iter().filter(|(id, _)| !wanted.contains(id.as_str())).map(|(id, n)| (id.clone(), *n)).collect();
+        for (id, n) in stale {
+            self.snarl.remove_node(n);
+            self.by_id.remove(&id);
+        }
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let pos = node.position.map_or(pos2(0.0, i as f32 * 150.0), |[x, y]| pos2(x, y));
+            match self.by_id.get(&node.id) {
+                Some(&n) => {
+                    if let Some(info) = self.snarl.get_node_info_mut(n)
+                        && node.position.is_some()
+                        && info.pos.distance(pos) > 0.01
+                    {
+                        info.pos = pos;
+                    }
+                }
+                None => {
+                    let n = self.snarl.insert_node(pos, CanvasNode { id: node.id.clone() });
+                    self.by_id.insert(node.id.clone(), n);
+                }
+            }
+        }
+        self.port_index.clear();
+        for n in &graph.nodes {
+            if let Some(p) = ports.get(&n.id) {
+                for (i, o) in p.outputs.iter().enumerate() {
+                    self.port_index.insert((n.id.clone(), o.name.clone(), true), i);
+                }
+                for (i, o) in p.inputs.iter().enumerate() {
+                    self.port_index.insert((n.id.clone(), o.name.clone(), false), i);
+                }
+            }
+        }
+        let mut want_wires = HashSet::new();
+        for w in &graph.wires {
+            let (Some(&from), Some(&to)) = (self.by_id.get(&w.from.node), self.by_id.get(&w.to.node)) else { continue };
+            let (Some(fp), Some(tp)) = (ports.get(&w.from.node), ports.get(&w.to.node)) else { continue };
+            let (Some(o), Some(i)) = (fp.output_index(&w.from.port), tp.input_index(&w.to.port)) else { continue };
+            want_wires.insert((OutPinId { node: from, output: o }, InPinId { node: to, input: i }));
+        }
+        let have: HashSet<(OutPinId, InPinId)> = self.snarl.wires().collect();
+        for (o, i) in have.difference(&want_wires) {
+            self.snarl.disconnect(*o, *i);
+        }
+        for (o, i) in want_wires.difference(&have) {
+            self.snarl.connect(*o, *i);
+        }
+    }
+
+    /// Node positions that differ from the model (after the user moved nodes).
+    pub fn moved_nodes(&self, graph: &Graph) -> Vec<(String, [f32; 2])> {
+        self.snarl
+            .nodes_pos_ids()
+            .filter_map(|(_, pos, n)| {
+                let model = graph.node(&n.id)?.position;
+                let moved = model.is_none_or(|[x, y]| pos.distance(pos2(x, y)) > 0.01);
+                moved.then(|| (n.id.clone(), [pos.x, pos.y]))
+            })
+            .collect()
+    }
+
+    /// Ids of the nodes selected on the canvas.
+    pub fn selected(&self, ctx: &egui::Context) -> Vec<String> {
+        get_selected_nodes(self.id, ctx)
+            .into_iter()
+            .filter_map(|n| self.snarl.get_node(n).map(|c| c.id.clone()))
+            .collect()
+    }
+
+    /// Draws the canvas; returns the user's requests.
+    pub fn show(&mut self, ui: &mut Ui, input: &CanvasInput<'_>) -> Vec<Action> {
+        self.pins.borrow_mut().outputs.clear();
+        self.pins.borrow_mut().inputs.clear();
+        let view_rect = ui.available_rect_before_wrap();
+        let fit = if self.fit_pending > 0 { self.bounds(input.graph) } else { None };
+        self.fit_pending = self.fit_pending.saturating_sub(1);
+        if fit.is_some() {
+            ui.ctx().request_repaint();
+        }
+        let mut viewer = GraphViewer {
+            graph: input.graph,
+            registry: input.registry,
+            ports: input.ports,
+            problems: input.problems,
+            metrics: input.metrics,
+            focus: input.focus,
+            pins: self.pins.clone(),
+            actions: Vec::new(),
+            fit,
+            forced: self.forced.take(),
+            view_rect,
+            to_global: self.to_global,
+        };
+        let response = SnarlWidget::new().id(self.id).style(style()).show(&mut self.snarl, &mut viewer, ui);
+        self.to_global = viewer.to_global;
+        self.view_rect = view_rect;
+        let mut actions = viewer.actions;
+
+        // A palette entry dropped on the canvas.
+        if let Some(kind) = response.dnd_release_payload::<KindDrag>()
+            && let Some(p) = ui.ctx().pointer_interact_pos()
+        {
+            let at = self.to_global.inverse() * p;
+            actions.push(Action::AddNode { kind: kind.0.clone(), pos: [at.x, at.y], wire: None });
+        }
+
+        // Selection on the canvas drives the inspector.
+        let selected = get_selected_nodes(self.id, ui.ctx());
+        if selected != self.last_selected {
+            if let Some(n) = selected.last().and_then(|n| self.snarl.get_node(*n)) {
+                actions.push(Action::Focus(n.id.clone()));
+            }
+            self.last_selected = selected;
+        }
+
+        self.paint_wire_labels(ui, input);
+        if ui.input(|i| i.pointer.primary_clicked())
+            && let Some(p) = ui.ctx().pointer_interact_pos()
+            && view_rect.contains(p)
+        {
+            let at = self.to_global.inverse() * p;
+            if let Some((_, f, t)) = self.wire_labels.iter().find(|(r, _, _)| r.contains(at)) {
+                actions.push(Action::SelectWire(f.clone(), t.clone()));
+            }
+        }
+        actions
+    }
+
+    fn bounds(&self, graph: &Graph) -> Option<Rect> {
+        let mut bb = Rect::NOTHING;
+        for n in &graph.nodes {
+            if let Some([x, y]) = n.position {
+                bb = bb.union(Rect::from_min_size(pos2(x, y), NODE_SIZE));
+            }
+        }
+        bb.is_positive().then(|| bb.expand(40.0))
+    }
+
+    /// Queue gauges, drop counts, problem marks and the selected wire, at wire midpoints.
+    fn paint_wire_labels(&mut self, ui: &Ui, input: &CanvasInput<'_>) {
+        self.wire_labels.clear();
+        let painter = ui.ctx().layer_painter(LayerId::new(ui.layer_id().order, self.id));
+        let pins = self.pins.borrow();
+        for w in &input.graph.wires {
+            let (Some(&from), Some(&to)) = (self.by_id.get(&w.from.node), self.by_id.get(&w.to.node)) else { continue };
+            let (Some(fp), Some(tp)) = (input.ports.get(&w.from.node), input.ports.get(&w.to.node)) else { continue };
+            let (Some(o), Some(i)) = (fp.output_index(&w.from.port), tp.input_index(&w.to.port)) else { continue };
+            let (Some(a), Some(b)) = (
+                pins.outputs.get(&OutPinId { node: from, output: o }),
+                pins.inputs.get(&InPinId { node: to, input: i }),
+            ) else {
+                continue;
+            };
+            let mid = Pos2::new((a.x + b.x) / 2.0, (a.y + b.y) / 2.0);
+            let id = w.id();
+            let selected = input.wire.is_some_and(|(f, t)| f == &w.from && t == &w.to);
+            let has_problem = input.problems.wire(&id).next().is_some();
+            let snap = input.metrics.and_then(|m| m.wire(&id));
+            let rect = Rect::from_center_size(mid, vec2(if snap.is_some() { 64.0 } else { 14.0 }, 14.0));
+            if snap.is_none() && !has_problem && !selected {
+                // Small handle so a wire can be selected with a click.
+                painter.circle_filled(mid, 3.0, Color32::from_gray(120));
+                self.wire_labels.push((rect, w.from.clone(), w.to.clone()));
+                continue;
+            }
+            let stroke = if selected { Stroke::new(2.0, ACCENT) } else { Stroke::new(1.0, Color32::from_gray(90)) };
+            painter.rect(rect, CornerRadius::same(4), Color32::from_gray(30), stroke, StrokeKind::Outside);
+            if let Some(s) = snap {
+                let fill = if s.capacity == 0 { 0.0 } else { (s.depth as f32 / s.capacity as f32).clamp(0.0, 1.0) };
+                let mut bar = rect.shrink(2.0);
+                bar.set_width(bar.width() * fill.max(0.02));
+                painter.rect_filled(bar, CornerRadius::same(3), fill_color(fill).gamma_multiply(0.8));
+                let text = if s.dropped > 0 {
+                    format!("{}/{} ✖{}", s.depth, s.capacity, super::format::count(s.dropped))
+                } else {
+                    format!("{}/{}", s.depth, s.capacity)
+                };
+                let color = if s.dropped > 0 { ERROR } else { Color32::WHITE };
+                painter.text(rect.center(), egui::Align2::CENTER_CENTER, text, egui::FontId::monospace(9.0), color);
+            } else if has_problem {
+                painter.text(rect.center(), egui::Align2::CENTER_CENTER, "!", egui::FontId::proportional(11.0), ERROR);
+            }
+            if has_problem {
+                painter.rect_stroke(
+                    rect.expand(2.0),
+                    CornerRadius::same(5),
+                    Stroke::new(1.5, ERROR),
+                    StrokeKind::Outside,
+                );
+            }
+            self.wire_labels.push((rect, w.from.clone(), w.to.clone()));
+        }
+    }
+
+    /// Where a pin was drawn last frame, on screen (for tests that drag wires).
+    pub fn pin_screen_pos(&self, node: &str, port: &str, output: bool) -> Option<Pos2> {
+        let &n = self.by_id.get(node)?;
+        let &i = self.port_index.get(&(node.to_string(), port.to_string(), output))?;
+        let pins = self.pins.borrow();
+        let p = if output {
+            pins.outputs.get(&OutPinId { node: n, output: i })
+        } else {
+            pins.inputs.get(&InPinId { node: n, input: i })
+        }?;
+        Some(self.to_global * *p)
+    }
+
+    /// The screen transform (for tests and benches that aim at nodes).
+    pub fn transform(&self) -> TSTransform {
+        self.to_global
+    }
+}
+
+fn style() -> SnarlStyle {
+    SnarlStyle {
+        node_layout: Some(NodeLayout::coil()),
+        pin_placement: Some(PinPlacement::Edge),
+        pin_size: Some(9.0),
+        wire_width: Some(2.5),
+        collapsible: Some(false),
+        centering: Some(true),
+        ..SnarlStyle::new()
+    }
+}

@@ -1,0 +1,300 @@
+//! The inspector: the focused node's id and parameters (a form generated from the kind),
+//! a selected wire's queue settings, or the graph's own settings when nothing is selected.
+
+use egui::{DragValue, RichText, TextEdit, Ui};
+use streamloom_runtime::graph::DEFAULT_CAPACITY;
+use streamloom_runtime::metrics::MetricsSnapshot;
+use streamloom_runtime::{PortRef, Registry, WhenFull};
+
+use super::document::Document;
+use super::ops;
+use super::params::param_row;
+use super::problems::{ERROR, ProblemIndex};
+
+/// What the inspector shows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Selection {
+    /// The graph's settings.
+    #[default]
+    Graph,
+    /// A node, by id.
+    Node(String),
+    /// A wire, by its ends.
+    Wire(PortRef, PortRef),
+}
+
+/// Inspector state that outlives a frame: the id being typed.
+#[derive(Default)]
+pub struct Inspector {
+    rename: Option<(String, String)>,
+    rename_error: Option<String>,
+}
+
+/// Everything the inspector reads and edits.
+pub struct InspectorInput<'a> {
+    /// The document (edits go through it, so they are undoable).
+    pub doc: &'a mut Document,
+    /// Node kinds.
+    pub registry: &'a Registry,
+    /// Problems.
+    pub problems: &'a ProblemIndex,
+    /// Live metrics.
+    pub metrics: Option<&'a MetricsSnapshot>,
+}
+
+impl Inspector {
+    /// Draws the inspector for `selection` (which a rename or a delete may change).
+    pub fn show(&mut self, ui: &mut Ui, input: InspectorInput<'_>, selection: &mut Selection) {
+        egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| match selection.clone() {
+            Selection::Graph => graph_settings(ui, input.doc),
+            Selection::Node(id) => {
+                if input.doc.graph().node(&id).is_none() {
+                    *selection = Selection::Graph;
+                    return;
+                }
+                if let Some(new_id) = self.node(ui, &id, input, selection) {
+                    *selection = Selection::Node(new_id);
+                }
+            }
+            Selection::Wire(from, to) => {
+                if !wire(ui, input, &from, &to, selection) {
+                    *selection = Selection::Graph;
+                }
+            }
+        });
+    }
+
+    fn node(&mut self, ui: &mut Ui, id: &str, input: InspectorInput<'_>, selection: &mut Selection) -> Option<String> {
+        let doc = input.doc;
+        let node = doc.graph().node(id)?.clone();
+        let kind = input.registry.get(&node.kind);
+        ui.heading(&node.id);
+        match kind {
+            Some(k) => {
+                ui.label(RichText::new(format!("{} · {} v{}", k.name(), k.category().name(), node.version)).weak());
+                ui.label(k.description());
+            }
+            None => {
+                ui.label(RichText::new(format!("Unknown kind `{}`", node.kind)).color(ERROR));
+                ui.label(
+                    "This build has no such kind. The node is kept and saved unchanged, but the graph cannot run.",
+                );
+            }
+        }
+        ui.separator();
+
+        // Id: renamed when the field loses focus or Enter is pressed; wires follow.
+        let mut new_id = None;
+        ui.horizontal(|ui| {
+            let label = ui.label(RichText::new("id").strong());
+            let buf = match &mut self.rename {
+                Some((for_id, text)) if for_id == id => text,
+                _ => {
+                    self.rename = Some((id.to_string(), id.to_string()));
+                    self.rename_error = None;
+                    match &mut self.rename {
+                        Some((_, text)) => text,
+                        None => return,
+                    }
+                }
+            };
+            let r = ui.add(TextEdit::singleline(buf).desired_width(f32::INFINITY)).labelled_by(label.id);
+            if r.lost_focus() && buf.as_str() != id {
+                let wanted = buf.clone();
+                let mut result = Ok(());
+                doc.edit(|g| result = ops::rename_node(g, id, &wanted));
+                match result {
+                    Ok(()) => {
+                        new_id = Some(wanted.trim().to_string());
+                        self.rename = None;
+                    }
+                    Err(e) => self.rename_error = Some(e),
+                }
+            }
+        });
+        if let Some(e) = &self.rename_error {
+            ui.label(RichText::new(e).color(ERROR));
+        }
+        if let Some(n) = &new_id {
+            return Some(n.clone());
+        }
+
+        let problems: Vec<_> = input.problems.node(id).cloned().collect();
+        let general: Vec<_> = problems
+            .iter()
+            .filter(|p| {
+                p.location.field.as_deref().is_none_or(|f| kind.is_none_or(|k| !k.params().iter().any(|s| s.name == f)))
+            })
+            .collect();
+        for p in &general {
+            ui.label(RichText::new(format!("⛔ {}", p.message)).color(ERROR));
+        }
+        ui.separator();
+
+        match kind {
+            Some(k) => {
+                for spec in k.params() {
+                    let field_problems: Vec<String> = problems
+                        .iter()
+                        .filter(|p| p.location.field.as_deref() == Some(spec.name.as_str()))
+                        .map(|p| p.message.clone())
+                        .collect();
+                    let value = node.config.get(&spec.name);
+                    if let Some(change) = param_row(ui, &spec, value, &field_problems) {
+                        let key = format!("{id}:{}", spec.name);
+                        doc.edit_coalesced(&key, |g| ops::set_param(g, id, &spec.name, change));
+                    }
+                }
+            }
+            None => {
+                let text = serde_json::to_string_pretty(&node.config).unwrap_or_default();
+                ui.add(TextEdit::multiline(&mut text.as_str()).code_editor());
+            }
+        }
+
+        if let Some(s) = input.metrics.and_then(|m| m.node(id)) {
+            ui.separator();
+            ui.label(RichText::new("Live").strong());
+            egui::Grid::new("node-metrics").show(ui, |ui| {
+                for (k, v) in [
+                    ("status", s.status.name().to_string()),
+                    ("in", s.events_in.to_string()),
+                    ("out", s.events_out.to_string()),
+                    ("rate in", super::format::rate(s.rate_in)),
+                    ("rate out", super::format::rate(s.rate_out)),
+                    ("errors", s.errors.to_string()),
+                    ("dropped", s.dropped.to_string()),
+                    ("busy", format!("{:.2}s", s.busy_secs)),
+                ] {
+                    ui.label(k);
+                    ui.label(RichText::new(v).monospace());
+                    ui.end_row();
+                }
+            });
+            if let Some(m) = &s.message {
+                ui.label(RichText::new(m).color(ERROR));
+            }
+        }
+
+        ui.separator();
+        ui.label(RichText::new("Wires").strong());
+        for w in doc.graph().wires.iter().filter(|w| w.from.node == id || w.to.node == id) {
+            if ui.selectable_label(false, w.id()).clicked() {
+                *selection = Selection::Wire(w.from.clone(), w.to.clone());
+            }
+        }
+        None
+    }
+}
+
+fn graph_settings(ui: &mut Ui, doc: &mut Document) {
+    ui.heading("Graph");
+    ui.label(RichText::new("Select a node or a wire to edit it.").weak());
+    ui.separator();
+    let g = doc.graph().clone();
+    let mut name = g.name.clone().unwrap_or_default();
+    let label = ui.label(RichText::new("name").strong());
+    if ui.text_edit_singleline(&mut name).labelled_by(label.id).changed() {
+        doc.edit_coalesced("graph:name", |g| g.name = (!name.is_empty()).then(|| name.clone()));
+    }
+    let mut desc = g.description.clone().unwrap_or_default();
+    let label = ui.label(RichText::new("description").strong());
+    if ui.add(TextEdit::multiline(&mut desc).desired_rows(3)).labelled_by(label.id).changed() {
+        doc.edit_coalesced("graph:description", |g| g.description = (!desc.is_empty()).then(|| desc.clone()));
+    }
+    ui.separator();
+    let mut cap = g.settings.default_capacity.unwrap_or(DEFAULT_CAPACITY);
+    ui.horizontal(|ui| {
+        ui.label("default wire capacity");
+        if ui.add(DragValue::new(&mut cap).range(1..=10_000_000)).changed() {
+            doc.edit_coalesced("graph:capacity", |g| g.settings.default_capacity = Some(cap));
+        }
+    });
+    let mut batch = g.settings.batch_size.unwrap_or(1024);
+    ui.horizontal(|ui| {
+        ui.label("batch size");
+        if ui.add(DragValue::new(&mut batch).range(1..=1_000_000)).changed() {
+            doc.edit_coalesced("graph:batch", |g| g.settings.batch_size = Some(batch));
+        }
+    });
+    ui.separator();
+    ui.label(format!("{} nodes, {} wires", g.nodes.len(), g.wires.len()));
+}
+
+/// Returns false when the wire no longer exists.
+fn wire(ui: &mut Ui, input: InspectorInput<'_>, from: &PortRef, to: &PortRef, selection: &mut Selection) -> bool {
+    let doc = input.doc;
+    let Some(w) = doc.graph().wires.iter().find(|w| &w.from == from && &w.to == to).cloned() else { return false };
+    let graph_default = doc.graph().settings.default_capacity.unwrap_or(DEFAULT_CAPACITY);
+    ui.heading("Wire");
+    ui.label(RichText::new(w.id()).monospace());
+    ui.separator();
+    let key = format!("wire:{}", w.id());
+    ui.horizontal(|ui| {
+        let mut custom = w.capacity.is_some();
+        if ui.checkbox(&mut custom, "capacity").changed() {
+            doc.edit(|g| set_wire(g, from, to, |w| w.capacity = custom.then_some(graph_default)));
+        }
+        let mut cap = w.capacity.unwrap_or(graph_default);
+        if custom {
+            if ui.add(DragValue::new(&mut cap).range(1..=10_000_000)).changed() {
+                doc.edit_coalesced(&key, |g| set_wire(g, from, to, |w| w.capacity = Some(cap)));
+            }
+        } else {
+            ui.label(RichText::new(format!("{cap} (graph default)")).weak());
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.label("when full");
+        let current = w.when_full;
+        let text = current.map_or("block (default)", WhenFull::name);
+        egui::ComboBox::from_id_salt("when_full").selected_text(text).show_ui(ui, |ui| {
+            if ui.selectable_label(current.is_none(), "block (default)").clicked() {
+                doc.edit(|g| set_wire(g, from, to, |w| w.when_full = None));
+            }
+            for p in WhenFull::ALL {
+                if ui.selectable_label(current == Some(p), p.name()).clicked() {
+                    doc.edit(|g| set_wire(g, from, to, |w| w.when_full = Some(p)));
+                }
+            }
+        });
+    });
+    ui.label(
+        RichText::new("block: lossless backpressure. drop_oldest / drop_newest: never wait, count the drops.")
+            .small()
+            .weak(),
+    );
+    for p in input.problems.wire(&w.id()) {
+        ui.label(RichText::new(format!("⛔ {}", p.message)).color(ERROR));
+    }
+    if let Some(s) = input.metrics.and_then(|m| m.wire(&w.id())) {
+        ui.separator();
+        ui.label(format!("queue {} / {} (max {})", s.depth, s.capacity, s.max_depth));
+        ui.label(format!("pushed {}  popped {}  dropped {}", s.pushed, s.popped, s.dropped));
+    }
+    ui.separator();
+    ui.horizontal(|ui| {
+        if ui.button(format!("← {}", from.node)).clicked() {
+            *selection = Selection::Node(from.node.clone());
+        }
+        if ui.button(format!("{} →", to.node)).clicked() {
+            *selection = Selection::Node(to.node.clone());
+        }
+    });
+    if ui.button("🗑 Delete wire").clicked() {
+        doc.edit(|g| ops::disconnect(g, from, to));
+        return false;
+    }
+    true
+}
+
+fn set_wire(
+    g: &mut streamloom_runtime::Graph,
+    from: &PortRef,
+    to: &PortRef,
+    f: impl FnOnce(&mut streamloom_runtime::Wire),
+) {
+    if let Some(w) = g.wires.iter_mut().find(|w| &w.from == from && &w.to == to) {
+        f(w);
+    }
+}

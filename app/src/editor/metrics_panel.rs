@@ -1,0 +1,125 @@
+//! Charts of the current run with egui_plot: throughput per node (in and out), queue depth
+//! per wire against its capacity, and errors and drops over time. The user picks which nodes
+//! and wires to chart.
+
+use std::collections::BTreeSet;
+
+use egui::{RichText, Ui};
+use egui_plot::{HLine, Legend, Line, LineStyle, Plot, PlotPoints};
+use streamloom_runtime::metrics::History;
+
+use super::run::Runner;
+
+/// Which series are shown.
+#[derive(Default)]
+pub struct MetricsPanel {
+    nodes: BTreeSet<String>,
+    wires: BTreeSet<String>,
+    initialised: bool,
+}
+
+impl MetricsPanel {
+    /// Draws the panel.
+    pub fn show(&mut self, ui: &mut Ui, runner: &Runner) {
+        let (Some(history), Some((node_ids, wire_ids))) = (runner.history(), runner.ids()) else {
+            ui.label(RichText::new("Run the graph (▶ Run) to see throughput, queue depth, errors and drops.").weak());
+            return;
+        };
+        if !self.initialised {
+            self.nodes = node_ids.iter().take(6).cloned().collect();
+            self.wires = wire_ids.iter().take(6).cloned().collect();
+            self.initialised = true;
+        }
+        // Never wait for the sampler: skip a frame if it is writing.
+        let Ok(history) = history.try_read() else {
+            ui.ctx().request_repaint();
+            return;
+        };
+        ui.horizontal_top(|ui| {
+            ui.vertical(|ui| {
+                ui.set_width(170.0);
+                egui::ScrollArea::vertical().id_salt("chart-picks").max_height(ui.available_height()).show(ui, |ui| {
+                    ui.label(RichText::new("Nodes").strong());
+                    for id in node_ids {
+                        toggle(ui, &mut self.nodes, id);
+                    }
+                    ui.label(RichText::new("Wires").strong());
+                    for id in wire_ids {
+                        toggle(ui, &mut self.wires, id);
+                    }
+                });
+            });
+            let w = (ui.available_width() / 3.0 - 6.0).max(120.0);
+            let h = ui.available_height().max(80.0);
+            ui.vertical(|ui| {
+                ui.set_width(w);
+                ui.label("Throughput (events/s; dashed: in)");
+                Plot::new("throughput").height(h - 20.0).legend(Legend::default()).show(ui, |p| {
+                    for (i, id) in node_ids.iter().enumerate().filter(|(_, id)| self.nodes.contains(*id)) {
+                        p.line(Line::new(
+                            format!("{id} out"),
+                            series(&history, |s| s.rate_out.get(i).map(|v| *v as f64)),
+                        ));
+                        p.line(
+                            Line::new(format!("{id} in"), series(&history, |s| s.rate_in.get(i).map(|v| *v as f64)))
+                                .style(LineStyle::dashed_loose()),
+                        );
+                    }
+                });
+            });
+            ui.vertical(|ui| {
+                ui.set_width(w);
+                ui.label("Queue depth (dotted: capacity)");
+                let snap = runner.snapshot();
+                Plot::new("depth").height(h - 20.0).legend(Legend::default()).show(ui, |p| {
+                    for (i, id) in wire_ids.iter().enumerate().filter(|(_, id)| self.wires.contains(*id)) {
+                        p.line(Line::new(id.clone(), series(&history, |s| s.max_depth.get(i).map(|v| *v as f64))));
+                        if let Some(ws) = snap.and_then(|s| s.wire(id)) {
+                            p.hline(
+                                HLine::new(format!("{id} capacity"), ws.capacity as f64)
+                                    .style(LineStyle::dotted_dense()),
+                            );
+                        }
+                    }
+                });
+            });
+            ui.vertical(|ui| {
+                ui.set_width(w);
+                ui.label("Errors and drops (totals)");
+                Plot::new("errors").height(h - 20.0).legend(Legend::default()).show(ui, |p| {
+                    for (i, id) in node_ids.iter().enumerate().filter(|(_, id)| self.nodes.contains(*id)) {
+                        p.line(Line::new(
+                            format!("{id} errors"),
+                            series(&history, |s| s.errors.get(i).map(|v| *v as f64)),
+                        ));
+                        p.line(
+                            Line::new(
+                                format!("{id} dropped"),
+                                series(&history, |s| s.dropped.get(i).map(|v| *v as f64)),
+                            )
+                            .style(LineStyle::dashed_loose()),
+                        );
+                    }
+                });
+            });
+        });
+    }
+}
+
+fn toggle(ui: &mut Ui, set: &mut BTreeSet<String>, id: &str) {
+    let mut on = set.contains(id);
+    if ui.checkbox(&mut on, id).changed() {
+        if on {
+            set.insert(id.to_string());
+        } else {
+            set.remove(id);
+        }
+    }
+}
+
+fn series(
+    history: &History,
+    value: impl Fn(&streamloom_runtime::metrics::Sample) -> Option<f64>,
+) -> PlotPoints<'static> {
+    history.samples().iter().filter_map(|s| value(s).map(|v| [s.t, v])).collect()
+}

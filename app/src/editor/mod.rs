@@ -1,0 +1,63 @@
+//! The egui editor: a node canvas (egui-snarl) over the graph model, a palette of every
+//! registered kind, an inspector generated from each kind's parameters, live problems, and
+//! run controls with metrics. The graph model is the source of truth; files are written by
+//! `streamloom_runtime::graph::to_ron`, never from the canvas's own state.
+//!
+//! One file per concern: [`app`] (frame orchestration), [`document`] (model + undo),
+//! [`canvas`] and [`viewer`] (the node view), [`palette`], [`inspector`] and [`params`],
+//! [`problems`], [`run`] and [`metrics_panel`], [`files`], [`commands`], [`menu`],
+//! [`shortcuts`], [`modals`], plus small helpers.
+
+pub mod actions;
+pub mod app;
+pub mod canvas;
+pub mod clipboard;
+pub mod commands;
+pub mod document;
+pub mod files;
+pub mod format;
+pub mod inspector;
+pub mod layout;
+pub mod menu;
+pub mod metrics_panel;
+pub mod modals;
+pub mod ops;
+pub mod palette;
+pub mod params;
+pub mod pins;
+pub mod ports;
+pub mod problems;
+pub mod run;
+pub mod shortcuts;
+pub mod viewer;
+
+use std::path::PathBuf;
+
+use streamloom_runtime::Registry;
+
+pub use app::EditorApp;
+pub use inspector::Selection;
+
+impl eframe::App for EditorApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        EditorApp::ui(self, ui);
+    }
+}
+
+/// Opens the editor window on the graph at `path` (an empty graph when `None`) and returns
+/// when the window closes.
+pub fn run(path: Option<PathBuf>, registry: Registry) -> anyhow::Result<()> {
+    let app = match path {
+        Some(p) => EditorApp::open_file(registry, p).map_err(|e| anyhow::anyhow!(e))?,
+        None => EditorApp::new(registry, None),
+    }
+    .with_user_recent();
+    let title = app.document().title();
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default().with_title(title).with_inner_size([1280.0, 800.0]),
+        persist_window: false,
+        ..Default::default()
+    };
+    eframe::run_native("Streamloom", options, Box::new(|_cc| Ok(Box::new(app))))
+        .map_err(|e| anyhow::anyhow!("the editor window failed: {e}"))
+}

@@ -1,0 +1,136 @@
+//! One form row per parameter, generated from the kind's [`ParamSpec`]s. Each row edits the
+//! JSON value of one config field and reports the new value when the user changes it.
+
+use egui::{DragValue, RichText, TextEdit, Ui};
+use serde_json::Value;
+use streamloom_runtime::registry::{ParamKind, ParamSpec};
+
+use super::problems::ERROR;
+
+/// A change of one config field: `Some(v)` sets it, `None` removes it (optional fields).
+pub type FieldChange = Option<Value>;
+
+/// Draws the row for `spec` with the current `value`; returns the change, if any.
+/// `problems` are shown under the field.
+pub fn param_row(ui: &mut Ui, spec: &ParamSpec, value: Option<&Value>, problems: &[String]) -> Option<FieldChange> {
+    let value = value.filter(|v| !v.is_null());
+    let name = if spec.optional { spec.name.clone() } else { format!("{} *", spec.name) };
+    let label = ui.label(RichText::new(name).strong()).on_hover_text(&spec.doc);
+    let change = match &spec.kind {
+        ParamKind::Text | ParamKind::Path => text(ui, spec, value, false, label.id),
+        ParamKind::Expression => text(ui, spec, value, true, label.id),
+        ParamKind::Integer { min, max } => integer(ui, spec, value, *min, *max, label.id),
+        ParamKind::Float { min, max } => float(ui, spec, value, *min, *max, label.id),
+        ParamKind::Bool => {
+            let mut b = value.and_then(Value::as_bool).unwrap_or(false);
+            let r = ui.checkbox(&mut b, "").labelled_by(label.id);
+            r.changed().then_some(Some(Value::Bool(b)))
+        }
+        ParamKind::Choice { choices } => {
+            let current = value.and_then(Value::as_str).unwrap_or("").to_string();
+            let mut picked = None;
+            egui::ComboBox::from_id_salt(("param", &spec.name)).selected_text(&current).show_ui(ui, |ui| {
+                for c in choices {
+                    if ui.selectable_label(&current == c, c).clicked() && &current != c {
+                        picked = Some(c.clone());
+                    }
+                }
+            });
+            picked.map(|c| Some(Value::String(c)))
+        }
+        ParamKind::TextList => {
+            let items: Vec<String> = value
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                .unwrap_or_default();
+            let mut s = items.join("\n");
+            let r = ui.add(TextEdit::multiline(&mut s).desired_rows(2).hint_text("one per line")).labelled_by(label.id);
+            r.changed().then(|| {
+                let list: Vec<Value> =
+                    s.lines().filter(|l| !l.trim().is_empty()).map(|l| Value::String(l.to_string())).collect();
+                if list.is_empty() && spec.optional { None } else { Some(Value::Array(list)) }
+            })
+        }
+    };
+    ui.label(RichText::new(&spec.doc).small().weak());
+    for p in problems {
+        ui.label(RichText::new(format!("⛔ {p}")).color(ERROR));
+    }
+    ui.add_space(4.0);
+    change
+}
+
+fn text(ui: &mut Ui, spec: &ParamSpec, value: Option<&Value>, code: bool, label: egui::Id) -> Option<FieldChange> {
+    let mut s = match value {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let edit = if code {
+        TextEdit::multiline(&mut s).code_editor().desired_rows(2).desired_width(f32::INFINITY)
+    } else {
+        TextEdit::singleline(&mut s).desired_width(f32::INFINITY)
+    };
+    let r = ui.add(edit).labelled_by(label);
+    r.changed().then(|| if s.is_empty() && spec.optional { None } else { Some(Value::String(s)) })
+}
+
+fn optional_toggle(ui: &mut Ui, spec: &ParamSpec, is_set: bool) -> Option<bool> {
+    if !spec.optional {
+        return None;
+    }
+    let mut set = is_set;
+    ui.checkbox(&mut set, "set")
+        .on_hover_text("Unset: the kind's fallback (see the description)")
+        .changed()
+        .then_some(set)
+}
+
+fn integer(
+    ui: &mut Ui,
+    spec: &ParamSpec,
+    value: Option<&Value>,
+    min: i64,
+    max: i64,
+    label: egui::Id,
+) -> Option<FieldChange> {
+    ui.horizontal(|ui| {
+        let current = value.and_then(Value::as_i64);
+        if let Some(set) = optional_toggle(ui, spec, current.is_some()) {
+            return Some(set.then(|| Value::from(1000i64.clamp(min, max))));
+        }
+        if spec.optional && current.is_none() {
+            ui.label(RichText::new("unset").weak());
+            return None;
+        }
+        let mut v = current.unwrap_or(min);
+        let r = ui.add(DragValue::new(&mut v).range(min..=max)).labelled_by(label);
+        r.changed().then_some(Some(Value::from(v)))
+    })
+    .inner
+}
+
+fn float(
+    ui: &mut Ui,
+    spec: &ParamSpec,
+    value: Option<&Value>,
+    min: f64,
+    max: f64,
+    label: egui::Id,
+) -> Option<FieldChange> {
+    ui.horizontal(|ui| {
+        let current = value.and_then(Value::as_f64);
+        if let Some(set) = optional_toggle(ui, spec, current.is_some()) {
+            return Some(set.then(|| Value::from(1.0f64.clamp(min, max))));
+        }
+        if spec.optional && current.is_none() {
+            ui.label(RichText::new("unset").weak());
+            return None;
+        }
+        let mut v = current.unwrap_or(min);
+        let speed = (v.abs() * 0.01).max(0.01);
+        let r = ui.add(DragValue::new(&mut v).range(min..=max).speed(speed)).labelled_by(label);
+        r.changed().then_some(Some(Value::from(v)))
+    })
+    .inner
+}

@@ -1,0 +1,152 @@
+//! Running the graph from the editor: one [`Engine`] for the app's lifetime, at most one
+//! run at a time. The UI never waits on the runtime: each frame reads the latest snapshot
+//! (a watch channel) and asks for a repaint at a few Hz only while a run is live.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use streamloom_runtime::executor::{Engine, RunHandle, RunOptions, RunOutcome};
+use streamloom_runtime::metrics::{History, MetricsSnapshot};
+use streamloom_runtime::{Graph, Problem, Registry};
+
+/// How often the UI refreshes while a graph runs.
+pub const REFRESH: Duration = Duration::from_millis(200);
+
+/// The run state of the editor.
+pub struct Runner {
+    engine: Result<Engine, String>,
+    handle: Option<RunHandle>,
+    snapshot: Option<Arc<MetricsSnapshot>>,
+    outcome: Option<RunOutcome>,
+    /// Problems that prevented the last start.
+    pub start_problems: Vec<Problem>,
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Runner {
+    /// A runner with its engine (two worker threads: the UI keeps a core).
+    pub fn new() -> Self {
+        Runner {
+            engine: Engine::new(Some(2)).map_err(|e| format!("cannot start the runtime: {e}")),
+            handle: None,
+            snapshot: None,
+            outcome: None,
+            start_problems: Vec::new(),
+        }
+    }
+
+    /// Whether a run is live (started and not ended).
+    pub fn is_running(&self) -> bool {
+        self.handle.as_ref().is_some_and(|h| h.outcome().is_none())
+    }
+
+    /// Whether the live run is paused.
+    pub fn is_paused(&self) -> bool {
+        self.handle.as_ref().is_some_and(RunHandle::is_paused)
+    }
+
+    /// Starts `graph`; relative paths resolve against `base_dir`. Problems are kept for the
+    /// problems panel.
+    pub fn start(&mut self, graph: &Graph, registry: &Registry, base_dir: PathBuf) -> Result<(), String> {
+        if self.is_running() {
+            return Err("already running".into());
+        }
+        let engine = self.engine.as_ref().map_err(Clone::clone)?;
+        let options = RunOptions { base_dir, ..RunOptions::default() };
+        match engine.start(graph, registry, options) {
+            Ok(h) => {
+                self.snapshot = Some(h.snapshot());
+                self.handle = Some(h);
+                self.outcome = None;
+                self.start_problems.clear();
+                Ok(())
+            }
+            Err(problems) => {
+                let n = problems.0.len();
+                self.start_problems = problems.0;
+                Err(format!("cannot run: {n} problem(s), see Problems"))
+            }
+        }
+    }
+
+    /// Pauses or resumes the sources.
+    pub fn toggle_pause(&self) {
+        if let Some(h) = &self.handle {
+            if h.is_paused() { h.resume() } else { h.pause() }
+        }
+    }
+
+    /// Asks for a graceful stop.
+    pub fn stop(&self) {
+        if let Some(h) = &self.handle {
+            h.stop();
+        }
+    }
+
+    /// Reads the latest snapshot and outcome without waiting; schedules the next repaint
+    /// while running. Call once per frame.
+    pub fn poll(&mut self, ctx: &egui::Context) {
+        let Some(h) = &self.handle else { return };
+        self.snapshot = Some(h.snapshot());
+        if self.outcome.is_none() {
+            self.outcome = h.outcome();
+            if self.outcome.is_some() {
+                // One more frame shows the final snapshot.
+                ctx.request_repaint();
+            } else {
+                ctx.request_repaint_after(REFRESH);
+            }
+        }
+    }
+
+    /// The latest metrics of the current or last run.
+    pub fn snapshot(&self) -> Option<&MetricsSnapshot> {
+        self.snapshot.as_deref()
+    }
+
+    /// The chart history of the current or last run.
+    pub fn history(&self) -> Option<Arc<std::sync::RwLock<History>>> {
+        self.handle.as_ref().map(RunHandle::history)
+    }
+
+    /// Node ids and wire ids of the run, by index (the history is indexed the same way).
+    pub fn ids(&self) -> Option<(&[String], &[String])> {
+        self.handle.as_ref().map(|h| (h.node_ids(), h.wire_ids()))
+    }
+
+    /// How the last run ended.
+    pub fn outcome(&self) -> Option<&RunOutcome> {
+        self.outcome.as_ref()
+    }
+
+    /// One line for the toolbar.
+    pub fn status(&self) -> String {
+        match (&self.handle, &self.outcome) {
+            (None, _) => "idle".into(),
+            (Some(h), None) => {
+                let t = self.snapshot.as_ref().map_or(0.0, |s| s.elapsed_secs);
+                if h.is_paused() { format!("paused · {t:.1}s") } else { format!("running · {t:.1}s") }
+            }
+            (Some(_), Some(RunOutcome::Completed)) => "completed".into(),
+            (Some(_), Some(RunOutcome::Stopped)) => "stopped".into(),
+            (Some(_), Some(RunOutcome::Failed(f))) => {
+                let first = f.first().map(|(n, m)| format!(": {n}: {m}")).unwrap_or_default();
+                format!("failed{first}")
+            }
+        }
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        if let Some(h) = &self.handle {
+            h.kill();
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Keyboard shortcuts and clipboard events. Text fields keep their own keys: the editor's
+//! shortcuts apply only when no text field has keyboard focus.
+
+use egui::{Event, Key, KeyboardShortcut, Modifiers};
+
+use super::actions::Action;
+use super::app::EditorApp;
+use super::commands::Pending;
+
+const fn cmd(key: Key) -> KeyboardShortcut {
+    KeyboardShortcut::new(Modifiers::COMMAND, key)
+}
+
+const fn cmd_shift(key: Key) -> KeyboardShortcut {
+    KeyboardShortcut::new(Modifiers::COMMAND.plus(Modifiers::SHIFT), key)
+}
+
+impl EditorApp {
+    pub(super) fn handle_keys(&mut self, ctx: &egui::Context) {
+        // File shortcuts work everywhere (Ctrl+S while typing saves what was typed).
+        if ctx.input_mut(|i| i.consume_shortcut(&cmd_shift(Key::S))) {
+            self.save_as(None);
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&cmd(Key::S))) {
+            self.save();
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&cmd(Key::N))) {
+            self.request(Pending::New);
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&cmd(Key::O))) {
+            self.request(Pending::Open(None));
+        }
+        if ctx.egui_wants_keyboard_input() || self.prompt.is_some() || self.confirm.is_some() {
+            return;
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&cmd_shift(Key::Z)) || i.consume_shortcut(&cmd(Key::Y))) {
+            self.redo();
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&cmd(Key::Z))) {
+            self.undo();
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&cmd(Key::D))) {
+            let ids = self.target_nodes(ctx);
+            self.apply(Action::Duplicate(ids));
+        }
+        if ctx.input_mut(|i| {
+            i.consume_key(Modifiers::NONE, Key::Delete) || i.consume_key(Modifiers::NONE, Key::Backspace)
+        }) {
+            self.delete_selection(ctx);
+        }
+        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::F)) {
+            self.canvas.request_fit();
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&cmd(Key::Plus)) || i.consume_shortcut(&cmd(Key::Equals))) {
+            self.canvas.zoom(1.25);
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&cmd(Key::Minus))) {
+            self.canvas.zoom(0.8);
+        }
+        // Ctrl+C / Ctrl+V arrive as clipboard events (and as keys in test harnesses).
+        let (copy, paste) = ctx.input_mut(|i| {
+            let mut copy = i.consume_shortcut(&cmd(Key::C));
+            let mut paste = None;
+            for e in &i.events {
+                match e {
+                    Event::Copy => copy = true,
+                    Event::Paste(text) => paste = Some(text.clone()),
+                    _ => {}
+                }
+            }
+            (copy, paste)
+        });
+        if copy {
+            self.copy_selection(ctx);
+        }
+        if let Some(text) = paste {
+            self.paste_text(&text);
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! The one [`SnarlViewer`] for every node kind: titles, ports, colours and menus all come
+//! from the registry and the graph model, never from a match on kind names.
+
+use egui::emath::TSTransform;
+use egui::{Color32, Frame, Pos2, Rect, RichText, Stroke, Ui};
+use egui_snarl::ui::{AnyPins, PinInfo, SnarlViewer};
+use egui_snarl::{InPin, NodeId, OutPin, Snarl};
+use streamloom_runtime::metrics::{MetricsSnapshot, NodeStatus};
+use streamloom_runtime::{Category, Graph, PortRef, PortType, Registry};
+
+use super::actions::{Action, WireEnd};
+use super::format;
+use super::pins::{PinKey, SharedPins, TrackedPin};
+use super::ports::{PortCache, type_color};
+use super::problems::{ERROR, ProblemIndex};
+
+/// What the canvas stores per node: only the model id. Everything else is read from the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanvasNode {
+    /// The node's id in the graph model.
+    pub id: String,
+}
+
+/// Accent colour of the focused node and selected wire.
+pub const ACCENT: Color32 = Color32::from_rgb(80, 200, 255);
+
+/// Borrows everything one frame of the canvas needs; collects the user's requests.
+pub struct GraphViewer<'a> {
+    /// The model.
+    pub graph: &'a Graph,
+    /// Node kinds.
+    pub registry: &'a Registry,
+    /// Ports by node.
+    pub ports: &'a PortCache,
+    /// Problems by node and wire.
+    pub problems: &'a ProblemIndex,
+    /// Live metrics of the current or last run.
+    pub metrics: Option<&'a MetricsSnapshot>,
+    /// The node shown in the inspector.
+    pub focus: Option<&'a str>,
+    /// Pin positions recorded while drawing.
+    pub pins: SharedPins,
+    /// Requests for the app.
+    pub actions: Vec<Action>,
+    /// A canvas-space rectangle to fit into the view this frame.
+    pub fit: Option<Rect>,
+    /// A transform to apply this frame (zoom buttons).
+    pub forced: Option<TSTransform>,
+    /// The canvas rectangle on screen.
+    pub view_rect: Rect,
+    /// The canvas-to-screen transform used this frame.
+    pub to_global: TSTransform,
+}
+
+impl GraphViewer<'_> {
+    fn out_ref(&self, snarl: &Snarl<CanvasNode>, node: NodeId, index: usize) -> Option<PortRef> {
+        let id = &snarl.get_node(node)?.id;
+        let port = self.ports.get(id)?.outputs.get(index)?;
+        Some(PortRef::new(id.clone(), port.name.clone()))
+    }
+
+    fn in_ref(&self, snarl: &Snarl<CanvasNode>, node: NodeId, index: usize) -> Option<PortRef> {
+        let id = &snarl.get_node(node)?.id;
+        let port = self.ports.get(id)?.inputs.get(index)?;
+        Some(PortRef::new(id.clone(), port.name.clone()))
+    }
+
+    /// The wire colour of a port: queue fill while running, red with problems, else its type.
+    fn wire_color(&self, port: &PortRef, output: bool, ty: PortType) -> Color32 {
+        let wires = self.graph.wires.iter().filter(|w| if output { &w.from == port } else { &w.to == port });
+        let mut color = type_color(ty);
+        let mut worst = -1.0f32;
+        for w in wires {
+            let id = w.id();
+            if self.problems.wire(&id).next().is_some() {
+                return ERROR;
+            }
+            if let Some(s) = self.metrics.and_then(|m| m.wire(&id)) {
+                let fill = if s.capacity == 0 { 0.0 } else { s.depth as f32 / s.capacity as f32 };
+                if fill > worst {
+                    worst = fill;
+                    color = fill_color(fill);
+                }
+            }
+        }
+        color
+    }
+
+    fn kinds_menu(
+        &mut self,
+        ui: &mut Ui,
+        pos: Pos2,
+        accept: impl Fn(&dyn streamloom_runtime::NodeKind) -> bool,
+        wire: Option<WireEnd>,
+    ) {
+        for cat in [Category::Source, Category::Operator, Category::Sink] {
+            let kinds: Vec<_> =
+                self.registry.kinds().into_iter().filter(|k| k.category() == cat && accept(&***k)).collect();
+            if kinds.is_empty() {
+                continue;
+            }
+            ui.label(RichText::new(cat.name()).weak());
+            for k in kinds {
+                if ui.button(k.name()).on_hover_text(k.description()).clicked() {
+                    self.actions.push(Action::AddNode {
+                        kind: k.name().to_string(),
+                        pos: [pos.x, pos.y],
+                        wire: wire.clone(),
+                    });
+                    ui.close();
+                }
+            }
+        }
+    }
+}
+
+/// Green (empty) → amber → red (full).
+pub fn fill_color(fill: f32) -> Color32 {
+    let f = fill.clamp(0.0, 1.0);
+    let lerp = |a: u8, b: u8, t: f32| (a as f32 + (b as f32 - a as f32) * t) as u8;
+    if f < 0.5 {
+        let t = f * 2.0;
+        Color32::from_rgb(lerp(90, 230, t), lerp(200, 190, t), lerp(100, 60, t))
+    } else {
+        let t = (f - 0.5) * 2.0;
+        Color32::from_rgb(lerp(230, 235, t), lerp(190, 70, t), lerp(60, 60, t))
+    }
+}
+
+fn status_color(s: NodeStatus) -> Color32 {
+    match s {
+        NodeStatus::Pending => Color32::GRAY,
+        NodeStatus::Running => Color32::from_rgb(90, 200, 100),
+        NodeStatus::Finished => Color32::from_rgb(120, 160, 230),
+        NodeStatus::Failed => ERROR,
+        NodeStatus::Cancelled => Color32::from_rgb(230, 180, 60),
+    }
+}
+
+impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
+    fn title(&mut self, node: &CanvasNode) -> String {
+        node.id.clone()
+    }
+
+    fn node_frame(
+        &mut self,
+        default: Frame,
+        node: NodeId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        snarl: &Snarl<CanvasNode>,
+    ) -> Frame {
+        let Some(n) = snarl.get_node(node) else { return default };
+        if self.focus == Some(n.id.as_str()) {
+            default.stroke(Stroke::new(2.5, ACCENT))
+        } else if self.problems.node(&n.id).any(|p| p.is_error()) {
+            default.stroke(Stroke::new(2.0, ERROR))
+        } else {
+            default
+        }
+    }
+
+    fn show_header(
+        &mut self,
+        node: NodeId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        ui: &mut Ui,
+        snarl: &mut Snarl<CanvasNode>,
+    ) {
+        let Some(id) = snarl.get_node(node).map(|n| n.id.clone()) else { return };
+        let kind = self.graph.node(&id).map(|n| n.kind.clone()).unwrap_or_default();
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(&id).strong());
+            if let Some(k) = self.registry.get(&kind) {
+                ui.label(RichText::new(&kind).weak().small()).on_hover_text(k.description());
+            } else {
+                ui.label(RichText::new(format!("{kind} (unknown kind)")).color(ERROR).small())
+                    .on_hover_text("This kind is not in this build; the node is kept as it is and saved unchanged.");
+            }
+        });
+    }
+
+    fn inputs(&mut self, node: &CanvasNode) -> usize {
+        self.ports.get(&node.id).map_or(0, |p| p.inputs.len())
+    }
+
+    fn outputs(&mut self, node: &CanvasNode) -> usize {
+        self.ports.get(&node.id).map_or(0, |p| p.outputs.len())
+    }
+
+    #[allow(refining_impl_trait)]
+    fn show_input(&mut self, pin: &InPin, ui: &mut Ui, snarl: &mut Snarl<CanvasNode>) -> TrackedPin {
+        let key = PinKey::In(pin.id);
+        let sink = self.pins.clone();
+        let Some(port_ref) = self.in_ref(snarl, pin.id.node, pin.id.input) else {
+            return TrackedPin { info: PinInfo::circle(), key, sink };
+        };
+        let spec = self.ports.get(&port_ref.node).and_then(|p| p.inputs.get(pin.id.input));
+        let ty = spec.map_or(PortType::Any, |s| s.ty);
+        let missing = spec.is_some_and(|s| s.required) && pin.remotes.is_empty();
+        let text = RichText::new(&port_ref.port);
+        let text = if missing { text.color(ERROR) } else { text };
+        let doc = spec.map(|s| s.doc.clone()).unwrap_or_default();
+        ui.label(text).on_hover_text(format!("input `{}` · {} events\n{doc}", port_ref.port, ty.name()));
+        let info = PinInfo::circle().with_fill(type_color(ty)).with_wire_color(self.wire_color(&port_ref, false, ty));
+        TrackedPin { info, key, sink }
+    }
+
+    #[allow(refining_impl_trait)]
+    fn show_output(&mut self, pin: &OutPin, ui: &mut Ui, snarl: &mut Snarl<CanvasNode>) -> TrackedPin {
+        let key = PinKey::Out(pin.id);
+        let sink = self.pins.clone();
+        let Some(port_ref) = self.out_ref(snarl, pin.id.node, pin.id.output) else {
+            return TrackedPin { info: PinInfo::circle(), key, sink };
+        };
+        let spec = self.ports.get(&port_ref.node).and_then(|p| p.outputs.get(pin.id.output));
+        let ty = spec.map_or(PortType::Any, |s| s.ty);
+        let doc = spec.map(|s| s.doc.clone()).unwrap_or_default();
+        let is_errors = port_ref.port == streamloom_runtime::registry::ERRORS_PORT;
+        let text = if is_errors { RichText::new(&port_ref.port).weak() } else { RichText::new(&port_ref.port) };
+        ui.label(text).on_hover_text(format!("output `{}` · {} events\n{doc}", port_ref.port, ty.name()));
+        let info = PinInfo::circle().with_fill(type_color(ty)).with_wire_color(self.wire_color(&port_ref, true, ty));
+        TrackedPin { info, key, sink }
+    }
+
+    fn has_footer(&mut self, node: &CanvasNode) -> bool {
+        self.metrics.is_some_and(|m| m.node(&node.id).is_some()) || self.problems.node(&node.id).next().is_some()
+    }
+
+    fn show_footer(
+        &mut self,
+        node: NodeId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        ui: &mut Ui,
+        snarl: &mut Snarl<CanvasNode>,
+    ) {
+        let Some(id) = snarl.get_node(node).map(|n| n.id.clone()) else { return };
+        ui.vertical(|ui| {
+            if let Some(s) = self.metrics.and_then(|m| m.node(&id)) {
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(format!("● {}", s.status.name())).color(status_color(s.status)).small());
+                    let rate = s.rate_out.max(s.rate_in);
+                    ui.label(RichText::new(format::rate(rate)).small().monospace());
+                });
+                ui.label(
+                    RichText::new(format!("in {}  out {}", format::count(s.events_in), format::count(s.events_out)))
+                        .small()
+                        .monospace(),
+                );
+                if s.errors > 0 || s.dropped > 0 {
+                    ui.label(
+                        RichText::new(format!(
+                            "errors {}  dropped {}",
+                            format::count(s.errors),
+                            format::count(s.dropped)
+                        ))
+                        .small()
+                        .color(ERROR),
+                    );
+                }
+                if let Some(msg) = &s.message {
+                    ui.label(RichText::new(truncate(msg, 48)).small().color(status_color(s.status))).on_hover_text(msg);
+                }
+            }
+            let problems: Vec<String> = self.problems.node(&id).map(|p| p.message.clone()).collect();
+            if let Some(first) = problems.first() {
+                let more = if problems.len() > 1 { format!(" (+{})", problems.len() - 1) } else { String::new() };
+                ui.label(RichText::new(format!("⛔ {}{more}", truncate(first, 40))).small().color(ERROR))
+                    .on_hover_text(problems.join("\n"));
+            }
+        });
+    }
+
+    fn has_graph_menu(&mut self, _pos: Pos2, _snarl: &mut Snarl<CanvasNode>) -> bool {
+        true
+    }
+
+    fn show_graph_menu(&mut self, pos: Pos2, ui: &mut Ui, _snarl: &mut Snarl<CanvasNode>) {
+        ui.label(RichText::new("Add node").strong());
+        self.kinds_menu(ui, pos, |_| true, None);
+    }
+
+    fn has_dropped_wire_menu(&mut self, _src_pins: AnyPins, _snarl: &mut Snarl<CanvasNode>) -> bool {
+        true
+    }
+
+    fn show_dropped_wire_menu(&mut self, pos: Pos2, ui: &mut Ui, src_pins: AnyPins, snarl: &mut Snarl<CanvasNode>) {
+        ui.label(RichText::new("Add a compatible node").strong());
+        match src_pins {
+            AnyPins::Out(pins) => {
+                let Some(from) = pins.first().and_then(|p| self.out_ref(snarl, p.node, p.output)) else { return };
+                let ty = self.ports.output_type(&from.node, &from.port).unwrap_or(PortType::Any);
+                self.kinds_menu(
+                    ui,
+                    pos,
+                    |k| k.ports(&k.default_config()).inputs.iter().any(|i| ty.flows_into(i.ty)),
+                    Some(WireEnd::FromOutput(from)),
+                );
+            }
+            AnyPins::In(pins) => {
+                let Some(to) = pins.first().and_then(|p| self.in_ref(snarl, p.node, p.input)) else { return };
+                let ty = self.ports.input_type(&to.node, &to.port).unwrap_or(PortType::Any);
+                self.kinds_menu(
+                    ui,
+                    pos,
+                    |k| k.ports(&k.default_config()).outputs.iter().any(|o| o.ty.flows_into(ty)),
+                    Some(WireEnd::ToInput(to)),
+                );
+            }
+        }
+    }
+
+    fn has_node_menu(&mut self, _node: &CanvasNode) -> bool {
+        true
+    }
+
+    fn show_node_menu(
+        &mut self,
+        node: NodeId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        ui: &mut Ui,
+        snarl: &mut Snarl<CanvasNode>,
+    ) {
+        let Some(id) = snarl.get_node(node).map(|n| n.id.clone()) else { return };
+        if ui.button("Inspect").clicked() {
+            self.actions.push(Action::Focus(id.clone()));
+            ui.close();
+        }
+        if ui.button("Duplicate").clicked() {
+            self.actions.push(Action::Duplicate(vec![id.clone()]));
+            ui.close();
+        }
+        if ui.button("Delete").clicked() {
+            self.actions.push(Action::Delete(vec![id]));
+            ui.close();
+        }
+    }
+
+    fn connect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<CanvasNode>) {
+        if let (Some(f), Some(t)) =
+            (self.out_ref(snarl, from.id.node, from.id.output), self.in_ref(snarl, to.id.node, to.id.input))
+        {
+            self.actions.push(Action::Connect(f, t));
+        }
+    }
+
+    /// Right-click on a wire selects it (delete it from the inspector or with Delete).
+    fn disconnect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<CanvasNode>) {
+        if let (Some(f), Some(t)) =
+            (self.out_ref(snarl, from.id.node, from.id.output), self.in_ref(snarl, to.id.node, to.id.input))
+        {
+            self.actions.push(Action::SelectWire(f, t));
+        }
+    }
+
+    fn drop_outputs(&mut self, pin: &OutPin, snarl: &mut Snarl<CanvasNode>) {
+        if let Some(f) = self.out_ref(snarl, pin.id.node, pin.id.output) {
+            self.actions.push(Action::DropWires(f, true));
+        }
+    }
+
+    fn drop_inputs(&mut self, pin: &InPin, snarl: &mut Snarl<CanvasNode>) {
+        if let Some(t) = self.in_ref(snarl, pin.id.node, pin.id.input) {
+            self.actions.push(Action::DropWires(t, false));
+        }
+    }
+
+    fn current_transform(&mut self, to_global: &mut TSTransform, _snarl: &mut Snarl<CanvasNode>) {
+        if let Some(t) = self.forced.take() {
+            *to_global = t;
+        }
+        if let Some(bb) = self.fit.take()
+            && bb.is_finite()
+            && bb.width() > 0.0
+            && bb.height() > 0.0
+        {
+            let view = self.view_rect.shrink(20.0);
+            let scale = (view.width() / bb.width()).min(view.height() / bb.height()).clamp(0.1, 1.0);
+            let translation = view.center().to_vec2() - bb.center().to_vec2() * scale;
+            *to_global = TSTransform::new(translation, scale);
+        }
+        self.to_global = *to_global;
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let t: String = s.chars().take(max).collect();
+        format!("{t}…")
+    }
+}

@@ -1,1 +1,28 @@
-//! Built-in node kinds.
+//! Streamloom's built-in node kinds. One file per kind under `sources/`, `operators/` and
+//! `sinks/`: its config struct (whose `Default` is the example), ports, validation, runtime
+//! behaviour and tests. Registering a kind is one line in [`builtin_registry`].
+
+pub mod expr;
+pub mod operators;
+pub mod sample_events;
+pub mod sinks;
+pub mod sources;
+
+use streamloom_runtime::Registry;
+
+/// Every built-in node kind.
+pub fn builtin_registry() -> Registry {
+    let mut r = Registry::new();
+    r.add::<sources::generator::Generator>();
+    r.add::<sources::file_source::FileSource>();
+    r.add::<operators::filter::Filter>();
+    r.add::<operators::map::Map>();
+    r.add::<operators::buffer::Buffer>();
+    r.add::<sinks::file_sink::FileSink>();
+    r.add::<sinks::console_sink::ConsoleSink>();
+    r.add::<sinks::null_sink::NullSink>();
+    r
+}
+
+#[cfg(test)]
+mod registry_tests;

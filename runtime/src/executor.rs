@@ -15,11 +15,16 @@ use tokio_util::sync::CancellationToken;
 use crate::env;
 use crate::graph::Graph;
 use crate::io::{Control, DeadLetters, Inputs, NodeContext, Output};
-use crate::metrics::{History, MetricsSnapshot, NodeMetrics, NodeSnapshot, NodeStatus, Sample, WireMetrics, WireSnapshot};
+use crate::metrics::{
+    History, MetricsSnapshot, NodeMetrics, NodeSnapshot, NodeStatus, Sample, WireMetrics, WireSnapshot,
+};
 use crate::problem::{Location, Problem, Problems};
 use crate::registry::{BuildContext, ERRORS_PORT, NodeTask, Registry};
 use crate::validate::validate;
 use crate::wire::WireQueue;
+
+/// Looks up `${NAME}` placeholders (the process environment by default).
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// How a graph is run.
 #[derive(Clone)]
@@ -27,7 +32,7 @@ pub struct RunOptions {
     /// Folder relative paths in configs are resolved against (the graph file's folder).
     pub base_dir: PathBuf,
     /// Looks up `${NAME}` placeholders.
-    pub env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub env: EnvLookup,
     /// How often metrics are sampled for snapshots and charts.
     pub sample_interval: Duration,
     /// How many samples the chart history keeps.
@@ -242,10 +247,8 @@ pub fn start(
         let ctx = BuildContext { node_id: node.id.clone(), base_dir: options.base_dir.clone(), batch_size };
         match kind.build(&config, &ctx) {
             Ok(task) => built.push(Built { index, task }),
-            Err(p) => problems.push(Problem::error(
-                Location { field: p.field.clone(), ..Location::node(&node.id) },
-                p.message,
-            )),
+            Err(p) => problems
+                .push(Problem::error(Location { field: p.field.clone(), ..Location::node(&node.id) }, p.message)),
         }
     }
     if !problems.is_empty() {

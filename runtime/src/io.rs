@@ -250,13 +250,23 @@ impl Control {
     }
 
     /// Waits while the run is paused (returns at once otherwise, or when stopping).
-    pub async fn wait_if_paused(&mut self) {
+    /// Returns true when it did wait, so paced sources can restart their clocks.
+    pub async fn wait_if_paused(&mut self) -> bool {
         if !*self.paused.borrow() {
-            return;
+            return false;
         }
         tokio::select! {
             _ = self.paused.wait_for(|p| !*p) => {}
             _ = self.stop.cancelled() => {}
+        }
+        true
+    }
+
+    /// Sleeps until `deadline`; returns false if a stop came first.
+    pub async fn sleep_until(&self, deadline: tokio::time::Instant) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => true,
+            _ = self.stop.cancelled() => false,
         }
     }
 }

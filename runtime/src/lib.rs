@@ -18,6 +18,6 @@ pub mod validate;
 pub mod wire;
 
 pub use event::{Batch, Event, Message};
-pub use graph::{Graph, Node, PortRef, Wire, WhenFull};
+pub use graph::{Graph, Node, PortRef, WhenFull, Wire};
 pub use problem::{Location, Problem, Problems};
 pub use registry::{Category, NodeKind, PortSpec, PortType, Registry};

@@ -34,14 +34,15 @@ impl Location {
 }
 
 impl fmt::Display for Location {
+    /// `file:line:col: node `a`, wire `w`, field `f`` (compiler style), each part when known.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let place = match (&self.file, self.line_col) {
+            (Some(file), Some((l, c))) => format!("{}:{l}:{c}", file.display()),
+            (Some(file), None) => file.display().to_string(),
+            (None, Some((l, c))) => format!("{l}:{c}"),
+            (None, None) => String::new(),
+        };
         let mut parts: Vec<String> = Vec::new();
-        match (&self.file, self.line_col) {
-            (Some(file), Some((l, c))) => parts.push(format!("{}:{l}:{c}", file.display())),
-            (Some(file), None) => parts.push(file.display().to_string()),
-            (None, Some((l, c))) => parts.push(format!("{l}:{c}")),
-            (None, None) => {}
-        }
         if let Some(node) = &self.node {
             parts.push(format!("node `{node}`"));
         }
@@ -51,7 +52,11 @@ impl fmt::Display for Location {
         if let Some(field) = &self.field {
             parts.push(format!("field `{field}`"));
         }
-        f.write_str(&parts.join(", "))
+        match (place.is_empty(), parts.is_empty()) {
+            (true, _) => f.write_str(&parts.join(", ")),
+            (false, true) => f.write_str(&place),
+            (false, false) => write!(f, "{place}: {}", parts.join(", ")),
+        }
     }
 }
 

@@ -67,10 +67,7 @@ struct WireV1 {
 
 fn syntax_problem(e: &ron::error::SpannedError) -> Problem {
     let pos = e.span.start;
-    Problem::error(
-        Location { line_col: Some((pos.line, pos.col)), ..Default::default() },
-        e.code.to_string(),
-    )
+    Problem::error(Location { line_col: Some((pos.line, pos.col)), ..Default::default() }, e.code.to_string())
 }
 
 /// Parses graph text. Problems carry line:column; `file` is not set (see [`load_file`]).
@@ -120,7 +117,11 @@ fn from_v1(file: GraphFileV1) -> Graph {
                 kind: n.kind,
                 version: n.version,
                 position: n.position.map(|(x, y)| [x, y]),
-                config: n.config.unwrap_or(Value::Object(Default::default())),
+                // `config: ()` reads as unit (null): an empty config.
+                config: match n.config {
+                    None | Some(Value::Null) => Value::Object(Default::default()),
+                    Some(c) => c,
+                },
             })
             .collect(),
         wires: file

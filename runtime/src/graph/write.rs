@@ -110,7 +110,8 @@ fn is_identifier(key: &str) -> bool {
 /// A JSON value as RON: objects whose keys are identifiers as structs `(a: 1)`, others as maps.
 fn value(v: &Value, depth: usize) -> String {
     let inline = inline_value(v);
-    let multi_line_worthy = matches!(v, Value::Object(m) if !m.is_empty()) || matches!(v, Value::Array(a) if !a.is_empty());
+    let multi_line_worthy =
+        matches!(v, Value::Object(m) if !m.is_empty()) || matches!(v, Value::Array(a) if !a.is_empty());
     if inline.len() <= INLINE_WIDTH || !multi_line_worthy {
         return inline;
     }

@@ -1,0 +1,172 @@
+//! The headless runner: validate, run until completion or Ctrl-C, show progress, report.
+
+mod chart;
+mod progress;
+mod report;
+
+pub use progress::Progress;
+pub use report::{catalogue_table, summary_table};
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use streamloom_runtime::executor::{Engine, RunOptions, RunOutcome};
+use streamloom_runtime::graph::load_file;
+use streamloom_runtime::validate::validate_located;
+use streamloom_runtime::{Problems, Registry};
+
+/// How a headless run reports.
+#[derive(Debug, Clone)]
+pub struct HeadlessOptions {
+    /// Final metrics as JSON.
+    pub metrics_out: Option<PathBuf>,
+    /// Throughput chart (PNG or SVG).
+    pub chart_out: Option<PathBuf>,
+    /// Graceful stop after this long.
+    pub stop_after: Option<Duration>,
+    /// Live display, log lines or nothing while running.
+    pub progress: Progress,
+    /// Runtime worker threads.
+    pub workers: Option<usize>,
+}
+
+/// Exit code when the graph file has problems (nothing ran).
+pub const EXIT_INVALID: u8 = 2;
+/// Exit code when the run failed.
+pub const EXIT_FAILED: u8 = 1;
+
+fn print_problems(problems: &Problems) {
+    for p in &problems.0 {
+        eprintln!("{p}");
+    }
+}
+
+/// Loads and validates a file; `Err` holds every problem, located in the file.
+fn load_valid(path: &Path, registry: &Registry) -> Result<streamloom_runtime::Graph, Problems> {
+    let (graph, map) = load_file(path)?;
+    let problems = validate_located(&graph, registry, &map).with_file(path);
+    if problems.has_errors() {
+        return Err(problems);
+    }
+    print_problems(&problems); // warnings
+    Ok(graph)
+}
+
+/// `streamloom validate`: checks each file, prints every problem, exits 2 if any has errors.
+pub fn validate_files(paths: &[PathBuf], registry: &Registry) -> ExitCode {
+    let mut ok = true;
+    for path in paths {
+        match load_valid(path, registry) {
+            Ok(g) => eprintln!("{}: ok ({} nodes, {} wires)", path.display(), g.nodes.len(), g.wires.len()),
+            Err(problems) => {
+                ok = false;
+                print_problems(&problems);
+            }
+        }
+    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INVALID) }
+}
+
+/// `streamloom --headless GRAPH`: runs the graph and reports.
+pub fn run(path: &Path, registry: &Registry, opts: &HeadlessOptions) -> anyhow::Result<ExitCode> {
+    let graph = match load_valid(path, registry) {
+        Ok(g) => g,
+        Err(problems) => {
+            print_problems(&problems);
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
+    let engine = Engine::new(opts.workers).context("starting the runtime")?;
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let options = RunOptions { base_dir, ..RunOptions::default() };
+    let handle = match engine.start(&graph, registry, options) {
+        Ok(h) => Arc::new(h),
+        Err(problems) => {
+            print_problems(&problems.with_file(path));
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
+
+    let outcome = engine.block_on({
+        let handle = handle.clone();
+        let progress = opts.progress;
+        let stop_after = opts.stop_after;
+        async move {
+            let display = tokio::spawn(progress::show(handle.clone(), progress));
+            let mut interrupts = 0;
+            let deadline = async {
+                match stop_after {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(deadline);
+            let mut deadline_passed = false;
+            let outcome = loop {
+                tokio::select! {
+                    o = handle.wait() => break o,
+                    _ = tokio::signal::ctrl_c() => {
+                        interrupts += 1;
+                        if interrupts == 1 {
+                            eprintln!("\nstopping: draining in-flight events (Ctrl-C again to cancel now)");
+                            handle.stop();
+                        } else {
+                            handle.kill();
+                        }
+                    }
+                    _ = &mut deadline, if !deadline_passed => {
+                        deadline_passed = true;
+                        handle.stop();
+                    }
+                }
+            };
+            display.abort();
+            let _ = display.await;
+            outcome
+        }
+    });
+
+    // The sampler publishes its final snapshot as the run ends; read the counters directly too.
+    let mut snapshot = (*handle.snapshot()).clone();
+    let now = handle.snapshot_now();
+    for (s, n) in snapshot.nodes.iter_mut().zip(now.nodes) {
+        s.status = n.status;
+        s.message = n.message;
+    }
+    eprint!("{}", summary_table(&snapshot));
+    if let Some(out) = &opts.metrics_out {
+        let json = serde_json::json!({
+            "graph": path,
+            "outcome": outcome_name(&outcome),
+            "metrics": snapshot.keyed(),
+        });
+        std::fs::write(out, serde_json::to_vec_pretty(&json)?).with_context(|| format!("writing {}", out.display()))?;
+    }
+    if let Some(out) = &opts.chart_out {
+        let history = handle.history();
+        let history = history.read().map_err(|_| anyhow::anyhow!("metrics history unavailable"))?;
+        chart::write(out, &history, handle.node_ids()).with_context(|| format!("writing {}", out.display()))?;
+    }
+    match &outcome {
+        RunOutcome::Completed => eprintln!("completed in {:.2} s", snapshot.elapsed_secs),
+        RunOutcome::Stopped => eprintln!("stopped after {:.2} s", snapshot.elapsed_secs),
+        RunOutcome::Failed(failures) => {
+            for (node, msg) in failures {
+                eprintln!("{}: node `{node}`: error: {msg}", path.display());
+            }
+            eprintln!("failed after {:.2} s", snapshot.elapsed_secs);
+        }
+    }
+    Ok(if outcome.is_success() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILED) })
+}
+
+fn outcome_name(o: &RunOutcome) -> &'static str {
+    match o {
+        RunOutcome::Completed => "completed",
+        RunOutcome::Stopped => "stopped",
+        RunOutcome::Failed(_) => "failed",
+    }
+}

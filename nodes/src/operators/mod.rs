@@ -1,0 +1,5 @@
+//! Operator kinds: one input, one output (plus `errors`).
+
+pub mod buffer;
+pub mod filter;
+pub mod map;

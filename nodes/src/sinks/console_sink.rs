@@ -1,0 +1,66 @@
+//! `console_sink`: prints events to standard output, one JSON value per line.
+
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+use streamloom_runtime::io::{NodeContext, Received};
+use streamloom_runtime::registry::{
+    BuildContext, Category, ConfigProblem, NodeError, NodeFuture, NodeTask, ParamKind, ParamSpec, PortSpec, PortType,
+    Ports, TypedNodeKind,
+};
+
+/// Config of `console_sink`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSinkConfig {
+    /// Printed before each event.
+    pub prefix: String,
+    /// Pretty-print (multi-line) instead of one line per event.
+    pub pretty: bool,
+}
+
+/// The `console_sink` kind.
+pub struct ConsoleSink;
+
+impl TypedNodeKind for ConsoleSink {
+    type Config = ConsoleSinkConfig;
+    const NAME: &'static str = "console_sink";
+    const DESCRIPTION: &'static str = "Prints events to standard output as JSON";
+    const CATEGORY: Category = Category::Sink;
+
+    fn params() -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::new("prefix", ParamKind::Text, "Printed before each event"),
+            ParamSpec::new("pretty", ParamKind::Bool, "Pretty-print over several lines"),
+        ]
+    }
+
+    fn ports(_config: &ConsoleSinkConfig) -> Ports {
+        Ports { inputs: vec![PortSpec::input("in", PortType::Any, "Events to print")], outputs: vec![] }
+    }
+
+    fn build(config: ConsoleSinkConfig, _ctx: &BuildContext) -> Result<Box<dyn NodeTask>, ConfigProblem> {
+        Ok(Box::new(move |ctx: NodeContext| -> NodeFuture { Box::pin(run(config, ctx)) }))
+    }
+}
+
+async fn run(config: ConsoleSinkConfig, mut ctx: NodeContext) -> Result<(), NodeError> {
+    while let Some(msg) = ctx.inputs.recv().await {
+        if let Received::Data { batch, .. } = msg {
+            let mut buf = Vec::with_capacity(batch.len() * 96);
+            for ev in &batch {
+                buf.extend_from_slice(config.prefix.as_bytes());
+                let _ = if config.pretty {
+                    serde_json::to_writer_pretty(&mut buf, &ev.value)
+                } else {
+                    serde_json::to_writer(&mut buf, &ev.value)
+                };
+                buf.push(b'\n');
+            }
+            let mut out = std::io::stdout().lock();
+            out.write_all(&buf)?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}

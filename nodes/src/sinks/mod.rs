@@ -1,0 +1,5 @@
+//! Sink kinds: they consume events and have no outputs but `errors`.
+
+pub mod console_sink;
+pub mod file_sink;
+pub mod null_sink;

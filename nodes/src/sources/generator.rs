@@ -1,0 +1,144 @@
+//! `generator`: synthetic events at a set rate or as fast as possible, deterministic with a
+//! seed. The `sample_events` payload is the peer benchmark's stream (see `sample_events`).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use streamloom_runtime::io::NodeContext;
+use streamloom_runtime::registry::{
+    BuildContext, Category, ConfigProblem, NodeTask, ParamKind, ParamSpec, PortSpec, PortType, Ports, TypedNodeKind,
+};
+use streamloom_runtime::{Batch, Event};
+
+use crate::sample_events::{MAX_DELAY_MS, SampleEvents};
+
+/// What each generated event holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Payload {
+    /// `{"ts","user","type","value"}` records of the benchmark stream, with event time.
+    #[default]
+    SampleEvents,
+    /// The sequence number itself (the cheapest possible event).
+    Sequence,
+}
+
+/// Config of `generator`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeneratorConfig {
+    /// Number of events; absent means until stopped.
+    pub count: Option<u64>,
+    /// Events per second; absent means as fast as possible.
+    pub rate: Option<f64>,
+    /// What each event holds.
+    pub payload: Payload,
+    /// Seed of the pseudo-random stream.
+    pub seed: u64,
+}
+
+impl Default for GeneratorConfig {
+    fn default() -> Self {
+        GeneratorConfig { count: Some(10_000), rate: Some(1000.0), payload: Payload::SampleEvents, seed: 42 }
+    }
+}
+
+/// The `generator` kind.
+pub struct Generator;
+
+impl TypedNodeKind for Generator {
+    type Config = GeneratorConfig;
+    const NAME: &'static str = "generator";
+    const DESCRIPTION: &'static str =
+        "Synthetic events at a set rate or as fast as possible, deterministic with a seed";
+    const CATEGORY: Category = Category::Source;
+
+    fn params() -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::optional(
+                "count",
+                ParamKind::Integer { min: 0, max: i64::MAX },
+                "Events to produce; empty: until stopped",
+            ),
+            ParamSpec::optional(
+                "rate",
+                ParamKind::Float { min: 0.001, max: 1e9 },
+                "Events per second; empty: as fast as possible",
+            ),
+            ParamSpec::choice(
+                "payload",
+                &["sample_events", "sequence"],
+                "sample_events: benchmark records with event time; sequence: the sequence number",
+            ),
+            ParamSpec::integer("seed", 0, i64::MAX, "Seed of the pseudo-random stream"),
+        ]
+    }
+
+    fn ports(config: &GeneratorConfig) -> Ports {
+        let ty = match config.payload {
+            Payload::SampleEvents => PortType::Record,
+            Payload::Sequence => PortType::Any,
+        };
+        Ports { inputs: vec![], outputs: vec![PortSpec::output("out", ty, "Generated events")] }
+    }
+
+    fn validate(config: &GeneratorConfig) -> Vec<ConfigProblem> {
+        match config.rate {
+            Some(r) if !(r.is_finite() && r > 0.0) => {
+                vec![ConfigProblem::field("rate", "rate must be a positive number")]
+            }
+            _ => vec![],
+        }
+    }
+
+    fn build(config: GeneratorConfig, _ctx: &BuildContext) -> Result<Box<dyn NodeTask>, ConfigProblem> {
+        Ok(Box::new(move |ctx: NodeContext| -> streamloom_runtime::registry::NodeFuture { Box::pin(run(config, ctx)) }))
+    }
+}
+
+async fn run(config: GeneratorConfig, mut ctx: NodeContext) -> Result<(), streamloom_runtime::registry::NodeError> {
+    let total = config.count.unwrap_or(u64::MAX);
+    let mut stream = SampleEvents::new(config.seed);
+    let mut seq: u64 = 0;
+    // With a rate, send small batches often (about 20 a second) so the stream stays smooth.
+    let batch_size = match config.rate {
+        Some(r) => ((r / 20.0) as usize).clamp(1, ctx.batch_size),
+        None => ctx.batch_size,
+    };
+    let mut paced_from = (tokio::time::Instant::now(), 0u64);
+    let mut max_ts = i64::MIN;
+    while seq < total {
+        if ctx.control.wait_if_paused().await {
+            paced_from = (tokio::time::Instant::now(), seq);
+        }
+        if ctx.control.stopping() {
+            break;
+        }
+        let n = (batch_size as u64).min(total - seq) as usize;
+        if let Some(rate) = config.rate {
+            let due = paced_from.0 + Duration::from_secs_f64((seq - paced_from.1) as f64 / rate);
+            if !ctx.control.sleep_until(due).await {
+                break;
+            }
+        }
+        let mut batch: Batch = Vec::with_capacity(n);
+        match config.payload {
+            Payload::Sequence => {
+                batch.extend((seq..seq + n as u64).map(|s| Event::new(Value::from(s), ctx.index, s)));
+            }
+            Payload::SampleEvents => {
+                for (s, ev) in (seq..seq + n as u64).zip(&mut stream) {
+                    max_ts = max_ts.max(ev.ts);
+                    batch.push(Event { value: ev.to_value(), time: Some(ev.ts), source: ctx.index, seq: s });
+                }
+            }
+        }
+        seq += n as u64;
+        ctx.emit(0, batch).await;
+        if max_ts != i64::MIN {
+            ctx.forward_watermark(max_ts - MAX_DELAY_MS);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! Source kinds: they produce events and have no inputs.
+
+pub mod file_source;
+pub mod generator;

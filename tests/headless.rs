@@ -1,0 +1,311 @@
+//! End-to-end tests of the `streamloom` binary: example graphs run headless with their
+//! outputs checked, and every malformed-graph case gives its own message, never a panic.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn streamloom(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_streamloom"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("STREAMLOOM_LOG")
+        .output()
+        .expect("run streamloom")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Copies an example graph and its data into a temporary folder laid out like `assets/`.
+fn example_copy(graph: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let graphs = tmp.path().join("graphs");
+    std::fs::create_dir_all(&graphs).unwrap();
+    std::fs::create_dir_all(tmp.path().join("data")).unwrap();
+    std::fs::copy(repo().join("assets/graphs").join(graph), graphs.join(graph)).unwrap();
+    for entry in std::fs::read_dir(repo().join("assets/data")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), tmp.path().join("data").join(entry.file_name())).unwrap();
+    }
+    let path = graphs.join(graph);
+    (tmp, path)
+}
+
+fn read_jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn purchases_example_writes_exactly_the_purchases_and_the_bad_lines() {
+    let (tmp, graph) = example_copy("purchases.ron");
+    let metrics = tmp.path().join("metrics.json");
+    let out =
+        streamloom(&["--headless", graph.to_str().unwrap(), "--metrics-out", metrics.to_str().unwrap()], tmp.path());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("completed"), "{}", text(&out));
+
+    // Independent expectation from the input file.
+    let input = std::fs::read_to_string(tmp.path().join("data/events.jsonl")).unwrap();
+    let mut expected = Vec::new();
+    let mut bad_lines = Vec::new();
+    for (i, line) in input.lines().enumerate() {
+        match serde_json::from_str::<Value>(line) {
+            Ok(v) if v["type"] == "purchase" => expected.push(v),
+            Ok(_) => {}
+            Err(_) => bad_lines.push(i as u64 + 1),
+        }
+    }
+    assert!(!expected.is_empty() && !bad_lines.is_empty());
+
+    let written = read_jsonl(&graph.parent().unwrap().join("out/purchases.jsonl"));
+    assert_eq!(written.len(), expected.len());
+    for (w, e) in written.iter().zip(&expected) {
+        assert_eq!(w["user"], e["user"]);
+        assert_eq!(w["ts"], e["ts"]);
+        let gross = e["value"].as_f64().unwrap() * 1.2;
+        assert!((w["gross"].as_f64().unwrap() - gross).abs() < 1e-9);
+        assert_eq!(w.as_object().unwrap().keys().collect::<Vec<_>>(), ["ts", "user", "value", "gross"]);
+    }
+
+    let dead = read_jsonl(&graph.parent().unwrap().join("out/bad_lines.jsonl"));
+    let lines: Vec<u64> = dead.iter().map(|d| d["event"]["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, bad_lines);
+    for d in &dead {
+        assert_eq!(d["node"], "events");
+        assert!(d["reason"].as_str().unwrap().contains("invalid JSON"), "{d}");
+    }
+
+    // Conservation through the metrics file: every event is accounted for.
+    let m: Value = serde_json::from_slice(&std::fs::read(&metrics).unwrap()).unwrap();
+    let n = &m["metrics"]["nodes"];
+    assert_eq!(m["outcome"], "completed");
+    let source_out = n["events"]["events_out"].as_u64().unwrap();
+    let filtered = n["purchases"]["events_in"].as_u64().unwrap() - n["purchases"]["events_out"].as_u64().unwrap();
+    assert_eq!(source_out, n["purchases_out"]["events_in"].as_u64().unwrap() + filtered);
+    assert_eq!(n["events"]["errors"].as_u64().unwrap(), bad_lines.len() as u64);
+    assert_eq!(n["bad_lines"]["events_in"].as_u64().unwrap(), bad_lines.len() as u64);
+    let wire = &m["metrics"]["wires"]["events.out -> purchases.in"];
+    assert_eq!(wire["pushed"], wire["popped"]);
+    assert_eq!(wire["dropped"], 0);
+}
+
+#[test]
+fn generated_stream_example_writes_csv_of_big_purchases() {
+    let (tmp, graph) = example_copy("generated_stream.ron");
+    // Fewer events so the test stays quick; the graph is otherwise the bundled one.
+    let text_in = std::fs::read_to_string(&graph).unwrap().replace("count: 40000", "count: 4000");
+    std::fs::write(&graph, text_in).unwrap();
+    let out = streamloom(&["--headless", graph.to_str().unwrap()], tmp.path());
+    assert!(out.status.success(), "{}", text(&out));
+    let csv = std::fs::read_to_string(graph.parent().unwrap().join("out/big_purchases.csv")).unwrap();
+    let mut rows = csv.lines();
+    assert_eq!(rows.next(), Some("ts,user,value,cents"));
+    let expected = streamloom_nodes::sample_events::SampleEvents::new(42)
+        .take(4000)
+        .filter(|e| e.kind == "purchase" && e.cents > 50_000)
+        .count();
+    let rows: Vec<&str> = rows.collect();
+    assert_eq!(rows.len(), expected);
+    for r in rows {
+        let cols: Vec<&str> = r.split(',').collect();
+        let value: f64 = cols[2].parse().unwrap();
+        let cents: f64 = cols[3].parse().unwrap();
+        assert!(value > 500.0 && (cents - value * 100.0).abs() < 1e-6, "{r}");
+    }
+}
+
+#[test]
+fn every_example_graph_validates() {
+    for entry in std::fs::read_dir(repo().join("assets/graphs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "ron") {
+            let out = streamloom(&["validate", path.to_str().unwrap()], &repo());
+            assert!(out.status.success(), "{}: {}", path.display(), text(&out));
+        }
+    }
+}
+
+/// Each malformed graph, with the words its message must contain.
+const MALFORMED: &[(&str, &str, &[&str])] = &[
+    ("syntax", "(\n    format: 1,\n    nodes: [\n        (id: \"a\" kind: \"generator\"),\n    ],\n)", &["bad.ron:4:"]),
+    ("no format", "(nodes: [])", &["missing `format`"]),
+    ("newer format", "(format: 9, nodes: [])", &["graph format 9 is newer"]),
+    ("unknown top field", "(format: 1, nodez: [])", &["bad.ron:1:", "nodez"]),
+    (
+        "unknown kind",
+        "(format: 1, nodes: [(id: \"a\", kind: \"filtr\", config: ())])",
+        &["node `a`", "unknown node kind `filtr`"],
+    ),
+    (
+        "newer node version",
+        "(format: 1, nodes: [(id: \"a\", kind: \"null_sink\", version: 5, config: {})])",
+        &["node `a`", "config version 5 is newer"],
+    ),
+    (
+        "unknown config field",
+        "(format: 1, nodes: [(id: \"g\", kind: \"generator\", config: (count: 1)), (id: \"f\", kind: \"filter\", config: (conditon: \".a\"))], wires: [(from: (\"g\", \"out\"), to: (\"f\", \"in\"))])",
+        &["node `f`", "field `conditon`", "unknown field"],
+    ),
+    (
+        "missing config field",
+        "(format: 1, nodes: [(id: \"g\", kind: \"generator\", config: ()), (id: \"f\", kind: \"filter\", config: {})], wires: [(from: (\"g\", \"out\"), to: (\"f\", \"in\"))])",
+        &["node `f`", "field `condition`", "missing field"],
+    ),
+    (
+        "jq syntax",
+        "(format: 1, nodes: [(id: \"g\", kind: \"generator\", config: ()), (id: \"f\", kind: \"filter\", config: (condition: \".a ==\"))], wires: [(from: (\"g\", \"out\"), to: (\"f\", \"in\"))])",
+        &["node `f`", "field `condition`", "jq:", "column"],
+    ),
+    (
+        "duplicate ids",
+        "(format: 1, nodes: [(id: \"a\", kind: \"generator\", config: ()), (id: \"a\", kind: \"generator\", config: ())])",
+        &["duplicate node id `a`"],
+    ),
+    (
+        "missing node",
+        "(format: 1, nodes: [(id: \"g\", kind: \"generator\", config: ())], wires: [(from: (\"g\", \"out\"), to: (\"nope\", \"in\"))])",
+        &["wire `g.out -> nope.in`", "missing node `nope`"],
+    ),
+    (
+        "missing port",
+        "(format: 1, nodes: [(id: \"g\", kind: \"generator\", config: ()), (id: \"s\", kind: \"null_sink\", config: {})], wires: [(from: (\"g\", \"outt\"), to: (\"s\", \"in\"))])",
+        &["no output `outt`", "outputs: out, errors"],
+    ),
+    (
+        "type mismatch",
+        "(format: 1, nodes: [(id: \"r\", kind: \"file_source\", config: (path: \"x.txt\", format: \"lines\")), (id: \"w\", kind: \"file_sink\", config: (path: \"o.csv\", format: \"csv\"))], wires: [(from: (\"r\", \"out\"), to: (\"w\", \"in\"))])",
+        &["type mismatch", "emits text", "accepts record"],
+    ),
+    (
+        "unconnected input",
+        "(format: 1, nodes: [(id: \"s\", kind: \"null_sink\", config: {})])",
+        &["node `s`", "required input `in` is not connected"],
+    ),
+    (
+        "cycle",
+        "(format: 1, nodes: [(id: \"g\", kind: \"generator\", config: ()), (id: \"a\", kind: \"map\", config: (expression: \".\")), (id: \"b\", kind: \"map\", config: (expression: \".\"))], wires: [(from: (\"g\", \"out\"), to: (\"a\", \"in\")), (from: (\"a\", \"out\"), to: (\"b\", \"in\")), (from: (\"b\", \"out\"), to: (\"a\", \"in\"))])",
+        &["cycle", "a -> b -> a"],
+    ),
+];
+
+#[test]
+fn malformed_graphs_give_their_own_message_and_never_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("bad.ron");
+    for (name, graph, words) in MALFORMED {
+        std::fs::write(&path, graph).unwrap();
+        for args in [vec!["validate", "bad.ron"], vec!["--headless", "bad.ron"]] {
+            let out = streamloom(&args, tmp.path());
+            let t = text(&out);
+            assert_eq!(out.status.code(), Some(2), "{name}: exit code\n{t}");
+            assert!(!t.contains("panicked"), "{name}: {t}");
+            for w in *words {
+                assert!(t.contains(w), "{name}: expected `{w}` in:\n{t}");
+            }
+        }
+    }
+}
+
+#[test]
+fn problems_name_the_line_of_the_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    let graph = "(\n    format: 1,\n    nodes: [\n        (id: \"g\", kind: \"generator\", config: ()),\n        (id: \"f\", kind: \"filter\", config: (condition: \".a ==\")),\n    ],\n    wires: [(from: (\"g\", \"out\"), to: (\"f\", \"in\"))],\n)\n";
+    std::fs::write(tmp.path().join("g.ron"), graph).unwrap();
+    let out = streamloom(&["validate", "g.ron"], tmp.path());
+    assert!(text(&out).contains("g.ron:5:10: node `f`, field `condition`"), "{}", text(&out));
+}
+
+#[test]
+fn unset_environment_variable_is_a_clear_error_and_set_one_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let graph = "(format: 1, nodes: [(id: \"g\", kind: \"generator\", config: (count: 10, rate: None)), (id: \"w\", kind: \"file_sink\", config: (path: \"${SL_TEST_OUT}/x.jsonl\"))], wires: [(from: (\"g\", \"out\"), to: (\"w\", \"in\"))])";
+    std::fs::write(tmp.path().join("g.ron"), graph).unwrap();
+    let out = streamloom(&["--headless", "g.ron"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("node `w`, field `path`: error: environment variable `SL_TEST_OUT` is not set"),
+        "{}",
+        text(&out)
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_streamloom"))
+        .args(["--headless", "g.ron"])
+        .current_dir(tmp.path())
+        .env("SL_TEST_OUT", tmp.path().join("o"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(read_jsonl(&tmp.path().join("o/x.jsonl")).len(), 10);
+    assert!(
+        std::fs::read_to_string(tmp.path().join("g.ron")).unwrap().contains("${SL_TEST_OUT}"),
+        "file keeps the placeholder"
+    );
+}
+
+#[test]
+fn a_failing_node_ends_the_run_with_its_id_instead_of_hanging() {
+    let tmp = tempfile::tempdir().unwrap();
+    let graph = "(format: 1, nodes: [(id: \"read\", kind: \"file_source\", config: (path: \"does-not-exist.jsonl\")), (id: \"s\", kind: \"null_sink\", config: {})], wires: [(from: (\"read\", \"out\"), to: (\"s\", \"in\"))])";
+    std::fs::write(tmp.path().join("g.ron"), graph).unwrap();
+    let out = streamloom(&["--headless", "g.ron"], tmp.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("node `read`: error: cannot open") && t.contains("does-not-exist.jsonl"), "{t}");
+}
+
+#[test]
+fn nodes_catalogue_lists_every_kind_as_text_and_json() {
+    let out = streamloom(&["nodes", "--json"], &repo());
+    assert!(out.status.success());
+    let kinds: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = kinds.as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
+    for k in ["generator", "file_source", "filter", "map", "buffer", "file_sink", "console_sink", "null_sink"] {
+        assert!(names.contains(&k), "{k} in {names:?}");
+    }
+    let out = streamloom(&["nodes"], &repo());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("file_source    source"));
+}
+
+#[test]
+fn gen_events_writes_the_benchmark_stream() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = streamloom(&["gen-events", "100", "ev.jsonl"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out));
+    let mut expected = Vec::new();
+    streamloom_nodes::sample_events::write_jsonl(100, 42, &mut expected).unwrap();
+    assert_eq!(std::fs::read(tmp.path().join("ev.jsonl")).unwrap(), expected);
+}
+
+#[test]
+fn stop_after_stops_an_unbounded_source_gracefully_and_writes_a_chart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let graph = "(format: 1, nodes: [(id: \"g\", kind: \"generator\", config: (count: None, rate: 5000.0)), (id: \"w\", kind: \"file_sink\", config: (path: \"o.jsonl\"))], wires: [(from: (\"g\", \"out\"), to: (\"w\", \"in\"))])";
+    std::fs::write(tmp.path().join("g.ron"), graph).unwrap();
+    let out = streamloom(
+        &["--headless", "g.ron", "--stop-after", "1.5", "--metrics-out", "m.json", "--chart-out", "c.png"],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("stopped after"));
+    let m: Value = serde_json::from_slice(&std::fs::read(tmp.path().join("m.json")).unwrap()).unwrap();
+    assert_eq!(m["outcome"], "stopped");
+    let sent = m["metrics"]["nodes"]["g"]["events_out"].as_u64().unwrap();
+    // Graceful: everything the source sent reached the file.
+    assert_eq!(read_jsonl(&tmp.path().join("o.jsonl")).len() as u64, sent);
+    assert!(sent > 1000, "{sent}");
+    let png = std::fs::read(tmp.path().join("c.png")).unwrap();
+    assert_eq!(&png[..4], b"\x89PNG");
+}

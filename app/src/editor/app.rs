@@ -202,7 +202,11 @@ impl EditorApp {
             self.inspector.show(ui, input, &mut self.selection);
         });
         self.refresh();
-        Panel::bottom("bottom").default_size(170.0).resizable(true).show(ui, |ui| self.bottom_panel(ui));
+        Panel::bottom("bottom")
+            .default_size(190.0)
+            .min_size(120.0)
+            .resizable(true)
+            .show(ui, |ui| self.bottom_panel(ui));
 
         let actions = egui::CentralPanel::default()
             .frame(egui::Frame::NONE)

@@ -37,6 +37,7 @@ pub struct Canvas {
     wire_labels: Vec<(Rect, PortRef, PortRef)>,
     forced: Option<TSTransform>,
     port_index: HashMap<(String, String, bool), usize>,
+    measured: Rect,
 }
 
 /// Per-frame inputs of [`Canvas::show`].
@@ -71,6 +72,7 @@ impl Default for Canvas {
             wire_labels: Vec::new(),
             forced: None,
             port_index: HashMap::new(),
+            measured: Rect::NOTHING,
         }
     }
 }
@@ -208,9 +210,11 @@ impl Canvas {
             forced: self.forced.take(),
             view_rect,
             to_global: self.to_global,
+            node_rects: Vec::new(),
         };
         let response = SnarlWidget::new().id(self.id).style(style()).show(&mut self.snarl, &mut viewer, ui);
         self.to_global = viewer.to_global;
+        self.measured = viewer.node_rects.iter().fold(Rect::NOTHING, |a, r| a.union(*r));
         self.view_rect = view_rect;
         let mut actions = viewer.actions;
 
@@ -245,6 +249,9 @@ impl Canvas {
     }
 
     fn bounds(&self, graph: &Graph) -> Option<Rect> {
+        if self.measured.is_positive() && self.measured.is_finite() {
+            return Some(self.measured.expand(40.0));
+        }
         let mut bb = Rect::NOTHING;
         for n in &graph.nodes {
             if let Some([x, y]) = n.position {

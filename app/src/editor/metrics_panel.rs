@@ -4,8 +4,9 @@
 
 use std::collections::BTreeSet;
 
+use egui::Color32;
 use egui::{RichText, Ui};
-use egui_plot::{HLine, Legend, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{HLine, Line, LineStyle, Plot, PlotPoints};
 use streamloom_runtime::metrics::History;
 
 use super::run::Runner;
@@ -40,12 +41,12 @@ impl MetricsPanel {
                 ui.set_width(170.0);
                 egui::ScrollArea::vertical().id_salt("chart-picks").max_height(ui.available_height()).show(ui, |ui| {
                     ui.label(RichText::new("Nodes").strong());
-                    for id in node_ids {
-                        toggle(ui, &mut self.nodes, id);
+                    for (i, id) in node_ids.iter().enumerate() {
+                        toggle(ui, &mut self.nodes, id, color(i));
                     }
                     ui.label(RichText::new("Wires").strong());
-                    for id in wire_ids {
-                        toggle(ui, &mut self.wires, id);
+                    for (i, id) in wire_ids.iter().enumerate() {
+                        toggle(ui, &mut self.wires, id, color(i));
                     }
                 });
             });
@@ -54,7 +55,7 @@ impl MetricsPanel {
             ui.vertical(|ui| {
                 ui.set_width(w);
                 ui.label("Throughput (events/s; dashed: in)");
-                Plot::new("throughput").height(h - 20.0).legend(Legend::default()).show(ui, |p| {
+                Plot::new("throughput").height(h - 20.0).show(ui, |p| {
                     for (i, id) in node_ids.iter().enumerate().filter(|(_, id)| self.nodes.contains(*id)) {
                         p.line(Line::new(
                             format!("{id} out"),
@@ -62,7 +63,8 @@ impl MetricsPanel {
                         ));
                         p.line(
                             Line::new(format!("{id} in"), series(&history, |s| s.rate_in.get(i).map(|v| *v as f64)))
-                                .style(LineStyle::dashed_loose()),
+                                .style(LineStyle::dashed_loose())
+                                .color(color(i)),
                         );
                     }
                 });
@@ -71,9 +73,12 @@ impl MetricsPanel {
                 ui.set_width(w);
                 ui.label("Queue depth (dotted: capacity)");
                 let snap = runner.snapshot();
-                Plot::new("depth").height(h - 20.0).legend(Legend::default()).show(ui, |p| {
+                Plot::new("depth").height(h - 20.0).show(ui, |p| {
                     for (i, id) in wire_ids.iter().enumerate().filter(|(_, id)| self.wires.contains(*id)) {
-                        p.line(Line::new(id.clone(), series(&history, |s| s.max_depth.get(i).map(|v| *v as f64))));
+                        p.line(
+                            Line::new(id.clone(), series(&history, |s| s.max_depth.get(i).map(|v| *v as f64)))
+                                .color(color(i)),
+                        );
                         if let Some(ws) = snap.and_then(|s| s.wire(id)) {
                             p.hline(
                                 HLine::new(format!("{id} capacity"), ws.capacity as f64)
@@ -86,7 +91,7 @@ impl MetricsPanel {
             ui.vertical(|ui| {
                 ui.set_width(w);
                 ui.label("Errors and drops (totals)");
-                Plot::new("errors").height(h - 20.0).legend(Legend::default()).show(ui, |p| {
+                Plot::new("errors").height(h - 20.0).show(ui, |p| {
                     for (i, id) in node_ids.iter().enumerate().filter(|(_, id)| self.nodes.contains(*id)) {
                         p.line(Line::new(
                             format!("{id} errors"),
@@ -106,9 +111,24 @@ impl MetricsPanel {
     }
 }
 
-fn toggle(ui: &mut Ui, set: &mut BTreeSet<String>, id: &str) {
+/// The colour of series `i` (the same in the picker and the charts).
+fn color(i: usize) -> Color32 {
+    const COLORS: [Color32; 8] = [
+        Color32::from_rgb(90, 170, 240),
+        Color32::from_rgb(240, 160, 60),
+        Color32::from_rgb(110, 200, 110),
+        Color32::from_rgb(230, 90, 90),
+        Color32::from_rgb(180, 130, 230),
+        Color32::from_rgb(90, 210, 200),
+        Color32::from_rgb(230, 210, 90),
+        Color32::from_rgb(230, 130, 190),
+    ];
+    COLORS[i % COLORS.len()]
+}
+
+fn toggle(ui: &mut Ui, set: &mut BTreeSet<String>, id: &str, color: Color32) {
     let mut on = set.contains(id);
-    if ui.checkbox(&mut on, id).changed() {
+    if ui.checkbox(&mut on, RichText::new(id).color(color)).changed() {
         if on {
             set.insert(id.to_string());
         } else {

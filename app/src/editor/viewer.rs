@@ -50,6 +50,8 @@ pub struct GraphViewer<'a> {
     pub view_rect: Rect,
     /// The canvas-to-screen transform used this frame.
     pub to_global: TSTransform,
+    /// Measured node rectangles, in canvas coordinates.
+    pub node_rects: Vec<Rect>,
 }
 
 impl GraphViewer<'_> {
@@ -168,6 +170,8 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         ui: &mut Ui,
         snarl: &mut Snarl<CanvasNode>,
     ) {
+        // Plain labels: a click on them selects the node instead of selecting text.
+        ui.style_mut().interaction.selectable_labels = false;
         let Some(id) = snarl.get_node(node).map(|n| n.id.clone()) else { return };
         let kind = self.graph.node(&id).map(|n| n.kind.clone()).unwrap_or_default();
         ui.horizontal(|ui| {
@@ -191,6 +195,8 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
 
     #[allow(refining_impl_trait)]
     fn show_input(&mut self, pin: &InPin, ui: &mut Ui, snarl: &mut Snarl<CanvasNode>) -> TrackedPin {
+        // Plain labels: a click on them selects the node instead of selecting text.
+        ui.style_mut().interaction.selectable_labels = false;
         let key = PinKey::In(pin.id);
         let sink = self.pins.clone();
         let Some(port_ref) = self.in_ref(snarl, pin.id.node, pin.id.input) else {
@@ -209,6 +215,8 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
 
     #[allow(refining_impl_trait)]
     fn show_output(&mut self, pin: &OutPin, ui: &mut Ui, snarl: &mut Snarl<CanvasNode>) -> TrackedPin {
+        // Plain labels: a click on them selects the node instead of selecting text.
+        ui.style_mut().interaction.selectable_labels = false;
         let key = PinKey::Out(pin.id);
         let sink = self.pins.clone();
         let Some(port_ref) = self.out_ref(snarl, pin.id.node, pin.id.output) else {
@@ -236,6 +244,8 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         ui: &mut Ui,
         snarl: &mut Snarl<CanvasNode>,
     ) {
+        // Plain labels: a click on them selects the node instead of selecting text.
+        ui.style_mut().interaction.selectable_labels = false;
         let Some(id) = snarl.get_node(node).map(|n| n.id.clone()) else { return };
         ui.vertical(|ui| {
             if let Some(s) = self.metrics.and_then(|m| m.node(&id)) {
@@ -366,6 +376,10 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         if let Some(t) = self.in_ref(snarl, pin.id.node, pin.id.input) {
             self.actions.push(Action::DropWires(t, false));
         }
+    }
+
+    fn final_node_rect(&mut self, _node: NodeId, rect: Rect, _ui: &mut Ui, _snarl: &mut Snarl<CanvasNode>) {
+        self.node_rects.push(rect);
     }
 
     fn current_transform(&mut self, to_global: &mut TSTransform, _snarl: &mut Snarl<CanvasNode>) {

@@ -56,6 +56,41 @@ fn palette_click_adds_node() {
     assert!(!h.get_all_by_label("generator").collect::<Vec<_>>().is_empty());
 }
 
+/// A press and release at `pos` with real pointer events, like a person's click.
+fn click_at(h: &mut Harness<'static, EditorApp>, pos: egui::Pos2) {
+    h.event(egui::Event::PointerMoved(pos));
+    h.step();
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+        h.step();
+    }
+    h.step();
+}
+
+#[test]
+fn clicking_a_node_on_the_canvas_inspects_it() {
+    let mut h = harness(EditorApp::new(registry(), Some((small_graph(), None))));
+    h.run_ok();
+    assert_eq!(h.state().selection(), &Selection::Graph);
+    // The header, right of the title (screen coordinates: the canvas's pan and zoom applied).
+    let sink = h.state().canvas().node_screen_rect("sink").expect("sink drawn");
+    click_at(&mut h, egui::pos2(sink.right() - 12.0, sink.top() + 14.0));
+    assert_eq!(h.state().selection(), &Selection::Node("sink".into()));
+    h.get_by_label_contains("null_sink · ");
+    // The body, between the pin rows, selects the other node.
+    let gen_rect = h.state().canvas().node_screen_rect("gen").expect("gen drawn");
+    click_at(&mut h, gen_rect.center());
+    assert_eq!(h.state().selection(), &Selection::Node("gen".into()));
+    // A click on an empty part of the canvas leaves the selection as it is.
+    click_at(&mut h, egui::pos2(sink.right() + 150.0, sink.bottom() + 150.0));
+    assert_eq!(h.state().selection(), &Selection::Node("gen".into()));
+}
+
 #[test]
 fn palette_search_filters_kinds() {
     let mut h = harness(EditorApp::new(registry(), None));

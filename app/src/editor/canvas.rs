@@ -38,6 +38,7 @@ pub struct Canvas {
     forced: Option<TSTransform>,
     port_index: HashMap<(String, String, bool), usize>,
     measured: Rect,
+    node_rects: Vec<(NodeId, Rect)>,
 }
 
 /// Per-frame inputs of [`Canvas::show`].
@@ -73,6 +74,7 @@ impl Default for Canvas {
             forced: None,
             port_index: HashMap::new(),
             measured: Rect::NOTHING,
+            node_rects: Vec::new(),
         }
     }
 }
@@ -214,9 +216,13 @@ impl Canvas {
         };
         let response = SnarlWidget::new().id(self.id).style(style()).show(&mut self.snarl, &mut viewer, ui);
         self.to_global = viewer.to_global;
-        self.measured = viewer.node_rects.iter().fold(Rect::NOTHING, |a, r| a.union(*r));
+        self.node_rects = viewer.node_rects;
+        self.measured = self.node_rects.iter().fold(Rect::NOTHING, |a, (_, r)| a.union(*r));
         self.view_rect = view_rect;
         let mut actions = viewer.actions;
+        if let Some(id) = self.pressed_node(ui.ctx()) {
+            actions.push(Action::Focus(id));
+        }
 
         // A palette entry dropped on the canvas.
         if let Some(kind) = response.dnd_release_payload::<KindDrag>()
@@ -246,6 +252,28 @@ impl Canvas {
             }
         }
         actions
+    }
+
+    /// The node whose frame (header, body, footer) was clicked or started a drag this frame.
+    ///
+    /// egui-snarl 0.12 selects a node only on Shift+click, so a plain click would not reach
+    /// the inspector through [`get_selected_nodes`]; this reads egui's interaction instead.
+    fn pressed_node(&self, ctx: &egui::Context) -> Option<String> {
+        let plain = ctx.input(|i| !i.modifiers.shift && !i.modifiers.command);
+        let hit = ctx.interaction_snapshot(|s| s.clicked.or(s.drag_started))?;
+        if !plain {
+            return None;
+        }
+        // The id egui-snarl gives a node's frame interaction (see its `draw_node`).
+        let frame_id = |n: NodeId| self.id.with(("snarl-node", n)).with("frame");
+        self.snarl.nodes_ids_data().find(|(n, _)| frame_id(*n) == hit).map(|(_, node)| node.value.id.clone())
+    }
+
+    /// Where a node was drawn last frame, on screen (for tests that click nodes).
+    pub fn node_screen_rect(&self, node: &str) -> Option<Rect> {
+        let n = self.by_id.get(node)?;
+        let (_, r) = self.node_rects.iter().find(|(id, _)| id == n)?;
+        Some(self.to_global * *r)
     }
 
     fn bounds(&self, graph: &Graph) -> Option<Rect> {

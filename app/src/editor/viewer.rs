@@ -51,7 +51,7 @@ pub struct GraphViewer<'a> {
     /// The canvas-to-screen transform used this frame.
     pub to_global: TSTransform,
     /// Measured node rectangles, in canvas coordinates.
-    pub node_rects: Vec<Rect>,
+    pub node_rects: Vec<(NodeId, Rect)>,
 }
 
 impl GraphViewer<'_> {
@@ -378,8 +378,8 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         }
     }
 
-    fn final_node_rect(&mut self, _node: NodeId, rect: Rect, _ui: &mut Ui, _snarl: &mut Snarl<CanvasNode>) {
-        self.node_rects.push(rect);
+    fn final_node_rect(&mut self, node: NodeId, rect: Rect, _ui: &mut Ui, _snarl: &mut Snarl<CanvasNode>) {
+        self.node_rects.push((node, rect));
     }
 
     fn current_transform(&mut self, to_global: &mut TSTransform, _snarl: &mut Snarl<CanvasNode>) {

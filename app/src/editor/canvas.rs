@@ -16,6 +16,7 @@ use super::pins::SharedPins;
 use super::ports::PortCache;
 use super::problems::{ERROR, ProblemIndex};
 use super::viewer::{ACCENT, CanvasNode, GraphViewer, fill_color};
+use super::wire_colors::{CanvasWire, PinColors};
 
 /// What a palette entry carries while dragged onto the canvas.
 #[derive(Debug, Clone)]
@@ -34,11 +35,13 @@ pub struct Canvas {
     view_rect: Rect,
     fit_pending: u8,
     last_selected: Vec<NodeId>,
-    wire_labels: Vec<(Rect, PortRef, PortRef)>,
+    wire_labels: Vec<(Rect, usize)>,
     forced: Option<TSTransform>,
     port_index: HashMap<(String, String, bool), usize>,
     measured: Rect,
     node_rects: Vec<(NodeId, Rect)>,
+    wires: Vec<CanvasWire>,
+    colors: PinColors,
 }
 
 /// Per-frame inputs of [`Canvas::show`].
@@ -75,6 +78,8 @@ impl Default for Canvas {
             port_index: HashMap::new(),
             measured: Rect::NOTHING,
             node_rects: Vec::new(),
+            wires: Vec::new(),
+            colors: PinColors::default(),
         }
     }
 }
@@ -153,13 +158,16 @@ impl Canvas {
                 }
             }
         }
-        let mut want_wires = HashSet::new();
-        for w in &graph.wires {
+        self.wires.clear();
+        for (index, w) in graph.wires.iter().enumerate() {
             let (Some(&from), Some(&to)) = (self.by_id.get(&w.from.node), self.by_id.get(&w.to.node)) else { continue };
             let (Some(fp), Some(tp)) = (ports.get(&w.from.node), ports.get(&w.to.node)) else { continue };
             let (Some(o), Some(i)) = (fp.output_index(&w.from.port), tp.input_index(&w.to.port)) else { continue };
-            want_wires.insert((OutPinId { node: from, output: o }, InPinId { node: to, input: i }));
+            let (from, to) = (OutPinId { node: from, output: o }, InPinId { node: to, input: i });
+            self.wires.push(CanvasWire { from, to, index, id: w.id() });
         }
+        self.colors.invalidate();
+        let want_wires: HashSet<(OutPinId, InPinId)> = self.wires.iter().map(|w| (w.from, w.to)).collect();
         let have: HashSet<(OutPinId, InPinId)> = self.snarl.wires().collect();
         for (o, i) in have.difference(&want_wires) {
             self.snarl.disconnect(*o, *i);
@@ -199,7 +207,14 @@ impl Canvas {
         if fit.is_some() {
             ui.ctx().request_repaint();
         }
+        self.colors.update(&self.wires, input.problems, input.metrics);
         let mut viewer = GraphViewer {
+            nodes: input.graph.nodes.iter().map(|n| (n.id.as_str(), n)).collect(),
+            node_metrics: input
+                .metrics
+                .map(|m| m.nodes.iter().map(|n| (n.id.as_str(), n)).collect())
+                .unwrap_or_default(),
+            colors: &self.colors,
             graph: input.graph,
             registry: input.registry,
             ports: input.ports,
@@ -247,8 +262,10 @@ impl Canvas {
             && view_rect.contains(p)
         {
             let at = self.to_global.inverse() * p;
-            if let Some((_, f, t)) = self.wire_labels.iter().find(|(r, _, _)| r.contains(at)) {
-                actions.push(Action::SelectWire(f.clone(), t.clone()));
+            if let Some(w) =
+                self.wire_labels.iter().find(|(r, _)| r.contains(at)).and_then(|(_, i)| input.graph.wires.get(*i))
+            {
+                actions.push(Action::SelectWire(w.from.clone(), w.to.clone()));
             }
         }
         actions
@@ -294,26 +311,18 @@ impl Canvas {
         self.wire_labels.clear();
         let painter = ui.ctx().layer_painter(LayerId::new(ui.layer_id().order, self.id));
         let pins = self.pins.borrow();
-        for w in &input.graph.wires {
-            let (Some(&from), Some(&to)) = (self.by_id.get(&w.from.node), self.by_id.get(&w.to.node)) else { continue };
-            let (Some(fp), Some(tp)) = (input.ports.get(&w.from.node), input.ports.get(&w.to.node)) else { continue };
-            let (Some(o), Some(i)) = (fp.output_index(&w.from.port), tp.input_index(&w.to.port)) else { continue };
-            let (Some(a), Some(b)) = (
-                pins.outputs.get(&OutPinId { node: from, output: o }),
-                pins.inputs.get(&InPinId { node: to, input: i }),
-            ) else {
-                continue;
-            };
+        for cw in &self.wires {
+            let Some(w) = input.graph.wires.get(cw.index) else { continue };
+            let (Some(a), Some(b)) = (pins.outputs.get(&cw.from), pins.inputs.get(&cw.to)) else { continue };
             let mid = Pos2::new((a.x + b.x) / 2.0, (a.y + b.y) / 2.0);
-            let id = w.id();
             let selected = input.wire.is_some_and(|(f, t)| f == &w.from && t == &w.to);
-            let has_problem = input.problems.wire(&id).next().is_some();
-            let snap = input.metrics.and_then(|m| m.wire(&id));
+            let has_problem = input.problems.wire(&cw.id).next().is_some();
+            let snap = input.metrics.and_then(|m| m.wire(&cw.id));
             let rect = Rect::from_center_size(mid, vec2(if snap.is_some() { 64.0 } else { 14.0 }, 14.0));
             if snap.is_none() && !has_problem && !selected {
                 // Small handle so a wire can be selected with a click.
                 painter.circle_filled(mid, 3.0, Color32::from_gray(120));
-                self.wire_labels.push((rect, w.from.clone(), w.to.clone()));
+                self.wire_labels.push((rect, cw.index));
                 continue;
             }
             let stroke = if selected { Stroke::new(2.0, ACCENT) } else { Stroke::new(1.0, Color32::from_gray(90)) };
@@ -341,7 +350,7 @@ impl Canvas {
                     StrokeKind::Outside,
                 );
             }
-            self.wire_labels.push((rect, w.from.clone(), w.to.clone()));
+            self.wire_labels.push((rect, cw.index));
         }
     }
 

@@ -30,6 +30,7 @@ pub mod problems;
 pub mod run;
 pub mod shortcuts;
 pub mod viewer;
+pub mod wire_colors;
 
 use std::path::PathBuf;
 

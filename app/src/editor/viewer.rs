@@ -1,18 +1,21 @@
 //! The one [`SnarlViewer`] for every node kind: titles, ports, colours and menus all come
 //! from the registry and the graph model, never from a match on kind names.
 
+use std::collections::HashMap;
+
 use egui::emath::TSTransform;
 use egui::{Color32, Frame, Pos2, Rect, RichText, Stroke, Ui};
 use egui_snarl::ui::{AnyPins, PinInfo, SnarlViewer};
 use egui_snarl::{InPin, NodeId, OutPin, Snarl};
-use streamloom_runtime::metrics::{MetricsSnapshot, NodeStatus};
-use streamloom_runtime::{Category, Graph, PortRef, PortType, Registry};
+use streamloom_runtime::metrics::{MetricsSnapshot, NodeSnapshot, NodeStatus};
+use streamloom_runtime::{Category, Graph, Node, PortRef, PortSpec, PortType, Registry};
 
 use super::actions::{Action, WireEnd};
 use super::format;
 use super::pins::{PinKey, SharedPins, TrackedPin};
 use super::ports::{PortCache, type_color};
 use super::problems::{ERROR, ProblemIndex};
+use super::wire_colors::PinColors;
 
 /// What the canvas stores per node: only the model id. Everything else is read from the model.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +31,12 @@ pub const ACCENT: Color32 = Color32::from_rgb(80, 200, 255);
 pub struct GraphViewer<'a> {
     /// The model.
     pub graph: &'a Graph,
+    /// The model's nodes by id (looked up for every node drawn).
+    pub nodes: HashMap<&'a str, &'a Node>,
+    /// Live metrics by node id.
+    pub node_metrics: HashMap<&'a str, &'a NodeSnapshot>,
+    /// Wire colours by pin.
+    pub colors: &'a PinColors,
     /// Node kinds.
     pub registry: &'a Registry,
     /// Ports by node.
@@ -67,25 +76,18 @@ impl GraphViewer<'_> {
         Some(PortRef::new(id.clone(), port.name.clone()))
     }
 
-    /// The wire colour of a port: queue fill while running, red with problems, else its type.
-    fn wire_color(&self, port: &PortRef, output: bool, ty: PortType) -> Color32 {
-        let wires = self.graph.wires.iter().filter(|w| if output { &w.from == port } else { &w.to == port });
-        let mut color = type_color(ty);
-        let mut worst = -1.0f32;
-        for w in wires {
-            let id = w.id();
-            if self.problems.wire(&id).next().is_some() {
-                return ERROR;
-            }
-            if let Some(s) = self.metrics.and_then(|m| m.wire(&id)) {
-                let fill = if s.capacity == 0 { 0.0 } else { s.depth as f32 / s.capacity as f32 };
-                if fill > worst {
-                    worst = fill;
-                    color = fill_color(fill);
-                }
-            }
-        }
-        color
+    /// The id and port spec of a pin, borrowed (no allocation per pin and frame).
+    fn pin_spec<'s>(
+        &'s self,
+        snarl: &'s Snarl<CanvasNode>,
+        node: NodeId,
+        index: usize,
+        output: bool,
+    ) -> Option<(&'s str, &'s PortSpec)> {
+        let id = snarl.get_node(node)?.id.as_str();
+        let ports = self.ports.get(id)?;
+        let spec = if output { ports.outputs.get(index) } else { ports.inputs.get(index) }?;
+        Some((id, spec))
     }
 
     fn kinds_menu(
@@ -173,7 +175,7 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         // Plain labels: a click on them selects the node instead of selecting text.
         ui.style_mut().interaction.selectable_labels = false;
         let Some(id) = snarl.get_node(node).map(|n| n.id.clone()) else { return };
-        let kind = self.graph.node(&id).map(|n| n.kind.clone()).unwrap_or_default();
+        let kind = self.nodes.get(id.as_str()).map(|n| n.kind.clone()).unwrap_or_default();
         ui.horizontal(|ui| {
             ui.label(RichText::new(&id).strong());
             if let Some(k) = self.registry.get(&kind) {
@@ -199,17 +201,18 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         ui.style_mut().interaction.selectable_labels = false;
         let key = PinKey::In(pin.id);
         let sink = self.pins.clone();
-        let Some(port_ref) = self.in_ref(snarl, pin.id.node, pin.id.input) else {
+        let Some((_, spec)) = self.pin_spec(snarl, pin.id.node, pin.id.input, false) else {
             return TrackedPin { info: PinInfo::circle(), key, sink };
         };
-        let spec = self.ports.get(&port_ref.node).and_then(|p| p.inputs.get(pin.id.input));
-        let ty = spec.map_or(PortType::Any, |s| s.ty);
-        let missing = spec.is_some_and(|s| s.required) && pin.remotes.is_empty();
-        let text = RichText::new(&port_ref.port);
+        let missing = spec.required && pin.remotes.is_empty();
+        let text = RichText::new(&spec.name);
         let text = if missing { text.color(ERROR) } else { text };
-        let doc = spec.map(|s| s.doc.clone()).unwrap_or_default();
-        ui.label(text).on_hover_text(format!("input `{}` · {} events\n{doc}", port_ref.port, ty.name()));
-        let info = PinInfo::circle().with_fill(type_color(ty)).with_wire_color(self.wire_color(&port_ref, false, ty));
+        // Hover text is formatted only when hovered.
+        ui.label(text).on_hover_ui(|ui| {
+            ui.label(format!("input `{}` · {} events\n{}", spec.name, spec.ty.name(), spec.doc));
+        });
+        let wire = self.colors.input(pin.id).unwrap_or_else(|| type_color(spec.ty));
+        let info = PinInfo::circle().with_fill(type_color(spec.ty)).with_wire_color(wire);
         TrackedPin { info, key, sink }
     }
 
@@ -219,21 +222,21 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         ui.style_mut().interaction.selectable_labels = false;
         let key = PinKey::Out(pin.id);
         let sink = self.pins.clone();
-        let Some(port_ref) = self.out_ref(snarl, pin.id.node, pin.id.output) else {
+        let Some((_, spec)) = self.pin_spec(snarl, pin.id.node, pin.id.output, true) else {
             return TrackedPin { info: PinInfo::circle(), key, sink };
         };
-        let spec = self.ports.get(&port_ref.node).and_then(|p| p.outputs.get(pin.id.output));
-        let ty = spec.map_or(PortType::Any, |s| s.ty);
-        let doc = spec.map(|s| s.doc.clone()).unwrap_or_default();
-        let is_errors = port_ref.port == streamloom_runtime::registry::ERRORS_PORT;
-        let text = if is_errors { RichText::new(&port_ref.port).weak() } else { RichText::new(&port_ref.port) };
-        ui.label(text).on_hover_text(format!("output `{}` · {} events\n{doc}", port_ref.port, ty.name()));
-        let info = PinInfo::circle().with_fill(type_color(ty)).with_wire_color(self.wire_color(&port_ref, true, ty));
+        let is_errors = spec.name == streamloom_runtime::registry::ERRORS_PORT;
+        let text = if is_errors { RichText::new(&spec.name).weak() } else { RichText::new(&spec.name) };
+        ui.label(text).on_hover_ui(|ui| {
+            ui.label(format!("output `{}` · {} events\n{}", spec.name, spec.ty.name(), spec.doc));
+        });
+        let wire = self.colors.output(pin.id).unwrap_or_else(|| type_color(spec.ty));
+        let info = PinInfo::circle().with_fill(type_color(spec.ty)).with_wire_color(wire);
         TrackedPin { info, key, sink }
     }
 
     fn has_footer(&mut self, node: &CanvasNode) -> bool {
-        self.metrics.is_some_and(|m| m.node(&node.id).is_some()) || self.problems.node(&node.id).next().is_some()
+        self.node_metrics.contains_key(node.id.as_str()) || self.problems.node(&node.id).next().is_some()
     }
 
     fn show_footer(
@@ -248,7 +251,7 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         ui.style_mut().interaction.selectable_labels = false;
         let Some(id) = snarl.get_node(node).map(|n| n.id.clone()) else { return };
         ui.vertical(|ui| {
-            if let Some(s) = self.metrics.and_then(|m| m.node(&id)) {
+            if let Some(s) = self.node_metrics.get(id.as_str()) {
                 ui.horizontal(|ui| {
                     ui.label(RichText::new(format!("● {}", s.status.name())).color(status_color(s.status)).small());
                     let rate = s.rate_out.max(s.rate_in);

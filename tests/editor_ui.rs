@@ -273,6 +273,11 @@ fn run_updates_node_counts() {
     // The badge on the canvas shows the count, and the toolbar the outcome.
     h.get_by_label_contains("in 1000");
     h.get_by_label("completed");
+    // The inspector's tap shows the last events that left the source, newest first.
+    h.state_mut().select_node("gen");
+    h.run_ok();
+    h.get_by_label_contains("Recent events (");
+    h.get_by_label("999");
 }
 
 #[test]

@@ -266,3 +266,38 @@ fn stop_drains_in_flight_events_to_the_sinks() {
     assert!(sent > 0);
     assert_eq!(written, sent);
 }
+
+#[test]
+fn tap_keeps_the_last_events_of_each_output_including_errors() {
+    use streamloom_runtime::tap::TAP_CAPACITY;
+    // A map that fails on odd numbers: evens leave on `out`, odds on `errors` (unwired here).
+    let graph = Graph {
+        settings: Settings { default_capacity: Some(64), batch_size: Some(10) },
+        nodes: vec![
+            node("gen", "generator", json!({"count": 1000, "rate": null, "payload": "sequence", "seed": 1})),
+            node("calc", "map", json!({"expression": "if . % 2 == 1 then . + \"x\" else . end"})),
+            node("sink", "null_sink", json!({})),
+        ],
+        wires: vec![wire("gen", "calc"), wire("calc", "sink")],
+        ..Default::default()
+    };
+    let engine = Engine::new(Some(2)).unwrap();
+    let registry = streamloom_nodes::builtin_registry();
+    let handle = engine.start(&graph, &registry, RunOptions::default()).unwrap_or_else(|p| panic!("{p}"));
+    let outcome =
+        engine.block_on(async { tokio::time::timeout(Duration::from_secs(60), handle.wait()).await.unwrap() });
+    assert_eq!(outcome, RunOutcome::Completed);
+    let calc = handle.node_ids().iter().position(|id| id == "calc").unwrap();
+    let tapped = handle.tap(calc);
+    assert_eq!(tapped.len(), TAP_CAPACITY);
+    assert!(tapped.windows(2).all(|w| w[0].order > w[1].order), "newest first");
+    let newest_out = tapped.iter().find(|t| &*t.port == "out").expect("events on out");
+    assert_eq!(newest_out.event.value, json!(998));
+    let newest_err = tapped.iter().find(|t| &*t.port == "errors").expect("events on errors");
+    assert_eq!(newest_err.event.value["node"], json!("calc"));
+    assert_eq!(newest_err.event.value["seq"], json!(newest_out.event.seq + 1));
+    assert!(newest_err.event.value["reason"].as_str().is_some_and(|r| !r.is_empty()));
+    // A node's tap holds only its own outputs; an unknown index is empty.
+    assert!(handle.tap(0).iter().all(|t| &*t.port == "out"));
+    assert!(handle.tap(99).is_empty());
+}

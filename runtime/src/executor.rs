@@ -20,6 +20,7 @@ use crate::metrics::{
 };
 use crate::problem::{Location, Problem, Problems};
 use crate::registry::{BuildContext, ERRORS_PORT, NodeTask, Registry};
+use crate::tap::{NodeTap, TappedEvent};
 use crate::validate::validate;
 use crate::wire::WireQueue;
 
@@ -112,6 +113,7 @@ struct Shared {
     wire_ids: Vec<String>,
     nodes: Vec<Arc<NodeMetrics>>,
     wires: Vec<Arc<WireMetrics>>,
+    taps: Vec<Arc<NodeTap>>,
     started: Instant,
 }
 
@@ -149,6 +151,11 @@ impl RunHandle {
     /// The chart history (read with `try_read` from a UI thread).
     pub fn history(&self) -> Arc<RwLock<History>> {
         self.history.clone()
+    }
+    /// The last events that left node `index` (by output port, `errors` included), newest
+    /// first. Never waits on the running nodes; empty for an unknown index.
+    pub fn tap(&self, index: usize) -> Vec<TappedEvent> {
+        self.shared.taps.get(index).map(|t| t.recent()).unwrap_or_default()
     }
     /// A snapshot taken now, straight from the counters.
     pub fn snapshot_now(&self) -> MetricsSnapshot {
@@ -269,11 +276,14 @@ pub fn start(
     let mut outputs: Vec<Vec<Output>> = Vec::new();
     let mut dead: Vec<Output> = Vec::new();
     let mut ports_of = Vec::new();
+    let mut taps = Vec::new();
     for (i, node) in graph.nodes.iter().enumerate() {
         let ports = registry.get(&node.kind).map(|k| k.ports(&node.config)).unwrap_or_default();
-        let n_out = ports.outputs.iter().filter(|p| p.name != ERRORS_PORT).count();
-        outputs.push((0..n_out).map(|_| Output::new(node_metrics[i].clone(), true)).collect());
-        dead.push(Output::new(node_metrics[i].clone(), false));
+        let data: Vec<&str> = ports.outputs.iter().map(|p| p.name.as_str()).filter(|p| *p != ERRORS_PORT).collect();
+        let tap = NodeTap::new(data.iter().copied().chain([ERRORS_PORT]));
+        outputs.push(data.iter().map(|p| Output::new(node_metrics[i].clone(), true).with_tap(tap.port(p))).collect());
+        dead.push(Output::new(node_metrics[i].clone(), false).with_tap(tap.port(ERRORS_PORT)));
+        taps.push(tap);
         ports_of.push(ports);
     }
     let mut wire_metrics = Vec::new();
@@ -303,6 +313,7 @@ pub fn start(
         wire_ids: graph.wires.iter().map(|w| w.id()).collect(),
         nodes: node_metrics.clone(),
         wires: wire_metrics,
+        taps,
         started: Instant::now(),
     });
 

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::event::{Batch, Event, Message};
 use crate::metrics::NodeMetrics;
 use crate::registry::NodeError;
+use crate::tap::PortTap;
 use crate::wire::WireQueue;
 
 /// What [`Inputs::recv`] returns.
@@ -119,11 +120,18 @@ pub struct Output {
     metrics: Arc<NodeMetrics>,
     counts_as_output: bool,
     ended: bool,
+    tap: Option<PortTap>,
 }
 
 impl Output {
     pub(crate) fn new(metrics: Arc<NodeMetrics>, counts_as_output: bool) -> Self {
-        Output { wires: Vec::new(), metrics, counts_as_output, ended: false }
+        Output { wires: Vec::new(), metrics, counts_as_output, ended: false, tap: None }
+    }
+
+    /// Records the tail of every batch sent into `tap` (see [`crate::tap`]).
+    pub(crate) fn with_tap(mut self, tap: Option<PortTap>) -> Self {
+        self.tap = tap;
+        self
     }
 
     pub(crate) fn add(&mut self, queue: Arc<WireQueue>) {
@@ -142,6 +150,9 @@ impl Output {
         }
         if self.counts_as_output {
             self.metrics.events_out.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        }
+        if let Some(tap) = &self.tap {
+            tap.record(&batch);
         }
         let Some((last, rest)) = self.wires.split_last() else { return };
         for w in rest {
@@ -202,6 +213,11 @@ impl DeadLetters {
             });
             self.pending.push(Event { value, ..event });
         } else {
+            if let Some(tap) = &self.output.tap {
+                let value =
+                    json!({ "node": &*self.node_id, "reason": &reason, "event": event.value, "seq": event.seq });
+                tap.record_owned(Event { value, ..event });
+            }
             self.unlogged += 1;
             let now = Instant::now();
             if self.last_log.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {

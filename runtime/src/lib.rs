@@ -14,6 +14,7 @@ pub mod io;
 pub mod metrics;
 pub mod problem;
 pub mod registry;
+pub mod tap;
 pub mod validate;
 pub mod wire;
 

@@ -198,6 +198,10 @@ impl EditorApp {
                 registry: &self.registry,
                 problems: &self.problems,
                 metrics: self.runner.snapshot(),
+                tap: match &self.selection {
+                    Selection::Node(id) => self.runner.tap(id),
+                    _ => None,
+                },
             };
             self.inspector.show(ui, input, &mut self.selection);
         });

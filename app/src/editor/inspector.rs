@@ -4,6 +4,7 @@
 use egui::{DragValue, RichText, TextEdit, Ui};
 use streamloom_runtime::graph::DEFAULT_CAPACITY;
 use streamloom_runtime::metrics::MetricsSnapshot;
+use streamloom_runtime::tap::TappedEvent;
 use streamloom_runtime::{PortRef, Registry, WhenFull};
 
 use super::document::Document;
@@ -40,6 +41,8 @@ pub struct InspectorInput<'a> {
     pub problems: &'a ProblemIndex,
     /// Live metrics.
     pub metrics: Option<&'a MetricsSnapshot>,
+    /// The last events that left the inspected node, newest first (while or after a run).
+    pub tap: Option<Vec<TappedEvent>>,
 }
 
 impl Inspector {
@@ -182,6 +185,9 @@ impl Inspector {
             if ui.selectable_label(false, w.id()).clicked() {
                 *selection = Selection::Wire(w.from.clone(), w.to.clone());
             }
+        }
+        if let Some(events) = &input.tap {
+            super::tap_view::recent_events(ui, events);
         }
         None
     }

@@ -29,6 +29,7 @@ pub mod ports;
 pub mod problems;
 pub mod run;
 pub mod shortcuts;
+pub mod tap_view;
 pub mod viewer;
 pub mod wire_colors;
 

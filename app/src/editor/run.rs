@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use streamloom_runtime::executor::{Engine, RunHandle, RunOptions, RunOutcome};
 use streamloom_runtime::metrics::{History, MetricsSnapshot};
+use streamloom_runtime::tap::TappedEvent;
 use streamloom_runtime::{Graph, Problem, Registry};
 
 /// How often the UI refreshes while a graph runs.
@@ -118,6 +119,14 @@ impl Runner {
     /// Node ids and wire ids of the run, by index (the history is indexed the same way).
     pub fn ids(&self) -> Option<(&[String], &[String])> {
         self.handle.as_ref().map(|h| (h.node_ids(), h.wire_ids()))
+    }
+
+    /// The last events that left node `id` in the current or last run, newest first
+    /// (`None` without a run or if the node was not in it). Never waits on the runtime.
+    pub fn tap(&self, id: &str) -> Option<Vec<TappedEvent>> {
+        let h = self.handle.as_ref()?;
+        let index = h.node_ids().iter().position(|n| n == id)?;
+        Some(h.tap(index))
     }
 
     /// How the last run ended.

@@ -92,6 +92,30 @@ fn clicking_a_node_on_the_canvas_inspects_it() {
 }
 
 #[test]
+fn fit_never_magnifies_and_shrinks_only_as_needed() {
+    // A small graph stays at its natural size.
+    let mut h = harness(EditorApp::new(registry(), Some((small_graph(), None))));
+    h.run_ok();
+    assert_eq!(h.state().canvas().transform().scaling, 1.0);
+    // The example graph is too wide for the canvas: it shrinks until every node fits, no more.
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets/graphs/generated_stream.ron");
+    let mut h = harness(EditorApp::open_file(registry(), path).unwrap());
+    h.run_ok();
+    let canvas = h.state().canvas();
+    let view = canvas.view_rect();
+    let scale = canvas.transform().scaling;
+    assert!(scale < 1.0, "{scale}");
+    let mut nodes = egui::Rect::NOTHING;
+    for n in &h.state().graph().nodes {
+        let r = canvas.node_screen_rect(&n.id).expect("node drawn");
+        assert!(view.contains_rect(r), "{} at {r:?} outside {view:?}", n.id);
+        nodes = nodes.union(r);
+    }
+    let used = (nodes.width() / view.width()).max(nodes.height() / view.height());
+    assert!(used > 0.9, "nodes use only {used:.2} of the view");
+}
+
+#[test]
 fn palette_search_filters_kinds() {
     let mut h = harness(EditorApp::new(registry(), None));
     h.run_ok();
@@ -336,4 +360,13 @@ fn bench_300_nodes_pan_zoom() {
     }
     let ms = start.elapsed().as_secs_f64() * 1000.0 / frames as f64;
     println!("300 nodes, 200 wires: {ms:.1} ms/frame (layout + tessellation, no GPU)");
+}
+
+#[test]
+fn bottom_panel_keeps_room_for_the_charts() {
+    // The problems list is short; the panel still opens tall enough for three charts.
+    let mut h = harness(EditorApp::new(registry(), Some((small_graph(), None))));
+    h.run_ok();
+    let tab = h.get_by_label("Metrics").rect();
+    assert!(tab.top() < 800.0 - 250.0, "bottom panel starts at {}", tab.top());
 }

@@ -20,6 +20,9 @@ use super::ports::PortCache;
 use super::problems::{self, ProblemIndex};
 use super::run::Runner;
 
+/// Default height of the bottom panel: room for three readable charts.
+const BOTTOM_HEIGHT: f32 = 290.0;
+
 /// Which tab the bottom panel shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BottomTab {
@@ -207,7 +210,7 @@ impl EditorApp {
         });
         self.refresh();
         Panel::bottom("bottom")
-            .default_size(190.0)
+            .default_size(BOTTOM_HEIGHT)
             .min_size(120.0)
             .resizable(true)
             .show(ui, |ui| self.bottom_panel(ui));
@@ -246,6 +249,9 @@ impl EditorApp {
     }
 
     fn bottom_panel(&mut self, ui: &mut Ui) {
+        // Fill the panel: a bottom panel otherwise shrinks to its contents (a short problems
+        // list) and keeps that height, leaving the charts cramped when switching to Metrics.
+        ui.set_min_height(ui.available_height());
         ui.horizontal(|ui| {
             let n = self.problems.all().len() + self.runner.start_problems.len();
             let label = if n == 0 { "Problems".to_string() } else { format!("Problems ({n})") };

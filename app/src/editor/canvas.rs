@@ -8,7 +8,7 @@ use egui::emath::TSTransform;
 use egui::{Color32, CornerRadius, Id, LayerId, Pos2, Rect, Stroke, StrokeKind, Ui, pos2, vec2};
 use egui_snarl::ui::{NodeLayout, PinPlacement, SnarlStyle, SnarlWidget, get_selected_nodes};
 use egui_snarl::{InPinId, NodeId, OutPinId, Snarl};
-use streamloom_runtime::metrics::MetricsSnapshot;
+use streamloom_runtime::metrics::{MetricsSnapshot, WireSnapshot};
 use streamloom_runtime::{Graph, PortRef, Registry};
 
 use super::actions::Action;
@@ -21,6 +21,14 @@ use super::wire_colors::{CanvasWire, PinColors};
 /// What a palette entry carries while dragged onto the canvas.
 #[derive(Debug, Clone)]
 pub struct KindDrag(pub String);
+
+/// Screen height of a wire's queue gauge (kept when zoomed out so its text stays legible).
+const GAUGE_HEIGHT: f32 = 17.0;
+/// Screen size of the gauge's text.
+const GAUGE_FONT: f32 = 11.0;
+
+/// Room left around the nodes when fitting them into view (canvas units).
+const FIT_MARGIN: f32 = 24.0;
 
 /// Rough node size, for fitting the view before nodes have been measured.
 const NODE_SIZE: egui::Vec2 = vec2(200.0, 110.0);
@@ -295,7 +303,7 @@ impl Canvas {
 
     fn bounds(&self, graph: &Graph) -> Option<Rect> {
         if self.measured.is_positive() && self.measured.is_finite() {
-            return Some(self.measured.expand(40.0));
+            return Some(self.measured.expand(FIT_MARGIN));
         }
         let mut bb = Rect::NOTHING;
         for n in &graph.nodes {
@@ -303,50 +311,75 @@ impl Canvas {
                 bb = bb.union(Rect::from_min_size(pos2(x, y), NODE_SIZE));
             }
         }
-        bb.is_positive().then(|| bb.expand(40.0))
+        bb.is_positive().then(|| bb.expand(FIT_MARGIN))
     }
 
     /// Queue gauges, drop counts, problem marks and the selected wire, at wire midpoints.
+    /// Gauges keep their screen size when zoomed out, so their text stays legible; on a wire
+    /// too short on screen for one, a dot in the queue's fill colour stands in for it.
     fn paint_wire_labels(&mut self, ui: &Ui, input: &CanvasInput<'_>) {
         self.wire_labels.clear();
         let painter = ui.ctx().layer_painter(LayerId::new(ui.layer_id().order, self.id));
         let pins = self.pins.borrow();
+        // Canvas units per screen point (labels grow with the canvas only when zoomed in).
+        let k = 1.0 / self.to_global.scaling.clamp(0.05, 1.0);
+        let snaps: HashMap<&str, &WireSnapshot> =
+            input.metrics.map(|m| m.wires.iter().map(|w| (w.id.as_str(), w)).collect()).unwrap_or_default();
         for cw in &self.wires {
             let Some(w) = input.graph.wires.get(cw.index) else { continue };
             let (Some(a), Some(b)) = (pins.outputs.get(&cw.from), pins.inputs.get(&cw.to)) else { continue };
             let mid = Pos2::new((a.x + b.x) / 2.0, (a.y + b.y) / 2.0);
             let selected = input.wire.is_some_and(|(f, t)| f == &w.from && t == &w.to);
             let has_problem = input.problems.wire(&cw.id).next().is_some();
-            let snap = input.metrics.and_then(|m| m.wire(&cw.id));
-            let rect = Rect::from_center_size(mid, vec2(if snap.is_some() { 64.0 } else { 14.0 }, 14.0));
+            let snap = snaps.get(cw.id.as_str()).copied();
+            // The gauge's text, laid out first: the gauge shows only if the wire has room for it.
+            let gauge = snap.map(|s| {
+                let color = if s.dropped > 0 { ERROR } else { Color32::WHITE };
+                painter.layout_no_wrap(gauge_text(s), egui::FontId::monospace(GAUGE_FONT * k), color)
+            });
+            let gauge_width = gauge.as_ref().map_or(0.0, |g| g.size().x + 10.0 * k);
+            let full = gauge.is_some() && a.distance(*b) >= gauge_width + 36.0 * k;
+            let handle = Rect::from_center_size(mid, vec2(14.0, 14.0) * k);
+            if let Some(s) = snap.filter(|_| !full) {
+                // Too short for a legible gauge: a dot in the fill colour (red ring: drops).
+                painter.circle_filled(mid, 5.0 * k, fill_color(queue_fill(s)));
+                if s.dropped > 0 || has_problem || selected {
+                    let color = if selected { ACCENT } else { ERROR };
+                    painter.circle_stroke(mid, 7.0 * k, Stroke::new(1.5 * k, color));
+                }
+                self.wire_labels.push((handle, cw.index));
+                continue;
+            }
             if snap.is_none() && !has_problem && !selected {
                 // Small handle so a wire can be selected with a click.
                 painter.circle_filled(mid, 3.0, Color32::from_gray(120));
-                self.wire_labels.push((rect, cw.index));
+                self.wire_labels.push((handle, cw.index));
                 continue;
             }
-            let stroke = if selected { Stroke::new(2.0, ACCENT) } else { Stroke::new(1.0, Color32::from_gray(90)) };
+            let rect = if full { Rect::from_center_size(mid, vec2(gauge_width, GAUGE_HEIGHT * k)) } else { handle };
+            let stroke = if selected { Stroke::new(2.0 * k, ACCENT) } else { Stroke::new(k, Color32::from_gray(90)) };
             painter.rect(rect, CornerRadius::same(4), Color32::from_gray(30), stroke, StrokeKind::Outside);
             if let Some(s) = snap {
-                let fill = if s.capacity == 0 { 0.0 } else { (s.depth as f32 / s.capacity as f32).clamp(0.0, 1.0) };
-                let mut bar = rect.shrink(2.0);
-                bar.set_width(bar.width() * fill.max(0.02));
-                painter.rect_filled(bar, CornerRadius::same(3), fill_color(fill).gamma_multiply(0.8));
-                let text = if s.dropped > 0 {
-                    format!("{}/{} ✖{}", s.depth, s.capacity, super::format::count(s.dropped))
-                } else {
-                    format!("{}/{}", s.depth, s.capacity)
-                };
-                let color = if s.dropped > 0 { ERROR } else { Color32::WHITE };
-                painter.text(rect.center(), egui::Align2::CENTER_CENTER, text, egui::FontId::monospace(9.0), color);
+                let mut bar = rect.shrink(2.0 * k);
+                bar.set_width(bar.width() * queue_fill(s).max(0.02));
+                painter.rect_filled(bar, CornerRadius::same(3), fill_color(queue_fill(s)).gamma_multiply(0.8));
+                if let Some(g) = gauge {
+                    painter.galley(rect.center() - g.size() / 2.0, g, Color32::WHITE);
+                }
             } else if has_problem {
-                painter.text(rect.center(), egui::Align2::CENTER_CENTER, "!", egui::FontId::proportional(11.0), ERROR);
+                painter.text(
+                    rect.center(),
+                    egui::Align2::CENTER_CENTER,
+                    "!",
+                    egui::FontId::proportional(11.0 * k),
+                    ERROR,
+                );
             }
             if has_problem {
                 painter.rect_stroke(
-                    rect.expand(2.0),
+                    rect.expand(2.0 * k),
                     CornerRadius::same(5),
-                    Stroke::new(1.5, ERROR),
+                    Stroke::new(1.5 * k, ERROR),
                     StrokeKind::Outside,
                 );
             }
@@ -367,10 +400,29 @@ impl Canvas {
         Some(self.to_global * *p)
     }
 
+    /// The canvas's rectangle on screen, as of the last frame.
+    pub fn view_rect(&self) -> Rect {
+        self.view_rect
+    }
+
     /// The screen transform (for tests and benches that aim at nodes).
     pub fn transform(&self) -> TSTransform {
         self.to_global
     }
+}
+
+/// `depth/capacity`, and the drop count when there were drops.
+fn gauge_text(s: &WireSnapshot) -> String {
+    if s.dropped > 0 {
+        format!("{}/{} ✖{}", s.depth, s.capacity, super::format::count(s.dropped))
+    } else {
+        format!("{}/{}", s.depth, s.capacity)
+    }
+}
+
+/// How full a wire's queue is, 0 to 1.
+fn queue_fill(s: &WireSnapshot) -> f32 {
+    if s.capacity == 0 { 0.0 } else { (s.depth as f32 / s.capacity as f32).clamp(0.0, 1.0) }
 }
 
 fn style() -> SnarlStyle {

@@ -394,7 +394,9 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
             && bb.width() > 0.0
             && bb.height() > 0.0
         {
-            let view = self.view_rect.shrink(20.0);
+            // Shrink only as much as the nodes need, and never magnify past 1:1 (a small
+            // graph stays at its natural size rather than blowing up).
+            let view = self.view_rect.shrink(12.0);
             let scale = (view.width() / bb.width()).min(view.height() / bb.height()).clamp(0.1, 1.0);
             let translation = view.center().to_vec2() - bb.center().to_vec2() * scale;
             *to_global = TSTransform::new(translation, scale);

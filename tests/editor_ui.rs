@@ -297,11 +297,28 @@ fn run_updates_node_counts() {
     // The badge on the canvas shows the count, and the toolbar the outcome.
     h.get_by_label_contains("in 1000");
     h.get_by_label("completed");
-    // The inspector's tap shows the last events that left the source, newest first.
+}
+
+#[test]
+fn inspector_shows_recent_events_of_the_selected_node() {
+    let mut g = small_graph();
+    // Paced (about 0.2 s), so the run is still going when the inspector starts watching.
+    g.nodes[0].config = json!({"count": 400, "rate": 2000, "payload": "sequence", "seed": 1});
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
     h.state_mut().select_node("gen");
     h.run_ok();
+    h.get_by_label("▶ Run").click();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h.state().runner().outcome().is_none() {
+        h.step();
+        assert!(Instant::now() < deadline, "run did not finish: {}", h.state().runner().status());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.step();
+    // Newest first: the last event the source sent heads the list, with its JSON.
     h.get_by_label_contains("Recent events (");
-    h.get_by_label("999");
+    h.get_by_label("#399");
+    h.get_by_label("399");
 }
 
 #[test]

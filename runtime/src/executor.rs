@@ -114,6 +114,8 @@ struct Shared {
     nodes: Vec<Arc<NodeMetrics>>,
     wires: Vec<Arc<WireMetrics>>,
     taps: Vec<Arc<NodeTap>>,
+    /// Index + 1 of the node whose tap records (0: none).
+    watched: std::sync::atomic::AtomicUsize,
     started: Instant,
 }
 
@@ -154,8 +156,19 @@ impl RunHandle {
     }
     /// The last events that left node `index` (by output port, `errors` included), newest
     /// first. Never waits on the running nodes; empty for an unknown index.
+    ///
+    /// Reading a node's tap starts recording it and stops recording the node read before,
+    /// so nodes nobody looks at pay nothing: the first read is empty.
     pub fn tap(&self, index: usize) -> Vec<TappedEvent> {
-        self.shared.taps.get(index).map(|t| t.recent()).unwrap_or_default()
+        let Some(tap) = self.shared.taps.get(index) else { return Vec::new() };
+        let before = self.shared.watched.swap(index + 1, Ordering::Relaxed);
+        if before != index + 1 {
+            if let Some(old) = before.checked_sub(1).and_then(|i| self.shared.taps.get(i)) {
+                old.watch(false);
+            }
+            tap.watch(true);
+        }
+        tap.recent()
     }
     /// A snapshot taken now, straight from the counters.
     pub fn snapshot_now(&self) -> MetricsSnapshot {
@@ -314,6 +327,7 @@ pub fn start(
         nodes: node_metrics.clone(),
         wires: wire_metrics,
         taps,
+        watched: std::sync::atomic::AtomicUsize::new(0),
         started: Instant::now(),
     });
 

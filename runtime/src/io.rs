@@ -213,7 +213,7 @@ impl DeadLetters {
             });
             self.pending.push(Event { value, ..event });
         } else {
-            if let Some(tap) = &self.output.tap {
+            if let Some(tap) = self.output.tap.as_ref().filter(|t| t.is_watched()) {
                 let value =
                     json!({ "node": &*self.node_id, "reason": &reason, "event": event.value, "seq": event.seq });
                 tap.record_owned(Event { value, ..event });

@@ -1,12 +1,13 @@
 //! Taps: the last events that left each node, per output port (the `errors` port too), for
 //! a debug view like Node-RED's debug sidebar.
 //!
-//! Cheap on the hot path: a send copies only the last [`PER_BATCH`] events of its batch into
-//! a small ring, and only if the ring's lock is free at that moment (a reader never makes a
+//! Free on nodes nobody watches: a send checks one flag. On a watched node (the one the
+//! editor inspects) a send copies only the last [`PER_BATCH`] events of its batch into a
+//! small ring, and only if the ring's lock is free at that moment (a reader never makes a
 //! node wait, and a node never makes a reader wait: both use `try_lock`).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::event::Event;
@@ -37,6 +38,7 @@ struct PortRing {
 pub struct NodeTap {
     ports: Vec<PortRing>,
     next: AtomicU64,
+    watched: AtomicBool,
 }
 
 impl NodeTap {
@@ -46,7 +48,12 @@ impl NodeTap {
             .into_iter()
             .map(|name| PortRing { name: Arc::from(name), ring: Mutex::new(VecDeque::with_capacity(TAP_CAPACITY)) })
             .collect();
-        Arc::new(NodeTap { ports, next: AtomicU64::new(0) })
+        Arc::new(NodeTap { ports, next: AtomicU64::new(0), watched: AtomicBool::new(false) })
+    }
+
+    /// Starts or stops recording (nothing is recorded until a node is watched).
+    pub fn watch(&self, on: bool) {
+        self.watched.store(on, Ordering::Relaxed);
     }
 
     /// The recorder of output port `port` (`None` if the node has no such port).
@@ -78,8 +85,17 @@ pub(crate) struct PortTap {
 }
 
 impl PortTap {
-    /// Copies the last [`PER_BATCH`] events of `batch`; skipped if a reader holds the ring.
+    /// Whether the node is watched (callers skip building what would not be recorded).
+    pub(crate) fn is_watched(&self) -> bool {
+        self.node.watched.load(Ordering::Relaxed)
+    }
+
+    /// Copies the last [`PER_BATCH`] events of `batch` if the node is watched; skipped if a
+    /// reader holds the ring.
     pub(crate) fn record(&self, batch: &[Event]) {
+        if !self.is_watched() {
+            return;
+        }
         let tail = &batch[batch.len().saturating_sub(PER_BATCH)..];
         self.push(tail.iter().cloned(), tail.len());
     }
@@ -116,6 +132,9 @@ mod tests {
         let tap = NodeTap::new(["out", "errors"]);
         let (out, errors) = (tap.port("out").unwrap(), tap.port("errors").unwrap());
         assert!(tap.port("nope").is_none());
+        out.record(&batch(0, 10));
+        assert!(tap.recent().is_empty(), "nothing is recorded before the node is watched");
+        tap.watch(true);
         out.record(&batch(0, 10));
         errors.record_owned(Event::new(json!({"reason": "bad"}), 0, 99));
         let recent = tap.recent();

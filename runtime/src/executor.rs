@@ -75,9 +75,18 @@ impl RunOutcome {
     }
 }
 
-/// The embedded multi-threaded tokio runtime that graphs run on.
+/// The embedded multi-threaded tokio runtime that graphs run on. Dropping it cancels what
+/// still runs and waits at most two seconds for blocking threads.
 pub struct Engine {
-    rt: tokio::runtime::Runtime,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
 }
 
 impl Engine {
@@ -88,22 +97,27 @@ impl Engine {
         if let Some(w) = workers {
             b.worker_threads(w.max(1));
         }
-        Ok(Engine { rt: b.build()? })
+        Ok(Engine { rt: Some(b.build()?) })
     }
 
     /// The runtime's handle.
     pub fn handle(&self) -> &tokio::runtime::Handle {
-        self.rt.handle()
+        self.runtime().handle()
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        // Only `drop` takes the runtime out.
+        self.rt.as_ref().unwrap_or_else(|| unreachable!("the runtime lives as long as the engine"))
     }
 
     /// Validates, builds and starts `graph`. Every problem is returned at once.
     pub fn start(&self, graph: &Graph, registry: &Registry, options: RunOptions) -> Result<RunHandle, Problems> {
-        start(graph, registry, options, self.rt.handle())
+        start(graph, registry, options, self.runtime().handle())
     }
 
     /// Runs `fut` to completion on this runtime (for headless callers).
     pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
-        self.rt.block_on(fut)
+        self.runtime().block_on(fut)
     }
 }
 

@@ -1,4 +1,5 @@
 //! Source kinds: they produce events and have no inputs.
 
+pub mod file_reader;
 pub mod file_source;
 pub mod generator;

@@ -217,7 +217,7 @@ impl EditorApp {
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_default();
         match self.runner.start(self.doc.graph(), &self.registry, base) {
-            Ok(()) => self.set_status("running", false),
+            Ok(()) => self.set_status("run started", false),
             Err(e) => {
                 self.bottom_tab = super::app::BottomTab::Problems;
                 self.set_status(e, true);

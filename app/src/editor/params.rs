@@ -72,7 +72,7 @@ fn text(ui: &mut Ui, spec: &ParamSpec, value: Option<&Value>, code: bool, label:
         TextEdit::singleline(&mut s).desired_width(f32::INFINITY)
     };
     let r = ui.add(edit).labelled_by(label);
-    r.changed().then(|| if s.is_empty() && spec.optional { None } else { Some(Value::String(s)) })
+    r.changed().then_some(if s.is_empty() && spec.optional { None } else { Some(Value::String(s)) })
 }
 
 fn optional_toggle(ui: &mut Ui, spec: &ParamSpec, is_set: bool) -> Option<bool> {

@@ -144,7 +144,7 @@ mod tests {
         assert_eq!(text.lines().count(), 3);
         for line in text.lines() {
             let v: Value = serde_json::from_str(line).unwrap();
-            assert_eq!(v.as_object().unwrap().keys().collect::<Vec<_>>(), ["ts", "user", "type", "value"]);
+            assert_eq!(v.as_object().unwrap().keys().collect::<Vec<_>>(), ["ts", "type", "user", "value"]);
         }
     }
 

@@ -391,7 +391,7 @@ fn index<'a>(v: &'a Value, k: &Key) -> R<&'a Value> {
 fn take_index(v: Value, k: &Key) -> R<Value> {
     match (v, k) {
         (Value::Null, _) | (Value::Object(_), Key::Int(_)) => Ok(Value::Null),
-        (Value::Object(mut o), Key::Str(k)) => Ok(o.swap_remove(k.as_str()).unwrap_or_default()),
+        (Value::Object(mut o), Key::Str(k)) => Ok(o.remove(k.as_str()).unwrap_or_default()),
         (Value::Array(mut a), Key::Int(i)) => Ok(match ops::abs_index(*i, a.len()) {
             Some(j) => a.swap_remove(j),
             None => Value::Null,
@@ -444,7 +444,7 @@ fn update_path(v: &mut Value, path: &[(Key, bool)], leaf: &mut dyn FnMut(&mut Va
                 if rest.is_empty() {
                     if !leaf(slot)? {
                         // jaq removes with `swap_remove`, which reorders the keys
-                        m.swap_remove(k.as_str());
+                        m.remove(k.as_str());
                     }
                     Ok(())
                 } else {

@@ -127,7 +127,7 @@ fn arithmetic() {
     assert_eq!(both(".user + \"x\"", rec()), r#""u042x""#);
     assert_eq!(both(".tags + [\"c\"]", rec()), r#"["a","b","c"]"#);
     assert_eq!(both(".tags - [\"a\"]", rec()), r#"["b"]"#);
-    assert_eq!(both(".o + {\"x\": 2, \"w\": 0}", rec()), r#"{"x":2,"y":"z","w":0}"#);
+    assert_eq!(both(".o + {\"x\": 2, \"w\": 0}", rec()), r#"{"w":0,"x":2,"y":"z"}"#);
     assert_eq!(both(".o * {\"y\": {\"q\": 1}}", rec()), r#"{"x":1,"y":{"q":1}}"#);
     assert_eq!(both(".none + 1", rec()), "1");
     assert_eq!(both("\"a,b\" / \",\"", rec()), r#"["a","b"]"#);
@@ -176,7 +176,7 @@ fn builtins() {
     assert_eq!(both("\"AbC\" | ascii_downcase", rec()), r#""abc""#);
     assert_eq!(
         both("[.[] | type]", rec()),
-        r#"["number","string","string","number","number","boolean","null","array","object"]"#
+        r#"["number","null","object","boolean","array","number","string","string","number"]"#
     );
     assert_eq!(both("empty", rec()), "");
 }
@@ -216,10 +216,10 @@ fn updates() {
     assert_eq!(both(".a *= 1.5", input.clone()), r#"{"a":1.5,"b":2,"c":3}"#);
     assert_eq!(both(".a /= 2", input.clone()), r#"{"a":0.5,"b":2,"c":3}"#);
     assert_eq!(both(".z //= 9", input.clone()), r#"{"a":1,"b":2,"c":3,"z":9}"#);
-    // jaq deletes with swap_remove: the last key moves into the hole
-    assert_eq!(both("del(.a)", input.clone()), r#"{"c":3,"b":2}"#);
+    // Records keep their keys sorted, whatever order jaq leaves them in.
+    assert_eq!(both("del(.a)", input.clone()), r#"{"b":2,"c":3}"#);
     assert_eq!(both("del(.a, .c)", input.clone()), r#"{"b":2}"#);
-    assert_eq!(both(".a |= empty", input.clone()), r#"{"c":3,"b":2}"#);
+    assert_eq!(both(".a |= empty", input.clone()), r#"{"b":2,"c":3}"#);
     assert_eq!(both("del(.tags[0])", rec())[..40], both("del(.tags[0])", rec())[..40]);
     assert_eq!(both(".o.x = 7 | .o", rec()), r#"{"x":7,"y":"z"}"#);
     assert_eq!(both(".tags[1] = \"q\" | .tags", rec()), r#"["a","q"]"#);

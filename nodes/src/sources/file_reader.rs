@@ -32,8 +32,9 @@ pub enum Chunk {
 
 /// What the reader hands a parser.
 enum Work {
-    /// Whole lines (each ending in `\\n`, but perhaps the file's last), the first numbered `first_line`.
-    Lines { data: Vec<u8>, first_line: u64, count: usize },
+    /// Whole lines, the first numbered `first_line`; `ends[i]` is where line `i` stops
+    /// (its `\\n` excluded), as the reader found them, so parsers need not scan again.
+    Lines { data: Vec<u8>, first_line: u64, ends: Vec<usize> },
     /// Already parsed (CSV) or a failure: passed on as it is.
     Ready(Chunk),
 }
@@ -117,7 +118,7 @@ impl ParallelReader {
             threads.push(tokio::task::spawn_blocking(move || {
                 while let Some(work) = work_rx.blocking_recv() {
                     let chunk = match work {
-                        Work::Lines { data, first_line, count } => parser.parse(&data, first_line, count),
+                        Work::Lines { data, first_line, ends } => parser.parse(&data, first_line, &ends),
                         Work::Ready(chunk) => chunk,
                     };
                     if out_tx.blocking_send(chunk).is_err() {
@@ -170,10 +171,9 @@ impl Reader {
         let mut reader = BufReader::with_capacity(1 << 18, file);
         let batch = self.spec.batch_size.max(1);
         let mut data: Vec<u8> = Vec::with_capacity(batch * 96);
-        let mut count = 0usize;
+        // End of each complete line in `data` (without its newline).
+        let mut ends: Vec<usize> = Vec::with_capacity(batch);
         let mut first_line = 1u64;
-        // Where the line being read starts in `data`: bytes after it have no newline yet.
-        let mut line_start = 0usize;
         loop {
             if self.spec.stop.is_cancelled() || self.gone.is_cancelled() {
                 return Ok(());
@@ -182,38 +182,38 @@ impl Reader {
                 .read_until(b'\n', &mut data)
                 .map_err(|e| format!("reading {}: {e}", self.spec.path.display()))?;
             if n > 0 && data.last() == Some(&b'\n') {
-                count += 1;
-                line_start = data.len();
-                if count >= batch {
+                ends.push(data.len() - 1);
+                if ends.len() >= batch {
+                    let count = ends.len() as u64;
                     let chunk = std::mem::replace(&mut data, Vec::with_capacity(batch * 96));
-                    if !self.send(Work::Lines { data: chunk, first_line, count }) {
+                    let chunk_ends = std::mem::replace(&mut ends, Vec::with_capacity(batch));
+                    if !self.send(Work::Lines { data: chunk, first_line, ends: chunk_ends }) {
                         return Ok(());
                     }
-                    first_line += count as u64;
-                    count = 0;
-                    line_start = 0;
+                    first_line += count;
                 }
                 continue;
             }
-            // End of the file for now; `data[line_start..]` is a line still without its newline.
+            // End of the file for now; what follows the last complete line has no newline yet.
+            let line_start = ends.last().map_or(0, |e| e + 1);
             if !self.spec.follow {
                 if data.len() > line_start {
-                    count += 1;
+                    ends.push(data.len());
                 }
-                if count > 0 {
-                    self.send(Work::Lines { data, first_line, count });
+                if !ends.is_empty() {
+                    self.send(Work::Lines { data, first_line, ends });
                 }
                 return Ok(());
             }
-            if count > 0 {
+            if !ends.is_empty() {
+                let count = ends.len() as u64;
                 let partial = data.split_off(line_start);
                 let chunk = std::mem::replace(&mut data, partial);
-                if !self.send(Work::Lines { data: chunk, first_line, count }) {
+                let chunk_ends = std::mem::replace(&mut ends, Vec::with_capacity(batch));
+                if !self.send(Work::Lines { data: chunk, first_line, ends: chunk_ends }) {
                     return Ok(());
                 }
-                first_line += count as u64;
-                count = 0;
-                line_start = 0;
+                first_line += count;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -284,10 +284,13 @@ impl LineParser {
         value.get(field).and_then(Value::as_i64)
     }
 
-    fn parse(&self, data: &[u8], first_line: u64, count: usize) -> Chunk {
-        let mut batch = Vec::with_capacity(count);
+    fn parse(&self, data: &[u8], first_line: u64, ends: &[usize]) -> Chunk {
+        let mut batch = Vec::with_capacity(ends.len());
         let mut bad = Vec::new();
-        for (i, line) in data.split(|&b| b == b'\n').take(count).enumerate() {
+        let mut start = 0;
+        for (i, &end) in ends.iter().enumerate() {
+            let line = &data[start..end];
+            start = end + 1;
             let line_no = first_line + i as u64;
             let text = line.strip_suffix(b"\r").unwrap_or(line);
             if text.is_empty() {

@@ -13,7 +13,10 @@ const MAX_CHARS: usize = 400;
 /// Draws the section for `events` (newest first).
 pub fn recent_events(ui: &mut Ui, events: &[TappedEvent]) {
     ui.separator();
-    ui.label(RichText::new(format!("Recent events ({})", events.len())).strong());
+    ui.label(RichText::new(format!("Recent events ({})", events.len())).strong()).on_hover_text(
+        "The last few events of each batch this node sent while selected, on every output \
+         (errors included), newest first.",
+    );
     if events.is_empty() {
         ui.label(RichText::new("Nothing has left this node yet.").weak());
         return;

@@ -387,3 +387,79 @@ fn bottom_panel_keeps_room_for_the_charts() {
     let tab = h.get_by_label("Metrics").rect();
     assert!(tab.top() < 800.0 - 250.0, "bottom panel starts at {}", tab.top());
 }
+
+#[test]
+fn tab_over_the_canvas_opens_quick_add_and_enter_adds_the_match() {
+    let mut h = harness(EditorApp::new(registry(), Some((small_graph(), None))));
+    h.run_ok();
+    let view = h.state().canvas().view_rect();
+    let at = egui::pos2(view.right() - 120.0, view.bottom() - 120.0);
+    h.event(egui::Event::PointerMoved(at));
+    h.run_ok();
+    h.key_press(Key::Tab);
+    h.run_ok();
+    h.get_by_label("Add node");
+    h.event(egui::Event::Text("null_s".into()));
+    h.run_ok();
+    h.key_press(Key::Enter);
+    h.run_ok();
+    let g = h.state().graph();
+    assert_eq!(g.nodes.len(), 3);
+    let added = g.nodes.iter().find(|n| n.id != "sink" && n.kind == "null_sink").expect("null_sink added");
+    // At the pointer, in canvas coordinates.
+    let want = h.state().canvas().screen_to_canvas(at);
+    let pos = added.position.expect("placed");
+    assert!((pos[0] - want[0]).abs() < 1.0 && (pos[1] - want[1]).abs() < 1.0, "{pos:?} vs {want:?}");
+    assert!(h.query_by_label("Add node").is_none(), "the popup closed");
+    // One undoable edit.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_ok();
+    assert_eq!(h.state().graph().nodes.len(), 2);
+}
+
+#[test]
+fn escape_closes_quick_add() {
+    let mut h = harness(EditorApp::new(registry(), None));
+    h.run_ok();
+    h.key_press(Key::Tab);
+    h.run_ok();
+    h.get_by_label("Add node");
+    h.key_press(Key::Escape);
+    h.run_ok();
+    assert!(h.query_by_label("Add node").is_none());
+    assert!(h.state().graph().nodes.is_empty());
+}
+
+#[test]
+fn double_click_on_empty_canvas_opens_quick_add() {
+    // Frames 1/60 s apart: the default step (0.25 s) is longer than egui's double-click delay.
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .with_max_steps(20)
+        .with_step_dt(1.0 / 60.0)
+        .build_ui_state(|ui, app: &mut EditorApp| app.ui(ui), EditorApp::new(registry(), Some((small_graph(), None))));
+    h.run_ok();
+    let view = h.state().canvas().view_rect();
+    let at = egui::pos2(view.right() - 80.0, view.bottom() - 80.0);
+    h.event(egui::Event::PointerMoved(at));
+    h.step();
+    for _ in 0..2 {
+        for pressed in [true, false] {
+            h.event(egui::Event::PointerButton {
+                pos: at,
+                button: egui::PointerButton::Primary,
+                pressed,
+                modifiers: Modifiers::NONE,
+            });
+            h.step();
+        }
+    }
+    h.run_ok();
+    h.get_by_label("Add node");
+    // The popup's entry, not the palette's button of the same name.
+    let view = h.state().canvas().view_rect();
+    h.get_all_by_label("file_sink").find(|n| view.contains(n.rect().center())).expect("entry in the popup").click();
+    h.run_ok();
+    assert!(h.state().graph().nodes.iter().any(|n| n.kind == "file_sink"));
+    assert!(h.query_by_label("Add node").is_none());
+}

@@ -18,6 +18,7 @@ use super::metrics_panel::MetricsPanel;
 use super::palette::Palette;
 use super::ports::PortCache;
 use super::problems::{self, ProblemIndex};
+use super::quick_add::QuickAdd;
 use super::run::Runner;
 
 /// Default height of the bottom panel: room for three readable charts.
@@ -47,6 +48,7 @@ pub struct EditorApp {
     pub(super) doc: Document,
     pub(super) canvas: Canvas,
     pub(super) palette: Palette,
+    pub(super) quick_add: QuickAdd,
     pub(super) inspector: Inspector,
     pub(super) selection: Selection,
     pub(super) ports: PortCache,
@@ -73,6 +75,7 @@ impl EditorApp {
             doc: Document::new(graph, path),
             canvas: Canvas::default(),
             palette: Palette::default(),
+            quick_add: QuickAdd::default(),
             inspector: Inspector::default(),
             selection: Selection::Graph,
             ports: PortCache::default(),
@@ -241,11 +244,26 @@ impl EditorApp {
         for a in actions {
             self.apply(a);
         }
+        if let Some(p) = self.canvas.take_double_click() {
+            self.open_quick_add(Some(p));
+        }
+        if let Some(a) = self.quick_add.show(ui, &self.registry) {
+            self.apply(a);
+        }
         self.commit_moves(&ctx);
         self.refresh();
         self.modals(ui);
         self.refresh();
         self.update_title(&ctx);
+    }
+
+    /// Opens the quick-add popup at screen point `at` (the view's centre when `at` is off
+    /// the canvas).
+    pub(super) fn open_quick_add(&mut self, at: Option<egui::Pos2>) {
+        let view = self.canvas.view_rect();
+        let screen = at.filter(|p| view.contains(*p)).unwrap_or_else(|| view.center());
+        let screen = if screen.is_finite() { screen } else { egui::Pos2::ZERO };
+        self.quick_add.open(screen, self.canvas.screen_to_canvas(screen));
     }
 
     fn bottom_panel(&mut self, ui: &mut Ui) {

@@ -50,6 +50,7 @@ pub struct Canvas {
     node_rects: Vec<(NodeId, Rect)>,
     wires: Vec<CanvasWire>,
     colors: PinColors,
+    double_click: Option<Pos2>,
 }
 
 /// Per-frame inputs of [`Canvas::show`].
@@ -88,6 +89,7 @@ impl Default for Canvas {
             node_rects: Vec::new(),
             wires: Vec::new(),
             colors: PinColors::default(),
+            double_click: None,
         }
     }
 }
@@ -111,6 +113,17 @@ impl Canvas {
         }
         let p = self.to_global.inverse() * self.view_rect.center();
         [p.x - NODE_SIZE.x / 2.0, p.y - NODE_SIZE.y / 2.0]
+    }
+
+    /// The canvas point under screen point `p` (as of the last frame).
+    pub fn screen_to_canvas(&self, p: Pos2) -> [f32; 2] {
+        let at = self.to_global.inverse() * p;
+        [at.x, at.y]
+    }
+
+    /// Where empty canvas was double-clicked this frame, on screen (taken once).
+    pub fn take_double_click(&mut self) -> Option<Pos2> {
+        self.double_click.take()
     }
 
     /// Zooms by `factor` around the view centre.
@@ -253,6 +266,13 @@ impl Canvas {
         {
             let at = self.to_global.inverse() * p;
             actions.push(Action::AddNode { kind: kind.0.clone(), pos: [at.x, at.y], wire: None });
+        }
+
+        // A double-click on empty canvas opens quick add there.
+        if response.double_clicked()
+            && let Some(p) = response.interact_pointer_pos()
+        {
+            self.double_click = Some(p);
         }
 
         // Selection on the canvas drives the inspector.
@@ -432,7 +452,8 @@ fn style() -> SnarlStyle {
         pin_size: Some(9.0),
         wire_width: Some(2.5),
         collapsible: Some(false),
-        centering: Some(true),
+        // Double-click on empty canvas is quick add; F fits the view.
+        centering: Some(false),
         ..SnarlStyle::new()
     }
 }

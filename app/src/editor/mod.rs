@@ -4,7 +4,7 @@
 //! `streamloom_runtime::graph::to_ron`, never from the canvas's own state.
 //!
 //! One file per concern: [`app`] (frame orchestration), [`document`] (model + undo),
-//! [`canvas`] and [`viewer`] (the node view), [`palette`], [`inspector`] and [`params`],
+//! [`canvas`] and [`viewer`] (the node view), [`palette`], [`quick_add`], [`inspector`] and [`params`],
 //! [`problems`], [`run`] and [`metrics_panel`], [`files`], [`commands`], [`menu`],
 //! [`shortcuts`], [`modals`], plus small helpers.
 
@@ -27,6 +27,7 @@ pub mod params;
 pub mod pins;
 pub mod ports;
 pub mod problems;
+pub mod quick_add;
 pub mod run;
 pub mod shortcuts;
 pub mod tap_view;

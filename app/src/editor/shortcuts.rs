@@ -30,6 +30,15 @@ impl EditorApp {
         if ctx.input_mut(|i| i.consume_shortcut(&cmd(Key::O))) {
             self.request(Pending::Open(None));
         }
+        // Tab opens quick add at the pointer unless a text field takes the key.
+        if !ctx.text_edit_focused()
+            && self.prompt.is_none()
+            && self.confirm.is_none()
+            && !self.quick_add.is_open()
+            && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Tab))
+        {
+            self.open_quick_add(ctx.pointer_hover_pos());
+        }
         if ctx.egui_wants_keyboard_input() || self.prompt.is_some() || self.confirm.is_some() {
             return;
         }

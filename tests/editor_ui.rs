@@ -463,3 +463,41 @@ fn double_click_on_empty_canvas_opens_quick_add() {
     assert!(h.state().graph().nodes.iter().any(|n| n.kind == "file_sink"));
     assert!(h.query_by_label("Add node").is_none());
 }
+
+#[test]
+fn run_failure_is_listed_in_problems_until_the_next_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.log");
+    let g = Graph {
+        name: Some("fails".into()),
+        nodes: vec![
+            node("reader", "file_source", [0.0, 0.0], json!({"path": missing.to_string_lossy(), "format": "lines"})),
+            node("sink", "null_sink", [300.0, 0.0], json!({})),
+        ],
+        wires: vec![Wire::new(PortRef::new("reader", "out"), PortRef::new("sink", "in"))],
+        ..Default::default()
+    };
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    h.get_by_label("▶ Run").click();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h.state().runner().outcome().is_none() {
+        h.step();
+        assert!(Instant::now() < deadline, "run did not finish: {}", h.state().runner().status());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.step();
+    h.step();
+    assert!(h.state().runner().status().starts_with("failed"), "{}", h.state().runner().status());
+    h.get_by_label_contains("run: node `reader` failed: ");
+    let failures = h.state().runner().run_problems();
+    assert!(failures.iter().any(|p| p.message.contains("missing.log")), "{failures:?}");
+    // Clicking it inspects the node.
+    h.get_by_label_contains("run: node `reader` failed: ").click();
+    h.run_ok();
+    assert_eq!(h.state().selection(), &Selection::Node("reader".into()));
+    // An edit makes the failure stale.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::D);
+    h.run_ok();
+    assert!(h.query_by_label_contains("run: node `reader` failed").is_none());
+}

@@ -167,6 +167,8 @@ impl EditorApp {
             return;
         }
         self.seen_revision = Some(self.doc.revision());
+        // An edit (or another document) makes the last run's failures stale.
+        self.runner.dismiss_run_problems();
         let graph = self.doc.graph();
         self.ports = PortCache::build(graph, &self.registry);
         self.problems = ProblemIndex::new(validate(graph, &self.registry));
@@ -271,7 +273,7 @@ impl EditorApp {
         // list) and keeps that height, leaving the charts cramped when switching to Metrics.
         ui.set_min_height(ui.available_height());
         ui.horizontal(|ui| {
-            let n = self.problems.all().len() + self.runner.start_problems.len();
+            let n = self.problems.all().len() + self.runner.start_problems.len() + self.runner.run_problems().len();
             let label = if n == 0 { "Problems".to_string() } else { format!("Problems ({n})") };
             ui.selectable_value(&mut self.bottom_tab, BottomTab::Problems, label);
             ui.selectable_value(&mut self.bottom_tab, BottomTab::Metrics, "Metrics");
@@ -279,7 +281,9 @@ impl EditorApp {
         ui.separator();
         match self.bottom_tab {
             BottomTab::Problems => {
-                if let Some(p) = problems::show_panel(ui, &self.problems, &self.runner.start_problems) {
+                if let Some(p) =
+                    problems::show_panel(ui, &self.problems, &self.runner.start_problems, self.runner.run_problems())
+                {
                     if let Some(n) = p.location.node {
                         self.selection = Selection::Node(n);
                     } else if let Some(w) = p.location.wire

@@ -64,14 +64,26 @@ impl ProblemIndex {
     }
 }
 
-/// Lists every problem; returns the node or wire the user clicked.
-pub fn show_panel(ui: &mut Ui, problems: &ProblemIndex, start_problems: &[Problem]) -> Option<Problem> {
+/// Lists every problem (failures of the last run first, as `run: node `x` failed: ...`);
+/// returns the node or wire the user clicked.
+pub fn show_panel(
+    ui: &mut Ui,
+    problems: &ProblemIndex,
+    start_problems: &[Problem],
+    run_problems: &[Problem],
+) -> Option<Problem> {
     let mut clicked = None;
-    if problems.all().is_empty() && start_problems.is_empty() {
+    if problems.all().is_empty() && start_problems.is_empty() && run_problems.is_empty() {
         ui.label(RichText::new("✔ No problems: the graph can run.").color(Color32::from_rgb(110, 190, 110)));
         return None;
     }
     egui::ScrollArea::vertical().auto_shrink([false, true]).show(ui, |ui| {
+        for p in run_problems {
+            let text = format!("⛔ run: {} failed: {}", p.location, p.message);
+            if ui.selectable_label(false, RichText::new(text).color(severity_color(p.severity))).clicked() {
+                clicked = Some(p.clone());
+            }
+        }
         for p in start_problems.iter().chain(problems.all()) {
             let color = severity_color(p.severity);
             let icon = if p.is_error() { "⛔" } else { "⚠" };

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use streamloom_runtime::executor::{Engine, RunHandle, RunOptions, RunOutcome};
-use streamloom_runtime::metrics::{History, MetricsSnapshot};
+use streamloom_runtime::metrics::{History, MetricsSnapshot, NodeStatus};
+use streamloom_runtime::problem::Location;
 use streamloom_runtime::tap::TappedEvent;
 use streamloom_runtime::{Graph, Problem, Registry};
 
@@ -22,6 +23,10 @@ pub struct Runner {
     outcome: Option<RunOutcome>,
     /// Problems that prevented the last start.
     pub start_problems: Vec<Problem>,
+    /// Nodes that failed in the current or last run, one error each (message only).
+    run_problems: Vec<Problem>,
+    /// The run's failures no longer apply (the graph was edited since).
+    run_problems_dismissed: bool,
 }
 
 impl Default for Runner {
@@ -39,6 +44,8 @@ impl Runner {
             snapshot: None,
             outcome: None,
             start_problems: Vec::new(),
+            run_problems: Vec::new(),
+            run_problems_dismissed: false,
         }
     }
 
@@ -58,6 +65,8 @@ impl Runner {
         if self.is_running() {
             return Err("already running".into());
         }
+        self.run_problems.clear();
+        self.run_problems_dismissed = false;
         let engine = self.engine.as_ref().map_err(Clone::clone)?;
         let options = RunOptions { base_dir, ..RunOptions::default() };
         match engine.start(graph, registry, options) {
@@ -104,6 +113,21 @@ impl Runner {
                 ctx.request_repaint_after(REFRESH);
             }
         }
+        if !self.run_problems_dismissed {
+            self.run_problems = failures(self.outcome.as_ref(), self.snapshot.as_deref());
+        }
+    }
+
+    /// Nodes that failed in the current or last run, as errors located at each node, until
+    /// the next run or [`Runner::dismiss_run_problems`].
+    pub fn run_problems(&self) -> &[Problem] {
+        &self.run_problems
+    }
+
+    /// Forgets the run's failures (the graph changed, so they may no longer apply).
+    pub fn dismiss_run_problems(&mut self) {
+        self.run_problems.clear();
+        self.run_problems_dismissed = true;
     }
 
     /// The latest metrics of the current or last run.
@@ -150,6 +174,24 @@ impl Runner {
             }
         }
     }
+}
+
+/// One error per failed node: the outcome's failures first, then nodes whose snapshot says
+/// failed (with the snapshot's message, if any).
+fn failures(outcome: Option<&RunOutcome>, snapshot: Option<&MetricsSnapshot>) -> Vec<Problem> {
+    let mut out: Vec<Problem> = Vec::new();
+    if let Some(RunOutcome::Failed(f)) = outcome {
+        for (node, message) in f {
+            out.push(Problem::error(Location::node(node.clone()), message.clone()));
+        }
+    }
+    for n in snapshot.map(|s| s.nodes.as_slice()).unwrap_or_default() {
+        if n.status == NodeStatus::Failed && !out.iter().any(|p| p.location.node.as_deref() == Some(n.id.as_str())) {
+            let message = n.message.clone().unwrap_or_else(|| "failed".into());
+            out.push(Problem::error(Location::node(n.id.clone()), message));
+        }
+    }
+    out
 }
 
 impl Drop for Runner {

@@ -401,7 +401,9 @@ pub fn start(
 
     // Sampler: snapshots and chart history at a fixed interval, until the run ends.
     let done = CancellationToken::new();
-    {
+    let snap_tx = Arc::new(snap_tx);
+    let sampler = {
+        let snap_tx = snap_tx.clone();
         let shared = shared.clone();
         let history = history.clone();
         let done = done.clone();
@@ -450,20 +452,13 @@ pub fn start(
                 }
                 snap_tx.send_replace(Arc::new(snap));
             }
-            // Final snapshot with totals (rates over the whole run).
-            let t = shared.started.elapsed().as_secs_f64().max(1e-9);
-            let whole: (Vec<f64>, Vec<f64>) = (
-                shared.nodes.iter().map(|m| m.events_in.load(Ordering::Relaxed) as f64 / t).collect(),
-                shared.nodes.iter().map(|m| m.events_out.load(Ordering::Relaxed) as f64 / t).collect(),
-            );
-            snap_tx.send_replace(Arc::new(take_snapshot(&shared, Some(&whole), t)));
-        });
-    }
+        })
+    };
 
     // Supervisor: waits for every node, then publishes the outcome.
     {
         let user_stopped = user_stopped.clone();
-        let kill = kill.clone();
+        let shared = shared.clone();
         rt.spawn(async move {
             let mut failures = Vec::new();
             while let Some(joined) = set.join_next().await {
@@ -473,10 +468,17 @@ pub fn start(
                     Err(e) => failures.push((String::new(), format!("a node task panicked: {e}"))),
                 }
             }
+            // The last snapshot, published before the outcome so whoever sees the outcome
+            // sees the totals: rates over the whole run.
             done.cancel();
-            // Give the sampler a moment to publish its final snapshot.
-            tokio::task::yield_now().await;
-            let outcome = if !failures.is_empty() || kill.is_cancelled() && !failures.is_empty() {
+            let _ = sampler.await;
+            let t = shared.started.elapsed().as_secs_f64().max(1e-9);
+            let whole: (Vec<f64>, Vec<f64>) = (
+                shared.nodes.iter().map(|m| m.events_in.load(Ordering::Relaxed) as f64 / t).collect(),
+                shared.nodes.iter().map(|m| m.events_out.load(Ordering::Relaxed) as f64 / t).collect(),
+            );
+            snap_tx.send_replace(Arc::new(take_snapshot(&shared, Some(&whole), t)));
+            let outcome = if !failures.is_empty() {
                 RunOutcome::Failed(failures)
             } else if user_stopped.load(Ordering::Relaxed) {
                 RunOutcome::Stopped

@@ -58,11 +58,6 @@ impl WireQueue {
         self.lock().depth
     }
 
-    /// Whether any message (data or control) is queued.
-    pub fn has_messages(&self) -> bool {
-        !self.lock().queue.is_empty()
-    }
-
     /// Pushes a batch under the wire's policy. With `block` this waits for room and may
     /// deliver the batch in parts; the drop policies never wait. Events that cannot be
     /// delivered (policy, or the consumer is gone) are counted as dropped on the wire and on

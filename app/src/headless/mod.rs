@@ -129,13 +129,8 @@ pub fn run(path: &Path, registry: &Registry, opts: &HeadlessOptions) -> anyhow::
         }
     });
 
-    // The sampler publishes its final snapshot as the run ends; read the counters directly too.
-    let mut snapshot = (*handle.snapshot()).clone();
-    let now = handle.snapshot_now();
-    for (s, n) in snapshot.nodes.iter_mut().zip(now.nodes) {
-        s.status = n.status;
-        s.message = n.message;
-    }
+    // The runtime publishes the final snapshot (whole-run rates) before the outcome.
+    let snapshot = handle.snapshot();
     eprint!("{}", summary_table(&snapshot));
     if let Some(out) = &opts.metrics_out {
         let json = serde_json::json!({

@@ -501,3 +501,31 @@ fn run_failure_is_listed_in_problems_until_the_next_edit() {
     h.run_ok();
     assert!(h.query_by_label_contains("run: node `reader` failed").is_none());
 }
+
+/// Asks the window to close, as the window manager does when its close button is pressed.
+fn request_close(h: &mut Harness<'static, EditorApp>) {
+    h.input_mut().viewports.entry(egui::ViewportId::ROOT).or_default().events.push(egui::ViewportEvent::Close);
+    h.step();
+    h.step();
+}
+
+#[test]
+fn closing_with_unsaved_changes_asks_first_and_cancel_keeps_everything() {
+    let mut h = harness(EditorApp::new(registry(), None));
+    h.run_ok();
+    // Nothing to lose: no question.
+    request_close(&mut h);
+    assert!(h.query_by_label("Unsaved changes").is_none());
+
+    let mut h = harness(EditorApp::new(registry(), None));
+    h.run_ok();
+    h.get_by_role_and_label(Role::Button, "generator").click();
+    h.run_ok();
+    request_close(&mut h);
+    assert!(h.query_by_label("Unsaved changes").is_some(), "closing with an unsaved edit asks first");
+    h.get_by_role_and_label(Role::Button, "Cancel").click();
+    h.step();
+    h.step();
+    assert!(h.query_by_label("Unsaved changes").is_none());
+    assert_eq!(h.state().graph().nodes.len(), 1, "cancel keeps the edit");
+}

@@ -34,6 +34,17 @@ fn small_graph() -> Graph {
     }
 }
 
+/// Presses Run and steps the UI until the run has ended (20 s at most).
+fn run_to_end(h: &mut Harness<'static, EditorApp>) {
+    h.get_by_label("▶ Run").click();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h.state().runner().outcome().is_none() {
+        h.step();
+        assert!(Instant::now() < deadline, "run did not finish: {}", h.state().runner().status());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn harness(app: EditorApp) -> Harness<'static, EditorApp> {
     Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
@@ -307,13 +318,7 @@ fn inspector_shows_recent_events_of_the_selected_node() {
     let mut h = harness(EditorApp::new(registry(), Some((g, None))));
     h.state_mut().select_node("gen");
     h.run_ok();
-    h.get_by_label("▶ Run").click();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while h.state().runner().outcome().is_none() {
-        h.step();
-        assert!(Instant::now() < deadline, "run did not finish: {}", h.state().runner().status());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    run_to_end(&mut h);
     h.step();
     // Newest first: the last event the source sent heads the list, with its JSON.
     h.get_by_label_contains("Recent events (");
@@ -479,13 +484,7 @@ fn run_failure_is_listed_in_problems_until_the_next_edit() {
     };
     let mut h = harness(EditorApp::new(registry(), Some((g, None))));
     h.run_ok();
-    h.get_by_label("▶ Run").click();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while h.state().runner().outcome().is_none() {
-        h.step();
-        assert!(Instant::now() < deadline, "run did not finish: {}", h.state().runner().status());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    run_to_end(&mut h);
     h.step();
     h.step();
     assert!(h.state().runner().status().starts_with("failed"), "{}", h.state().runner().status());

@@ -6,7 +6,6 @@
 //! a token bucket when a rate limit is set.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -143,7 +142,7 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
                                     } else {
                                         match config.when_full {
                                             WhenFull::DropNewest => {
-                                                metrics.dropped.fetch_add(1, Ordering::Relaxed);
+                                                metrics.count_dropped_inside(1);
                                                 false
                                             }
                                             WhenFull::DropOldest => {
@@ -152,7 +151,7 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
                                                 {
                                                     q.items.remove(i);
                                                     q.events -= 1;
-                                                    metrics.dropped.fetch_add(1, Ordering::Relaxed);
+                                                    metrics.count_dropped_inside(1);
                                                 }
                                                 q.items.push_back(Item::Event(ev));
                                                 q.events += 1;
@@ -182,6 +181,7 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
 
     let output = async move {
         let Some(out) = outputs.get_mut(0) else { return };
+        let metrics = metrics.clone();
         let mut bucket = config.rate_limit.map(TokenBucket::new);
         loop {
             let budget = bucket.as_mut().map_or(batch_size, |b| b.available().clamp(1, batch_size));
@@ -206,7 +206,9 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
                 if let Some(b) = bucket.as_mut() {
                     b.wait_for(batch.len()).await;
                 }
+                let n = batch.len();
                 out.send(batch).await;
+                metrics.count_passed(n);
             }
             for t in watermarks {
                 out.send_watermark(t);

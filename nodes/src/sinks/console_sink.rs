@@ -60,6 +60,7 @@ async fn run(config: ConsoleSinkConfig, mut ctx: NodeContext) -> Result<(), Node
             let mut out = std::io::stdout().lock();
             out.write_all(&buf)?;
             out.flush()?;
+            ctx.metrics.count_passed(batch.len());
         }
     }
     Ok(())

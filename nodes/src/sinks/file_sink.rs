@@ -155,6 +155,8 @@ async fn run(config: FileSinkConfig, path: PathBuf, mut ctx: NodeContext) -> Res
             msg = ctx.inputs.recv() => match msg {
                 Some(Received::Data { batch, .. }) => {
                     let started = std::time::Instant::now();
+                    let n = batch.len();
+                    let errors_before = ctx.metrics.errors.load(std::sync::atomic::Ordering::Relaxed);
                     let bytes = match &mut csv {
                         Some(state) => state.encode(batch, &mut ctx.errors),
                         None => encode_lines(&batch, config.format),
@@ -164,6 +166,8 @@ async fn run(config: FileSinkConfig, path: PathBuf, mut ctx: NodeContext) -> Res
                     if tx.send(ToWriter::Bytes(bytes)).await.is_err() {
                         break;
                     }
+                    let errored = ctx.metrics.errors.load(std::sync::atomic::Ordering::Relaxed) - errors_before;
+                    ctx.metrics.count_passed(n.saturating_sub(errored as usize));
                 }
                 Some(Received::Watermark(_)) => {}
                 None => break,

@@ -1,7 +1,7 @@
 //! `null_sink`: takes events and discards them, counting only (for benchmarks).
 
 use serde::{Deserialize, Serialize};
-use streamloom_runtime::io::NodeContext;
+use streamloom_runtime::io::{NodeContext, Received};
 use streamloom_runtime::registry::{
     BuildContext, Category, ConfigProblem, NodeError, NodeFuture, NodeTask, ParamSpec, PortSpec, PortType, Ports,
     TypedNodeKind,
@@ -35,6 +35,11 @@ impl TypedNodeKind for NullSink {
 }
 
 async fn run(mut ctx: NodeContext) -> Result<(), NodeError> {
-    while ctx.inputs.recv().await.is_some() {}
+    while let Some(msg) = ctx.inputs.recv().await {
+        if let Received::Data { batch, .. } = msg {
+            // Delivered: discarding is this sink's job.
+            ctx.metrics.count_passed(batch.len());
+        }
+    }
     Ok(())
 }

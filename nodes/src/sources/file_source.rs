@@ -147,7 +147,10 @@ async fn run(config: FileSourceConfig, path: PathBuf, mut ctx: NodeContext) -> R
                 if config.time_field.is_some() {
                     max_time = batch.iter().filter_map(|e| e.time).fold(max_time, i64::max);
                 }
-                ctx.emit(0, batch).await;
+                if let Err(e) = ctx.emit(0, batch).await {
+                    result = Err(e);
+                    break;
+                }
                 if max_time != i64::MIN {
                     ctx.forward_watermark(max_time.saturating_sub(delay));
                 }

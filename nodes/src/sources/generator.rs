@@ -135,7 +135,7 @@ async fn run(config: GeneratorConfig, mut ctx: NodeContext) -> Result<(), stream
             }
         }
         seq += n as u64;
-        ctx.emit(0, batch).await;
+        ctx.emit(0, batch).await?;
         if max_ts != i64::MIN {
             ctx.forward_watermark(max_ts - MAX_DELAY_MS);
         }

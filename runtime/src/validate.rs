@@ -11,7 +11,7 @@ use crate::problem::{Location, Problem, Problems};
 use crate::registry::{Category, ERRORS_PORT, Ports, Registry};
 
 /// Largest `batch_size` a graph may set.
-pub const MAX_BATCH_SIZE: usize = 1_000_000;
+pub const MAX_BATCH_SIZE: usize = 100_000;
 /// Largest wire capacity (`capacity` of a wire, `default_capacity` of the graph), in events.
 pub const MAX_WIRE_CAPACITY: usize = 100_000_000;
 

@@ -204,7 +204,6 @@ fn a_rate_limited_backlog_killed_after_the_stop_timeout_counts_what_it_lost() {
     let queued: u64 = s.wires.iter().map(|w| w.dropped).sum();
     assert!(slow.lost_on_kill + queued > 10_000, "most of the backlog was lost, and counted: {slow:?}");
     let generated = s.node("gen").unwrap().events_out;
-    assert!(generated < 20_000, "the stop ended the source early");
     assert_eq!(s.node("sink").unwrap().passed + slow.lost_on_kill + queued, generated, "{s:#?}");
     assert_accounted(&g, &s);
 }

@@ -226,7 +226,8 @@ fn problems_name_the_line_of_the_node() {
     let graph = "(\n    format: 1,\n    nodes: [\n        (id: \"g\", kind: \"generator\", config: ()),\n        (id: \"f\", kind: \"filter\", config: (condition: \".a ==\")),\n    ],\n    wires: [(from: (\"g\", \"out\"), to: (\"f\", \"in\"))],\n)\n";
     std::fs::write(tmp.path().join("g.ron"), graph).unwrap();
     let out = streamloom(&["validate", "g.ron"], tmp.path());
-    assert!(text(&out).contains("g.ron:5:10: node `f`, field `condition`"), "{}", text(&out));
+    // The place of the field itself (line 5, column 44), not only of its node.
+    assert!(text(&out).contains("g.ron:5:44: node `f`, field `condition`"), "{}", text(&out));
 }
 
 #[test]
@@ -309,4 +310,41 @@ fn stop_after_stops_an_unbounded_source_gracefully_and_writes_a_chart() {
     assert!(sent > 1000, "{sent}");
     let png = std::fs::read(tmp.path().join("c.png")).unwrap();
     assert_eq!(&png[..4], b"\x89PNG");
+}
+
+#[test]
+fn validate_prints_warnings_and_still_exits_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let graph = "(format: 1, nodes: [\n  (id: \"r\", kind: \"file_source\", config: (path: \"in.jsonl\")),\n  (id: \"s\", kind: \"null_sink\", config: ()),\n], wires: [\n  (from: (\"r\", \"out\"), to: (\"s\", \"in\"), when_full: drop_oldest),\n])";
+    std::fs::write(tmp.path().join("g.ron"), graph).unwrap();
+    let out = streamloom(&["validate", "g.ron"], tmp.path());
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("g.ron:2:4: node `r`: warning: output `errors` is not wired"), "{t}");
+    assert!(
+        t.contains("g.ron:5:41: wire `r.out -> s.in`, field `when_full`: warning: `drop_oldest` into sink `s`"),
+        "{t}"
+    );
+    assert!(t.contains("g.ron: ok"), "{t}");
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_refused_with_the_byte_offset() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("g.ron"), b"(format: 1,\n name: \"caf\xe9\")").unwrap();
+    let out = streamloom(&["validate", "g.ron"], tmp.path());
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("g.ron:2:12: error: the file is not UTF-8 text: invalid byte 0xe9 at byte offset 23"), "{t}");
+}
+
+#[test]
+fn stop_after_negative_or_nan_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    for bad in ["-1", "NaN", "inf"] {
+        let out = streamloom(&["--headless", "g.ron", "--stop-after", bad], tmp.path());
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {t}");
+        assert!(t.contains("--stop-after") && !t.contains("panicked"), "{bad}: {t}");
+    }
 }

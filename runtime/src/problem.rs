@@ -1,7 +1,27 @@
-//! Problems found in a graph, each naming its place.
+//! Problems found in a graph, each naming its place. Long values are cut in messages and
+//! places (see [`cut`]), so a 1 MB id or value is never echoed whole.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
+
+/// Longest message a problem keeps, in bytes; longer ones are cut (see [`cut`]).
+pub const MAX_MESSAGE: usize = 600;
+/// Longest node id, wire id or field shown in a place, in bytes.
+pub const MAX_NAME: usize = 80;
+
+/// `s` when it has at most `max` bytes, otherwise its first `max` bytes (on a character
+/// boundary) followed by `…(N bytes)`, so messages never echo a huge value whole.
+pub fn cut(s: &str, max: usize) -> Cow<'_, str> {
+    if s.len() <= max {
+        return Cow::Borrowed(s);
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…({} bytes)", &s[..end], s.len()))
+}
 
 /// Where a problem is: any combination of file, line:column, node, wire and field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -44,13 +64,13 @@ impl fmt::Display for Location {
         };
         let mut parts: Vec<String> = Vec::new();
         if let Some(node) = &self.node {
-            parts.push(format!("node `{node}`"));
+            parts.push(format!("node `{}`", cut(node, MAX_NAME)));
         }
         if let Some(wire) = &self.wire {
-            parts.push(format!("wire `{wire}`"));
+            parts.push(format!("wire `{}`", cut(wire, 2 * MAX_NAME)));
         }
         if let Some(field) = &self.field {
-            parts.push(format!("field `{field}`"));
+            parts.push(format!("field `{}`", cut(field, MAX_NAME)));
         }
         match (place.is_empty(), parts.is_empty()) {
             (true, _) => f.write_str(&parts.join(", ")),
@@ -82,17 +102,24 @@ pub struct Problem {
 }
 
 impl Problem {
-    /// An error at `location`.
+    /// An error at `location`; a message longer than [`MAX_MESSAGE`] is cut.
     pub fn error(location: Location, message: impl Into<String>) -> Self {
-        Problem { severity: Severity::Error, location, message: message.into() }
+        Problem { severity: Severity::Error, location, message: cut_owned(message.into()) }
     }
-    /// A warning at `location`.
+    /// A warning at `location`; a message longer than [`MAX_MESSAGE`] is cut.
     pub fn warning(location: Location, message: impl Into<String>) -> Self {
-        Problem { severity: Severity::Warning, location, message: message.into() }
+        Problem { severity: Severity::Warning, location, message: cut_owned(message.into()) }
     }
     /// True for errors.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+}
+
+fn cut_owned(message: String) -> String {
+    match cut(&message, MAX_MESSAGE) {
+        Cow::Borrowed(_) => message,
+        Cow::Owned(short) => short,
     }
 }
 
@@ -120,6 +147,14 @@ impl Problems {
     pub fn has_errors(&self) -> bool {
         self.0.iter().any(Problem::is_error)
     }
+    /// The errors only (warnings left out).
+    pub fn errors(&self) -> impl Iterator<Item = &Problem> {
+        self.0.iter().filter(|p| p.is_error())
+    }
+    /// The warnings only.
+    pub fn warnings(&self) -> impl Iterator<Item = &Problem> {
+        self.0.iter().filter(|p| !p.is_error())
+    }
     /// Sets the file on every problem that has none.
     pub fn with_file(mut self, file: &std::path::Path) -> Self {
         for p in &mut self.0 {
@@ -146,5 +181,22 @@ impl fmt::Display for Problems {
 impl From<Problem> for Problems {
     fn from(p: Problem) -> Self {
         Problems(vec![p])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_cut_in_messages_and_places() {
+        let huge = "x".repeat(1 << 20);
+        let p = Problem::error(Location::field(huge.clone(), huge.clone()), format!("bad value `{huge}`"));
+        let shown = p.to_string();
+        assert!(shown.len() < 2000, "{} bytes shown", shown.len());
+        assert!(shown.contains(&format!("({} bytes)", huge.len())), "says how long the value was");
+        assert_eq!(p.location.node.as_deref(), Some(huge.as_str()), "the place keeps the whole id");
+        assert_eq!(cut("é", 1), "…(2 bytes)", "cuts on a character boundary");
+        assert_eq!(cut("short", 80), "short");
     }
 }

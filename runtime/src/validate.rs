@@ -1,69 +1,163 @@
-//! Checks a graph against the registry and returns every problem at once.
+//! Checks a graph against the registry and returns every problem at once: errors (the graph
+//! cannot run) and warnings (it runs, probably not as meant). Each problem is found with the
+//! index of the node or wire it belongs to, so [`validate_located`] places it exactly (the
+//! second of two duplicates, the field inside a config) rather than by searching the text.
 
 use std::collections::{HashMap, HashSet};
 
-use crate::graph::{Graph, SourceMap};
+use crate::env;
+use crate::graph::{Graph, MAX_CONFIG_DEPTH, SourceMap, WhenFull, config_depth};
 use crate::problem::{Location, Problem, Problems};
-use crate::registry::{Ports, Registry};
+use crate::registry::{Category, ERRORS_PORT, Ports, Registry};
 
-/// Every problem in `graph`: ids, kinds, versions, configs, wires, types, unconnected
-/// required inputs and cycles. Empty when the graph can run.
+/// Largest `batch_size` a graph may set.
+pub const MAX_BATCH_SIZE: usize = 100_000;
+/// Largest wire capacity (`capacity` of a wire, `default_capacity` of the graph), in events.
+pub const MAX_WIRE_CAPACITY: usize = 100_000_000;
+
+/// What a problem belongs to, for placing it in the file.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Node(usize),
+    Wire(usize),
+    Setting,
+    Graph,
+}
+
+struct Found {
+    problem: Problem,
+    at: Target,
+}
+
+/// Every problem in `graph`: ids, kinds, versions, configs, settings, wires, types,
+/// unconnected required inputs and cycles (errors), and unwired outputs, unwired dead letters
+/// of sources and dropping wires into sinks (warnings). Without errors the graph can run.
 pub fn validate(graph: &Graph, registry: &Registry) -> Problems {
+    Problems(check(graph, registry).into_iter().map(|f| f.problem).collect())
+}
+
+/// Validates and fills in line:column from the file's source map: node problems at the node
+/// (or its config field), wire problems at the wire (or its field), settings at the setting.
+pub fn validate_located(graph: &Graph, registry: &Registry, map: &SourceMap) -> Problems {
+    let found = check(graph, registry);
+    // The map was scanned from the same text the graph was read from; if its lexer saw a
+    // different number of nodes or wires, place by id instead of by index.
+    if map.node_count() != graph.nodes.len() || map.wire_count() != graph.wires.len() {
+        let problems = Problems(found.into_iter().map(|f| f.problem).collect());
+        return map.locate(problems, |w| graph.wires.iter().position(|x| x.id() == w));
+    }
+    Problems(
+        found
+            .into_iter()
+            .map(|Found { mut problem, at }| {
+                let field = problem.location.field.as_deref();
+                problem.location.line_col = match (at, field) {
+                    (Target::Node(i), Some(f)) => map.node_field(i, f),
+                    (Target::Node(i), None) => map.node_at(i),
+                    (Target::Wire(i), Some(f)) => map.wire_field(i, f),
+                    (Target::Wire(i), None) => map.wire(i),
+                    (Target::Setting, Some(f)) => map.setting(f),
+                    (Target::Setting, None) => map.top_field("settings"),
+                    (Target::Graph, _) => None,
+                };
+                problem
+            })
+            .collect(),
+    )
+}
+
+fn check(graph: &Graph, registry: &Registry) -> Vec<Found> {
     let mut problems = Vec::new();
     let mut ports: HashMap<&str, Ports> = HashMap::new();
     let mut seen = HashSet::new();
+    let mut error = |at: Target, location: Location, message: String| {
+        problems.push(Found { problem: Problem::error(location, message), at });
+    };
 
-    if let Err(msg) = graph.settings.stop_timeout() {
-        problems
-            .push(Problem::error(Location { field: Some("settings.stop_timeout".into()), ..Default::default() }, msg));
-    }
-
-    for node in &graph.nodes {
+    check_settings(graph, &mut error);
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let at = Target::Node(i);
+        let field = |f: &str| Location::field(&node.id, f);
         if node.id.trim().is_empty() {
-            problems.push(Problem::error(Location::node(&node.id), "node id is empty"));
+            error(at, field("id"), "node id is empty".into());
         }
         if !seen.insert(node.id.as_str()) {
-            problems.push(Problem::error(Location::node(&node.id), format!("duplicate node id `{}`", node.id)));
+            error(at, field("id"), format!("duplicate node id `{}` (an earlier node has it)", node.id));
             continue;
         }
         let Some(kind) = registry.get(&node.kind) else {
             let known: Vec<&str> = registry.kinds().iter().map(|k| k.name()).collect();
-            problems.push(Problem::error(
-                Location { field: Some("kind".into()), ..Location::node(&node.id) },
-                format!("unknown node kind `{}` (known kinds: {})", node.kind, known.join(", ")),
-            ));
+            error(at, field("kind"), format!("unknown node kind `{}` (known kinds: {})", node.kind, known.join(", ")));
             continue;
         };
         if node.version > kind.version() {
-            problems.push(Problem::error(
-                Location { field: Some("version".into()), ..Location::node(&node.id) },
+            error(
+                at,
+                field("version"),
                 format!(
                     "`{}` config version {} is newer than this Streamloom supports ({})",
                     node.kind,
                     node.version,
                     kind.version()
                 ),
-            ));
+            );
             continue;
+        }
+        if config_depth(&node.config) > MAX_CONFIG_DEPTH {
+            error(at, Location::node(&node.id), format!("config nested deeper than {MAX_CONFIG_DEPTH} levels"));
+            continue;
+        }
+        for (f, message) in env::check(&node.config) {
+            error(at, field(&f), message);
         }
         for p in kind.validate(&node.config) {
             let loc = Location { field: p.field.clone(), ..Location::node(&node.id) };
-            problems.push(Problem::error(loc, p.message));
+            error(at, loc, p.message);
         }
         ports.insert(node.id.as_str(), kind.ports(&node.config));
     }
 
+    let mut problems = check_wires(graph, &ports, problems);
+    problems.extend(warnings(graph, registry, &ports));
+    problems
+}
+
+fn check_settings(graph: &Graph, error: &mut impl FnMut(Target, Location, String)) {
+    let setting = |f: &str| Location { field: Some(f.into()), ..Default::default() };
+    if let Some(b) = graph.settings.batch_size
+        && !(1..=MAX_BATCH_SIZE).contains(&b)
+    {
+        error(Target::Setting, setting("batch_size"), format!("batch_size {b} is out of range 1..={MAX_BATCH_SIZE}"));
+    }
+    if let Some(c) = graph.settings.default_capacity
+        && !(1..=MAX_WIRE_CAPACITY).contains(&c)
+    {
+        error(
+            Target::Setting,
+            setting("default_capacity"),
+            format!("default_capacity {c} is out of range 1..={MAX_WIRE_CAPACITY}"),
+        );
+    }
+    if let Err(msg) = graph.settings.stop_timeout() {
+        error(Target::Setting, setting("stop_timeout"), msg);
+    }
+}
+
+fn check_wires(graph: &Graph, ports: &HashMap<&str, Ports>, mut found: Vec<Found>) -> Vec<Found> {
+    let mut problems = Vec::new();
     let mut wired_inputs = HashSet::new();
     let mut seen_wires = HashSet::new();
-    for wire in &graph.wires {
+    for (wi, wire) in graph.wires.iter().enumerate() {
         let loc = || Location::wire(wire.id());
         if !seen_wires.insert((&wire.from, &wire.to)) {
-            problems.push(Problem::error(loc(), "duplicate wire"));
+            problems.push(Problem::error(loc(), "duplicate wire (an earlier wire joins the same ports)"));
         }
-        if wire.capacity == Some(0) {
+        if let Some(c) = wire.capacity
+            && !(1..=MAX_WIRE_CAPACITY).contains(&c)
+        {
             problems.push(Problem::error(
                 Location { field: Some("capacity".into()), ..loc() },
-                "capacity must be at least 1",
+                format!("capacity {c} is out of range 1..={MAX_WIRE_CAPACITY}"),
             ));
         }
         let from_ty = match (graph.node(&wire.from.node), ports.get(wire.from.node.as_str())) {
@@ -125,34 +219,94 @@ pub fn validate(graph: &Graph, registry: &Registry) -> Problems {
                 ),
             ));
         }
+        found.extend(problems.drain(..).map(|problem| Found { problem, at: Target::Wire(wi) }));
     }
 
-    for node in &graph.nodes {
+    for (i, node) in graph.nodes.iter().enumerate() {
         if let Some(p) = ports.get(node.id.as_str()) {
             for input in p.inputs.iter().filter(|i| i.required) {
                 if !wired_inputs.contains(&(node.id.as_str(), input.name.as_str())) {
-                    problems.push(Problem::error(
-                        Location::node(&node.id),
-                        format!("required input `{}` is not connected", input.name),
-                    ));
+                    found.push(Found {
+                        problem: Problem::error(
+                            Location::node(&node.id),
+                            format!("required input `{}` is not connected", input.name),
+                        ),
+                        at: Target::Node(i),
+                    });
                 }
             }
         }
     }
 
     if let Some(cycle) = find_cycle(graph) {
-        problems.push(Problem::error(
-            Location::node(&cycle[0]),
-            format!("wires form a cycle: {} (bounded queues in a cycle can deadlock)", cycle.join(" -> ")),
-        ));
+        let at = graph.nodes.iter().position(|n| n.id == cycle[0]).map_or(Target::Graph, Target::Node);
+        found.push(Found {
+            problem: Problem::error(
+                Location::node(&cycle[0]),
+                format!("wires form a cycle: {} (bounded queues in a cycle can deadlock)", cycle.join(" -> ")),
+            ),
+            at,
+        });
     }
-    Problems(problems)
+    found
 }
 
-/// Validates and fills in line:column from the file's source map.
-pub fn validate_located(graph: &Graph, registry: &Registry, map: &SourceMap) -> Problems {
-    let problems = validate(graph, registry);
-    map.locate(problems, |w| graph.wires.iter().position(|x| x.id() == w))
+/// Warnings: the graph runs, but events are thrown away where the user may not expect it.
+fn warnings(graph: &Graph, registry: &Registry, ports: &HashMap<&str, Ports>) -> Vec<Found> {
+    let mut found = Vec::new();
+    let wired_outputs: HashSet<(&str, &str)> =
+        graph.wires.iter().map(|w| (w.from.node.as_str(), w.from.port.as_str())).collect();
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let (Some(p), Some(kind)) = (ports.get(node.id.as_str()), registry.get(&node.kind)) else { continue };
+        for out in p.outputs.iter().filter(|o| o.name != ERRORS_PORT) {
+            if !wired_outputs.contains(&(node.id.as_str(), out.name.as_str())) {
+                found.push(Found {
+                    problem: Problem::warning(
+                        Location::node(&node.id),
+                        format!("output `{}` is not wired: its events are discarded (counted)", out.name),
+                    ),
+                    at: Target::Node(i),
+                });
+            }
+        }
+        if kind.category() == Category::Source
+            && kind.emits_dead_letters()
+            && !wired_outputs.contains(&(node.id.as_str(), ERRORS_PORT))
+        {
+            found.push(Found {
+                problem: Problem::warning(
+                    Location::node(&node.id),
+                    format!(
+                        "output `{ERRORS_PORT}` is not wired: input this source cannot read is counted \
+                         and logged, then lost (wire it to a sink to keep it)"
+                    ),
+                ),
+                at: Target::Node(i),
+            });
+        }
+    }
+    for (wi, wire) in graph.wires.iter().enumerate() {
+        let policy = wire.when_full.unwrap_or_default();
+        let into_sink = graph
+            .node(&wire.to.node)
+            .and_then(|n| registry.get(&n.kind))
+            .is_some_and(|k| k.category() == Category::Sink);
+        if policy != WhenFull::Block && into_sink {
+            found.push(Found {
+                problem: Problem::warning(
+                    Location { field: Some("when_full".into()), ..Location::wire(wire.id()) },
+                    format!(
+                        "`{}` into sink `{}`: events dropped when the sink falls behind are never written \
+                         (counted as dropped); use `block` to keep every event",
+                        policy.name(),
+                        wire.to.node
+                    ),
+                ),
+                at: Target::Wire(wi),
+            });
+        }
+    }
+    found
 }
 
 fn find_cycle(graph: &Graph) -> Option<Vec<String>> {

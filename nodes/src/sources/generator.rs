@@ -53,6 +53,7 @@ impl TypedNodeKind for Generator {
     const DESCRIPTION: &'static str =
         "Synthetic events at a set rate or as fast as possible, deterministic with a seed";
     const CATEGORY: Category = Category::Source;
+    const DEAD_LETTERS: bool = false;
 
     fn params() -> Vec<ParamSpec> {
         vec![

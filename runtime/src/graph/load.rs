@@ -1,5 +1,7 @@
-//! Reading graph files (RON). Structure errors come with line:column; format versions are
-//! checked first so that a newer file is refused with a clear message.
+//! Reading graph files (RON). Structure errors come with line:column (and the node and field
+//! they fall in); format versions are checked first so that a newer file is refused with a
+//! clear message. Nesting is bounded: RON by [`RON_RECURSION_LIMIT`], configs by
+//! [`MAX_CONFIG_DEPTH`], so no file can make loading overflow the stack.
 
 use std::path::Path;
 
@@ -7,11 +9,20 @@ use ron::extensions::Extensions;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::config_value::{MAX_CONFIG_DEPTH, optional_config};
 use super::{FORMAT_VERSION, Graph, Node, PortRef, Settings, SourceMap, WhenFull, Wire};
-use crate::problem::{Location, Problem, Problems};
+use crate::problem::{Location, MAX_NAME, Problem, Problems, cut};
+
+/// Deepest nesting `ron` reads anywhere in a graph file, counted as `ron` counts (up to three
+/// steps per level of a config, which adds at most [`MAX_CONFIG_DEPTH`] levels to the few of
+/// the file's own structure). Below `ron`'s default of 128.
+pub const RON_RECURSION_LIMIT: usize = 3 * MAX_CONFIG_DEPTH + 16;
+
+/// Largest absolute editor coordinate a node position may have.
+pub const MAX_POSITION: f32 = 1.0e7;
 
 fn ron_options() -> ron::Options {
-    ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME)
+    ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME).with_recursion_limit(RON_RECURSION_LIMIT)
 }
 
 /// Only the `format` field, read before anything else.
@@ -50,7 +61,7 @@ struct NodeV1 {
     version: u32,
     #[serde(default)]
     position: Option<(f32, f32)>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_config")]
     config: Option<Value>,
 }
 
@@ -65,29 +76,48 @@ struct WireV1 {
     when_full: Option<WhenFull>,
 }
 
-fn syntax_problem(e: &ron::error::SpannedError) -> Problem {
+/// A parse error, placed at its line:column and, when it falls inside a node, that node and
+/// config field.
+fn syntax_problem(e: &ron::error::SpannedError, text: &str, map: &SourceMap) -> Problem {
     let pos = e.span.start;
-    Problem::error(Location { line_col: Some((pos.line, pos.col)), ..Default::default() }, e.code.to_string())
+    let mut location = Location { line_col: Some((pos.line, pos.col)), ..Default::default() };
+    if let Some((_, id, field)) = map.offset_of(text, pos.line, pos.col).and_then(|o| map.enclosing(o)) {
+        location.node = id.map(str::to_string);
+        location.field = field.map(str::to_string);
+    }
+    let message = match &e.code {
+        ron::Error::ExceededRecursionLimit => {
+            format!(
+                "nested deeper than the {RON_RECURSION_LIMIT} levels a graph file may have \
+                 (lists, structs and `Some(..)` inside each other; a config may nest {MAX_CONFIG_DEPTH})"
+            )
+        }
+        code => code.to_string(),
+    };
+    Problem::error(location, message)
 }
 
 /// Parses graph text. Problems carry line:column; `file` is not set (see [`load_file`]).
 pub fn parse(text: &str) -> Result<(Graph, SourceMap), Problems> {
+    let map = SourceMap::scan(text);
     let opts = ron_options();
-    let probe: FormatProbe = opts.from_str(text).map_err(|e| Problems::from(syntax_problem(&e)))?;
+    let probe: FormatProbe = opts.from_str(text).map_err(|e| Problems::from(syntax_problem(&e, text, &map)))?;
     let format = probe.format.ok_or_else(|| {
         Problems::from(Problem::error(
             Location { line_col: Some((1, 1)), field: Some("format".into()), ..Default::default() },
             format!("missing `format` (this Streamloom writes `format: {FORMAT_VERSION}`)"),
         ))
     })?;
+    let format_place =
+        Location { line_col: map.top_field("format"), field: Some("format".into()), ..Default::default() };
     let graph = match format {
         1 => {
-            let file: GraphFileV1 = opts.from_str(text).map_err(|e| Problems::from(syntax_problem(&e)))?;
-            from_v1(file)
+            let file: GraphFileV1 = opts.from_str(text).map_err(|e| Problems::from(syntax_problem(&e, text, &map)))?;
+            from_v1(file, &map)?
         }
         n if n > FORMAT_VERSION => {
             return Err(Problems::from(Problem::error(
-                Location { field: Some("format".into()), ..Default::default() },
+                format_place,
                 format!(
                     "graph format {n} is newer than this Streamloom reads (up to {FORMAT_VERSION}); \
                      upgrade Streamloom to open it"
@@ -95,17 +125,57 @@ pub fn parse(text: &str) -> Result<(Graph, SourceMap), Problems> {
             )));
         }
         n => {
-            return Err(Problems::from(Problem::error(
-                Location { field: Some("format".into()), ..Default::default() },
-                format!("unknown graph format {n}"),
-            )));
+            return Err(Problems::from(Problem::error(format_place, format!("unknown graph format {n}"))));
         }
     };
-    Ok((graph, SourceMap::scan(text)))
+    Ok((graph, map))
 }
 
-fn from_v1(file: GraphFileV1) -> Graph {
-    Graph {
+/// Parses the bytes of a graph file: text that is not UTF-8 is refused with the byte offset
+/// (and line:column) of the first bad byte.
+pub fn parse_bytes(bytes: &[u8]) -> Result<(Graph, SourceMap), Problems> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse(text),
+        Err(e) => {
+            let offset = e.valid_up_to();
+            let valid = std::str::from_utf8(&bytes[..offset]).unwrap_or_default();
+            let line = valid.matches('\n').count() + 1;
+            let col = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            Err(Problems::from(Problem::error(
+                Location { line_col: Some((line, col)), ..Default::default() },
+                format!(
+                    "the file is not UTF-8 text: invalid byte 0x{:02x} at byte offset {offset}",
+                    bytes.get(offset).copied().unwrap_or_default()
+                ),
+            )))
+        }
+    }
+}
+
+fn from_v1(file: GraphFileV1, map: &SourceMap) -> Result<Graph, Problems> {
+    let mut problems = Vec::new();
+    for (i, n) in file.nodes.iter().enumerate() {
+        if let Some((x, y)) = n.position
+            && !(x.is_finite() && y.is_finite() && x.abs() <= MAX_POSITION && y.abs() <= MAX_POSITION)
+        {
+            problems.push(Problem::error(
+                Location {
+                    line_col: map.node_field(i, "position"),
+                    field: Some("position".into()),
+                    ..Location::node(&n.id)
+                },
+                format!(
+                    "position ({}, {}) must be finite numbers within ±{MAX_POSITION:e}",
+                    cut(&x.to_string(), MAX_NAME),
+                    cut(&y.to_string(), MAX_NAME)
+                ),
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Problems(problems));
+    }
+    Ok(Graph {
         name: file.name,
         description: file.description,
         settings: file.settings,
@@ -134,16 +204,16 @@ fn from_v1(file: GraphFileV1) -> Graph {
                 when_full: w.when_full,
             })
             .collect(),
-    }
+    })
 }
 
 /// Reads and parses a graph file; every problem names the file.
 pub fn load_file(path: &Path) -> Result<(Graph, SourceMap), Problems> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         Problems::from(Problem::error(
             Location { file: Some(path.to_path_buf()), ..Default::default() },
             format!("cannot read graph file: {e}"),
         ))
     })?;
-    parse(&text).map_err(|p| p.with_file(path))
+    parse_bytes(&bytes).map_err(|p| p.with_file(path))
 }

@@ -2,11 +2,15 @@
 //! settings. This is the in-memory form of a graph file; the editor edits it and the
 //! executor runs it. Canvas ids and GUI types never appear here.
 
+mod config_value;
 mod load;
 mod source_map;
+#[cfg(test)]
+mod tests;
 mod write;
 
-pub use load::{load_file, parse};
+pub use config_value::{MAX_CONFIG_DEPTH, depth as config_depth};
+pub use load::{MAX_POSITION, RON_RECURSION_LIMIT, load_file, parse, parse_bytes};
 pub use source_map::SourceMap;
 pub use write::{save_file, to_ron};
 

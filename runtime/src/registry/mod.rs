@@ -5,7 +5,7 @@ mod params;
 mod ports;
 mod typed;
 
-pub use params::{ParamKind, ParamSpec};
+pub use params::{ParamKind, ParamSpec, check_param};
 pub use ports::{ERRORS_PORT, PortSpec, PortType, Ports};
 pub use typed::{Typed, TypedNodeKind};
 
@@ -122,8 +122,14 @@ pub trait NodeKind: Send + Sync + 'static {
     fn category(&self) -> Category;
     /// Current config version; files with a newer one are refused (but kept).
     fn version(&self) -> u32;
-    /// The parameters of the config, for forms and docs.
+    /// The parameters of the config, for forms and docs. Validation enforces their types,
+    /// ranges and choices.
     fn params(&self) -> Vec<ParamSpec>;
+    /// Whether nodes of this kind can send events to their `errors` port; a source that can
+    /// and whose `errors` port is unwired gets a validation warning.
+    fn emits_dead_letters(&self) -> bool {
+        true
+    }
     /// The example config (the config struct's `Default`).
     fn default_config(&self) -> Value;
     /// Ports for this config, including the dead-letter output.

@@ -58,6 +58,18 @@ pub struct NodeMetrics {
     pub dropped: AtomicU64,
     /// Nanoseconds spent processing.
     pub busy_ns: AtomicU64,
+    /// Inputs consumed that led to output (1:1 operators: equals `events_out`); sinks: events written.
+    pub passed: AtomicU64,
+    /// Inputs consumed that produced no output by design (a filter's `false`, a map with no output).
+    pub filtered: AtomicU64,
+    /// Events sent to an output port that has no wire: counted, never silent.
+    pub discarded: AtomicU64,
+    /// Input units a source skipped by design (blank lines); not events.
+    pub skipped: AtomicU64,
+    /// Gauge: events inside the node right now (buffer queue, a batch mid-push, a sink's pending writes).
+    pub held: AtomicU64,
+    /// Events that were inside the node when it was cancelled after the stop timeout.
+    pub lost_on_kill: AtomicU64,
     status: AtomicU8,
     message: Mutex<Option<String>>,
 }
@@ -132,6 +144,18 @@ pub struct NodeSnapshot {
     pub errors: u64,
     /// Dropped events.
     pub dropped: u64,
+    /// Inputs that led to output; sinks: events written.
+    pub passed: u64,
+    /// Inputs that produced no output by design.
+    pub filtered: u64,
+    /// Events sent to an output port without a wire.
+    pub discarded: u64,
+    /// Input units a source skipped by design (blank lines).
+    pub skipped: u64,
+    /// Events inside the node right now.
+    pub held: u64,
+    /// Events inside the node when it was cancelled.
+    pub lost_on_kill: u64,
     /// Seconds spent processing.
     pub busy_secs: f64,
     /// Events/s received, over the sliding interval.

@@ -3,7 +3,8 @@
 //!
 //! Two loops share the queue: one takes events from the input (waiting for room under
 //! `block`, dropping and counting under the drop policies), the other sends them on, paced by
-//! a token bucket when a rate limit is set.
+//! a token bucket when a rate limit is set. A graceful stop lifts the rate limit so what is
+//! queued drains; whatever is still inside the node is always visible as `held`.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -11,12 +12,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use streamloom_runtime::io::{NodeContext, Received};
+use streamloom_runtime::io::{Control, NodeContext, Received};
+use streamloom_runtime::metrics::NodeMetrics;
 use streamloom_runtime::registry::{
     BuildContext, Category, ConfigProblem, NodeError, NodeFuture, NodeTask, ParamKind, ParamSpec, PortSpec, PortType,
     Ports, TypedNodeKind,
 };
-use streamloom_runtime::{Event, WhenFull};
+use streamloom_runtime::{Batch, Event, WhenFull};
 use tokio::sync::Notify;
 
 /// Config of `buffer`.
@@ -59,7 +61,7 @@ impl TypedNodeKind for Buffer {
             ParamSpec::optional(
                 "rate_limit",
                 ParamKind::Float { min: 0.001, max: 1e9 },
-                "Most events per second sent on",
+                "Most events per second sent on (lifted on Stop, so the queue drains)",
             ),
         ]
     }
@@ -94,10 +96,66 @@ enum Item {
     Watermark(i64),
 }
 
+/// The queue: events and the watermarks between them, in arrival order. Watermarks that
+/// arrive back to back are merged (the largest wins), so there is at most one between two
+/// events: the queue holds at most `2 * capacity + 1` items whatever the input does.
 struct Queue {
     items: VecDeque<Item>,
     events: usize,
+    /// A watermark whose preceding events have all left (sent or dropped by `drop_oldest`):
+    /// it is due before everything still queued.
+    front_watermark: Option<i64>,
     ended: bool,
+}
+
+impl Queue {
+    fn push_watermark(&mut self, t: i64) {
+        match self.items.back_mut() {
+            Some(Item::Watermark(w)) => *w = (*w).max(t),
+            _ => self.items.push_back(Item::Watermark(t)),
+        }
+    }
+
+    fn push_event(&mut self, ev: Event) {
+        self.items.push_back(Item::Event(ev));
+        self.events += 1;
+    }
+
+    /// Removes the oldest event; the watermarks before it merge into `front_watermark`.
+    /// Amortized O(1): every item is popped once.
+    fn drop_oldest(&mut self) -> bool {
+        while let Some(item) = self.items.pop_front() {
+            match item {
+                Item::Event(_) => {
+                    self.events -= 1;
+                    return true;
+                }
+                Item::Watermark(t) => self.front_watermark = Some(self.front_watermark.map_or(t, |w| w.max(t))),
+            }
+        }
+        false
+    }
+
+    /// Takes up to `budget` events, and the largest watermark met on the way.
+    fn take(&mut self, budget: usize) -> (Batch, Option<i64>) {
+        let mut batch = Vec::with_capacity(budget.min(self.events));
+        let mut wm = self.front_watermark.take();
+        while batch.len() < budget {
+            match self.items.pop_front() {
+                Some(Item::Event(e)) => {
+                    self.events -= 1;
+                    batch.push(e);
+                }
+                Some(Item::Watermark(t)) => wm = Some(wm.map_or(t, |w| w.max(t))),
+                None => break,
+            }
+        }
+        (batch, wm)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.items.is_empty() && self.front_watermark.is_none()
+    }
 }
 
 struct Shared {
@@ -114,10 +172,13 @@ impl Shared {
     }
 }
 
+/// Accounting: every event received is `held` until it is sent on (`passed`) or dropped by
+/// the buffer's own policy (`dropped`, counted once), so `events_in = passed + dropped by the
+/// policy + held` at every instant; `held` is 0 once the node finished.
 async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
-    let NodeContext { mut inputs, mut outputs, metrics, batch_size, .. } = ctx;
+    let NodeContext { mut inputs, mut outputs, metrics, batch_size, control, .. } = ctx;
     let shared = Arc::new(Shared {
-        queue: Mutex::new(Queue { items: VecDeque::new(), events: 0, ended: false }),
+        queue: Mutex::new(Queue { items: VecDeque::new(), events: 0, front_watermark: None, ended: false }),
         filled: Notify::new(),
         drained: Notify::new(),
     });
@@ -129,33 +190,28 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
         async move {
             while let Some(msg) = inputs.recv().await {
                 match msg {
-                    Received::Watermark(t) => shared.lock().items.push_back(Item::Watermark(t)),
+                    Received::Watermark(t) => shared.lock().push_watermark(t),
                     Received::Data { batch, .. } => {
+                        metrics.held.fetch_add(batch.len() as u64, Ordering::Relaxed);
                         for ev in batch {
                             let mut pending = Some(ev);
                             while let Some(ev) = pending.take() {
                                 let must_wait = {
                                     let mut q = shared.lock();
                                     if q.events < capacity {
-                                        q.items.push_back(Item::Event(ev));
-                                        q.events += 1;
+                                        q.push_event(ev);
                                         false
                                     } else {
                                         match config.when_full {
                                             WhenFull::DropNewest => {
-                                                metrics.dropped.fetch_add(1, Ordering::Relaxed);
+                                                count_dropped(&metrics);
                                                 false
                                             }
                                             WhenFull::DropOldest => {
-                                                if let Some(i) =
-                                                    q.items.iter().position(|it| matches!(it, Item::Event(_)))
-                                                {
-                                                    q.items.remove(i);
-                                                    q.events -= 1;
-                                                    metrics.dropped.fetch_add(1, Ordering::Relaxed);
+                                                if q.drop_oldest() {
+                                                    count_dropped(&metrics);
                                                 }
-                                                q.items.push_back(Item::Event(ev));
-                                                q.events += 1;
+                                                q.push_event(ev);
                                                 false
                                             }
                                             WhenFull::Block => {
@@ -184,37 +240,34 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
         let Some(out) = outputs.get_mut(0) else { return };
         let mut bucket = config.rate_limit.map(TokenBucket::new);
         loop {
+            // A graceful stop lifts the rate limit: the backlog drains at the pace downstream
+            // takes it instead of outliving the stop timeout.
+            if control.stopping() {
+                bucket = None;
+            }
             let budget = bucket.as_mut().map_or(batch_size, |b| b.available().clamp(1, batch_size));
-            let (batch, watermarks, ended) = {
+            let (batch, watermark, ended) = {
                 let mut q = shared.lock();
-                let mut batch = Vec::new();
-                let mut wms = Vec::new();
-                while batch.len() < budget {
-                    match q.items.pop_front() {
-                        Some(Item::Event(e)) => {
-                            q.events -= 1;
-                            batch.push(e);
-                        }
-                        Some(Item::Watermark(t)) => wms.push(t),
-                        None => break,
-                    }
-                }
-                (batch, wms, q.ended && q.items.is_empty())
+                let (batch, wm) = q.take(budget);
+                (batch, wm, q.ended && q.is_empty())
             };
             if !batch.is_empty() {
                 shared.drained.notify_one();
                 if let Some(b) = bucket.as_mut() {
-                    b.wait_for(batch.len()).await;
+                    b.wait_for(batch.len(), &control).await;
                 }
+                let n = batch.len() as u64;
                 out.send(batch).await;
+                metrics.passed.fetch_add(n, Ordering::Relaxed);
+                metrics.held.fetch_sub(n, Ordering::Relaxed);
             }
-            for t in watermarks {
+            if let Some(t) = watermark {
                 out.send_watermark(t);
             }
             if ended {
                 break;
             }
-            let empty = shared.lock().items.is_empty();
+            let empty = shared.lock().is_empty();
             if empty {
                 shared.filled.notified().await;
             }
@@ -223,6 +276,11 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
 
     tokio::join!(intake, output);
     Ok(())
+}
+
+fn count_dropped(metrics: &NodeMetrics) {
+    metrics.dropped.fetch_add(1, Ordering::Relaxed);
+    metrics.held.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Paces sending to `rate` events per second, with bursts of up to a tenth of a second.
@@ -250,11 +308,13 @@ impl TokenBucket {
         self.tokens.max(1.0) as usize
     }
 
-    async fn wait_for(&mut self, n: usize) {
+    /// Waits until `n` events may go; a stop ends the wait at once.
+    async fn wait_for(&mut self, n: usize, control: &Control) {
         self.refill();
         let deficit = n as f64 - self.tokens;
         if deficit > 0.0 {
-            tokio::time::sleep(Duration::from_secs_f64(deficit / self.rate)).await;
+            let due = tokio::time::Instant::now() + Duration::from_secs_f64(deficit / self.rate);
+            control.sleep_until(due).await;
             self.refill();
         }
         self.tokens -= n as f64;

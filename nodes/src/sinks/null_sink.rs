@@ -1,7 +1,9 @@
 //! `null_sink`: takes events and discards them, counting only (for benchmarks).
 
 use serde::{Deserialize, Serialize};
-use streamloom_runtime::io::NodeContext;
+use std::sync::atomic::Ordering;
+
+use streamloom_runtime::io::{NodeContext, Received};
 use streamloom_runtime::registry::{
     BuildContext, Category, ConfigProblem, NodeError, NodeFuture, NodeTask, ParamSpec, PortSpec, PortType, Ports,
     TypedNodeKind,
@@ -34,7 +36,12 @@ impl TypedNodeKind for NullSink {
     }
 }
 
+/// Accounting: every event received is `passed` (written nowhere, by design).
 async fn run(mut ctx: NodeContext) -> Result<(), NodeError> {
-    while ctx.inputs.recv().await.is_some() {}
+    while let Some(msg) = ctx.inputs.recv().await {
+        if let Received::Data { batch, .. } = msg {
+            ctx.metrics.passed.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        }
+    }
     Ok(())
 }

@@ -7,9 +7,12 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
+use streamloom_runtime::metrics::NodeMetrics;
 use streamloom_runtime::{Batch, Event};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -25,6 +28,8 @@ pub enum Chunk {
         batch: Batch,
         /// Lines that failed.
         bad: Vec<(u64, Value, String)>,
+        /// Blank lines passed over.
+        skipped: u64,
     },
     /// Reading failed; the node fails with this message.
     Failed(String),
@@ -56,6 +61,8 @@ pub struct ReadSpec {
     pub source: u32,
     /// Stops reading.
     pub stop: CancellationToken,
+    /// The node's counters: events parsed but never handed to the node count as `dropped`.
+    pub metrics: Arc<NodeMetrics>,
 }
 
 /// Results in file order.
@@ -64,11 +71,33 @@ pub struct OrderedChunks {
     next: usize,
     /// Cancelled when the chunks are dropped, so a reader following a file stops too.
     gone: CancellationToken,
+    metrics: Arc<NodeMetrics>,
 }
 
 impl Drop for OrderedChunks {
+    /// Stops the reader; events already parsed that the node never took are counted as
+    /// `dropped` (a parser finishing a chunk later counts its own).
     fn drop(&mut self) {
         self.gone.cancel();
+        let mut lost = 0;
+        for rx in &mut self.outputs {
+            rx.close();
+            while let Ok(chunk) = rx.try_recv() {
+                lost += chunk.events();
+            }
+        }
+        if lost > 0 {
+            self.metrics.dropped.fetch_add(lost, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Chunk {
+    fn events(&self) -> u64 {
+        match self {
+            Chunk::Events { batch, .. } => batch.len() as u64,
+            Chunk::Failed(_) => 0,
+        }
     }
 }
 
@@ -115,22 +144,25 @@ impl ParallelReader {
             inputs.push(work_tx);
             outputs.push(out_rx);
             let parser = LineParser { format: spec.format, time_field: spec.time_field.clone(), source: spec.source };
+            let metrics = spec.metrics.clone();
             threads.push(tokio::task::spawn_blocking(move || {
                 while let Some(work) = work_rx.blocking_recv() {
                     let chunk = match work {
                         Work::Lines { data, first_line, ends } => parser.parse(&data, first_line, &ends),
                         Work::Ready(chunk) => chunk,
                     };
-                    if out_tx.blocking_send(chunk).is_err() {
+                    if let Err(mpsc::error::SendError(chunk)) = out_tx.blocking_send(chunk) {
+                        metrics.dropped.fetch_add(chunk.events(), Ordering::Relaxed);
                         break;
                     }
                 }
             }));
         }
         let gone = CancellationToken::new();
+        let metrics = spec.metrics.clone();
         let reader = Reader { spec, inputs, next: 0, gone: gone.clone() };
         threads.push(tokio::task::spawn_blocking(move || reader.run()));
-        ParallelReader { chunks: OrderedChunks { outputs, next: 0, gone }, threads: Threads(threads) }
+        ParallelReader { chunks: OrderedChunks { outputs, next: 0, gone, metrics }, threads: Threads(threads) }
     }
 }
 
@@ -174,6 +206,7 @@ impl Reader {
         // End of each complete line in `data` (without its newline).
         let mut ends: Vec<usize> = Vec::with_capacity(batch);
         let mut first_line = 1u64;
+        let mut bom_checked = false;
         loop {
             if self.spec.stop.is_cancelled() || self.gone.is_cancelled() {
                 return Ok(());
@@ -181,6 +214,13 @@ impl Reader {
             let n = reader
                 .read_until(b'\n', &mut data)
                 .map_err(|e| format!("reading {}: {e}", self.spec.path.display()))?;
+            // A UTF-8 byte-order mark at the start of the file is not part of the first line.
+            if !bom_checked && (data.len() >= BOM.len() || n == 0 || data.last() == Some(&b'\n')) {
+                bom_checked = true;
+                if data.starts_with(BOM) {
+                    data.drain(..BOM.len());
+                }
+            }
             if n > 0 && data.last() == Some(&b'\n') {
                 ends.push(data.len() - 1);
                 if ends.len() >= batch {
@@ -221,20 +261,42 @@ impl Reader {
 
     fn read_csv(&mut self, file: File) -> Result<(), String> {
         let path = self.spec.path.display().to_string();
-        let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(BufReader::new(file));
-        let headers = rdr.headers().map_err(|e| format!("reading CSV header of {path}: {e}"))?.clone();
+        let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(BufReader::new(file));
+        let mut rec = csv::StringRecord::new();
+        // The header: the first non-blank line (the csv reader passes blank lines over).
+        let read = rdr.read_record(&mut rec).map_err(|e| format!("reading CSV header of {path}: {e}"))?;
+        if !read {
+            return Ok(());
+        }
+        let header_line = rec.position().map_or(1, |p| p.line());
+        let mut skipped = header_line - 1;
+        let mut headers: Vec<String> = rec.iter().map(str::to_string).collect();
+        if let Some(first) = headers.first_mut()
+            && let Some(rest) = first.strip_prefix('\u{feff}')
+        {
+            *first = rest.to_string();
+        }
+        check_unique(&headers).map_err(|col| format!("the CSV header of {path} names column `{col}` twice"))?;
+        let mut next_line = header_line + 1 + newlines(&rec);
         let parser =
             LineParser { format: FileFormat::Csv, time_field: self.spec.time_field.clone(), source: self.spec.source };
         let batch_size = self.spec.batch_size.max(1);
         let mut batch = Vec::with_capacity(batch_size);
         let mut bad = Vec::new();
-        for row in rdr.records() {
-            if self.spec.stop.is_cancelled() {
+        loop {
+            if self.spec.stop.is_cancelled() || self.gone.is_cancelled() {
                 break;
             }
-            match row {
-                Ok(rec) => {
-                    let line_no = rec.position().map_or(0, |p| p.line());
+            match rdr.read_record(&mut rec) {
+                Ok(false) => {
+                    // Blank lines after the last row.
+                    skipped += rdr.position().line().saturating_sub(next_line);
+                    break;
+                }
+                Ok(true) => {
+                    let line_no = rec.position().map_or(next_line, |p| p.line());
+                    skipped += line_no.saturating_sub(next_line);
+                    next_line = line_no + 1 + newlines(&rec);
                     if rec.len() != headers.len() {
                         let fields: Vec<&str> = rec.iter().collect();
                         bad.push((
@@ -242,33 +304,58 @@ impl Reader {
                             json!({ "line": line_no, "fields": fields }),
                             format!("{} fields, the header has {}", rec.len(), headers.len()),
                         ));
-                        continue;
+                    } else {
+                        let mut m = Map::with_capacity(headers.len());
+                        for (h, v) in headers.iter().zip(rec.iter()) {
+                            m.insert(h.clone(), csv_value(v));
+                        }
+                        let value = Value::Object(m);
+                        let time = parser.event_time(&value);
+                        batch.push(Event { value, time, source: self.spec.source, seq: line_no });
                     }
-                    let mut m = Map::with_capacity(headers.len());
-                    for (h, v) in headers.iter().zip(rec.iter()) {
-                        m.insert(h.to_string(), csv_value(v));
-                    }
-                    let value = Value::Object(m);
-                    let time = parser.event_time(&value);
-                    batch.push(Event { value, time, source: self.spec.source, seq: line_no });
                 }
                 Err(e) => {
-                    let line_no = e.position().map_or(0, |p| p.line());
+                    let line_no = e.position().map_or(next_line, |p| p.line());
+                    next_line = rdr.position().line();
                     bad.push((line_no, json!({ "line": line_no }), format!("invalid CSV: {e}")));
                 }
             }
-            if batch.len() >= batch_size {
-                let chunk = Chunk::Events { batch: std::mem::take(&mut batch), bad: std::mem::take(&mut bad) };
+            // Good and bad rows together: neither list outgrows a batch.
+            if batch.len() + bad.len() >= batch_size || skipped >= batch_size as u64 {
+                let chunk = Chunk::Events {
+                    batch: std::mem::take(&mut batch),
+                    bad: std::mem::take(&mut bad),
+                    skipped: std::mem::take(&mut skipped),
+                };
                 if !self.send(Work::Ready(chunk)) {
                     return Ok(());
                 }
             }
         }
-        if !batch.is_empty() || !bad.is_empty() {
-            self.send(Work::Ready(Chunk::Events { batch, bad }));
+        if !batch.is_empty() || !bad.is_empty() || skipped > 0 {
+            self.send(Work::Ready(Chunk::Events { batch, bad, skipped }));
         }
         Ok(())
     }
+}
+
+/// The UTF-8 byte-order mark.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The first name that occurs twice.
+fn check_unique(names: &[String]) -> Result<(), &str> {
+    let mut seen = std::collections::HashSet::with_capacity(names.len());
+    for n in names {
+        if !seen.insert(n.as_str()) {
+            return Err(n);
+        }
+    }
+    Ok(())
+}
+
+/// Line breaks inside a record's quoted fields (the record spans that many more lines).
+fn newlines(rec: &csv::StringRecord) -> u64 {
+    rec.iter().map(|f| f.bytes().filter(|&b| b == b'\n').count() as u64).sum()
 }
 
 /// Turns lines into events.
@@ -287,6 +374,7 @@ impl LineParser {
     fn parse(&self, data: &[u8], first_line: u64, ends: &[usize]) -> Chunk {
         let mut batch = Vec::with_capacity(ends.len());
         let mut bad = Vec::new();
+        let mut skipped = 0;
         let mut start = 0;
         for (i, &end) in ends.iter().enumerate() {
             let line = &data[start..end];
@@ -294,16 +382,23 @@ impl LineParser {
             let line_no = first_line + i as u64;
             let text = line.strip_suffix(b"\r").unwrap_or(line);
             if text.is_empty() {
+                skipped += 1;
                 continue;
             }
             let failed =
                 |reason: String| (line_no, json!({ "line": line_no, "text": String::from_utf8_lossy(text) }), reason);
             match self.format {
                 FileFormat::Jsonl => match serde_json::from_slice::<Value>(text) {
-                    Ok(value) => {
-                        let time = self.event_time(&value);
-                        batch.push(Event { value, time, source: self.source, seq: line_no });
-                    }
+                    Ok(value) => match oversized_integer(&value, text) {
+                        Some(digits) => bad.push(failed(format!(
+                            "integer {} does not fit in 64 bits (as a float it would lose digits)",
+                            cut(digits)
+                        ))),
+                        None => {
+                            let time = self.event_time(&value);
+                            batch.push(Event { value, time, source: self.source, seq: line_no });
+                        }
+                    },
                     Err(e) => bad.push(failed(format!("invalid JSON: {e}"))),
                 },
                 _ => match std::str::from_utf8(text) {
@@ -312,14 +407,70 @@ impl LineParser {
                 },
             }
         }
-        Chunk::Events { batch, bad }
+        Chunk::Events { batch, bad, skipped }
     }
 }
 
+/// An integer literal in `text` too large for 64 bits, which serde_json turned into a float.
+/// Only scans the text when the parsed value holds a float that could be one.
+fn oversized_integer<'a>(value: &Value, text: &'a [u8]) -> Option<&'a str> {
+    if !has_huge_integral_float(value) {
+        return None;
+    }
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'"' => {
+                i += 1;
+                while i < text.len() && text[i] != b'"' {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < text.len() && matches!(text[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+                    i += 1;
+                }
+                let token = std::str::from_utf8(&text[start..i]).unwrap_or_default();
+                let integral = !token.contains(['.', 'e', 'E']);
+                if integral && token.parse::<i64>().is_err() && token.parse::<u64>().is_err() {
+                    return Some(token);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Whether `value` holds a float with no fraction beyond the 64-bit integer range.
+fn has_huge_integral_float(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => n.as_f64().is_some_and(|f| n.is_f64() && f.fract() == 0.0 && f.abs() >= 9.2e18),
+        Value::Array(a) => a.iter().any(has_huge_integral_float),
+        Value::Object(o) => o.values().any(has_huge_integral_float),
+        _ => false,
+    }
+}
+
+/// At most 40 characters of `s`, marked when cut.
+fn cut(s: &str) -> String {
+    if s.len() <= 40 { s.to_string() } else { format!("{}… ({} digits)", &s[..40], s.len()) }
+}
+
 /// CSV cells become numbers or booleans when they read as such, strings otherwise.
+/// Integers beyond 64 bits stay strings, keeping every digit.
 fn csv_value(cell: &str) -> Value {
     if let Ok(i) = cell.parse::<i64>() {
         return Value::from(i);
+    }
+    if let Ok(u) = cell.parse::<u64>() {
+        return Value::from(u);
+    }
+    let digits = cell.strip_prefix(['-', '+']).unwrap_or(cell);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Value::String(cell.to_string());
     }
     if let Ok(f) = cell.parse::<f64>()
         && f.is_finite()

@@ -261,15 +261,23 @@ impl Reader {
 
     fn read_csv(&mut self, file: File) -> Result<(), String> {
         let path = self.spec.path.display().to_string();
-        let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(BufReader::new(file));
+        let source = Tail { inner: BufReader::new(file), last: None, eof: false, total: 0 };
+        let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(source);
         let mut rec = csv::StringRecord::new();
-        // The header: the first non-blank line (the csv reader passes blank lines over).
+        // The csv reader passes blank lines over, and a record's own position is where it
+        // started looking (before those blank lines): lines are counted from where each record
+        // ends instead. `next_line` is the line after the last record.
+        let mut lines = LineTracker { next_line: 1, skipped: 0 };
+        // The header: the first non-blank line.
         let read = rdr.read_record(&mut rec).map_err(|e| format!("reading CSV header of {path}: {e}"))?;
         if !read {
+            lines.at_end(&rdr);
+            if lines.skipped > 0 {
+                self.send(Work::Ready(Chunk::Events { batch: Vec::new(), bad: Vec::new(), skipped: lines.skipped }));
+            }
             return Ok(());
         }
-        let header_line = rec.position().map_or(1, |p| p.line());
-        let mut skipped = header_line - 1;
+        lines.record(&rdr, &rec);
         let mut headers: Vec<String> = rec.iter().map(str::to_string).collect();
         if let Some(first) = headers.first_mut()
             && let Some(rest) = first.strip_prefix('\u{feff}')
@@ -277,7 +285,6 @@ impl Reader {
             *first = rest.to_string();
         }
         check_unique(&headers).map_err(|col| format!("the CSV header of {path} names column `{col}` twice"))?;
-        let mut next_line = header_line + 1 + newlines(&rec);
         let parser =
             LineParser { format: FileFormat::Csv, time_field: self.spec.time_field.clone(), source: self.spec.source };
         let batch_size = self.spec.batch_size.max(1);
@@ -289,14 +296,11 @@ impl Reader {
             }
             match rdr.read_record(&mut rec) {
                 Ok(false) => {
-                    // Blank lines after the last row.
-                    skipped += rdr.position().line().saturating_sub(next_line);
+                    lines.at_end(&rdr);
                     break;
                 }
                 Ok(true) => {
-                    let line_no = rec.position().map_or(next_line, |p| p.line());
-                    skipped += line_no.saturating_sub(next_line);
-                    next_line = line_no + 1 + newlines(&rec);
+                    let line_no = lines.record(&rdr, &rec);
                     if rec.len() != headers.len() {
                         let fields: Vec<&str> = rec.iter().collect();
                         bad.push((
@@ -315,27 +319,87 @@ impl Reader {
                     }
                 }
                 Err(e) => {
-                    let line_no = e.position().map_or(next_line, |p| p.line());
-                    next_line = rdr.position().line();
+                    let line_no = lines.failed(&rdr);
                     bad.push((line_no, json!({ "line": line_no }), format!("invalid CSV: {e}")));
                 }
             }
             // Good and bad rows together: neither list outgrows a batch.
-            if batch.len() + bad.len() >= batch_size || skipped >= batch_size as u64 {
+            if batch.len() + bad.len() >= batch_size || lines.skipped >= batch_size as u64 {
                 let chunk = Chunk::Events {
                     batch: std::mem::take(&mut batch),
                     bad: std::mem::take(&mut bad),
-                    skipped: std::mem::take(&mut skipped),
+                    skipped: std::mem::take(&mut lines.skipped),
                 };
                 if !self.send(Work::Ready(chunk)) {
                     return Ok(());
                 }
             }
         }
-        if !batch.is_empty() || !bad.is_empty() || skipped > 0 {
-            self.send(Work::Ready(Chunk::Events { batch, bad, skipped }));
+        if !batch.is_empty() || !bad.is_empty() || lines.skipped > 0 {
+            self.send(Work::Ready(Chunk::Events { batch, bad, skipped: lines.skipped }));
         }
         Ok(())
+    }
+}
+
+/// A reader that remembers the last byte it gave out and whether it reached the end, so the
+/// CSV line count can tell a last record without a line break.
+struct Tail<R> {
+    inner: R,
+    last: Option<u8>,
+    eof: bool,
+    total: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Tail<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        match buf[..n].last() {
+            Some(&b) => {
+                self.last = Some(b);
+                self.total += n as u64;
+            }
+            None => self.eof = true,
+        }
+        Ok(n)
+    }
+}
+
+/// Line numbers of CSV records, and the blank lines between them.
+struct LineTracker {
+    next_line: u64,
+    skipped: u64,
+}
+
+impl LineTracker {
+    /// Whether the record just read ended with a line break (only the last one may not).
+    fn terminated<R: std::io::Read>(rdr: &csv::Reader<Tail<R>>) -> bool {
+        let src = rdr.get_ref();
+        !(src.eof && rdr.position().byte() == src.total && !matches!(src.last, Some(b'\n' | b'\r')))
+    }
+
+    /// The line the record just read starts on; counts the blank lines before it.
+    fn record<R: std::io::Read>(&mut self, rdr: &csv::Reader<Tail<R>>, rec: &csv::StringRecord) -> u64 {
+        let after = rdr.position().line();
+        let terminated = Self::terminated(rdr);
+        let start = after.saturating_sub(newlines(rec) + u64::from(terminated)).max(self.next_line);
+        self.skipped += start - self.next_line;
+        self.next_line = if terminated { after } else { after + 1 };
+        start
+    }
+
+    /// The line of a record that could not be read (its field breaks are unknown).
+    fn failed<R: std::io::Read>(&mut self, rdr: &csv::Reader<Tail<R>>) -> u64 {
+        let after = rdr.position().line();
+        let terminated = Self::terminated(rdr);
+        let line = if terminated { after.saturating_sub(1) } else { after }.max(self.next_line);
+        self.next_line = line + 1;
+        line
+    }
+
+    /// Counts blank lines after the last record.
+    fn at_end<R: std::io::Read>(&mut self, rdr: &csv::Reader<Tail<R>>) {
+        self.skipped += rdr.position().line().saturating_sub(self.next_line);
     }
 }
 
@@ -482,5 +546,57 @@ fn csv_value(cell: &str) -> Value {
         "true" => Value::Bool(true),
         "false" => Value::Bool(false),
         _ => Value::String(cell.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bad_csv_rows_come_in_chunks_no_larger_than_a_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.csv");
+        let mut text = String::from("a,b\n");
+        for i in 0..1000 {
+            text.push_str(&format!("{i}\n"));
+        }
+        std::fs::write(&path, text).unwrap();
+        let reading = ParallelReader::start(ReadSpec {
+            path,
+            format: FileFormat::Csv,
+            follow: false,
+            time_field: None,
+            batch_size: 10,
+            source: 0,
+            stop: CancellationToken::new(),
+            metrics: Arc::new(NodeMetrics::default()),
+        });
+        let mut chunks = reading.chunks;
+        let (mut seen, mut lines) = (0, Vec::new());
+        while let Some(chunk) = chunks.next().await {
+            let Chunk::Events { batch, bad, .. } = chunk else { panic!("failed") };
+            assert!(batch.len() + bad.len() <= 10, "chunk of {} bad rows", bad.len());
+            seen += bad.len();
+            lines.extend(bad.iter().map(|b| b.0));
+        }
+        assert_eq!(seen, 1000);
+        assert_eq!(lines, (2..1002).collect::<Vec<u64>>());
+        drop(chunks);
+        reading.threads.join().await;
+    }
+
+    #[test]
+    fn only_integer_literals_beyond_64_bits_are_oversized() {
+        fn check(t: &str) -> Option<&str> {
+            oversized_integer(&serde_json::from_str(t).unwrap(), t.as_bytes())
+        }
+        assert_eq!(check("{\"a\": 99999999999999999999}"), Some("99999999999999999999"));
+        assert_eq!(check("[-99999999999999999999]"), Some("-99999999999999999999"));
+        assert_eq!(check("{\"a\": 1e20, \"b\": 99999999999999999999.0}"), None);
+        assert_eq!(check("{\"99999999999999999999\": 1e20}"), None);
+        assert_eq!(check("[\"\\\\\", 1e20, 18446744073709551615]"), None);
+        assert_eq!(check("[\"\\\"\", 1e20, 18446744073709551616]"), Some("18446744073709551616"));
     }
 }

@@ -320,3 +320,58 @@ impl TokenBucket {
         self.tokens -= n as f64;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue() -> Queue {
+        Queue { items: VecDeque::new(), events: 0, front_watermark: None, ended: false }
+    }
+
+    fn ev(i: u64) -> Event {
+        Event::new(serde_json::Value::from(i), 0, i)
+    }
+
+    #[test]
+    fn watermarks_between_the_same_events_merge_into_the_largest() {
+        let mut q = queue();
+        q.push_event(ev(0));
+        for t in 0..100_000 {
+            q.push_watermark(t);
+        }
+        q.push_event(ev(1));
+        q.push_watermark(5);
+        q.push_watermark(3);
+        assert_eq!(q.items.len(), 4, "event, one watermark, event, one watermark");
+        let (batch, wm) = q.take(10);
+        assert_eq!(batch.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(wm, Some(99_999), "the largest watermark taken on the way");
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn drop_oldest_under_a_watermark_per_event_stays_bounded_and_keeps_the_newest() {
+        // A full queue where every event is followed by a watermark: each drop must not
+        // leave watermarks behind to pile up at the front (they merge into one).
+        let capacity = 1000;
+        let mut q = queue();
+        let mut dropped = 0;
+        for i in 0..200_000u64 {
+            if q.events == capacity && q.drop_oldest() {
+                dropped += 1;
+            }
+            q.push_event(ev(i));
+            q.push_watermark(i as i64);
+            assert!(q.items.len() <= 2 * capacity + 1, "{} items after {i} events", q.items.len());
+        }
+        assert_eq!(dropped, 200_000 - capacity as u64);
+        // The watermark before the last dropped event; the one after it now leads the queue.
+        assert_eq!(q.front_watermark, Some(200_000 - capacity as i64 - 2));
+        assert!(matches!(q.items.front(), Some(Item::Watermark(t)) if *t == 200_000 - capacity as i64 - 1));
+        let (batch, wm) = q.take(usize::MAX);
+        assert_eq!(batch.first().map(|e| e.seq), Some(200_000 - capacity as u64));
+        assert_eq!(batch.len(), capacity);
+        assert_eq!(wm, Some(199_999));
+    }
+}

@@ -34,7 +34,7 @@ fn n<'a>(s: &'a MetricsSnapshot, id: &str) -> &'a streamloom_runtime::metrics::N
 #[test]
 fn block_wires_conserve_every_event() {
     let graph = Graph {
-        settings: Settings { default_capacity: Some(64), batch_size: Some(100) },
+        settings: Settings { default_capacity: Some(64), batch_size: Some(100), ..Default::default() },
         nodes: vec![
             node("gen", "generator", json!({"count": 50_000, "rate": null, "payload": "sample_events", "seed": 1})),
             // Fails on "view" events (string + number): they go to the dead-letter port.
@@ -73,7 +73,7 @@ fn block_wires_conserve_every_event() {
 fn drop_wires_account_for_every_missing_event() {
     for policy in [WhenFull::DropNewest, WhenFull::DropOldest] {
         let graph = Graph {
-            settings: Settings { default_capacity: None, batch_size: Some(50) },
+            settings: Settings { default_capacity: None, batch_size: Some(50), ..Default::default() },
             nodes: vec![
                 node("gen", "generator", json!({"count": 20_000, "rate": null, "payload": "sequence", "seed": 1})),
                 node("slow", "buffer", json!({"capacity": 10, "when_full": "block", "rate_limit": 20_000.0})),
@@ -98,7 +98,7 @@ fn drop_wires_account_for_every_missing_event() {
 fn a_slow_consumer_holds_the_source_back() {
     // Wire capacity 100, batches of 10, buffer capacity 50 sending 20 events/s.
     let graph = Graph {
-        settings: Settings { default_capacity: None, batch_size: Some(10) },
+        settings: Settings { default_capacity: None, batch_size: Some(10), ..Default::default() },
         nodes: vec![
             node("gen", "generator", json!({"count": null, "rate": null, "payload": "sequence", "seed": 1})),
             node("slow", "buffer", json!({"capacity": 50, "when_full": "block", "rate_limit": 20.0})),
@@ -218,7 +218,7 @@ fn watermarks_flow_through_operators_and_fan_in_takes_the_minimum() {
     registry.add::<WatermarkProbe>();
     // Two sample-event generators: the slower stream (rate-limited) holds the merged watermark back.
     let graph = Graph {
-        settings: Settings { default_capacity: None, batch_size: Some(100) },
+        settings: Settings { default_capacity: None, batch_size: Some(100), ..Default::default() },
         nodes: vec![
             node("fast", "generator", json!({"count": 5000, "rate": null, "payload": "sample_events", "seed": 1})),
             node("slow", "generator", json!({"count": 1000, "rate": 5000.0, "payload": "sample_events", "seed": 2})),
@@ -272,7 +272,7 @@ fn tap_keeps_the_last_events_of_each_output_including_errors() {
     use streamloom_runtime::tap::TAP_CAPACITY;
     // A map that fails on odd numbers: evens leave on `out`, odds on `errors` (unwired here).
     let graph = Graph {
-        settings: Settings { default_capacity: Some(64), batch_size: Some(10) },
+        settings: Settings { default_capacity: Some(64), batch_size: Some(10), ..Default::default() },
         nodes: vec![
             // Paced (0.1 s), so the tap is watched well before the end.
             node("gen", "generator", json!({"count": 1000, "rate": 10000, "payload": "sequence", "seed": 1})),

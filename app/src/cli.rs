@@ -28,6 +28,11 @@ pub struct Cli {
     /// With --headless: stop gracefully after this many seconds (for unbounded sources).
     #[arg(long, value_name = "SECONDS", requires = "headless")]
     pub stop_after: Option<f64>,
+    /// With --headless: how long a stop (Ctrl-C, SIGTERM, --stop-after, a failed node) lets
+    /// events in flight drain before cancelling what is left: `30s`, `2m`, `500ms`.
+    /// Overrides the graph's `settings.stop_timeout` (default 10 s).
+    #[arg(long, value_name = "DURATION", requires = "headless", value_parser = parse_stop_timeout)]
+    pub stop_timeout: Option<std::time::Duration>,
     /// With --headless: no live progress or periodic log lines, only the final report.
     #[arg(long, requires = "headless")]
     pub quiet: bool,
@@ -101,6 +106,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     headless::Progress::LogLines
                 },
                 workers: cli.workers,
+                stop_timeout: cli.stop_timeout,
             };
             headless::run(&graph, &registry, &opts)
         }
@@ -127,6 +133,10 @@ fn default_example() -> Option<PathBuf> {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets/graphs/purchases.ron"),
     ];
     candidates.into_iter().find(|p| p.exists())
+}
+
+fn parse_stop_timeout(text: &str) -> Result<std::time::Duration, String> {
+    streamloom_runtime::graph::parse_duration(text)
 }
 
 fn init_tracing() {

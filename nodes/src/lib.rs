@@ -7,6 +7,8 @@ pub mod operators;
 pub mod sample_events;
 pub mod sinks;
 pub mod sources;
+#[cfg(feature = "fault-kinds")]
+pub mod testing;
 
 use streamloom_runtime::Registry;
 
@@ -21,6 +23,8 @@ pub fn builtin_registry() -> Registry {
     r.add::<sinks::file_sink::FileSink>();
     r.add::<sinks::console_sink::ConsoleSink>();
     r.add::<sinks::null_sink::NullSink>();
+    #[cfg(feature = "fault-kinds")]
+    r.add::<testing::fault::Fault>();
     r
 }
 

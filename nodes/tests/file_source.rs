@@ -18,7 +18,7 @@ fn graph(source: Value, out: &std::path::Path, batch: usize) -> Graph {
         config,
     };
     Graph {
-        settings: Settings { default_capacity: Some(16), batch_size: Some(batch) },
+        settings: Settings { default_capacity: Some(16), batch_size: Some(batch), ..Default::default() },
         nodes: vec![
             node("read", "file_source", source),
             node("write", "file_sink", json!({"path": out.to_str().unwrap(), "flush_interval_ms": 20})),

@@ -144,7 +144,7 @@ fn a_sink_blocked_on_a_reader_that_never_reads_is_cancelled_with_what_it_held_co
         256,
     );
     let engine = Engine::new(Some(2)).unwrap();
-    let options = RunOptions { stop_timeout: Duration::from_millis(300), ..RunOptions::default() };
+    let options = RunOptions { stop_timeout: Some(Duration::from_millis(300)), ..RunOptions::default() };
     let h = start(&engine, &g, options);
     let reader = reader.join().unwrap();
     std::thread::sleep(Duration::from_millis(500));

@@ -14,10 +14,10 @@ use streamloom_runtime::executor::{Engine, RunOptions, RunOutcome};
 use streamloom_runtime::graph::{WhenFull, Wire};
 use streamloom_runtime::metrics::NodeSnapshot;
 
-/// The buffer's equation: its own policy drops are its only `dropped` here (its output wire
-/// blocks), so `in = passed + dropped + held`.
+/// The buffer's equation; its output wire blocks, so all its drops are its own.
 fn assert_buffer_equation(b: &NodeSnapshot) {
-    assert_eq!(b.events_in, b.passed + b.dropped + b.held, "buffer {b:?}");
+    assert_node_equation(b);
+    assert_eq!(b.dropped, b.dropped_inside, "own drops counted once: {b:?}");
     assert_eq!(b.events_out, b.passed, "1:1: every event passed is sent");
 }
 
@@ -67,7 +67,7 @@ fn buffer_held_follows_its_queue_while_rate_limited() {
     for _ in 0..50 {
         let s = h.snapshot_now();
         let b = n(&s, "buf").clone();
-        if b.events_in == 1000 && b.events_in == b.passed + b.dropped + b.held {
+        if b.events_in == 1000 && b.events_in == b.passed + b.dropped_inside + b.held {
             consistent = Some(b);
             break;
         }

@@ -10,7 +10,9 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{Batch, Event, Message};
+use crate::graph::WhenFull;
 use crate::metrics::NodeMetrics;
+use crate::redact::Redactor;
 use crate::registry::NodeError;
 use crate::tap::PortTap;
 use crate::wire::WireQueue;
@@ -143,22 +145,39 @@ impl Output {
         !self.wires.is_empty()
     }
 
-    /// Sends a batch down every wire, applying each wire's `when_full` policy.
+    /// Sends a batch down every wire, applying each wire's `when_full` policy. A port with
+    /// no wire counts the batch as `discarded`. Fan-out: the drop-policy wires take their
+    /// copy first (cloning only what each keeps), so they never wait behind a full `block`
+    /// wire; the last `block` wire gets the batch itself.
     pub async fn send(&mut self, batch: Batch) {
         if batch.is_empty() {
             return;
         }
+        let n = batch.len() as u64;
         if self.counts_as_output {
-            self.metrics.events_out.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            self.metrics.events_out.fetch_add(n, Ordering::Relaxed);
         }
         if let Some(tap) = &self.tap {
             tap.record(&batch);
         }
-        let Some((last, rest)) = self.wires.split_last() else { return };
-        for w in rest {
-            w.push(batch.clone(), &self.metrics).await;
+        if self.wires.is_empty() {
+            self.metrics.discarded.fetch_add(n, Ordering::Relaxed);
+            return;
         }
-        last.push(batch, &self.metrics).await;
+        self.metrics.unsent.fetch_add(n, Ordering::Relaxed);
+        let owner = self.wires.iter().rposition(|w| w.when_full() == WhenFull::Block).unwrap_or(self.wires.len() - 1);
+        for (i, w) in self.wires.iter().enumerate() {
+            if i != owner && w.when_full() != WhenFull::Block {
+                w.push_shared(&batch).await;
+            }
+        }
+        for (i, w) in self.wires.iter().enumerate() {
+            if i != owner && w.when_full() == WhenFull::Block {
+                w.push_shared(&batch).await;
+            }
+        }
+        self.wires[owner].push(batch).await;
+        self.metrics.unsent.fetch_sub(n, Ordering::Relaxed);
     }
 
     /// Sends a watermark down every wire.
@@ -193,16 +212,26 @@ pub struct DeadLetters {
     pending: Batch,
     unlogged: u64,
     last_log: Option<Instant>,
+    redactor: Redactor,
 }
 
 impl DeadLetters {
     pub(crate) fn new(node_id: Arc<str>, output: Output) -> Self {
-        DeadLetters { node_id, output, pending: Vec::new(), unlogged: 0, last_log: None }
+        DeadLetters { node_id, output, pending: Vec::new(), unlogged: 0, last_log: None, redactor: Redactor::default() }
+    }
+
+    /// Reasons show `${NAME}` placeholders, never the values substituted for them.
+    pub(crate) fn with_redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
     }
 
     /// Reports one failed event. Call [`DeadLetters::flush`] (done by [`NodeContext::emit`]) to send.
     pub fn report(&mut self, event: Event, reason: impl Into<String>) {
-        let reason = reason.into();
+        let mut reason = reason.into();
+        if !self.redactor.is_empty() {
+            reason = self.redactor.redact(&reason);
+        }
         self.output.metrics.errors.fetch_add(1, Ordering::Relaxed);
         if self.output.is_wired() {
             let value = json!({
@@ -308,13 +337,20 @@ pub struct NodeContext {
 }
 
 impl NodeContext {
-    /// Sends `batch` on output `port` (a missing port drops nothing: it has no wires) and
-    /// flushes the dead-letter port.
-    pub async fn emit(&mut self, port: usize, batch: Batch) {
-        if let Some(out) = self.outputs.get_mut(port) {
-            out.send(batch).await;
-        }
+    /// Sends `batch` on output `port` and flushes the dead-letter port. A port the node
+    /// does not have is an error (a bug in the node kind), never a silent drop.
+    pub async fn emit(&mut self, port: usize, batch: Batch) -> Result<(), NodeError> {
+        let Some(out) = self.outputs.get_mut(port) else {
+            let n = batch.len();
+            self.errors.flush().await;
+            return Err(NodeError(format!(
+                "internal: sent {n} event(s) to output port #{port}, but the node has {} data output(s)",
+                self.outputs.len()
+            )));
+        };
+        out.send(batch).await;
         self.errors.flush().await;
+        Ok(())
     }
 
     /// Forwards a watermark on every output.
@@ -331,14 +367,15 @@ impl NodeContext {
 }
 
 /// A one-in one-out operator's per-batch work: turn `input` into events on `out`, report
-/// failures to `errors`.
+/// failures to `errors`, and return how many inputs led to output (`passed`). The runtime
+/// counts the rest as `filtered`, less those reported to `errors`.
 pub trait BatchProcessor: Send {
-    /// Processes one batch.
-    fn process(&mut self, input: Batch, out: &mut Batch, errors: &mut DeadLetters);
+    /// Processes one batch; returns the number of inputs that led to at least one output.
+    fn process(&mut self, input: Batch, out: &mut Batch, errors: &mut DeadLetters) -> usize;
 }
 
-impl<F: FnMut(Batch, &mut Batch, &mut DeadLetters) + Send> BatchProcessor for F {
-    fn process(&mut self, input: Batch, out: &mut Batch, errors: &mut DeadLetters) {
+impl<F: FnMut(Batch, &mut Batch, &mut DeadLetters) -> usize + Send> BatchProcessor for F {
+    fn process(&mut self, input: Batch, out: &mut Batch, errors: &mut DeadLetters) -> usize {
         self(input, out, errors)
     }
 }
@@ -350,10 +387,16 @@ pub async fn drive_operator(mut ctx: NodeContext, mut processor: impl BatchProce
         match msg {
             Received::Data { batch, .. } => {
                 let started = Instant::now();
-                let mut out = Vec::with_capacity(batch.len());
-                processor.process(batch, &mut out, &mut ctx.errors);
+                let n_in = batch.len();
+                let errors_before = ctx.metrics.errors.load(Ordering::Relaxed);
+                let mut out = Vec::with_capacity(n_in);
+                let passed = processor.process(batch, &mut out, &mut ctx.errors);
+                let errored = ctx.metrics.errors.load(Ordering::Relaxed).saturating_sub(errors_before) as usize;
+                ctx.metrics.count_filtered(n_in.saturating_sub(passed + errored));
                 ctx.add_busy(started);
-                ctx.emit(0, out).await;
+                ctx.emit(0, out).await?;
+                // Counted once delivered: an event mid-push is still held (lost if killed).
+                ctx.metrics.count_passed(passed.min(n_in - errored.min(n_in)));
             }
             Received::Watermark(t) => ctx.forward_watermark(t),
         }

@@ -13,6 +13,7 @@ pub mod graph;
 pub mod io;
 pub mod metrics;
 pub mod problem;
+pub mod redact;
 pub mod registry;
 pub mod tap;
 pub mod validate;

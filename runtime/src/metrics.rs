@@ -56,8 +56,6 @@ pub struct NodeMetrics {
     pub errors: AtomicU64,
     /// Events dropped by this node's output wires or by the node itself.
     pub dropped: AtomicU64,
-    /// Nanoseconds spent processing.
-    pub busy_ns: AtomicU64,
     /// Inputs consumed that led to output (1:1 operators: equals `events_out`); sinks: events written.
     pub passed: AtomicU64,
     /// Inputs consumed that produced no output by design (a filter's `false`, a map with no output).
@@ -66,15 +64,43 @@ pub struct NodeMetrics {
     pub discarded: AtomicU64,
     /// Input units a source skipped by design (blank lines); not events.
     pub skipped: AtomicU64,
-    /// Gauge: events inside the node right now (buffer queue, a batch mid-push, a sink's pending writes).
-    pub held: AtomicU64,
-    /// Events that were inside the node when it was cancelled after the stop timeout.
+    /// Events this node dropped itself by its own policy (a buffer's `when_full`); also in `dropped`.
+    pub dropped_inside: AtomicU64,
+    /// Gauge: events sent on an output but not yet accepted by every wire (a batch mid-push).
+    pub unsent: AtomicU64,
+    /// Events inside the node when it was cancelled after the stop timeout (received and not
+    /// resolved, or mid-push); after a kill they are no longer counted as `held`.
     pub lost_on_kill: AtomicU64,
+    /// Nanoseconds spent processing.
+    pub busy_ns: AtomicU64,
     status: AtomicU8,
     message: Mutex<Option<String>>,
 }
 
 impl NodeMetrics {
+    /// Counts `n` inputs that led to output (or, in a sink, were written).
+    pub fn count_passed(&self, n: usize) {
+        self.passed.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    /// Counts `n` inputs that produced no output by design.
+    pub fn count_filtered(&self, n: usize) {
+        self.filtered.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    /// Counts `n` inputs this node dropped by its own policy (counted in `dropped` too).
+    pub fn count_dropped_inside(&self, n: usize) {
+        self.dropped_inside.fetch_add(n as u64, Ordering::Relaxed);
+        self.dropped.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    /// Inputs received and not yet resolved (passed, filtered, errored, dropped inside, lost).
+    /// Exact once the node is quiet; a snapshot of a busy node may lag by a batch.
+    pub fn held(&self) -> u64 {
+        let resolved = self.passed.load(Ordering::Acquire)
+            + self.filtered.load(Ordering::Acquire)
+            + self.errors.load(Ordering::Acquire)
+            + self.dropped_inside.load(Ordering::Acquire)
+            + self.lost_on_kill.load(Ordering::Acquire);
+        self.events_in.load(Ordering::Acquire).saturating_sub(resolved)
+    }
     /// Sets the status.
     pub fn set_status(&self, s: NodeStatus) {
         self.status.store(s as u8, Ordering::Release);
@@ -97,11 +123,12 @@ impl NodeMetrics {
 /// gauge, so no spike is missed between samples.
 #[derive(Debug)]
 pub struct WireMetrics {
-    /// Events accepted into the queue.
+    /// Events offered to the wire by its producer (accepted or dropped).
     pub pushed: AtomicU64,
-    /// Events that left the queue (taken by the consumer, or evicted by `drop_oldest`).
+    /// Events taken by the consumer.
     pub popped: AtomicU64,
-    /// Events refused or evicted by the policy, or sent after the consumer was gone.
+    /// Events refused or evicted by the policy, or left when the consumer was gone.
+    /// Always `pushed = popped + dropped + depth`.
     pub dropped: AtomicU64,
     /// Largest depth seen.
     pub max_depth: AtomicU64,
@@ -144,15 +171,18 @@ pub struct NodeSnapshot {
     pub errors: u64,
     /// Dropped events.
     pub dropped: u64,
-    /// Inputs that led to output; sinks: events written.
+    /// Inputs that led to output (sinks: events written).
     pub passed: u64,
     /// Inputs that produced no output by design.
     pub filtered: u64,
-    /// Events sent to an output port without a wire.
+    /// Events sent to an output port with no wire.
     pub discarded: u64,
-    /// Input units a source skipped by design (blank lines).
+    /// Input units skipped by design (blank lines).
     pub skipped: u64,
-    /// Events inside the node right now.
+    /// Events this node dropped itself (its own policy); also in `dropped`.
+    pub dropped_inside: u64,
+    /// Events inside the node at this instant: received and not yet resolved as passed,
+    /// filtered, errored or dropped (a buffer's queue, a sink's pending writes, a batch mid-push).
     pub held: u64,
     /// Events inside the node when it was cancelled.
     pub lost_on_kill: u64,
@@ -169,11 +199,11 @@ pub struct NodeSnapshot {
 pub struct WireSnapshot {
     /// Wire id (`from.port -> to.port`).
     pub id: String,
-    /// Events accepted.
+    /// Events offered to the wire.
     pub pushed: u64,
-    /// Events that left.
+    /// Events taken by the consumer.
     pub popped: u64,
-    /// `pushed - popped`.
+    /// Events queued: `pushed - popped - dropped`.
     pub depth: u64,
     /// Capacity.
     pub capacity: u64,

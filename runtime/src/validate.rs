@@ -13,6 +13,11 @@ pub fn validate(graph: &Graph, registry: &Registry) -> Problems {
     let mut ports: HashMap<&str, Ports> = HashMap::new();
     let mut seen = HashSet::new();
 
+    if let Err(msg) = graph.settings.stop_timeout() {
+        problems
+            .push(Problem::error(Location { field: Some("settings.stop_timeout".into()), ..Default::default() }, msg));
+    }
+
     for node in &graph.nodes {
         if node.id.trim().is_empty() {
             problems.push(Problem::error(Location::node(&node.id), "node id is empty"));

@@ -33,11 +33,19 @@ pub struct WireQueue {
     space: Notify,
     /// Pushed / popped / dropped / max depth.
     pub metrics: Arc<WireMetrics>,
+    /// The producer's counters: drops are counted on the wire and on its producer.
+    producer: Arc<NodeMetrics>,
 }
 
 impl WireQueue {
     /// A wire of `capacity` events (at least 1).
-    pub fn new(capacity: usize, when_full: WhenFull, data_ready: Arc<Notify>, metrics: Arc<WireMetrics>) -> Arc<Self> {
+    pub fn new(
+        capacity: usize,
+        when_full: WhenFull,
+        data_ready: Arc<Notify>,
+        metrics: Arc<WireMetrics>,
+        producer: Arc<NodeMetrics>,
+    ) -> Arc<Self> {
         Arc::new(WireQueue {
             state: Mutex::new(State { queue: VecDeque::new(), depth: 0, receiver_closed: false, ended: false }),
             capacity: capacity.max(1),
@@ -45,6 +53,7 @@ impl WireQueue {
             data_ready,
             space: Notify::new(),
             metrics,
+            producer,
         })
     }
 
@@ -53,67 +62,125 @@ impl WireQueue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The wire's policy when full.
+    pub fn when_full(&self) -> WhenFull {
+        self.when_full
+    }
+
     /// Events currently queued.
     pub fn depth(&self) -> usize {
         self.lock().depth
     }
 
     /// Pushes a batch under the wire's policy. With `block` this waits for room and may
-    /// deliver the batch in parts; the drop policies never wait. Events that cannot be
-    /// delivered (policy, or the consumer is gone) are counted as dropped on the wire and on
-    /// `producer`.
-    pub async fn push(&self, mut batch: Batch, producer: &NodeMetrics) {
-        while !batch.is_empty() {
-            let rest = {
+    /// deliver the batch in parts (linear in the batch, whatever the capacity); the drop
+    /// policies never wait. Events that cannot be delivered (policy, or the consumer is gone)
+    /// are counted as dropped on the wire and on `producer`.
+    pub async fn push(&self, batch: Batch) {
+        match self.when_full {
+            WhenFull::Block => self.push_blocking(batch).await,
+            WhenFull::DropNewest | WhenFull::DropOldest => {
+                let mut st = self.lock();
+                self.offer(&mut st, batch);
+                drop(st);
+                self.data_ready.notify_one();
+            }
+        }
+    }
+
+    /// Pushes the part of `batch` this wire will accept, cloning only that part: all of it
+    /// for `block`, at most the room (`drop_newest`) or the capacity (`drop_oldest`) for
+    /// the drop policies. For fan-out, where one batch goes down several wires.
+    pub async fn push_shared(&self, batch: &Batch) {
+        match self.when_full {
+            WhenFull::Block => self.push_blocking(batch.clone()).await,
+            WhenFull::DropNewest | WhenFull::DropOldest => {
+                let mut st = self.lock();
+                let keep = if st.receiver_closed {
+                    0
+                } else if self.when_full == WhenFull::DropNewest {
+                    self.capacity.saturating_sub(st.depth).min(batch.len())
+                } else {
+                    self.capacity.min(batch.len())
+                };
+                let part: Batch = match self.when_full {
+                    WhenFull::DropNewest => batch[..keep].to_vec(),
+                    _ => batch[batch.len() - keep..].to_vec(),
+                };
+                self.count_dropped(batch.len() - keep);
+                self.metrics.pushed.fetch_add((batch.len() - keep) as u64, Ordering::Relaxed);
+                self.offer(&mut st, part);
+                drop(st);
+                self.data_ready.notify_one();
+            }
+        }
+    }
+
+    /// Applies a drop policy to `batch` under the lock: never waits.
+    fn offer(&self, st: &mut State, mut batch: Batch) {
+        self.metrics.pushed.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        if st.receiver_closed {
+            self.count_dropped(batch.len());
+            return;
+        }
+        if self.when_full == WhenFull::DropNewest {
+            let room = self.capacity.saturating_sub(st.depth);
+            if batch.len() > room {
+                self.count_dropped(batch.len() - room);
+                batch.truncate(room);
+            }
+        } else {
+            if batch.len() > self.capacity {
+                let excess = batch.len() - self.capacity;
+                self.count_dropped(excess);
+                batch.drain(..excess);
+            }
+            let overflow = (st.depth + batch.len()).saturating_sub(self.capacity);
+            if overflow > 0 {
+                let evicted = evict_oldest(st, overflow);
+                self.count_dropped(evicted);
+            }
+        }
+        if !batch.is_empty() {
+            self.enqueue(st, batch);
+        }
+    }
+
+    async fn push_blocking(&self, batch: Batch) {
+        let total = batch.len();
+        let mut whole = Some(batch);
+        let mut rest: std::vec::IntoIter<crate::event::Event> = Vec::new().into_iter();
+        let mut left = total;
+        while left > 0 {
+            let waited = {
                 let mut st = self.lock();
                 if st.receiver_closed {
-                    self.count_dropped(batch.len(), producer);
+                    self.metrics.pushed.fetch_add(left as u64, Ordering::Relaxed);
+                    self.count_dropped(left);
                     return;
                 }
                 let room = self.capacity.saturating_sub(st.depth);
-                match self.when_full {
-                    WhenFull::Block => {
-                        if room == 0 {
-                            None
-                        } else {
-                            let rest = if batch.len() > room { batch.split_off(room) } else { Vec::new() };
-                            self.enqueue(&mut st, std::mem::take(&mut batch));
-                            Some(rest)
+                if room == 0 {
+                    true
+                } else {
+                    let part = match whole.take() {
+                        Some(b) if b.len() <= room => b,
+                        Some(b) => {
+                            rest = b.into_iter();
+                            rest.by_ref().take(room).collect()
                         }
-                    }
-                    WhenFull::DropNewest => {
-                        if batch.len() > room {
-                            self.count_dropped(batch.len() - room, producer);
-                            batch.truncate(room);
-                        }
-                        if !batch.is_empty() {
-                            self.enqueue(&mut st, std::mem::take(&mut batch));
-                        }
-                        Some(Vec::new())
-                    }
-                    WhenFull::DropOldest => {
-                        if batch.len() > self.capacity {
-                            let excess = batch.len() - self.capacity;
-                            self.count_dropped(excess, producer);
-                            batch.drain(..excess);
-                        }
-                        let overflow = (st.depth + batch.len()).saturating_sub(self.capacity);
-                        if overflow > 0 {
-                            let evicted = evict_oldest(&mut st, overflow);
-                            self.metrics.popped.fetch_add(evicted as u64, Ordering::Relaxed);
-                            self.count_dropped(evicted, producer);
-                        }
-                        self.enqueue(&mut st, std::mem::take(&mut batch));
-                        Some(Vec::new())
-                    }
+                        None => rest.by_ref().take(room).collect(),
+                    };
+                    left -= part.len();
+                    self.metrics.pushed.fetch_add(part.len() as u64, Ordering::Relaxed);
+                    self.enqueue(&mut st, part);
+                    false
                 }
             };
-            match rest {
-                Some(rest) => {
-                    self.data_ready.notify_one();
-                    batch = rest;
-                }
-                None => self.space.notified().await,
+            if waited {
+                self.space.notified().await;
+            } else {
+                self.data_ready.notify_one();
             }
         }
     }
@@ -122,14 +189,13 @@ impl WireQueue {
         let n = batch.len();
         st.depth += n;
         st.queue.push_back(Message::Data(batch));
-        self.metrics.pushed.fetch_add(n as u64, Ordering::Relaxed);
         self.metrics.max_depth.fetch_max(st.depth as u64, Ordering::Relaxed);
         self.metrics.interval_max_depth.fetch_max(st.depth as u64, Ordering::Relaxed);
     }
 
-    fn count_dropped(&self, n: usize, producer: &NodeMetrics) {
+    fn count_dropped(&self, n: usize) {
         self.metrics.dropped.fetch_add(n as u64, Ordering::Relaxed);
-        producer.dropped.fetch_add(n as u64, Ordering::Relaxed);
+        self.producer.dropped.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// Queues a control message (never blocks, never dropped). Watermarks replace a
@@ -167,15 +233,15 @@ impl WireQueue {
         Some(msg)
     }
 
-    /// Marks the consumer gone: queued and future events are dropped and counted.
+    /// Marks the consumer gone: queued and future events are dropped and counted, on the
+    /// wire and on its producer.
     pub fn close_receiver(&self) {
         let mut st = self.lock();
         st.receiver_closed = true;
         let queued = st.depth;
         st.depth = 0;
         st.queue.clear();
-        self.metrics.popped.fetch_add(queued as u64, Ordering::Relaxed);
-        self.metrics.dropped.fetch_add(queued as u64, Ordering::Relaxed);
+        self.count_dropped(queued);
         drop(st);
         self.space.notify_one();
     }
@@ -221,27 +287,34 @@ mod tests {
     }
 
     fn queue(cap: usize, policy: WhenFull) -> Arc<WireQueue> {
-        WireQueue::new(cap, policy, Arc::new(Notify::new()), Arc::new(WireMetrics::new(cap)))
+        WireQueue::new(cap, policy, Arc::new(Notify::new()), Arc::new(WireMetrics::new(cap)), Default::default())
+    }
+
+    /// `pushed = popped + dropped + depth`, exactly.
+    fn assert_balanced(q: &WireQueue) {
+        let m = &q.metrics;
+        let (pushed, popped, dropped) =
+            (m.pushed.load(Ordering::Relaxed), m.popped.load(Ordering::Relaxed), m.dropped.load(Ordering::Relaxed));
+        assert_eq!(pushed, popped + dropped + q.depth() as u64, "pushed {pushed} popped {popped} dropped {dropped}");
     }
 
     #[tokio::test]
     async fn drop_newest_keeps_the_first_events_and_counts_the_rest() {
         let q = queue(4, WhenFull::DropNewest);
-        let node = NodeMetrics::default();
-        q.push(batch(0..3), &node).await;
-        q.push(batch(3..6), &node).await;
+        q.push(batch(0..3)).await;
+        q.push(batch(3..6)).await;
         assert_eq!(seqs(&q), vec![0, 1, 2, 3]);
         assert_eq!(q.metrics.dropped.load(Ordering::Relaxed), 2);
-        assert_eq!(node.dropped.load(Ordering::Relaxed), 2);
+        assert_eq!(q.producer.dropped.load(Ordering::Relaxed), 2);
+        assert_balanced(&q);
     }
 
     #[tokio::test]
     async fn drop_oldest_keeps_the_last_events_and_control_messages() {
         let q = queue(4, WhenFull::DropOldest);
-        let node = NodeMetrics::default();
-        q.push(batch(0..3), &node).await;
+        q.push(batch(0..3)).await;
         q.push_control(Message::Watermark(5));
-        q.push(batch(3..9), &node).await;
+        q.push(batch(3..9)).await;
         let mut msgs = Vec::new();
         while let Some(m) = q.try_pop() {
             msgs.push(m);
@@ -249,16 +322,15 @@ mod tests {
         assert_eq!(msgs.len(), 2, "watermark kept, one data batch: {msgs:?}");
         assert_eq!(msgs[0], Message::Watermark(5));
         assert_eq!(q.metrics.dropped.load(Ordering::Relaxed), 5);
-        let m = &q.metrics;
-        assert_eq!(m.pushed.load(Ordering::Relaxed), m.popped.load(Ordering::Relaxed));
+        assert_eq!(q.producer.dropped.load(Ordering::Relaxed), 5, "counted once on the producer");
+        assert_balanced(&q);
     }
 
     #[tokio::test]
     async fn block_waits_for_room_and_splits_batches() {
         let q = queue(4, WhenFull::Block);
-        let node = Arc::new(NodeMetrics::default());
-        let (q2, n2) = (q.clone(), node.clone());
-        let producer = tokio::spawn(async move { q2.push(batch(0..10), &n2).await });
+        let q2 = q.clone();
+        let producer = tokio::spawn(async move { q2.push(batch(0..10)).await });
         tokio::task::yield_now().await;
         let mut got = Vec::new();
         while got.len() < 10 {
@@ -272,6 +344,51 @@ mod tests {
         assert_eq!(got, (0..10).collect::<Vec<_>>());
         assert_eq!(q.metrics.max_depth.load(Ordering::Relaxed), 4);
         assert_eq!(q.metrics.dropped.load(Ordering::Relaxed), 0);
+        assert_balanced(&q);
+    }
+
+    #[tokio::test]
+    async fn a_large_batch_into_a_small_wire_arrives_whole_and_in_order() {
+        let q = queue(3, WhenFull::Block);
+        let q2 = q.clone();
+        let producer = tokio::spawn(async move { q2.push(batch(0..100_000)).await });
+        let mut got = Vec::with_capacity(100_000);
+        while got.len() < 100_000 {
+            match q.try_pop() {
+                Some(Message::Data(b)) => got.extend(b.iter().map(|e| e.seq)),
+                _ => tokio::task::yield_now().await,
+            }
+        }
+        producer.await.unwrap();
+        assert!(got.iter().copied().eq(0..100_000));
+        assert_balanced(&q);
+    }
+
+    #[tokio::test]
+    async fn shared_pushes_clone_only_what_each_policy_keeps() {
+        let newest = queue(4, WhenFull::DropNewest);
+        let oldest = queue(4, WhenFull::DropOldest);
+        let b = batch(0..10);
+        newest.push_shared(&b).await;
+        oldest.push_shared(&b).await;
+        assert_eq!(seqs(&newest), vec![0, 1, 2, 3]);
+        assert_eq!(seqs(&oldest), vec![6, 7, 8, 9]);
+        for q in [&newest, &oldest] {
+            assert_eq!(q.metrics.dropped.load(Ordering::Relaxed), 6);
+            assert_eq!(q.producer.dropped.load(Ordering::Relaxed), 6);
+            assert_balanced(q);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_closed_receiver_counts_queued_and_later_events_once_on_wire_and_producer() {
+        let q = queue(8, WhenFull::Block);
+        q.push(batch(0..5)).await;
+        q.close_receiver();
+        q.push(batch(5..8)).await;
+        assert_eq!(q.metrics.dropped.load(Ordering::Relaxed), 8);
+        assert_eq!(q.producer.dropped.load(Ordering::Relaxed), 8);
+        assert_balanced(&q);
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 mod chart;
 mod progress;
 mod report;
+mod signals;
 
 pub use progress::Progress;
 pub use report::{catalogue_table, summary_table};
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use streamloom_runtime::executor::{Engine, RunOptions, RunOutcome};
+use streamloom_runtime::executor::{Engine, RunOptions, RunOutcome, StopRequest};
 use streamloom_runtime::graph::load_file;
 use streamloom_runtime::validate::validate_located;
 use streamloom_runtime::{Problems, Registry};
@@ -31,6 +32,8 @@ pub struct HeadlessOptions {
     pub progress: Progress,
     /// Runtime worker threads.
     pub workers: Option<usize>,
+    /// How long a stop drains before cancelling (overrides the graph's `stop_timeout`).
+    pub stop_timeout: Option<Duration>,
 }
 
 /// Exit code when the graph file has problems (nothing ran).
@@ -81,8 +84,8 @@ pub fn run(path: &Path, registry: &Registry, opts: &HeadlessOptions) -> anyhow::
     };
     let engine = Engine::new(opts.workers).context("starting the runtime")?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let options = RunOptions { base_dir, ..RunOptions::default() };
-    let handle = match engine.start(&graph, registry, options) {
+    let options = RunOptions { base_dir, stop_timeout: opts.stop_timeout, ..RunOptions::default() };
+    let handle = match engine.start_validated(&graph, registry, options) {
         Ok(h) => Arc::new(h),
         Err(problems) => {
             print_problems(&problems.with_file(path));
@@ -96,7 +99,13 @@ pub fn run(path: &Path, registry: &Registry, opts: &HeadlessOptions) -> anyhow::
         let stop_after = opts.stop_after;
         async move {
             let display = tokio::spawn(progress::show(handle.clone(), progress));
-            let mut interrupts = 0;
+            let mut signals = match signals::StopSignals::install() {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("warning: cannot listen for SIGTERM/SIGHUP ({e}); Ctrl-C still stops the run");
+                    None
+                }
+            };
             let deadline = async {
                 match stop_after {
                     Some(d) => tokio::time::sleep(d).await,
@@ -108,15 +117,13 @@ pub fn run(path: &Path, registry: &Registry, opts: &HeadlessOptions) -> anyhow::
             let outcome = loop {
                 tokio::select! {
                     o = handle.wait() => break o,
-                    _ = tokio::signal::ctrl_c() => {
-                        interrupts += 1;
-                        if interrupts == 1 {
-                            eprintln!("\nstopping: draining in-flight events (Ctrl-C again to cancel now)");
-                            handle.stop();
-                        } else {
-                            handle.kill();
-                        }
-                    }
+                    name = next_signal(&mut signals) => match handle.stop() {
+                        StopRequest::Draining => eprintln!(
+                            "\n{name}: stopping, draining events in flight for up to {:.1} s (again to cancel now)",
+                            handle.stop_timeout().as_secs_f64()
+                        ),
+                        StopRequest::Killed => eprintln!("\n{name} again: cancelling now"),
+                    },
                     _ = &mut deadline, if !deadline_passed => {
                         deadline_passed = true;
                         handle.stop();
@@ -156,6 +163,17 @@ pub fn run(path: &Path, registry: &Registry, opts: &HeadlessOptions) -> anyhow::
         }
     }
     Ok(if outcome.is_success() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILED) })
+}
+
+/// The next stop signal; Ctrl-C alone when the others could not be installed.
+async fn next_signal(signals: &mut Option<signals::StopSignals>) -> &'static str {
+    match signals {
+        Some(s) => s.next().await,
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
 }
 
 fn outcome_name(o: &RunOutcome) -> &'static str {

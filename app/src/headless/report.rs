@@ -20,29 +20,50 @@ pub fn human_rate(r: f64) -> String {
     human_count(r.round().max(0.0) as u64)
 }
 
-/// The table printed at the end of a headless run.
+/// The table printed at the end of a headless run: every node's accounting
+/// (`in = passed + filtered + errors + dropped inside + held + lost`), every wire's
+/// (`pushed = popped + dropped + depth`), and what did not reach a sink.
 pub fn summary_table(s: &MetricsSnapshot) -> String {
     let mut out = String::new();
     let secs = s.elapsed_secs.max(1e-9);
     let _ = writeln!(
         out,
-        "\n{:<24} {:<14} {:<9} {:>12} {:>12} {:>8} {:>8} {:>12} {:>8}",
-        "node", "kind", "status", "in", "out", "errors", "dropped", "events/s", "busy s"
+        "\n{:<20} {:<12} {:<9} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8} {:>9} {:>6} {:>10} {:>7}",
+        "node",
+        "kind",
+        "status",
+        "in",
+        "out",
+        "passed",
+        "filtered",
+        "errors",
+        "dropped",
+        "discarded",
+        "held",
+        "events/s",
+        "busy s"
     );
     for n in &s.nodes {
         let _ = writeln!(
             out,
-            "{:<24} {:<14} {:<9} {:>12} {:>12} {:>8} {:>8} {:>12} {:>8.2}",
+            "{:<20} {:<12} {:<9} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8} {:>9} {:>6} {:>10} {:>7.2}",
             n.id,
             n.kind,
             n.status.name(),
             n.events_in,
             n.events_out,
+            n.passed,
+            n.filtered,
             n.errors,
             n.dropped,
+            n.discarded,
+            n.held,
             human_rate(n.events_in.max(n.events_out) as f64 / secs),
             n.busy_secs
         );
+        if n.skipped > 0 {
+            let _ = writeln!(out, "    skipped {} blank line(s)", n.skipped);
+        }
         if let Some(m) = &n.message {
             let _ = writeln!(out, "    {m}");
         }
@@ -50,19 +71,35 @@ pub fn summary_table(s: &MetricsSnapshot) -> String {
     if !s.wires.is_empty() {
         let _ = writeln!(
             out,
-            "\n{:<48} {:>12} {:>12} {:>16} {:>8}",
-            "wire", "pushed", "popped", "max depth/cap", "dropped"
+            "\n{:<48} {:>12} {:>12} {:>8} {:>8} {:>16}",
+            "wire", "pushed", "popped", "dropped", "depth", "max depth/cap"
         );
         for w in &s.wires {
             let _ = writeln!(
                 out,
-                "{:<48} {:>12} {:>12} {:>16} {:>8}",
+                "{:<48} {:>12} {:>12} {:>8} {:>8} {:>16}",
                 w.id,
                 w.pushed,
                 w.popped,
-                format!("{}/{}", w.max_depth, w.capacity),
-                w.dropped
+                w.dropped,
+                w.depth,
+                format!("{}/{}", w.max_depth, w.capacity)
             );
+        }
+    }
+    let lost: u64 = s.nodes.iter().map(|n| n.lost_on_kill).sum();
+    let dropped: u64 =
+        s.wires.iter().map(|w| w.dropped).sum::<u64>() + s.nodes.iter().map(|n| n.dropped_inside).sum::<u64>();
+    let discarded: u64 = s.nodes.iter().map(|n| n.discarded).sum();
+    let left: u64 = s.wires.iter().map(|w| w.depth).sum::<u64>() + s.nodes.iter().map(|n| n.held).sum::<u64>();
+    if lost + dropped + discarded + left > 0 {
+        let _ = writeln!(
+            out,
+            "\nnot delivered: {lost} lost when cancelled, {dropped} dropped by full wires or buffers, \
+             {discarded} discarded on unwired outputs, {left} still queued or held"
+        );
+        for n in s.nodes.iter().filter(|n| n.lost_on_kill > 0) {
+            let _ = writeln!(out, "    node `{}` lost {} event(s) it held when cancelled", n.id, n.lost_on_kill);
         }
     }
     out

@@ -7,7 +7,6 @@
 //! queued drains; whatever is still inside the node is always visible as `held`.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -172,9 +171,9 @@ impl Shared {
     }
 }
 
-/// Accounting: every event received is `held` until it is sent on (`passed`) or dropped by
-/// the buffer's own policy (`dropped`, counted once), so `events_in = passed + dropped by the
-/// policy + held` at every instant; `held` is 0 once the node finished.
+/// Accounting: every event received is held (received, unresolved) until it is sent on
+/// (`passed`) or dropped by the buffer's own policy (`dropped_inside`, also in `dropped`,
+/// counted once); held is 0 once the node finished.
 async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
     let NodeContext { mut inputs, mut outputs, metrics, batch_size, control, .. } = ctx;
     let shared = Arc::new(Shared {
@@ -192,7 +191,6 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
                 match msg {
                     Received::Watermark(t) => shared.lock().push_watermark(t),
                     Received::Data { batch, .. } => {
-                        metrics.held.fetch_add(batch.len() as u64, Ordering::Relaxed);
                         for ev in batch {
                             let mut pending = Some(ev);
                             while let Some(ev) = pending.take() {
@@ -256,10 +254,9 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
                 if let Some(b) = bucket.as_mut() {
                     b.wait_for(batch.len(), &control).await;
                 }
-                let n = batch.len() as u64;
+                let n = batch.len();
                 out.send(batch).await;
-                metrics.passed.fetch_add(n, Ordering::Relaxed);
-                metrics.held.fetch_sub(n, Ordering::Relaxed);
+                metrics.count_passed(n);
             }
             if let Some(t) = watermark {
                 out.send_watermark(t);
@@ -279,8 +276,7 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
 }
 
 fn count_dropped(metrics: &NodeMetrics) {
-    metrics.dropped.fetch_add(1, Ordering::Relaxed);
-    metrics.held.fetch_sub(1, Ordering::Relaxed);
+    metrics.count_dropped_inside(1);
 }
 
 /// Paces sending to `rate` events per second, with bursts of up to a tenth of a second.

@@ -69,6 +69,7 @@ impl TypedNodeKind for Filter {
                         Err(e) => errors.report(ev, format!("condition failed: {e}")),
                     }
                 }
+                out.len()
             }))
         }))
     }

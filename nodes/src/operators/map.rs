@@ -56,9 +56,11 @@ impl TypedNodeKind for Map {
             if expr.is_identity() {
                 return Box::pin(drive_operator(ctx, |batch: Batch, out: &mut Batch, _: &mut DeadLetters| {
                     *out = batch;
+                    out.len()
                 }));
             }
             Box::pin(drive_operator(ctx, move |batch: Batch, out: &mut Batch, errors: &mut DeadLetters| {
+                let mut passed = 0;
                 for ev in batch {
                     let Event { value, time, source, seq } = ev;
                     let before = out.len();
@@ -68,8 +70,11 @@ impl TypedNodeKind for Map {
                         out.truncate(before);
                         let value = input.unwrap_or(serde_json::Value::Null);
                         errors.report(Event { value, time, source, seq }, format!("expression failed: {e}"));
+                    } else if out.len() > before {
+                        passed += 1;
                     }
                 }
+                passed
             }))
         }))
     }

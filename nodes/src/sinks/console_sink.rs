@@ -45,13 +45,12 @@ impl TypedNodeKind for ConsoleSink {
     }
 }
 
-/// Accounting: a batch is `held` while it is printed, then `passed`; if standard output
+/// Accounting: a batch is held (received, unresolved) while it is printed, then `passed`; if standard output
 /// fails the batch counts as `errors` and the run fails saying how many events were not printed.
 async fn run(config: ConsoleSinkConfig, mut ctx: NodeContext) -> Result<(), NodeError> {
     while let Some(msg) = ctx.inputs.recv().await {
         if let Received::Data { batch, .. } = msg {
             let n = batch.len() as u64;
-            ctx.metrics.held.fetch_add(n, Ordering::Relaxed);
             let mut buf = Vec::with_capacity(batch.len() * 96);
             for ev in &batch {
                 buf.extend_from_slice(config.prefix.as_bytes());
@@ -64,7 +63,6 @@ async fn run(config: ConsoleSinkConfig, mut ctx: NodeContext) -> Result<(), Node
             }
             let mut out = std::io::stdout().lock();
             let written = out.write_all(&buf).and_then(|()| out.flush());
-            ctx.metrics.held.fetch_sub(n, Ordering::Relaxed);
             if let Err(e) = written {
                 ctx.metrics.errors.fetch_add(n, Ordering::Relaxed);
                 return Err(NodeError(format!(

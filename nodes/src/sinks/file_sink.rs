@@ -118,7 +118,7 @@ impl TypedNodeKind for FileSink {
 }
 
 /// Accounting: every event received is either dead-lettered (a CSV row that is not a record),
-/// `held` while its bytes wait for the writer, or `passed` once written. When writing fails
+/// held (received, not yet resolved) while its bytes wait for the writer, or `passed` once written. When writing fails
 /// (a full disk) the events still held become `errors`, the run fails with a message naming the
 /// node, the path and their number, and the file ends on its last whole record.
 async fn run(config: FileSinkConfig, path: PathBuf, mut ctx: NodeContext) -> Result<(), NodeError> {
@@ -149,7 +149,6 @@ async fn run(config: FileSinkConfig, path: PathBuf, mut ctx: NodeContext) -> Res
                         Some(state) => state.encode(batch, &mut ctx.errors),
                         None => encode_lines(&batch, config.format),
                     };
-                    ctx.metrics.held.fetch_add(ends.len() as u64, Ordering::Relaxed);
                     ctx.add_busy(started);
                     ctx.errors.flush().await;
                     if ends.is_empty() { continue }
@@ -173,7 +172,9 @@ async fn run(config: FileSinkConfig, path: PathBuf, mut ctx: NodeContext) -> Res
         Ok(Err(WriteFailure::Cancelled)) => "the writer was cancelled".to_string(),
         Err(e) => format!("the writer thread for {} failed: {e}", path.display()),
     };
-    let unwritten = ctx.metrics.held.swap(0, Ordering::Relaxed);
+    // The writer has ended and no input is taken any more: what was received and is neither
+    // written nor dead-lettered is exactly what the failure left unwritten.
+    let unwritten = ctx.metrics.held();
     ctx.metrics.errors.fetch_add(unwritten, Ordering::Relaxed);
     Err(NodeError(format!(
         "file_sink `{}`: {failure}; {unwritten} event(s) received were not written (counted as errors); \

@@ -5,13 +5,12 @@
 //! own buffer and writes it out when it grows large, on each flush tick and at the end. It
 //! knows how many bytes of the file hold whole records (`durable`): when a write fails (a full
 //! disk) or the node was cancelled mid-write, the file is cut back to that length, so it
-//! always ends on a whole record. Every record received is `held` by the node until its bytes
+//! always ends on a whole record. Every record received is held by the node until its bytes
 //! were written (`passed`); what a failure leaves unwritten the node turns into `errors`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use streamloom_runtime::metrics::NodeMetrics;
@@ -63,7 +62,7 @@ pub struct WriterSpec {
     pub path: PathBuf,
     /// Append instead of replacing.
     pub append: bool,
-    /// The sink's counters (`passed`, `held`).
+    /// The sink's counters (`passed`).
     pub metrics: Arc<NodeMetrics>,
     /// Closed when the node is cancelled.
     pub gate: Gate,
@@ -172,17 +171,16 @@ impl Writer {
         {
             let closed = self.gate.lock();
             if *closed {
-                // Cancelled: the node's counters already say these records were held; take
-                // back whatever reached the file since.
+                // Cancelled: the supervisor counted these records as lost; take back whatever
+                // reached the file since.
                 let _ = self.file.set_len(self.durable);
                 return Err(Failed::Cancelled);
             }
-            self.metrics.passed.fetch_add(whole as u64, Ordering::Relaxed);
-            self.metrics.held.fetch_sub(whole as u64, Ordering::Relaxed);
+            self.metrics.count_passed(whole);
         }
         self.durable += whole_bytes as u64;
         if let Some(f) = failure {
-            // Cut a torn record off; the records left unwritten stay `held` for the node to report.
+            // Cut a torn record off; the records left unwritten stay held for the node to report.
             if written > whole_bytes {
                 let _ = self.file.set_len(self.durable);
             }

@@ -129,7 +129,7 @@ impl TypedNodeKind for FileSource {
 const STOP_GRACE: Duration = Duration::from_millis(500);
 
 /// Accounting: blank lines count as `skipped`; lines that do not parse go to `errors` with
-/// their line number; events are `held` while a batch is being sent; events parsed but not
+/// their line number; a batch being sent is `unsent` (the runtime counts it); events parsed but not
 /// sent when a stop gives up on the reader count as `dropped`.
 async fn run(config: FileSourceConfig, path: PathBuf, mut ctx: NodeContext) -> Result<(), NodeError> {
     let reading = ParallelReader::start(ReadSpec {
@@ -178,10 +178,10 @@ async fn run(config: FileSourceConfig, path: PathBuf, mut ctx: NodeContext) -> R
                 if config.time_field.is_some() {
                     max_time = batch.iter().filter_map(|e| e.time).fold(max_time, i64::max);
                 }
-                let n = batch.len() as u64;
-                ctx.metrics.held.fetch_add(n, Ordering::Relaxed);
-                ctx.emit(0, batch).await;
-                ctx.metrics.held.fetch_sub(n, Ordering::Relaxed);
+                if let Err(e) = ctx.emit(0, batch).await {
+                    result = Err(e);
+                    break;
+                }
                 if max_time != i64::MIN {
                     ctx.forward_watermark(max_time.saturating_sub(delay));
                 }

@@ -1,7 +1,6 @@
 //! `generator`: synthetic events at a set rate or as fast as possible, deterministic with a
 //! seed. The `sample_events` payload is the peer benchmark's stream (see `sample_events`).
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -99,7 +98,8 @@ impl TypedNodeKind for Generator {
 }
 
 /// Stop is checked before each batch is generated (and ends the pacing sleep), never between
-/// generating a batch and sending it: every event generated is sent, and `held` while it is.
+/// generating a batch and sending it: every event generated is sent (counted as `unsent` while
+/// it is being pushed, so a cancel mid-send is counted, never silent).
 async fn run(config: GeneratorConfig, mut ctx: NodeContext) -> Result<(), streamloom_runtime::registry::NodeError> {
     let total = config.count.unwrap_or(u64::MAX);
     let mut stream = SampleEvents::new(config.seed);
@@ -138,10 +138,8 @@ async fn run(config: GeneratorConfig, mut ctx: NodeContext) -> Result<(), stream
             }
         }
         seq += n as u64;
-        // Generated and not sent yet: held, so a cancel mid-send is counted, never silent.
-        ctx.metrics.held.fetch_add(n as u64, Ordering::Relaxed);
-        ctx.emit(0, batch).await;
-        ctx.metrics.held.fetch_sub(n as u64, Ordering::Relaxed);
+        // Nothing awaits between generating and sending; mid-send the batch is `unsent`.
+        ctx.emit(0, batch).await?;
         if max_ts != i64::MIN {
             ctx.forward_watermark(max_ts - MAX_DELAY_MS);
         }

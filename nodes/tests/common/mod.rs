@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 use streamloom_runtime::executor::{Engine, RunHandle, RunOptions, RunOutcome};
 use streamloom_runtime::graph::{Graph, Node, PortRef, Settings, Wire};
-use streamloom_runtime::metrics::{MetricsSnapshot, NodeSnapshot};
+use streamloom_runtime::metrics::{MetricsSnapshot, NodeSnapshot, NodeStatus};
 
 /// A node.
 pub fn node(id: &str, kind: &str, config: Value) -> Node {
@@ -28,7 +28,7 @@ pub fn errors_wire(from: &str, to: &str) -> Wire {
 /// A graph of `nodes` and `wires` with a wire capacity and batch size.
 pub fn graph(nodes: Vec<Node>, wires: Vec<Wire>, capacity: usize, batch: usize) -> Graph {
     Graph {
-        settings: Settings { default_capacity: Some(capacity), batch_size: Some(batch) },
+        settings: Settings { default_capacity: Some(capacity), batch_size: Some(batch), ..Default::default() },
         nodes,
         wires,
         ..Default::default()
@@ -60,27 +60,32 @@ pub fn n<'a>(s: &'a MetricsSnapshot, id: &str) -> &'a NodeSnapshot {
     s.node(id).unwrap_or_else(|| panic!("no node {id}"))
 }
 
-/// `events_in = passed + filtered + errors + held + lost_on_kill`.
+/// `events_in = passed + filtered + errors + dropped_inside + held + lost_on_kill` (`held` is
+/// derived and never negative, so an over-count fails here), and `held` is 0 once a node
+/// finished (an under-count fails there).
 pub fn assert_node_equation(s: &NodeSnapshot) {
     assert_eq!(
         s.events_in,
-        s.passed + s.filtered + s.errors + s.held + s.lost_on_kill,
-        "node `{}`: in {} != passed {} + filtered {} + errors {} + held {} + lost_on_kill {}",
+        s.passed + s.filtered + s.errors + s.dropped_inside + s.held + s.lost_on_kill,
+        "node `{}`: in {} != passed {} + filtered {} + errors {} + dropped_inside {} + held {} + lost_on_kill {}",
         s.id,
         s.events_in,
         s.passed,
         s.filtered,
         s.errors,
+        s.dropped_inside,
         s.held,
         s.lost_on_kill
     );
+    if s.status != NodeStatus::Running {
+        assert_eq!(s.held, 0, "node `{}` ended ({:?}) holding events", s.id, s.status);
+    }
 }
 
-/// `pushed = popped + dropped + depth` on every wire. `pushed` counts accepted events here,
-/// so a wire's drops are checked against its producer separately.
+/// `pushed = popped + dropped + depth` on every wire.
 pub fn assert_wires(s: &MetricsSnapshot) {
     for w in &s.wires {
-        assert_eq!(w.pushed, w.popped + w.depth, "wire {}", w.id);
+        assert_eq!(w.pushed, w.popped + w.dropped + w.depth, "wire {}", w.id);
     }
 }
 

@@ -46,6 +46,32 @@ pub struct Settings {
     /// Preferred events per batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<usize>,
+    /// How long a stop waits for events in flight to drain before cancelling what is left,
+    /// as a duration (`"30s"`, `"2m"`, `"500ms"`); 10 s when absent. `--stop-timeout` wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<String>,
+}
+
+impl Settings {
+    /// The stop timeout written in the file, if any, or why it cannot be read.
+    pub fn stop_timeout(&self) -> Result<Option<std::time::Duration>, String> {
+        self.stop_timeout.as_deref().map(parse_duration).transpose()
+    }
+}
+
+/// Reads a duration written as `10s`, `500ms`, `1m 30s`, `2h`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{}` is not a duration ({e}); write it as 10s, 500ms, 2m or 1h", cut(text, 40)))
+}
+
+/// `text`, cut to at most `max` characters with an ellipsis.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(max).collect::<String>())
+    }
 }
 
 /// One node.

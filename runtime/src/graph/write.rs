@@ -28,6 +28,9 @@ pub fn to_ron(graph: &Graph) -> String {
     if let Some(b) = graph.settings.batch_size {
         settings.push(format!("batch_size: {b}"));
     }
+    if let Some(t) = &graph.settings.stop_timeout {
+        settings.push(format!("stop_timeout: {}", string(t)));
+    }
     if !settings.is_empty() {
         let _ = writeln!(out, "{INDENT}settings: ({}),", settings.join(", "));
     }
@@ -184,7 +187,11 @@ mod tests {
         Graph {
             name: Some("Sample \"graph\"".into()),
             description: Some("line one\nline two\ttab \u{1} ctrl".into()),
-            settings: super::super::Settings { default_capacity: Some(64), batch_size: None },
+            settings: super::super::Settings {
+                default_capacity: Some(64),
+                batch_size: None,
+                stop_timeout: Some("30s".into()),
+            },
             nodes: vec![
                 Node {
                     id: "read".into(),

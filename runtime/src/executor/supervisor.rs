@@ -1,0 +1,190 @@
+//! The supervisor: runs every node task, turns a panic or an error into a failure naming the
+//! node (and stops the sources so the rest drains), cancels what is left when the run is
+//! killed (counting what each cancelled node still held as `lost_on_kill`), and publishes
+//! the final snapshot and then the outcome.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::RunOutcome;
+use super::catch_unwind::CatchUnwind;
+use super::handle::arm_kill_timer;
+use super::shared::Shared;
+use crate::io::NodeContext;
+use crate::metrics::{MetricsSnapshot, NodeStatus};
+use crate::registry::NodeTask;
+
+/// How one node task ended.
+pub(crate) enum Ended {
+    Finished,
+    Failed(String),
+    Cancelled,
+}
+
+/// The run's tokens, shared by the supervisor and the handle.
+pub(crate) struct Tokens {
+    pub stop: CancellationToken,
+    pub kill: CancellationToken,
+    pub done: CancellationToken,
+    pub stop_timeout: Duration,
+    pub stop_requests: Arc<AtomicU8>,
+}
+
+/// Spawns every node task on `rt`; returns the set to [`supervise`].
+pub(crate) fn spawn_nodes(
+    tasks: Vec<(usize, Box<dyn NodeTask>, NodeContext)>,
+    shared: &Arc<Shared>,
+    tokens: &Tokens,
+    rt: &tokio::runtime::Handle,
+) -> JoinSet<(usize, Ended)> {
+    let mut set = JoinSet::new();
+    for (index, task, ctx) in tasks {
+        let shared = shared.clone();
+        let (kill, stop, done) = (tokens.kill.clone(), tokens.stop.clone(), tokens.done.clone());
+        let stop_timeout = tokens.stop_timeout;
+        let rt2 = rt.clone();
+        // Running from the moment it is spawned, so the supervisor knows it is there.
+        shared.nodes[index].set_status(NodeStatus::Running);
+        set.spawn_on(
+            async move {
+                let metrics = shared.nodes[index].clone();
+                let result = tokio::select! {
+                    r = CatchUnwind::new(task.run(ctx)) => Some(r),
+                    _ = kill.cancelled() => None,
+                };
+                let ended = match result {
+                    Some(Ok(Ok(()))) => Ended::Finished,
+                    Some(Ok(Err(e))) => Ended::Failed(shared.redactor.redact(&e.0)),
+                    Some(Err(panic)) => Ended::Failed(format!("panicked: {}", shared.redactor.redact(&panic))),
+                    None => Ended::Cancelled,
+                };
+                match &ended {
+                    Ended::Finished => metrics.set_status(NodeStatus::Finished),
+                    Ended::Failed(msg) => {
+                        metrics.set_status(NodeStatus::Failed);
+                        metrics.set_message(msg.clone());
+                        tracing::error!(node = %shared.node_ids[index], "node failed: {msg}");
+                        // A failed node ends the graph: stop the sources so the rest drains,
+                        // and cancel whatever has not drained after the stop timeout.
+                        if !stop.is_cancelled() {
+                            stop.cancel();
+                            arm_kill_timer(&rt2, kill.clone(), done, stop_timeout);
+                        }
+                    }
+                    Ended::Cancelled => {
+                        // The task future is dropped: what the node held is lost. Its input
+                        // wires count what they still queue as dropped.
+                        let lost = shared.held(index);
+                        metrics.lost_on_kill.fetch_add(lost, Ordering::AcqRel);
+                        metrics.unsent.store(0, Ordering::Release);
+                        metrics.set_status(NodeStatus::Cancelled);
+                        metrics.set_message(format!(
+                            "cancelled: the stop timeout ({}) passed before the node drained; {lost} event(s) it held were lost",
+                            humanize(stop_timeout)
+                        ));
+                    }
+                }
+                (index, ended)
+            },
+            rt,
+        );
+    }
+    set
+}
+
+/// How long cancelled tasks get to end before the run ends without them: a task that never
+/// yields to the runtime cannot be cancelled, and must not keep the run from ending.
+pub(crate) const CANCEL_GRACE: Duration = Duration::from_secs(2);
+
+/// Waits for every task, then publishes the final snapshot and the outcome.
+pub(crate) async fn supervise(
+    mut set: JoinSet<(usize, Ended)>,
+    shared: Arc<Shared>,
+    tokens: Tokens,
+    finish_sampler: impl std::future::Future<Output = ()>,
+    snap_tx: Arc<watch::Sender<Arc<MetricsSnapshot>>>,
+    outcome_tx: watch::Sender<Option<RunOutcome>>,
+) {
+    let mut failures = Vec::new();
+    let mut cancelled = Vec::new();
+    let mut running: Vec<bool> = vec![false; shared.node_ids.len()];
+    for i in set_indices(&shared) {
+        running[i] = true;
+    }
+    let grace_over = {
+        let kill = tokens.kill.clone();
+        async move {
+            kill.cancelled().await;
+            tokio::time::sleep(CANCEL_GRACE).await;
+        }
+    };
+    tokio::pin!(grace_over);
+    loop {
+        let joined = tokio::select! {
+            j = set.join_next() => j,
+            _ = &mut grace_over => break,
+        };
+        let Some(joined) = joined else { break };
+        match joined {
+            Ok((i, ended)) => {
+                running[i] = false;
+                match ended {
+                    Ended::Finished => {}
+                    Ended::Failed(msg) => failures.push((shared.node_ids[i].clone(), msg)),
+                    Ended::Cancelled => {
+                        let msg = shared.nodes[i].message().unwrap_or_default();
+                        cancelled.push((shared.node_ids[i].clone(), msg));
+                    }
+                }
+            }
+            // Only a panic inside the supervisor's own wrapper lands here.
+            Err(e) => failures.push(("(supervisor)".to_string(), format!("a node task ended abnormally: {e}"))),
+        }
+    }
+    // Tasks still running after the grace never yield: they are left behind (their thread
+    // stays busy until the process ends) and reported; what they held counts as lost.
+    for (i, still) in running.iter().enumerate() {
+        if *still && shared.nodes[i].status() == NodeStatus::Running {
+            let metrics = &shared.nodes[i];
+            let lost = shared.held(i);
+            metrics.lost_on_kill.fetch_add(lost, Ordering::AcqRel);
+            metrics.set_status(NodeStatus::Cancelled);
+            let msg = format!(
+                "did not respond to cancellation (it never yields to the runtime); left running, {lost} event(s) it held were lost"
+            );
+            metrics.set_message(msg.clone());
+            tracing::error!(node = %shared.node_ids[i], "{msg}");
+            cancelled.push((shared.node_ids[i].clone(), msg));
+        }
+    }
+    set.detach_all();
+    tokens.done.cancel();
+    finish_sampler.await;
+    // The last snapshot is published before the outcome, so whoever sees the outcome sees
+    // the totals.
+    snap_tx.send_replace(Arc::new(super::sampler::final_snapshot(&shared)));
+    failures.extend(cancelled);
+    let outcome = if !failures.is_empty() {
+        RunOutcome::Failed(failures)
+    } else if tokens.stop_requests.load(Ordering::Acquire) > 0 {
+        RunOutcome::Stopped
+    } else {
+        RunOutcome::Completed
+    };
+    outcome_tx.send_replace(Some(outcome));
+}
+
+/// Indices of the nodes that were spawned (every node with a built task is Running or done).
+fn set_indices(shared: &Shared) -> Vec<usize> {
+    (0..shared.node_ids.len()).filter(|&i| shared.nodes[i].status() != NodeStatus::Pending).collect()
+}
+
+/// `10 s`, `1.5 s`, `250 ms`.
+fn humanize(d: Duration) -> String {
+    if d.as_millis() < 1000 { format!("{} ms", d.as_millis()) } else { format!("{} s", d.as_secs_f64()) }
+}

@@ -3,15 +3,15 @@
 //!
 //! Two loops share the queue: one takes events from the input (waiting for room under
 //! `block`, dropping and counting under the drop policies), the other sends them on, paced by
-//! a token bucket when a rate limit is set. A graceful stop lifts the rate limit so what is
-//! queued drains; whatever is still inside the node is always visible as `held`.
+//! a token bucket when a rate limit is set. A graceful stop keeps the pace: the queue drains
+//! until the stop timeout, and what is still queued then is counted as `lost_on_kill`.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use streamloom_runtime::io::{Control, NodeContext, Received};
+use streamloom_runtime::io::{NodeContext, Received};
 use streamloom_runtime::metrics::NodeMetrics;
 use streamloom_runtime::registry::{
     BuildContext, Category, ConfigProblem, NodeError, NodeFuture, NodeTask, ParamKind, ParamSpec, PortSpec, PortType,
@@ -60,7 +60,7 @@ impl TypedNodeKind for Buffer {
             ParamSpec::optional(
                 "rate_limit",
                 ParamKind::Float { min: 0.001, max: 1e9 },
-                "Most events per second sent on (lifted on Stop, so the queue drains)",
+                "Most events per second sent on",
             ),
         ]
     }
@@ -175,7 +175,7 @@ impl Shared {
 /// (`passed`) or dropped by the buffer's own policy (`dropped_inside`, also in `dropped`,
 /// counted once); held is 0 once the node finished.
 async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
-    let NodeContext { mut inputs, mut outputs, metrics, batch_size, control, .. } = ctx;
+    let NodeContext { mut inputs, mut outputs, metrics, batch_size, .. } = ctx;
     let shared = Arc::new(Shared {
         queue: Mutex::new(Queue { items: VecDeque::new(), events: 0, front_watermark: None, ended: false }),
         filled: Notify::new(),
@@ -238,11 +238,6 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
         let Some(out) = outputs.get_mut(0) else { return };
         let mut bucket = config.rate_limit.map(TokenBucket::new);
         loop {
-            // A graceful stop lifts the rate limit: the backlog drains at the pace downstream
-            // takes it instead of outliving the stop timeout.
-            if control.stopping() {
-                bucket = None;
-            }
             let budget = bucket.as_mut().map_or(batch_size, |b| b.available().clamp(1, batch_size));
             let (batch, watermark, ended) = {
                 let mut q = shared.lock();
@@ -252,7 +247,7 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
             if !batch.is_empty() {
                 shared.drained.notify_one();
                 if let Some(b) = bucket.as_mut() {
-                    b.wait_for(batch.len(), &control).await;
+                    b.wait_for(batch.len()).await;
                 }
                 let n = batch.len();
                 out.send(batch).await;
@@ -304,13 +299,14 @@ impl TokenBucket {
         self.tokens.max(1.0) as usize
     }
 
-    /// Waits until `n` events may go; a stop ends the wait at once.
-    async fn wait_for(&mut self, n: usize, control: &Control) {
+    /// Waits until `n` events may go. A graceful stop keeps the pace (the limit protects what
+    /// is downstream); the wait ends with the task when the stop timeout cancels it, and what
+    /// the buffer held is then counted as `lost_on_kill`.
+    async fn wait_for(&mut self, n: usize) {
         self.refill();
         let deficit = n as f64 - self.tokens;
         if deficit > 0.0 {
-            let due = tokio::time::Instant::now() + Duration::from_secs_f64(deficit / self.rate);
-            control.sleep_until(due).await;
+            tokio::time::sleep(Duration::from_secs_f64(deficit / self.rate)).await;
             self.refill();
         }
         self.tokens -= n as f64;

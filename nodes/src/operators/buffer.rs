@@ -3,7 +3,8 @@
 //!
 //! Two loops share the queue: one takes events from the input (waiting for room under
 //! `block`, dropping and counting under the drop policies), the other sends them on, paced by
-//! a token bucket when a rate limit is set.
+//! a token bucket when a rate limit is set. A graceful stop keeps the pace: the queue drains
+//! until the stop timeout, and what is still queued then is counted as `lost_on_kill`.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,11 +12,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use streamloom_runtime::io::{NodeContext, Received};
+use streamloom_runtime::metrics::NodeMetrics;
 use streamloom_runtime::registry::{
     BuildContext, Category, ConfigProblem, NodeError, NodeFuture, NodeTask, ParamKind, ParamSpec, PortSpec, PortType,
     Ports, TypedNodeKind,
 };
-use streamloom_runtime::{Event, WhenFull};
+use streamloom_runtime::{Batch, Event, WhenFull};
 use tokio::sync::Notify;
 
 /// Config of `buffer`.
@@ -93,10 +95,66 @@ enum Item {
     Watermark(i64),
 }
 
+/// The queue: events and the watermarks between them, in arrival order. Watermarks that
+/// arrive back to back are merged (the largest wins), so there is at most one between two
+/// events: the queue holds at most `2 * capacity + 1` items whatever the input does.
 struct Queue {
     items: VecDeque<Item>,
     events: usize,
+    /// A watermark whose preceding events have all left (sent or dropped by `drop_oldest`):
+    /// it is due before everything still queued.
+    front_watermark: Option<i64>,
     ended: bool,
+}
+
+impl Queue {
+    fn push_watermark(&mut self, t: i64) {
+        match self.items.back_mut() {
+            Some(Item::Watermark(w)) => *w = (*w).max(t),
+            _ => self.items.push_back(Item::Watermark(t)),
+        }
+    }
+
+    fn push_event(&mut self, ev: Event) {
+        self.items.push_back(Item::Event(ev));
+        self.events += 1;
+    }
+
+    /// Removes the oldest event; the watermarks before it merge into `front_watermark`.
+    /// Amortized O(1): every item is popped once.
+    fn drop_oldest(&mut self) -> bool {
+        while let Some(item) = self.items.pop_front() {
+            match item {
+                Item::Event(_) => {
+                    self.events -= 1;
+                    return true;
+                }
+                Item::Watermark(t) => self.front_watermark = Some(self.front_watermark.map_or(t, |w| w.max(t))),
+            }
+        }
+        false
+    }
+
+    /// Takes up to `budget` events, and the largest watermark met on the way.
+    fn take(&mut self, budget: usize) -> (Batch, Option<i64>) {
+        let mut batch = Vec::with_capacity(budget.min(self.events));
+        let mut wm = self.front_watermark.take();
+        while batch.len() < budget {
+            match self.items.pop_front() {
+                Some(Item::Event(e)) => {
+                    self.events -= 1;
+                    batch.push(e);
+                }
+                Some(Item::Watermark(t)) => wm = Some(wm.map_or(t, |w| w.max(t))),
+                None => break,
+            }
+        }
+        (batch, wm)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.items.is_empty() && self.front_watermark.is_none()
+    }
 }
 
 struct Shared {
@@ -113,10 +171,13 @@ impl Shared {
     }
 }
 
+/// Accounting: every event received is held (received, unresolved) until it is sent on
+/// (`passed`) or dropped by the buffer's own policy (`dropped_inside`, also in `dropped`,
+/// counted once); held is 0 once the node finished.
 async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
     let NodeContext { mut inputs, mut outputs, metrics, batch_size, .. } = ctx;
     let shared = Arc::new(Shared {
-        queue: Mutex::new(Queue { items: VecDeque::new(), events: 0, ended: false }),
+        queue: Mutex::new(Queue { items: VecDeque::new(), events: 0, front_watermark: None, ended: false }),
         filled: Notify::new(),
         drained: Notify::new(),
     });
@@ -128,7 +189,7 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
         async move {
             while let Some(msg) = inputs.recv().await {
                 match msg {
-                    Received::Watermark(t) => shared.lock().items.push_back(Item::Watermark(t)),
+                    Received::Watermark(t) => shared.lock().push_watermark(t),
                     Received::Data { batch, .. } => {
                         for ev in batch {
                             let mut pending = Some(ev);
@@ -136,25 +197,19 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
                                 let must_wait = {
                                     let mut q = shared.lock();
                                     if q.events < capacity {
-                                        q.items.push_back(Item::Event(ev));
-                                        q.events += 1;
+                                        q.push_event(ev);
                                         false
                                     } else {
                                         match config.when_full {
                                             WhenFull::DropNewest => {
-                                                metrics.count_dropped_inside(1);
+                                                count_dropped(&metrics);
                                                 false
                                             }
                                             WhenFull::DropOldest => {
-                                                if let Some(i) =
-                                                    q.items.iter().position(|it| matches!(it, Item::Event(_)))
-                                                {
-                                                    q.items.remove(i);
-                                                    q.events -= 1;
-                                                    metrics.count_dropped_inside(1);
+                                                if q.drop_oldest() {
+                                                    count_dropped(&metrics);
                                                 }
-                                                q.items.push_back(Item::Event(ev));
-                                                q.events += 1;
+                                                q.push_event(ev);
                                                 false
                                             }
                                             WhenFull::Block => {
@@ -181,25 +236,13 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
 
     let output = async move {
         let Some(out) = outputs.get_mut(0) else { return };
-        let metrics = metrics.clone();
         let mut bucket = config.rate_limit.map(TokenBucket::new);
         loop {
             let budget = bucket.as_mut().map_or(batch_size, |b| b.available().clamp(1, batch_size));
-            let (batch, watermarks, ended) = {
+            let (batch, watermark, ended) = {
                 let mut q = shared.lock();
-                let mut batch = Vec::new();
-                let mut wms = Vec::new();
-                while batch.len() < budget {
-                    match q.items.pop_front() {
-                        Some(Item::Event(e)) => {
-                            q.events -= 1;
-                            batch.push(e);
-                        }
-                        Some(Item::Watermark(t)) => wms.push(t),
-                        None => break,
-                    }
-                }
-                (batch, wms, q.ended && q.items.is_empty())
+                let (batch, wm) = q.take(budget);
+                (batch, wm, q.ended && q.is_empty())
             };
             if !batch.is_empty() {
                 shared.drained.notify_one();
@@ -210,13 +253,13 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
                 out.send(batch).await;
                 metrics.count_passed(n);
             }
-            for t in watermarks {
+            if let Some(t) = watermark {
                 out.send_watermark(t);
             }
             if ended {
                 break;
             }
-            let empty = shared.lock().items.is_empty();
+            let empty = shared.lock().is_empty();
             if empty {
                 shared.filled.notified().await;
             }
@@ -225,6 +268,10 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
 
     tokio::join!(intake, output);
     Ok(())
+}
+
+fn count_dropped(metrics: &NodeMetrics) {
+    metrics.count_dropped_inside(1);
 }
 
 /// Paces sending to `rate` events per second, with bursts of up to a tenth of a second.
@@ -252,6 +299,9 @@ impl TokenBucket {
         self.tokens.max(1.0) as usize
     }
 
+    /// Waits until `n` events may go. A graceful stop keeps the pace (the limit protects what
+    /// is downstream); the wait ends with the task when the stop timeout cancels it, and what
+    /// the buffer held is then counted as `lost_on_kill`.
     async fn wait_for(&mut self, n: usize) {
         self.refill();
         let deficit = n as f64 - self.tokens;
@@ -260,5 +310,60 @@ impl TokenBucket {
             self.refill();
         }
         self.tokens -= n as f64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue() -> Queue {
+        Queue { items: VecDeque::new(), events: 0, front_watermark: None, ended: false }
+    }
+
+    fn ev(i: u64) -> Event {
+        Event::new(serde_json::Value::from(i), 0, i)
+    }
+
+    #[test]
+    fn watermarks_between_the_same_events_merge_into_the_largest() {
+        let mut q = queue();
+        q.push_event(ev(0));
+        for t in 0..100_000 {
+            q.push_watermark(t);
+        }
+        q.push_event(ev(1));
+        q.push_watermark(5);
+        q.push_watermark(3);
+        assert_eq!(q.items.len(), 4, "event, one watermark, event, one watermark");
+        let (batch, wm) = q.take(10);
+        assert_eq!(batch.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(wm, Some(99_999), "the largest watermark taken on the way");
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn drop_oldest_under_a_watermark_per_event_stays_bounded_and_keeps_the_newest() {
+        // A full queue where every event is followed by a watermark: each drop must not
+        // leave watermarks behind to pile up at the front (they merge into one).
+        let capacity = 1000;
+        let mut q = queue();
+        let mut dropped = 0;
+        for i in 0..200_000u64 {
+            if q.events == capacity && q.drop_oldest() {
+                dropped += 1;
+            }
+            q.push_event(ev(i));
+            q.push_watermark(i as i64);
+            assert!(q.items.len() <= 2 * capacity + 1, "{} items after {i} events", q.items.len());
+        }
+        assert_eq!(dropped, 200_000 - capacity as u64);
+        // The watermark before the last dropped event; the one after it now leads the queue.
+        assert_eq!(q.front_watermark, Some(200_000 - capacity as i64 - 2));
+        assert!(matches!(q.items.front(), Some(Item::Watermark(t)) if *t == 200_000 - capacity as i64 - 1));
+        let (batch, wm) = q.take(usize::MAX);
+        assert_eq!(batch.first().map(|e| e.seq), Some(200_000 - capacity as u64));
+        assert_eq!(batch.len(), capacity);
+        assert_eq!(wm, Some(199_999));
     }
 }

@@ -1,6 +1,7 @@
 //! `console_sink`: prints events to standard output, one JSON value per line.
 
 use std::io::Write;
+use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 use streamloom_runtime::io::{NodeContext, Received};
@@ -44,9 +45,12 @@ impl TypedNodeKind for ConsoleSink {
     }
 }
 
+/// Accounting: a batch is held (received, unresolved) while it is printed, then `passed`; if standard output
+/// fails the batch counts as `errors` and the run fails saying how many events were not printed.
 async fn run(config: ConsoleSinkConfig, mut ctx: NodeContext) -> Result<(), NodeError> {
     while let Some(msg) = ctx.inputs.recv().await {
         if let Received::Data { batch, .. } = msg {
+            let n = batch.len() as u64;
             let mut buf = Vec::with_capacity(batch.len() * 96);
             for ev in &batch {
                 buf.extend_from_slice(config.prefix.as_bytes());
@@ -58,9 +62,15 @@ async fn run(config: ConsoleSinkConfig, mut ctx: NodeContext) -> Result<(), Node
                 buf.push(b'\n');
             }
             let mut out = std::io::stdout().lock();
-            out.write_all(&buf)?;
-            out.flush()?;
-            ctx.metrics.count_passed(batch.len());
+            let written = out.write_all(&buf).and_then(|()| out.flush());
+            if let Err(e) = written {
+                ctx.metrics.errors.fetch_add(n, Ordering::Relaxed);
+                return Err(NodeError(format!(
+                    "console_sink `{}`: writing to standard output: {e}; {n} event(s) not printed (counted as errors)",
+                    ctx.id
+                )));
+            }
+            ctx.metrics.passed.fetch_add(n, Ordering::Relaxed);
         }
     }
     Ok(())

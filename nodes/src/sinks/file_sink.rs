@@ -1,10 +1,9 @@
 //! `file_sink`: writes events as JSON Lines, CSV or raw lines. Serialization happens in the
 //! node task; a writer thread owns the file, behind a bounded channel, and flushes it
-//! periodically and when the stream ends.
+//! periodically and when the stream ends (see `file_writer`).
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +15,9 @@ use streamloom_runtime::registry::{
     Ports, TypedNodeKind,
 };
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::file_writer::{self, CloseOnDrop, Gate, ToWriter, WriteFailure, WriterSpec};
 
 /// How events are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,80 +117,76 @@ impl TypedNodeKind for FileSink {
     }
 }
 
-enum ToWriter {
-    Bytes(Vec<u8>),
-    Flush,
-}
-
-fn open(path: &PathBuf, append: bool) -> std::io::Result<(File, bool)> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let file = if append { OpenOptions::new().create(true).append(true).open(path)? } else { File::create(path)? };
-    let empty = file.metadata().map(|m| m.len() == 0).unwrap_or(true);
-    Ok((file, empty))
-}
-
-fn writer_thread(file: File, mut rx: mpsc::Receiver<ToWriter>) -> std::io::Result<()> {
-    let mut w = BufWriter::with_capacity(1 << 18, file);
-    while let Some(msg) = rx.blocking_recv() {
-        match msg {
-            ToWriter::Bytes(b) => w.write_all(&b)?,
-            ToWriter::Flush => w.flush()?,
-        }
-    }
-    w.flush()?;
-    w.get_ref().sync_data()
-}
-
+/// Accounting: every event received is either dead-lettered (a CSV row that is not a record),
+/// held (received, not yet resolved) while its bytes wait for the writer, or `passed` once written. When writing fails
+/// (a full disk) the events still held become `errors`, the run fails with a message naming the
+/// node, the path and their number, and the file ends on its last whole record.
 async fn run(config: FileSinkConfig, path: PathBuf, mut ctx: NodeContext) -> Result<(), NodeError> {
-    let (file, empty) =
-        open(&path, config.append).map_err(|e| NodeError(format!("cannot open {}: {e}", path.display())))?;
+    let empty = !config.append || std::fs::metadata(&path).map(|m| m.len() == 0).unwrap_or(true);
+    let gate = Gate::default();
+    let _close_on_drop = CloseOnDrop(gate.clone());
     let (tx, rx) = mpsc::channel::<ToWriter>(4);
-    let writer = tokio::task::spawn_blocking(move || writer_thread(file, rx));
+    let spec = WriterSpec { path: path.clone(), append: config.append, metrics: ctx.metrics.clone(), gate };
+    let writer_done = CancellationToken::new();
+    let writer = {
+        let done = writer_done.clone();
+        tokio::task::spawn_blocking(move || {
+            let r = file_writer::run(spec, rx);
+            done.cancel();
+            r
+        })
+    };
     let mut csv =
         (config.format == SinkFormat::Csv).then(|| CsvState { columns: config.columns.clone(), header_pending: empty });
     let mut tick = tokio::time::interval(Duration::from_millis(config.flush_interval_ms.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
+        let msg = tokio::select! {
             msg = ctx.inputs.recv() => match msg {
                 Some(Received::Data { batch, .. }) => {
                     let started = std::time::Instant::now();
-                    let n = batch.len();
-                    let errors_before = ctx.metrics.errors.load(std::sync::atomic::Ordering::Relaxed);
-                    let bytes = match &mut csv {
+                    let (bytes, ends) = match &mut csv {
                         Some(state) => state.encode(batch, &mut ctx.errors),
                         None => encode_lines(&batch, config.format),
                     };
                     ctx.add_busy(started);
                     ctx.errors.flush().await;
-                    if tx.send(ToWriter::Bytes(bytes)).await.is_err() {
-                        break;
-                    }
-                    let errored = ctx.metrics.errors.load(std::sync::atomic::Ordering::Relaxed) - errors_before;
-                    ctx.metrics.count_passed(n.saturating_sub(errored as usize));
+                    if ends.is_empty() { continue }
+                    ToWriter::Records { bytes, ends }
                 }
-                Some(Received::Watermark(_)) => {}
+                Some(Received::Watermark(_)) => continue,
                 None => break,
             },
-            _ = tick.tick() => {
-                if tx.send(ToWriter::Flush).await.is_err() {
-                    break;
-                }
-            }
+            _ = tick.tick() => ToWriter::Flush,
+            _ = writer_done.cancelled() => break,
+        };
+        tokio::select! {
+            sent = tx.send(msg) => if sent.is_err() { break },
+            _ = writer_done.cancelled() => break,
         }
     }
     drop(tx);
-    match writer.await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(NodeError(format!("writing {}: {e}", path.display()))),
-        Err(e) => Err(NodeError(format!("writer thread for {} failed: {e}", path.display()))),
-    }
+    let failure = match writer.await {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(WriteFailure::Io(msg))) => msg,
+        Ok(Err(WriteFailure::Cancelled)) => "the writer was cancelled".to_string(),
+        Err(e) => format!("the writer thread for {} failed: {e}", path.display()),
+    };
+    // The writer has ended and no input is taken any more: what was received and is neither
+    // written nor dead-lettered is exactly what the failure left unwritten.
+    let unwritten = ctx.metrics.held();
+    ctx.metrics.errors.fetch_add(unwritten, Ordering::Relaxed);
+    Err(NodeError(format!(
+        "file_sink `{}`: {failure}; {unwritten} event(s) received were not written (counted as errors); \
+         the file ends on the last whole record",
+        ctx.id
+    )))
 }
 
-fn encode_lines(batch: &Batch, format: SinkFormat) -> Vec<u8> {
+/// Encodes events one record per line; returns the bytes and where each record ends.
+fn encode_lines(batch: &Batch, format: SinkFormat) -> (Vec<u8>, Vec<usize>) {
     let mut buf = Vec::with_capacity(batch.len() * 96);
+    let mut ends = Vec::with_capacity(batch.len());
     for ev in batch {
         match (&ev.value, format) {
             (Value::String(s), SinkFormat::Lines) => buf.extend_from_slice(s.as_bytes()),
@@ -198,8 +196,9 @@ fn encode_lines(batch: &Batch, format: SinkFormat) -> Vec<u8> {
             }
         }
         buf.push(b'\n');
+        ends.push(buf.len());
     }
-    buf
+    (buf, ends)
 }
 
 struct CsvState {
@@ -208,7 +207,10 @@ struct CsvState {
 }
 
 impl CsvState {
-    fn encode(&mut self, batch: Batch, errors: &mut DeadLetters) -> Vec<u8> {
+    /// Encodes records as rows (the header goes with the first); returns the bytes and where
+    /// each row ends. Events that are not records go to `errors`.
+    fn encode(&mut self, batch: Batch, errors: &mut DeadLetters) -> (Vec<u8>, Vec<usize>) {
+        let mut ends = Vec::with_capacity(batch.len());
         let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::with_capacity(batch.len() * 64));
         for ev in batch {
             let Some(obj) = ev.value.as_object() else {
@@ -224,8 +226,11 @@ impl CsvState {
             }
             let row: Vec<String> = self.columns.iter().map(|c| cell(obj.get(c))).collect();
             let _ = w.write_record(&row);
+            // Flushing a writer into a Vec cannot fail.
+            let _ = w.flush();
+            ends.push(w.get_ref().len());
         }
-        w.into_inner().unwrap_or_default()
+        (w.into_inner().unwrap_or_default(), ends)
     }
 }
 

@@ -2,4 +2,5 @@
 
 pub mod console_sink;
 pub mod file_sink;
+pub mod file_writer;
 pub mod null_sink;

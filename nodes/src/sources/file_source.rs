@@ -6,6 +6,8 @@
 //! `file_reader`), behind bounded channels, so a slow downstream holds the reader back.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use streamloom_runtime::io::NodeContext;
@@ -122,25 +124,54 @@ impl TypedNodeKind for FileSource {
     }
 }
 
+/// After a stop, how long the node waits for the next chunk the reader already has before it
+/// gives up on a read that does not return (a FIFO whose writer is silent, a slow device).
+const STOP_GRACE: Duration = Duration::from_millis(500);
+
+/// Accounting: blank lines count as `skipped`; lines that do not parse go to `errors` with
+/// their line number; a batch being sent is `unsent` (the runtime counts it); events parsed but not
+/// sent when a stop gives up on the reader count as `dropped`.
 async fn run(config: FileSourceConfig, path: PathBuf, mut ctx: NodeContext) -> Result<(), NodeError> {
     let reading = ParallelReader::start(ReadSpec {
-        path,
+        path: path.clone(),
         format: config.format,
         follow: config.follow,
         time_field: config.time_field.clone(),
         batch_size: ctx.batch_size,
         source: ctx.index,
         stop: ctx.control.stop.clone(),
+        metrics: ctx.metrics.clone(),
     });
     let mut chunks = reading.chunks;
     let mut max_time = i64::MIN;
     let delay = config.watermark_delay_ms as i64;
     let mut result = Ok(());
+    let mut reader_stuck = false;
     loop {
         ctx.control.wait_if_paused().await;
-        let Some(chunk) = chunks.next().await else { break };
+        let chunk = if ctx.control.stopping() {
+            // The reader ends at its next line; take what it already read, but never wait
+            // long for a read that does not return.
+            match tokio::time::timeout(STOP_GRACE, chunks.next()).await {
+                Ok(chunk) => chunk,
+                Err(_) => {
+                    reader_stuck = true;
+                    break;
+                }
+            }
+        } else {
+            tokio::select! {
+                chunk = chunks.next() => chunk,
+                _ = ctx.control.stop.cancelled() => {
+                    unblock_fifo(&path);
+                    continue;
+                }
+            }
+        };
+        let Some(chunk) = chunk else { break };
         match chunk {
-            Chunk::Events { batch, bad } => {
+            Chunk::Events { batch, bad, skipped } => {
+                ctx.metrics.skipped.fetch_add(skipped, Ordering::Relaxed);
                 for (line, record, reason) in bad {
                     ctx.errors.report_value(record, format!("line {line}: {reason}"), ctx.index, line);
                 }
@@ -162,6 +193,25 @@ async fn run(config: FileSourceConfig, path: PathBuf, mut ctx: NodeContext) -> R
         }
     }
     drop(chunks);
-    reading.threads.join().await;
+    if reader_stuck {
+        tracing::warn!(node = %ctx.id, "stopped while reading {} was blocked; the reader thread is left to end on its own", path.display());
+    } else {
+        reading.threads.join().await;
+    }
     result
 }
+
+/// A reader blocked opening a FIFO that has no writer waits for one: open the FIFO for
+/// writing (without blocking) and close it again, so its open returns and its read sees the
+/// end of the stream.
+#[cfg(unix)]
+fn unblock_fifo(path: &std::path::Path) {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    if std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo()) {
+        // No reader waiting (ENXIO) is fine: then nothing is blocked in open.
+        let _ = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(path);
+    }
+}
+
+#[cfg(not(unix))]
+fn unblock_fifo(_path: &std::path::Path) {}

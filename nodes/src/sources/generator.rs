@@ -98,6 +98,9 @@ impl TypedNodeKind for Generator {
     }
 }
 
+/// Stop is checked before each batch is generated (and ends the pacing sleep), never between
+/// generating a batch and sending it: every event generated is sent (counted as `unsent` while
+/// it is being pushed, so a cancel mid-send is counted, never silent).
 async fn run(config: GeneratorConfig, mut ctx: NodeContext) -> Result<(), streamloom_runtime::registry::NodeError> {
     let total = config.count.unwrap_or(u64::MAX);
     let mut stream = SampleEvents::new(config.seed);
@@ -136,6 +139,7 @@ async fn run(config: GeneratorConfig, mut ctx: NodeContext) -> Result<(), stream
             }
         }
         seq += n as u64;
+        // Nothing awaits between generating and sending; mid-send the batch is `unsent`.
         ctx.emit(0, batch).await?;
         if max_ts != i64::MIN {
             ctx.forward_watermark(max_ts - MAX_DELAY_MS);

@@ -1,0 +1,193 @@
+//! The writer thread of `file_sink`: owns the file, writes whole records only, and keeps the
+//! sink's counters true.
+//!
+//! Records arrive encoded, with the offset where each one ends. The thread gathers them in its
+//! own buffer and writes it out when it grows large, on each flush tick and at the end. It
+//! knows how many bytes of the file hold whole records (`durable`): when a write fails (a full
+//! disk) or the node was cancelled mid-write, the file is cut back to that length, so it
+//! always ends on a whole record. Every record received is held by the node until its bytes
+//! were written (`passed`); what a failure leaves unwritten the node turns into `errors`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use streamloom_runtime::metrics::NodeMetrics;
+use tokio::sync::mpsc;
+
+/// Buffered bytes that trigger a write.
+const WRITE_AT: usize = 1 << 18;
+
+/// What the node sends the writer thread.
+pub enum ToWriter {
+    /// Encoded records: record `i` ends at `ends[i]` in `bytes`.
+    Records {
+        /// The bytes of every record, back to back.
+        bytes: Vec<u8>,
+        /// Where each record ends.
+        ends: Vec<usize>,
+    },
+    /// Write out what is buffered.
+    Flush,
+}
+
+/// Shared between the node and its writer thread: set when the node task is gone (cancelled
+/// after the stop timeout), after which the writer counts nothing and writes nothing more.
+#[derive(Clone, Default)]
+pub struct Gate(Arc<Mutex<bool>>);
+
+impl Gate {
+    fn lock(&self) -> MutexGuard<'_, bool> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// Closes the gate: the writer stops and leaves the counters to whoever cancelled the node.
+    pub fn close(&self) {
+        *self.lock() = true;
+    }
+}
+
+/// Closes the gate when dropped (the node's future is dropped when it is cancelled).
+pub struct CloseOnDrop(pub Gate);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// Where and how to write.
+pub struct WriterSpec {
+    /// The file.
+    pub path: PathBuf,
+    /// Append instead of replacing.
+    pub append: bool,
+    /// The sink's counters (`passed`).
+    pub metrics: Arc<NodeMetrics>,
+    /// Closed when the node is cancelled.
+    pub gate: Gate,
+}
+
+struct Writer {
+    file: File,
+    /// Bytes of the file that hold whole records.
+    durable: u64,
+    buf: Vec<u8>,
+    /// Where each buffered record ends in `buf`.
+    ends: Vec<usize>,
+    metrics: Arc<NodeMetrics>,
+    gate: Gate,
+}
+
+/// Why the writer thread ended early.
+pub enum WriteFailure {
+    /// Opening or writing failed; the file holds whole records only.
+    Io(String),
+    /// The node was cancelled; the writer stopped.
+    Cancelled,
+}
+
+fn open(path: &PathBuf, append: bool) -> std::io::Result<(File, u64)> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = if append { OpenOptions::new().create(true).append(true).open(path)? } else { File::create(path)? };
+    let len = if append { file.metadata()?.len() } else { 0 };
+    Ok((file, len))
+}
+
+/// Runs the writer until the node drops its sender (then flushes and syncs), a write fails,
+/// or the node is cancelled. Opening happens here too, so a FIFO without a reader never
+/// blocks a runtime worker.
+pub fn run(spec: WriterSpec, mut rx: mpsc::Receiver<ToWriter>) -> Result<(), WriteFailure> {
+    let shown = spec.path.display().to_string();
+    let (file, durable) =
+        open(&spec.path, spec.append).map_err(|e| WriteFailure::Io(format!("cannot open {shown}: {e}")))?;
+    let mut w = Writer {
+        file,
+        durable,
+        buf: Vec::with_capacity(WRITE_AT),
+        ends: Vec::new(),
+        metrics: spec.metrics,
+        gate: spec.gate,
+    };
+    while let Some(msg) = rx.blocking_recv() {
+        match msg {
+            ToWriter::Records { bytes, ends } => {
+                let base = w.buf.len();
+                w.buf.extend_from_slice(&bytes);
+                w.ends.extend(ends.iter().map(|e| e + base));
+                if w.buf.len() >= WRITE_AT {
+                    w.write_out().map_err(|f| f.describe(&shown))?;
+                }
+            }
+            ToWriter::Flush => w.write_out().map_err(|f| f.describe(&shown))?,
+        }
+    }
+    w.write_out().map_err(|f| f.describe(&shown))?;
+    w.file.sync_data().map_err(|e| WriteFailure::Io(format!("syncing {shown}: {e}")))
+}
+
+enum Failed {
+    Io(std::io::Error),
+    Cancelled,
+}
+
+impl Failed {
+    fn describe(self, path: &str) -> WriteFailure {
+        match self {
+            Failed::Io(e) => WriteFailure::Io(format!("writing {path}: {e}")),
+            Failed::Cancelled => WriteFailure::Cancelled,
+        }
+    }
+}
+
+impl Writer {
+    /// Writes the buffer; counts the records whose bytes all reached the file. On a failure
+    /// the file is cut back to its last whole record.
+    fn write_out(&mut self) -> Result<(), Failed> {
+        let mut written = 0;
+        let mut failure = None;
+        while written < self.buf.len() {
+            if *self.gate.lock() {
+                failure = Some(Failed::Cancelled);
+                break;
+            }
+            match self.file.write(&self.buf[written..]) {
+                Ok(0) => {
+                    failure = Some(Failed::Io(ErrorKind::WriteZero.into()));
+                    break;
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failure = Some(Failed::Io(e));
+                    break;
+                }
+            }
+        }
+        let whole = self.ends.partition_point(|&e| e <= written);
+        let whole_bytes = whole.checked_sub(1).map_or(0, |i| self.ends[i]);
+        {
+            let closed = self.gate.lock();
+            if *closed {
+                // Cancelled: the supervisor counted these records as lost; take back whatever
+                // reached the file since.
+                let _ = self.file.set_len(self.durable);
+                return Err(Failed::Cancelled);
+            }
+            self.metrics.count_passed(whole);
+        }
+        self.durable += whole_bytes as u64;
+        if let Some(f) = failure {
+            // Cut a torn record off; the records left unwritten stay held for the node to report.
+            if written > whole_bytes {
+                let _ = self.file.set_len(self.durable);
+            }
+            return Err(f);
+        }
+        self.buf.clear();
+        self.ends.clear();
+        Ok(())
+    }
+}

@@ -1,0 +1,97 @@
+//! Shared helpers of the node tests: graphs, runs through the real executor, the node
+//! accounting equation.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use serde_json::Value;
+use streamloom_runtime::executor::{Engine, RunHandle, RunOptions, RunOutcome};
+use streamloom_runtime::graph::{Graph, Node, PortRef, Settings, Wire};
+use streamloom_runtime::metrics::{MetricsSnapshot, NodeSnapshot, NodeStatus};
+
+/// A node.
+pub fn node(id: &str, kind: &str, config: Value) -> Node {
+    Node { id: id.into(), kind: kind.into(), version: 1, position: None, config }
+}
+
+/// `from.out -> to.in`.
+pub fn wire(from: &str, to: &str) -> Wire {
+    Wire::new(PortRef::new(from, "out"), PortRef::new(to, "in"))
+}
+
+/// `from.errors -> to.in`.
+pub fn errors_wire(from: &str, to: &str) -> Wire {
+    Wire::new(PortRef::new(from, "errors"), PortRef::new(to, "in"))
+}
+
+/// A graph of `nodes` and `wires` with a wire capacity and batch size.
+pub fn graph(nodes: Vec<Node>, wires: Vec<Wire>, capacity: usize, batch: usize) -> Graph {
+    Graph {
+        settings: Settings { default_capacity: Some(capacity), batch_size: Some(batch), ..Default::default() },
+        nodes,
+        wires,
+        ..Default::default()
+    }
+}
+
+/// Starts `g` with the built-in kinds.
+pub fn start(engine: &Engine, g: &Graph, options: RunOptions) -> RunHandle {
+    engine.start(g, &streamloom_nodes::builtin_registry(), options).unwrap_or_else(|p| panic!("{p}"))
+}
+
+/// Waits at most `secs` for the outcome.
+pub fn wait(engine: &Engine, h: &RunHandle, secs: u64) -> RunOutcome {
+    engine.block_on(async {
+        tokio::time::timeout(Duration::from_secs(secs), h.wait()).await.expect("the run ended in time")
+    })
+}
+
+/// Runs `g` to its end (at most 60 s).
+pub fn run(g: &Graph) -> (RunOutcome, MetricsSnapshot) {
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = start(&engine, g, RunOptions::default());
+    let outcome = wait(&engine, &h, 60);
+    (outcome, h.snapshot_now())
+}
+
+/// The node `id` of a snapshot.
+pub fn n<'a>(s: &'a MetricsSnapshot, id: &str) -> &'a NodeSnapshot {
+    s.node(id).unwrap_or_else(|| panic!("no node {id}"))
+}
+
+/// `events_in = passed + filtered + errors + dropped_inside + held + lost_on_kill` (`held` is
+/// derived and never negative, so an over-count fails here), and `held` is 0 once a node
+/// finished (an under-count fails there).
+pub fn assert_node_equation(s: &NodeSnapshot) {
+    assert_eq!(
+        s.events_in,
+        s.passed + s.filtered + s.errors + s.dropped_inside + s.held + s.lost_on_kill,
+        "node `{}`: in {} != passed {} + filtered {} + errors {} + dropped_inside {} + held {} + lost_on_kill {}",
+        s.id,
+        s.events_in,
+        s.passed,
+        s.filtered,
+        s.errors,
+        s.dropped_inside,
+        s.held,
+        s.lost_on_kill
+    );
+    if s.status != NodeStatus::Running {
+        assert_eq!(s.held, 0, "node `{}` ended ({:?}) holding events", s.id, s.status);
+    }
+}
+
+/// `pushed = popped + dropped + depth` on every wire.
+pub fn assert_wires(s: &MetricsSnapshot) {
+    for w in &s.wires {
+        assert_eq!(w.pushed, w.popped + w.dropped + w.depth, "wire {}", w.id);
+    }
+}
+
+/// Lines of a JSON Lines file, parsed; panics on a torn or invalid line.
+pub fn json_lines(path: &std::path::Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(text.is_empty() || text.ends_with('\n'), "{} ends on a whole line", path.display());
+    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {l:?}: {e}"))).collect()
+}

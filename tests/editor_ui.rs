@@ -217,7 +217,9 @@ fn editing_a_parameter_updates_config_and_problems_as_you_type() {
     // Finish typing: the problem goes away; the whole typing is one undo step.
     h.get_by_label("expression *").type_text(".value}");
     h.run_ok();
-    assert_eq!(h.state().problems().node("m").count(), 1, "only the unconnected input remains");
+    let problems: Vec<_> = h.state().problems().node("m").cloned().collect();
+    assert_eq!(problems.iter().filter(|p| p.is_error()).count(), 1, "only the unconnected input remains: {problems:?}");
+    assert!(problems.iter().any(|p| !p.is_error()), "and the warning about the unwired output: {problems:?}");
 }
 
 #[test]

@@ -38,7 +38,7 @@ fn unbounded_generator() -> Node {
 }
 
 fn start(engine: &Engine, g: &Graph, stop_timeout: Duration) -> RunHandle {
-    let registry = streamloom_nodes::builtin_registry();
+    let registry = streamloom_nodes::with_test_kinds(streamloom_nodes::builtin_registry());
     let options = RunOptions { stop_timeout: Some(stop_timeout), ..RunOptions::default() };
     engine.start(g, &registry, options).unwrap_or_else(|p| panic!("{p}"))
 }
@@ -227,6 +227,7 @@ const PACED_TO_FILE: &str = r#"(
 
 fn spawn_headless(dir: &Path, graph: &Path, extra: &[&str]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_streamloom"))
+        .env(streamloom_nodes::TEST_KINDS_ENV, "1")
         .args(["--headless", graph.to_str().unwrap(), "--quiet", "--metrics-out", "metrics.json"])
         .args(extra)
         .current_dir(dir)
@@ -342,6 +343,7 @@ fn a_failure_message_shows_the_placeholder_never_the_secret() {
 )"#,
     );
     let out = Command::new(env!("CARGO_BIN_EXE_streamloom"))
+        .env(streamloom_nodes::TEST_KINDS_ENV, "1")
         .args(["--headless", g.to_str().unwrap(), "--quiet", "--metrics-out", "metrics.json"])
         .current_dir(tmp.path())
         .env("SECRET_DIR", "/tmp/hunter2-s3cr3t")
@@ -360,6 +362,7 @@ fn a_bad_stop_timeout_is_a_usage_error() {
     let tmp = tempfile::tempdir().unwrap();
     let g = write_graph(tmp.path(), PACED_TO_FILE);
     let out = Command::new(env!("CARGO_BIN_EXE_streamloom"))
+        .env(streamloom_nodes::TEST_KINDS_ENV, "1")
         .args(["--headless", g.to_str().unwrap(), "--stop-timeout", "soon"])
         .output()
         .unwrap();

@@ -25,9 +25,10 @@ pub struct Cli {
     /// With --headless: write a throughput chart of the run (PNG or SVG by extension).
     #[arg(long, value_name = "FILE.png", requires = "headless")]
     pub chart_out: Option<PathBuf>,
-    /// With --headless: stop gracefully after this many seconds (for unbounded sources).
-    #[arg(long, value_name = "SECONDS", requires = "headless")]
-    pub stop_after: Option<f64>,
+    /// With --headless: stop gracefully after this many seconds (for unbounded sources);
+    /// a finite number of seconds, 0 or more, fractions allowed.
+    #[arg(long, value_name = "SECONDS", requires = "headless", value_parser = parse_seconds, allow_negative_numbers = true)]
+    pub stop_after: Option<std::time::Duration>,
     /// With --headless: how long a stop (Ctrl-C, SIGTERM, --stop-after, a failed node) lets
     /// events in flight drain before cancelling what is left: `30s`, `2m`, `500ms`.
     /// Overrides the graph's `settings.stop_timeout` (default 10 s).
@@ -74,7 +75,10 @@ pub enum Command {
 /// Runs the command line; the exit code says how it went.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_tracing();
-    let registry = streamloom_nodes::builtin_registry();
+    let mut registry = streamloom_nodes::builtin_registry();
+    if std::env::var_os(streamloom_nodes::TEST_KINDS_ENV).is_some_and(|v| v == "1") {
+        registry = streamloom_nodes::with_test_kinds(registry);
+    }
     match cli.command {
         Some(Command::Validate { graphs }) => Ok(headless::validate_files(&graphs, &registry)),
         Some(Command::Nodes { json }) => {
@@ -97,7 +101,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let opts = headless::HeadlessOptions {
                 metrics_out: cli.metrics_out,
                 chart_out: cli.chart_out,
-                stop_after: cli.stop_after.map(std::time::Duration::from_secs_f64),
+                stop_after: cli.stop_after,
                 progress: if cli.quiet {
                     headless::Progress::None
                 } else if std::io::stderr().is_terminal() {
@@ -137,6 +141,15 @@ fn default_example() -> Option<PathBuf> {
 
 fn parse_stop_timeout(text: &str) -> Result<std::time::Duration, String> {
     streamloom_runtime::graph::parse_duration(text)
+}
+
+/// Parses `--stop-after`: a finite, non-negative number of seconds.
+fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let seconds: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("`{text}` is not a finite number of seconds, 0 or more"));
+    }
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
 }
 
 fn init_tracing() {

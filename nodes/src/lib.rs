@@ -23,10 +23,21 @@ pub fn builtin_registry() -> Registry {
     r.add::<sinks::file_sink::FileSink>();
     r.add::<sinks::console_sink::ConsoleSink>();
     r.add::<sinks::null_sink::NullSink>();
-    #[cfg(feature = "fault-kinds")]
-    r.add::<testing::fault::Fault>();
     r
 }
+
+/// `registry` with the test-only kinds (`fault`) when built with the `fault-kinds` feature;
+/// unchanged otherwise. Never part of [`builtin_registry`], so the editor's palette and the
+/// catalogue never show them, even in a test build.
+pub fn with_test_kinds(#[allow(unused_mut)] mut registry: Registry) -> Registry {
+    #[cfg(feature = "fault-kinds")]
+    registry.add::<testing::fault::Fault>();
+    registry
+}
+
+/// Environment variable that makes the `streamloom` binary add the test-only kinds (when it
+/// was built with them: only test builds are).
+pub const TEST_KINDS_ENV: &str = "STREAMLOOM_TEST_KINDS";
 
 #[cfg(test)]
 mod registry_tests;

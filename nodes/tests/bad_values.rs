@@ -3,6 +3,8 @@
 //! string, the graph settings the same; each is a problem with its place or valid, and what
 //! validates also builds without a panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde_json::Value;
@@ -53,7 +55,12 @@ fn outcome(text: &str, field: &str, what: &str) -> bool {
                 let node = &graph.nodes[0];
                 let kind = registry.get(&node.kind).unwrap();
                 let tmp = tempfile::tempdir().unwrap();
-                let ctx = BuildContext { node_id: "n".into(), base_dir: tmp.path().into(), batch_size: 1024 };
+                let ctx = BuildContext {
+                    node_id: "n".into(),
+                    base_dir: tmp.path().into(),
+                    batch_size: 1024,
+                    env: std::sync::Arc::new(|_: &str| None),
+                };
                 if kind.validate(&node.config).is_empty() {
                     assert!(kind.build(&node.config, &ctx).is_ok(), "{what}: validates but does not build");
                 }

@@ -281,12 +281,15 @@ pub struct Control {
     /// Cancelled when the run is asked to stop gracefully: sources stop producing and end
     /// their outputs; other nodes keep draining.
     pub stop: CancellationToken,
+    /// Cancelled when the run is killed (a second Stop, or the stop timeout ran out): work
+    /// that runs without yielding (an expression's evaluation) checks it and gives up.
+    pub kill: CancellationToken,
     paused: watch::Receiver<bool>,
 }
 
 impl Control {
-    pub(crate) fn new(stop: CancellationToken, paused: watch::Receiver<bool>) -> Self {
-        Control { stop, paused }
+    pub(crate) fn new(stop: CancellationToken, kill: CancellationToken, paused: watch::Receiver<bool>) -> Self {
+        Control { stop, kill, paused }
     }
 
     /// True once a stop was requested.

@@ -7,62 +7,170 @@
 //! - jaq floats and decimal literals become `f64`; NaN becomes `null` and ±infinity
 //!   becomes ±`f64::MAX` (what jq prints for them).
 
-use jaq_core::load::{Arena, File, Loader, lex, parse};
+use jaq_core::load::lex::{Tok, Token};
+use jaq_core::load::parse::{Def, Term};
+use jaq_core::load::{Arena, File, Lexer, Loader, Parser, lex, parse};
 use jaq_core::{Compiler, Ctx, Vars, compile, data, load};
 use jaq_json::{Num, Val};
 use serde_json::{Map, Number, Value};
 
 use super::error::{CompileError, EvalError};
+use super::guard::{self, Guarded, Interrupt};
+use super::limits::Limits;
+use super::rewrite;
 
 type Data = data::JustLut<Val>;
 
-/// A jq program compiled by jaq, with the standard library.
+/// Deepest term tree jaq may compile and run (its compiler and evaluator recurse this deep).
+pub(crate) const MAX_TERM_DEPTH: usize = 1000;
+
+/// Natives that are never available to a graph: `env` would hand any graph file the whole
+/// process environment (placeholders `${NAME}` are the way to pass values in).
+const WITHHELD_NATIVES: &[&str] = &["env"];
+
+/// Definitions the rewritten program relies on (see [`rewrite`]); loaded before the standard
+/// library, whose definitions are rewritten too.
+const GUARD_DEFS: &str = "def _mul(f; g): f as $a | g as $b | $a | _checked_mul($b);";
+
+/// A jq program compiled by jaq, with the standard library, rewritten to count its steps.
 pub(crate) struct JaqFilter {
     filter: jaq_core::Filter<Data>,
+    /// Values of the `${NAME}` variables, in the order they were declared.
+    values: Vec<Val>,
 }
 
 impl JaqFilter {
-    /// Parses and compiles `src` with jaq's core, std and json definitions.
-    pub(crate) fn compile(src: &str) -> Result<Self, CompileError> {
-        let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
-        let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
-        let loader = Loader::new(defs);
+    /// Parses and compiles `src` (already scanned: placeholders are `$NAME` variables listed in
+    /// `vars`) with jaq's core, std and json definitions. Runs on a big stack: jaq's parser and
+    /// compiler recurse as deep as the program nests.
+    pub(crate) fn compile(src: &str, vars: &[String]) -> Result<Self, CompileError> {
+        guard::on_eval_stack(|| Self::compile_here(src, vars))
+    }
+
+    fn compile_here(src: &str, vars: &[String]) -> Result<Self, CompileError> {
+        let tokens = Lexer::new(src).lex().map_err(|errs| load_error(src, vec![((), load::Error::Lex(errs))]))?;
+        if let Some(Token(word, Tok::Word)) = tokens.first()
+            && matches!(*word, "import" | "include" | "module")
+        {
+            return Err(CompileError::at(
+                format!("`{word}`: modules are not supported in a node's expression"),
+                src,
+                word,
+            ));
+        }
+        let mut main: Term<&str> = Parser::new(&tokens).parse(|p| p.term()).map_err(|errs| {
+            let errs = errs.into_iter().map(|(expect, found)| (expect, found_text(src, found))).collect();
+            load_error(src, vec![((), load::Error::Parse(errs))])
+        })?;
+        let depth = rewrite::depth(&main);
+        if depth > MAX_TERM_DEPTH {
+            return Err(CompileError {
+                message: format!("expression nested {depth} terms deep; at most {MAX_TERM_DEPTH} are allowed"),
+                column: None,
+            });
+        }
+        rewrite::term(&mut main);
+
+        let guard_defs = jaq_core::load::parse(GUARD_DEFS, |p| p.defs()).unwrap_or_default();
+        let library = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs()).map(|mut d| {
+            rewrite::def(&mut d);
+            d
+        });
+        let main_def = Def { name: "__main", args: Vec::new(), body: main };
+        let prelude: Vec<Def<&str>> = guard_defs.into_iter().chain(library).chain([main_def]).collect();
+
+        let funs = jaq_core::funs()
+            .chain(jaq_std::funs())
+            .chain(jaq_json::funs())
+            .filter(|(name, _, _)| !WITHHELD_NATIVES.contains(name))
+            .chain(guard::funs());
+        let var_names: Vec<String> = vars.iter().map(|v| format!("${v}")).collect();
         let arena = Arena::default();
-        let modules = loader.load(&arena, File { code: src, path: () }).map_err(|errs| load_error(src, errs))?;
-        let filter = Compiler::default().with_funs(funs).compile(modules).map_err(|errs| undefined_error(src, errs))?;
-        Ok(JaqFilter { filter })
+        let modules = Loader::new(prelude)
+            .load(&arena, File { code: "__main", path: () })
+            .map_err(|errs| load_error(src, errs.into_iter().map(|(_, e)| ((), e)).collect()))?;
+        let filter = Compiler::default()
+            .with_funs(funs)
+            .with_global_vars(var_names.iter().map(String::as_str))
+            .compile(modules)
+            .map_err(|errs| undefined_error(src, errs))?;
+        Ok(JaqFilter { filter, values: vec![Val::Null; vars.len()] })
     }
 
-    /// Runs the filter on `input`, passing every output to `emit`.
-    /// Stops at the first error (or `halt`), which is returned.
-    pub(crate) fn run(&self, input: Val, emit: &mut dyn FnMut(Val) -> Result<(), EvalError>) -> Result<(), EvalError> {
-        let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new([]));
-        for out in self.filter.id.run((ctx, input)) {
-            match out {
-                Ok(v) => emit(v)?,
-                Err(exn) => return Err(exn_to_error(exn)),
+    /// Binds the `${NAME}` variables' values, in the order of `vars` given to `compile`.
+    /// A value that is JSON (a number, `true`, a quoted string, ...) is bound as that value;
+    /// anything else as a string.
+    pub(crate) fn bind(&mut self, values: &[String]) {
+        self.values = values
+            .iter()
+            .map(|v| match serde_json::from_str::<Value>(v) {
+                Ok(json) => to_val(json),
+                Err(_) => Val::from(v.clone()),
+            })
+            .collect();
+    }
+
+    fn ctx(&self) -> Ctx<'_, Data> {
+        Ctx::<Data>::new(&self.filter.lut, Vars::new(self.values.iter().cloned()))
+    }
+
+    /// Runs the filter on `input` under `limits`, passing every output to `emit`.
+    /// Stops at the first error (or `halt`, or a limit), which is returned.
+    pub(crate) fn run(
+        &self,
+        input: Val,
+        limits: &Limits,
+        interrupt: Option<&Interrupt>,
+        emit: &mut dyn FnMut(Val) -> Result<(), EvalError>,
+    ) -> Result<(), EvalError> {
+        Guarded::run(limits, interrupt, || {
+            let mut outputs = 0u64;
+            for out in self.filter.id.run((self.ctx(), input)) {
+                match out {
+                    Ok(v) => {
+                        outputs += 1;
+                        if outputs > limits.max_outputs {
+                            return Err(EvalError(format!(
+                                "expression gave more than {} outputs for one event (raise the node's max_outputs)",
+                                limits.max_outputs
+                            )));
+                        }
+                        emit(v)?
+                    }
+                    Err(exn) => return Err(exn_to_error(exn)),
+                }
             }
-        }
-        Ok(())
-    }
-
-    /// Truthiness of the first output (`false` when there is none).
-    pub(crate) fn test(&self, input: Val) -> Result<bool, EvalError> {
-        let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new([]));
-        match self.filter.id.run((ctx, input)).next() {
-            None => Ok(false),
-            Some(Ok(v)) => Ok(!matches!(v, Val::Null | Val::Bool(false))),
-            Some(Err(exn)) => Err(exn_to_error(exn)),
-        }
-    }
-
-    /// Runs on a `serde_json` value and emits `serde_json` values.
-    pub(crate) fn apply_json(&self, input: Value, emit: &mut dyn FnMut(Value)) -> Result<(), EvalError> {
-        self.run(to_val(input), &mut |v| {
-            emit(from_val(v)?);
             Ok(())
         })
     }
+
+    /// Truthiness of the first output (`false` when there is none).
+    pub(crate) fn test(&self, input: Val, limits: &Limits, interrupt: Option<&Interrupt>) -> Result<bool, EvalError> {
+        Guarded::run(limits, interrupt, || match self.filter.id.run((self.ctx(), input)).next() {
+            None => Ok(false),
+            Some(Ok(v)) => Ok(!matches!(v, Val::Null | Val::Bool(false))),
+            Some(Err(exn)) => Err(exn_to_error(exn)),
+        })
+    }
+
+    /// Runs on a `serde_json` value and emits `serde_json` values.
+    pub(crate) fn apply_json(
+        &self,
+        input: Value,
+        limits: &Limits,
+        interrupt: Option<&Interrupt>,
+        emit: &mut dyn FnMut(Value),
+    ) -> Result<(), EvalError> {
+        self.run(to_val(input), limits, interrupt, &mut |v| {
+            emit(from_val(v, limits)?);
+            Ok(())
+        })
+    }
+}
+
+/// The text of the token a parse error found (the end of the source when there is none).
+fn found_text<'s>(src: &'s str, found: Option<&Token<&'s str>>) -> &'s str {
+    found.map_or(&src[src.len()..], |Token(s, _)| *s)
 }
 
 fn exn_to_error(exn: jaq_core::Exn<'_, Val>) -> EvalError {
@@ -75,8 +183,8 @@ fn exn_to_error(exn: jaq_core::Exn<'_, Val>) -> EvalError {
     }
 }
 
-fn load_error(src: &str, errs: load::Errors<&str, ()>) -> CompileError {
-    for (_file, err) in errs {
+fn load_error(src: &str, errs: Vec<((), load::Error<&str>)>) -> CompileError {
+    for ((), err) in errs {
         match err {
             load::Error::Lex(es) => {
                 if let Some((expect, rest)) = es.into_iter().next() {
@@ -170,6 +278,11 @@ pub(crate) fn to_val_ref(v: &Value) -> Val {
 
 fn num_to_val(n: &Number) -> Val {
     if let Some(i) = n.as_i64() {
+        if i == i64::MIN {
+            // `isize::MIN` as a machine integer makes jaq's `length` (abs) overflow: hold it
+            // as a big integer.
+            return Val::Num(Num::big_int(num_bigint::BigInt::from(i)));
+        }
         Val::Num(Num::from_integral(i))
     } else if let Some(u) = n.as_u64() {
         Val::Num(Num::from_integral(u))
@@ -178,8 +291,27 @@ fn num_to_val(n: &Number) -> Val {
     }
 }
 
-/// Converts a jaq value back into `serde_json`.
-pub(crate) fn from_val(v: Val) -> Result<Value, EvalError> {
+/// Converts a jaq value back into `serde_json`, refusing a value nested deeper than
+/// `limits.max_depth` or bigger than `limits.max_result_bytes` (checked as it is built).
+pub(crate) fn from_val(v: Val, limits: &Limits) -> Result<Value, EvalError> {
+    let mut size = 0usize;
+    from_val_at(v, 1, limits, &mut size)
+}
+
+fn from_val_at(v: Val, depth: u64, limits: &Limits, size: &mut usize) -> Result<Value, EvalError> {
+    if depth > limits.max_depth {
+        return Err(EvalError(format!(
+            "result nested more than {} levels deep (raise the node's max_depth)",
+            limits.max_depth
+        )));
+    }
+    *size += 16;
+    if let Val::TStr(b) | Val::BStr(b) = &v {
+        *size += b.len();
+    }
+    if *size > limits.max_result_bytes {
+        return Err(EvalError(format!("result larger than {} MiB", limits.max_result_bytes >> 20)));
+    }
     Ok(match v {
         Val::Null => Value::Null,
         Val::Bool(b) => Value::Bool(b),
@@ -187,7 +319,11 @@ pub(crate) fn from_val(v: Val) -> Result<Value, EvalError> {
         Val::TStr(b) | Val::BStr(b) => Value::String(bytes_to_string(&b)),
         Val::Arr(a) => {
             let a = jaq_json::Rc::try_unwrap(a).unwrap_or_else(|a| (*a).clone());
-            Value::Array(a.into_iter().map(from_val).collect::<Result<_, _>>()?)
+            let mut out = Vec::with_capacity(a.len());
+            for v in a {
+                out.push(from_val_at(v, depth + 1, limits, size)?);
+            }
+            Value::Array(out)
         }
         Val::Obj(o) => {
             let o = jaq_json::Rc::try_unwrap(o).unwrap_or_else(|o| (*o).clone());
@@ -197,7 +333,8 @@ pub(crate) fn from_val(v: Val) -> Result<Value, EvalError> {
                     Val::TStr(b) | Val::BStr(b) => bytes_to_string(&b),
                     k => return Err(EvalError(format!("object key {k} is not a string"))),
                 };
-                m.insert(k, from_val(v)?);
+                *size += k.len();
+                m.insert(k, from_val_at(v, depth + 1, limits, size)?);
             }
             Value::Object(m)
         }

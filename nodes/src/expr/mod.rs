@@ -14,14 +14,22 @@
 //! NaN becomes `null`, ±infinity becomes ±`f64::MAX`.
 
 mod error;
+mod guard;
 mod jaq_backend;
+mod limits;
 mod native;
+mod rewrite;
+mod scan;
 mod value;
 
 #[cfg(test)]
 mod tests;
 
 pub use error::{CompileError, EvalError};
+pub use guard::{EVAL_STACK_BYTES, Interrupt, on_eval_stack};
+pub use limits::{
+    DEFAULT_MAX_DEPTH, DEFAULT_MAX_OUTPUTS, DEFAULT_MAX_STEPS, Limits, MAX_MAX_DEPTH, MAX_MAX_OUTPUTS, MAX_MAX_STEPS,
+};
 
 use jaq_core::load::{Lexer, Parser};
 use serde_json::Value;
@@ -31,11 +39,16 @@ use native::Node;
 use value::Fail;
 
 /// A compiled jq expression: its source, the jaq filter, and a native program when
-/// the expression is within the natively supported subset.
+/// the expression is within the natively supported subset; the budget each evaluation runs
+/// under, and what interrupts it.
 pub struct Expr {
     source: String,
     native: Option<Node>,
     jaq: JaqFilter,
+    /// `${NAME}` placeholders, bound as jq variables `$NAME`.
+    vars: Vec<String>,
+    limits: Limits,
+    interrupt: Option<Interrupt>,
 }
 
 const _: () = {
@@ -45,20 +58,34 @@ const _: () = {
 
 impl std::fmt::Debug for Expr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Expr").field("source", &self.source).field("native", &self.native.is_some()).finish()
+        f.debug_struct("Expr")
+            .field("source", &self.source)
+            .field("native", &self.native.is_some())
+            .field("vars", &self.vars)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
 impl Expr {
-    /// Compiles once; syntax errors carry the column.
+    /// Compiles once; syntax errors carry the column. `${NAME}` placeholders become jq
+    /// variables bound to `null` until [`Expr::bind`] gives their values. A program too long,
+    /// nested too deep or using modules is refused here, with its column.
     pub fn compile(src: &str) -> Result<Expr, CompileError> {
-        let jaq = JaqFilter::compile(src)?;
-        let native = Lexer::new(src)
-            .lex()
-            .ok()
-            .and_then(|tokens| Parser::new(&tokens).parse(|p| p.term()).ok())
-            .and_then(|term| native::compile(&term));
-        Ok(Expr { source: src.to_owned(), native, jaq })
+        let scanned = scan::scan(src)?;
+        let jaq = JaqFilter::compile(&scanned.source, &scanned.vars)?;
+        let native = if scanned.vars.is_empty() {
+            guard::on_eval_stack(|| {
+                Lexer::new(src)
+                    .lex()
+                    .ok()
+                    .and_then(|tokens| Parser::new(&tokens).parse(|p| p.term()).ok())
+                    .and_then(|term| native::compile(&term))
+            })
+        } else {
+            None
+        };
+        Ok(Expr { source: src.to_owned(), native, jaq, vars: scanned.vars, limits: Limits::default(), interrupt: None })
     }
 
     /// Compiles without the native program, so every evaluation runs through jaq.
@@ -66,7 +93,45 @@ impl Expr {
     /// Used to cross-check the native evaluator and for benchmarks.
     #[doc(hidden)]
     pub fn compile_jaq_only(src: &str) -> Result<Expr, CompileError> {
-        Ok(Expr { source: src.to_owned(), native: None, jaq: JaqFilter::compile(src)? })
+        let mut e = Expr::compile(src)?;
+        e.native = None;
+        Ok(e)
+    }
+
+    /// The `${NAME}` placeholders the expression uses, in order of first use.
+    pub fn placeholders(&self) -> &[String] {
+        &self.vars
+    }
+
+    /// Binds the placeholders' values (looked up by name); a value that reads as JSON (`10`,
+    /// `true`, `"x"`) is bound as that value, anything else as a string. Returns the names
+    /// that `lookup` does not know.
+    pub fn bind(&mut self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<(), Vec<String>> {
+        let mut values = Vec::with_capacity(self.vars.len());
+        let mut unset = Vec::new();
+        for name in &self.vars {
+            match lookup(name) {
+                Some(v) => values.push(v),
+                None => unset.push(name.clone()),
+            }
+        }
+        if !unset.is_empty() {
+            return Err(unset);
+        }
+        self.jaq.bind(&values);
+        Ok(())
+    }
+
+    /// Sets the budget of each evaluation.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets what interrupts a long evaluation (polled every few thousand steps).
+    pub fn with_interrupt(mut self, interrupt: Interrupt) -> Self {
+        self.interrupt = Some(interrupt);
+        self
     }
 
     /// The expression's source text.
@@ -94,7 +159,7 @@ impl Expr {
                 Err(Fail::Jaq | Fail::Stop) => {}
             }
         }
-        self.jaq.test(jaq_backend::to_val_ref(input))
+        self.jaq.test(jaq_backend::to_val_ref(input), &self.limits, self.interrupt.as_ref())
     }
 
     /// Runs the expression on an owned input and emits every output (jq can emit 0..n).
@@ -109,19 +174,22 @@ impl Expr {
     pub fn try_apply(&self, input: Value, emit: &mut dyn FnMut(Value)) -> Result<(), (EvalError, Option<Value>)> {
         let via_jaq = |input: Value, emit: &mut dyn FnMut(Value)| {
             let backup = input.clone();
-            self.jaq.apply_json(input, emit).map_err(|e| (e, Some(backup)))
+            self.jaq.apply_json(input, &self.limits, self.interrupt.as_ref(), emit).map_err(|e| (e, Some(backup)))
         };
         let Some(node) = &self.native else {
             return via_jaq(input, emit);
         };
         if node.owned_safe() {
+            // A failure must hand back the event as it came in (for the dead letter): copy it
+            // first unless the program never touches it before failing.
+            let backup = if node.fails_untouched() { None } else { Some(input.clone()) };
             let res = node.run_owned(input, &mut |v| {
                 emit(v);
                 Ok(())
             });
             return match res {
                 Ok(()) => Ok(()),
-                Err((Fail::Err(e), back)) => Err((EvalError(e), back)),
+                Err((Fail::Err(e), back)) => Err((EvalError(e), back.or(backup))),
                 Err((Fail::Jaq, Some(input))) => via_jaq(input, emit),
                 Err((Fail::Jaq, None)) => {
                     Err((EvalError("internal: native evaluation needed jaq after consuming its input".into()), None))

@@ -136,6 +136,17 @@ impl Node {
     pub(crate) fn owned_safe(&self) -> bool {
         self.owned_safe
     }
+
+    /// True when [`Node::run_owned`] hands the input back untouched on every failure (one
+    /// update of one path checks before it writes), so a caller needs no copy to report the
+    /// event that failed.
+    pub(crate) fn fails_untouched(&self) -> bool {
+        match &self.kind {
+            Kind::Id | Kind::Update(..) => true,
+            Kind::Del(paths) => paths.len() == 1,
+            _ => false,
+        }
+    }
 }
 
 fn props(kind: &Kind) -> (bool, bool) {
@@ -746,6 +757,8 @@ impl Node {
         match self.update_in_place(&mut v) {
             Ok(()) => out(v).map_err(|e| (e, None)),
             Err(Fail::Jaq) => Err((Fail::Jaq, Some(v))),
+            // One path: nothing was written before the failure (see `fails_untouched`).
+            Err(e) if self.fails_untouched() => Err((e, Some(v))),
             Err(e) => Err((e, None)),
         }
     }

@@ -1,5 +1,8 @@
 //! `filter`: keeps the events for which a jq condition is true. The expression is compiled
-//! once; the common subset runs as native code over the record.
+//! once; the common subset runs as native code over the record, the rest through jaq under
+//! the node's budget (`max_steps`, `max_outputs`, `max_depth`): an event that exceeds it, or
+//! makes the condition fail, goes to `errors` with the reason. `${NAME}` placeholders are
+//! bound as jq variables when the run starts.
 
 use serde::{Deserialize, Serialize};
 use streamloom_runtime::Batch;
@@ -9,7 +12,8 @@ use streamloom_runtime::registry::{
     TypedNodeKind,
 };
 
-use crate::expr::Expr;
+use super::expression::{build_field, compile_field, interrupt, limit_params, limits};
+use crate::expr::on_eval_stack;
 
 /// Config of `filter`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,21 +21,25 @@ use crate::expr::Expr;
 pub struct FilterConfig {
     /// jq condition; events where it is true (not false or null) pass.
     pub condition: String,
+    /// Most evaluation steps per event (default [`crate::expr::DEFAULT_MAX_STEPS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<u64>,
+    /// Most outputs per event (default [`crate::expr::DEFAULT_MAX_OUTPUTS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_outputs: Option<u64>,
+    /// Deepest result value (default [`crate::expr::DEFAULT_MAX_DEPTH`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_depth: Option<u64>,
 }
 
 impl Default for FilterConfig {
     fn default() -> Self {
-        FilterConfig { condition: ".type == \"purchase\"".into() }
+        FilterConfig { condition: ".type == \"purchase\"".into(), max_steps: None, max_outputs: None, max_depth: None }
     }
 }
 
 /// The `filter` kind.
 pub struct Filter;
-
-/// Compiles an expression field, turning a syntax error into a problem on that field.
-pub(crate) fn compile_field(field: &str, src: &str) -> Result<Expr, ConfigProblem> {
-    Expr::compile(src).map_err(|e| ConfigProblem::field(field, format!("jq: {e}")))
-}
 
 impl TypedNodeKind for Filter {
     type Config = FilterConfig;
@@ -40,11 +48,13 @@ impl TypedNodeKind for Filter {
     const CATEGORY: Category = Category::Operator;
 
     fn params() -> Vec<ParamSpec> {
-        vec![ParamSpec::new(
+        let mut params = vec![ParamSpec::new(
             "condition",
             ParamKind::Expression,
             "jq condition, e.g. .type == \"purchase\" and .value > 10",
-        )]
+        )];
+        params.extend(limit_params());
+        params
     }
 
     fn ports(_config: &FilterConfig) -> Ports {
@@ -58,16 +68,26 @@ impl TypedNodeKind for Filter {
         compile_field("condition", &config.condition).err().into_iter().collect()
     }
 
-    fn build(config: FilterConfig, _ctx: &BuildContext) -> Result<Box<dyn NodeTask>, ConfigProblem> {
-        let expr = compile_field("condition", &config.condition)?;
+    fn build(config: FilterConfig, build: &BuildContext) -> Result<Box<dyn NodeTask>, ConfigProblem> {
+        let limits = limits(config.max_steps, config.max_outputs, config.max_depth);
+        let expr = build_field("condition", &config.condition, limits, build)?;
         Ok(Box::new(move |ctx: NodeContext| -> NodeFuture {
+            let expr = expr.with_interrupt(interrupt(&ctx));
             Box::pin(drive_operator(ctx, move |batch: Batch, out: &mut Batch, errors: &mut DeadLetters| {
-                for ev in batch {
-                    match expr.test(&ev.value) {
-                        Ok(true) => out.push(ev),
-                        Ok(false) => {}
-                        Err(e) => errors.report(ev, format!("condition failed: {e}")),
+                let mut keep = |batch: Batch| {
+                    for ev in batch {
+                        match expr.test(&ev.value) {
+                            Ok(true) => out.push(ev),
+                            Ok(false) => {}
+                            Err(e) => errors.report(ev, format!("condition failed: {e}")),
+                        }
                     }
+                };
+                // jaq recurses: give a batch it evaluates the big stack once, not per event.
+                if expr.is_native() {
+                    keep(batch)
+                } else {
+                    on_eval_stack(|| keep(batch))
                 }
                 out.len()
             }))

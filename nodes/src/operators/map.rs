@@ -1,6 +1,9 @@
 //! `map`: reshapes each event with a jq expression (`.value *= 1.1`, `{user, total: .value}`,
 //! `del(.debug)`). An expression with several outputs emits several events; with none, the
-//! event is dropped. `.` forwards batches untouched.
+//! event is dropped (counted as filtered). `.` forwards batches untouched. Evaluations run under
+//! the node's budget (`max_steps`, `max_outputs`, `max_depth`); an event that exceeds it, or
+//! makes the expression fail, goes to `errors` with the reason and the event as it came in.
+//! `${NAME}` placeholders are bound as jq variables when the run starts.
 
 use serde::{Deserialize, Serialize};
 use streamloom_runtime::io::{DeadLetters, NodeContext, drive_operator};
@@ -10,7 +13,8 @@ use streamloom_runtime::registry::{
 };
 use streamloom_runtime::{Batch, Event};
 
-use super::filter::compile_field;
+use super::expression::{build_field, compile_field, interrupt, limit_params, limits};
+use crate::expr::on_eval_stack;
 
 /// Config of `map`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,11 +22,20 @@ use super::filter::compile_field;
 pub struct MapConfig {
     /// jq expression producing the new event(s).
     pub expression: String,
+    /// Most evaluation steps per event (default [`crate::expr::DEFAULT_MAX_STEPS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<u64>,
+    /// Most outputs per event (default [`crate::expr::DEFAULT_MAX_OUTPUTS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_outputs: Option<u64>,
+    /// Deepest result value (default [`crate::expr::DEFAULT_MAX_DEPTH`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_depth: Option<u64>,
 }
 
 impl Default for MapConfig {
     fn default() -> Self {
-        MapConfig { expression: ".value *= 1.1".into() }
+        MapConfig { expression: ".value *= 1.1".into(), max_steps: None, max_outputs: None, max_depth: None }
     }
 }
 
@@ -36,7 +49,13 @@ impl TypedNodeKind for Map {
     const CATEGORY: Category = Category::Operator;
 
     fn params() -> Vec<ParamSpec> {
-        vec![ParamSpec::new("expression", ParamKind::Expression, "jq expression, e.g. {user, total: .value * 1.1}")]
+        let mut params = vec![ParamSpec::new(
+            "expression",
+            ParamKind::Expression,
+            "jq expression, e.g. {user, total: .value * 1.1}",
+        )];
+        params.extend(limit_params());
+        params
     }
 
     fn ports(_config: &MapConfig) -> Ports {
@@ -50,9 +69,11 @@ impl TypedNodeKind for Map {
         compile_field("expression", &config.expression).err().into_iter().collect()
     }
 
-    fn build(config: MapConfig, _ctx: &BuildContext) -> Result<Box<dyn NodeTask>, ConfigProblem> {
-        let expr = compile_field("expression", &config.expression)?;
+    fn build(config: MapConfig, build: &BuildContext) -> Result<Box<dyn NodeTask>, ConfigProblem> {
+        let limits = limits(config.max_steps, config.max_outputs, config.max_depth);
+        let expr = build_field("expression", &config.expression, limits, build)?;
         Ok(Box::new(move |ctx: NodeContext| -> NodeFuture {
+            let expr = expr.with_interrupt(interrupt(&ctx));
             if expr.is_identity() {
                 return Box::pin(drive_operator(ctx, |batch: Batch, out: &mut Batch, _: &mut DeadLetters| {
                     *out = batch;
@@ -60,22 +81,30 @@ impl TypedNodeKind for Map {
                 }));
             }
             Box::pin(drive_operator(ctx, move |batch: Batch, out: &mut Batch, errors: &mut DeadLetters| {
-                let mut passed = 0;
-                for ev in batch {
-                    let Event { value, time, source, seq } = ev;
-                    let before = out.len();
-                    if let Err((e, input)) =
-                        expr.try_apply(value, &mut |v| out.push(Event { value: v, time, source, seq }))
-                    {
-                        out.truncate(before);
-                        let value = input.unwrap_or(serde_json::Value::Null);
-                        errors.report(Event { value, time, source, seq }, format!("expression failed: {e}"));
-                    } else if out.len() > before {
-                        passed += 1;
-                    }
+                // jaq recurses: give a batch it evaluates the big stack once, not per event.
+                if expr.is_native() {
+                    map_batch(&expr, batch, out, errors)
+                } else {
+                    on_eval_stack(|| map_batch(&expr, batch, out, errors))
                 }
-                passed
             }))
         }))
     }
+}
+
+/// Maps one batch; returns how many events gave at least one output.
+fn map_batch(expr: &crate::expr::Expr, batch: Batch, out: &mut Batch, errors: &mut DeadLetters) -> usize {
+    let mut passed = 0;
+    for ev in batch {
+        let Event { value, time, source, seq } = ev;
+        let before = out.len();
+        if let Err((e, input)) = expr.try_apply(value, &mut |v| out.push(Event { value: v, time, source, seq })) {
+            out.truncate(before);
+            let value = input.unwrap_or(serde_json::Value::Null);
+            errors.report(Event { value, time, source, seq }, format!("expression failed: {e}"));
+        } else if out.len() > before {
+            passed += 1;
+        }
+    }
+    passed
 }

@@ -215,7 +215,7 @@ pub fn start_validated(
             outputs: node_io.outputs,
             errors: node_io.errors.with_redactor(shared.redactor.clone()),
             metrics: wiring.node_metrics[built.index].clone(),
-            control: Control::new(tokens.stop.clone(), paused_rx.clone()),
+            control: Control::new(tokens.stop.clone(), tokens.kill.clone(), paused_rx.clone()),
             batch_size: plan.batch_size,
         };
         tasks.push((built.index, built.task, ctx));

@@ -48,7 +48,12 @@ pub(crate) fn build(graph: &Graph, registry: &Registry, options: &RunOptions) ->
                 continue;
             }
         };
-        let ctx = BuildContext { node_id: node.id.clone(), base_dir: options.base_dir.clone(), batch_size };
+        let ctx = BuildContext {
+            node_id: node.id.clone(),
+            base_dir: options.base_dir.clone(),
+            batch_size,
+            env: options.env.clone(),
+        };
         match kind.build(&config, &ctx) {
             Ok(task) => nodes.push(BuiltNode { index, task }),
             Err(p) => problems.push(Problem::error(

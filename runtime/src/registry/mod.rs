@@ -94,7 +94,7 @@ where
 }
 
 /// What a kind needs to know when building a node.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BuildContext {
     /// The node's id.
     pub node_id: String,
@@ -102,6 +102,18 @@ pub struct BuildContext {
     pub base_dir: PathBuf,
     /// Preferred number of events per batch.
     pub batch_size: usize,
+    /// Looks up `${NAME}` placeholders that a kind binds itself (expression variables).
+    pub env: crate::executor::EnvLookup,
+}
+
+impl std::fmt::Debug for BuildContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildContext")
+            .field("node_id", &self.node_id)
+            .field("base_dir", &self.base_dir)
+            .field("batch_size", &self.batch_size)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BuildContext {

@@ -530,3 +530,20 @@ fn closing_with_unsaved_changes_asks_first_and_cancel_keeps_everything() {
     assert!(h.query_by_label("Unsaved changes").is_none());
     assert_eq!(h.state().graph().nodes.len(), 1, "cancel keeps the edit");
 }
+
+#[test]
+fn an_expression_field_says_whether_it_runs_natively() {
+    let g = Graph {
+        nodes: vec![node("m", "map", [0.0, 0.0], json!({"expression": ".value *= 1.1"}))],
+        ..Default::default()
+    };
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.state_mut().select_node("m");
+    h.run_ok();
+    assert!(h.query_by_label_contains("runs natively").is_some());
+    h.get_by_label("expression *").focus();
+    h.get_by_label("expression *").type_text(" | to_entries");
+    h.run_ok();
+    assert!(h.query_by_label_contains("runs through jaq").is_some());
+    assert!(h.query_by_label_contains("runs natively").is_none());
+}

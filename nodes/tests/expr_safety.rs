@@ -203,3 +203,59 @@ fn a_native_map_error_carries_the_event_that_failed() {
         assert!(d["event"].is_object() && d["event"].get("x").is_none(), "the event as it came in: {d}");
     }
 }
+
+#[test]
+fn errors_read_the_same_from_the_native_path_and_jaq() {
+    let cases = [
+        (".a.b", json!({"a": 1})),
+        (".x + 1", json!({"x": "s"})),
+        ("-.", json!("s")),
+        (".x[]", json!({"x": 1})),
+        (r#"error("boom")"#, json!(null)),
+        (".x = 1 | .x.y", json!({})),
+        (".value -= 2", json!({"value": "s"})),
+        ("{a: (.b | length)}", json!({"b": true})),
+    ];
+    let mut native_count = 0;
+    for (src, input) in cases {
+        let native = Expr::compile(src).unwrap();
+        let jaq = Expr::compile_jaq_only(src).unwrap();
+        native_count += usize::from(native.is_native());
+        let a = native.apply(input.clone(), &mut |_| {}).expect_err(src);
+        let b = jaq.apply(input.clone(), &mut |_| {}).expect_err(src);
+        assert_eq!(a, b, "`{src}` on {input}");
+        assert_eq!(native.test(&input).unwrap_err(), jaq.test(&input).unwrap_err(), "test() of `{src}`");
+    }
+    assert!(native_count >= 6, "most cases run natively ({native_count})");
+}
+
+#[test]
+fn a_secret_bound_into_an_expression_never_shows_in_a_dead_letter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dead_path = tmp.path().join("dead.jsonl");
+    let g = graph(
+        vec![
+            node("gen", "generator", json!({"count": 5})),
+            node("m", "map", json!({"expression": r#"error("token " + ${TOKEN} + " refused")"#})),
+            node("out", "null_sink", json!({})),
+            node("dead", "file_sink", json!({"path": dead_path.to_string_lossy()})),
+        ],
+        vec![wire("gen", "m"), wire("m", "out"), errors_wire("m", "dead")],
+        8,
+        16,
+    );
+    let engine = streamloom_runtime::executor::Engine::new(Some(2)).unwrap();
+    let env: streamloom_runtime::executor::EnvLookup =
+        Arc::new(|name: &str| (name == "TOKEN").then(|| "s3cr3t-value".to_string()));
+    let options = streamloom_runtime::executor::RunOptions { env, ..Default::default() };
+    let h = common::start(&engine, &g, options);
+    let outcome = common::wait(&engine, &h, 30);
+    assert!(matches!(outcome, streamloom_runtime::executor::RunOutcome::Completed), "{outcome:?}");
+    let dead = common::json_lines(&dead_path);
+    assert_eq!(dead.len(), 5);
+    for d in &dead {
+        let reason = d["reason"].as_str().unwrap();
+        assert!(!reason.contains("s3cr3t"), "{reason}");
+        assert!(reason.contains("${TOKEN}"), "{reason}");
+    }
+}

@@ -18,7 +18,11 @@ pub fn param_row(ui: &mut Ui, spec: &ParamSpec, value: Option<&Value>, problems:
     let label = ui.label(RichText::new(name).strong()).on_hover_text(&spec.doc);
     let change = match &spec.kind {
         ParamKind::Text | ParamKind::Path => text(ui, spec, value, false, label.id),
-        ParamKind::Expression => text(ui, spec, value, true, label.id),
+        ParamKind::Expression => {
+            let change = text(ui, spec, value, true, label.id);
+            execution_path(ui, value.and_then(Value::as_str).unwrap_or(""));
+            change
+        }
         ParamKind::Integer { min, max } => integer(ui, spec, value, *min, *max, label.id),
         ParamKind::Float { min, max } => float(ui, spec, value, *min, *max, label.id),
         ParamKind::Bool => {
@@ -73,6 +77,26 @@ fn text(ui: &mut Ui, spec: &ParamSpec, value: Option<&Value>, code: bool, label:
     };
     let r = ui.add(edit).labelled_by(label);
     r.changed().then_some(if s.is_empty() && spec.optional { None } else { Some(Value::String(s)) })
+}
+
+/// Under an expression: whether it runs on the native fast path or through jaq, so a user
+/// knows when a rewrite makes it faster.
+fn execution_path(ui: &mut Ui, src: &str) {
+    match streamloom_nodes::expr::runs_natively(src) {
+        Some(true) => {
+            ui.label(
+                RichText::new("⚡ runs natively (fast path)").small().color(egui::Color32::from_rgb(110, 190, 110)),
+            )
+            .on_hover_text("Compiled to native code over the record");
+        }
+        Some(false) => {
+            ui.label(RichText::new("runs through jaq (general path, slower)").small().weak()).on_hover_text(
+                "Outside the native subset (paths, comparisons, arithmetic, select, if, object and array \
+                 construction, field updates): evaluated by jaq, several times slower per event",
+            );
+        }
+        None => {}
+    }
 }
 
 fn optional_toggle(ui: &mut Ui, spec: &ParamSpec, is_set: bool) -> Option<bool> {

@@ -38,6 +38,18 @@ use jaq_backend::JaqFilter;
 use native::Node;
 use value::Fail;
 
+/// Whether `src` will run on the native fast path (`Some(true)`), through jaq (`Some(false)`),
+/// or does not parse (`None`: validation says why). Cheap (no jaq compilation): the editor
+/// asks it as the user types.
+pub fn runs_natively(src: &str) -> Option<bool> {
+    let scanned = scan::scan(src).ok()?;
+    guard::on_eval_stack(|| {
+        let tokens = Lexer::new(&scanned.source).lex().ok()?;
+        let term = Parser::new(&tokens).parse(|p| p.term()).ok()?;
+        Some(scanned.vars.is_empty() && native::compile(&term).is_some())
+    })
+}
+
 /// A compiled jq expression: its source, the jaq filter, and a native program when
 /// the expression is within the natively supported subset; the budget each evaluation runs
 /// under, and what interrupts it.
@@ -155,8 +167,9 @@ impl Expr {
             let res = node.test(input);
             match res {
                 Ok(b) => return Ok(b),
-                Err(Fail::Err(e)) => return Err(EvalError(e)),
-                Err(Fail::Jaq | Fail::Stop) => {}
+                // jaq is the oracle: a native failure is re-run there, so the message (and,
+                // should the native path ever be wrong, the answer) is jaq's.
+                Err(Fail::Err(_) | Fail::Jaq | Fail::Stop) => {}
             }
         }
         self.jaq.test(jaq_backend::to_val_ref(input), &self.limits, self.interrupt.as_ref())
@@ -189,7 +202,10 @@ impl Expr {
             });
             return match res {
                 Ok(()) => Ok(()),
-                Err((Fail::Err(e), back)) => Err((EvalError(e), back.or(backup))),
+                Err((Fail::Err(e), back)) => {
+                    let input = back.or(backup);
+                    Err((self.jaq_message(input.as_ref(), e), input))
+                }
                 Err((Fail::Jaq, Some(input))) => via_jaq(input, emit),
                 Err((Fail::Jaq, None)) => {
                     Err((EvalError("internal: native evaluation needed jaq after consuming its input".into()), None))
@@ -208,10 +224,21 @@ impl Expr {
             res => {
                 outs.into_iter().for_each(&mut *emit);
                 match res {
-                    Err(Fail::Err(e)) => Err((EvalError(e), Some(input))),
+                    Err(Fail::Err(e)) => Err((self.jaq_message(Some(&input), e), Some(input))),
                     _ => Ok(()),
                 }
             }
+        }
+    }
+
+    /// The message jaq gives for `input`, so that an error reads the same whichever path raised
+    /// it (errors are rare: the re-run costs nothing on the common path). Falls back to the
+    /// native message when the input is gone or jaq does not fail.
+    fn jaq_message(&self, input: Option<&Value>, native: String) -> EvalError {
+        let Some(input) = input else { return EvalError(native) };
+        match self.jaq.apply_json(input.clone(), &self.limits, self.interrupt.as_ref(), &mut |_| {}) {
+            Err(e) => e,
+            Ok(()) => EvalError(native),
         }
     }
 }

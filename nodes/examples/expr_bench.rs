@@ -1,6 +1,9 @@
 //! Benchmark of the expression engine: native evaluator vs jaq-only.
 //!
 //! Run with `cargo run --release --example expr_bench [N]` (default 1,000,000 events).
+//! Besides the filter/map pair, it prints the per-event cost of the one-node pipeline
+//! `select(.type == "purchase") | .value *= 1.1` (native) and of a jaq-only expression, the
+//! figures to compare before and after a change to the engine (same file, same machine).
 //! Each event is a JSON line like
 //! `{"ts":1700000000123,"user":"u042","type":"purchase","value":123.45}`.
 
@@ -12,6 +15,10 @@ use streamloom_nodes::expr::Expr;
 
 const FILTER: &str = r#"select(.type == "purchase")"#;
 const MAP: &str = ".value *= 1.1";
+/// One expression doing both: runs natively.
+const PIPELINE: &str = r#"select(.type == "purchase") | .value *= 1.1"#;
+/// Outside the native subset: runs through jaq.
+const JAQ_ONLY: &str = r#"to_entries | map(select(.key != "user")) | from_entries"#;
 
 fn lines(n: usize) -> Vec<String> {
     let types = ["purchase", "view", "click", "cart"];
@@ -106,7 +113,27 @@ fn identical(lines: &[String], a: (&Expr, &Expr), b: (&Expr, &Expr)) -> (usize, 
     (passed, true)
 }
 
+/// Per-event cost of `expr` (parse + apply + serialize, minus the parse+serialize baseline).
+fn cost(lines: &[String], expr: &Expr, baseline: f64, buf: &mut Vec<u8>) -> f64 {
+    best(lines, |l| {
+        let mut n = 0;
+        let _ = expr.apply(parse(l), &mut |out| {
+            buf.clear();
+            let _ = serde_json::to_writer(&mut *buf, &out);
+            n += buf.len();
+        });
+        n
+    }) - baseline
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // jaq recurses: evaluate on a big stack, as a `map` node does for each batch.
+    let worker = std::thread::Builder::new().stack_size(512 << 20).spawn(|| bench().map_err(|e| e.to_string()))?;
+    worker.join().map_err(|_| "benchmark thread panicked")??;
+    Ok(())
+}
+
+fn bench() -> Result<(), Box<dyn std::error::Error>> {
     let n = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1_000_000usize);
     let lines = lines(n);
     let mut buf = Vec::with_capacity(256);
@@ -150,5 +177,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         b.e2e / a.e2e
     );
     println!("filter passed {passed} / {n}; native and jaq outputs identical: {same}");
+
+    let pipeline = Expr::compile(PIPELINE)?;
+    assert!(pipeline.is_native());
+    let jaq_only = Expr::compile(JAQ_ONLY)?;
+    assert!(!jaq_only.is_native());
+    let pipeline_ns = cost(&lines, &pipeline, parse_ser_ns, &mut buf);
+    let jaq_only_ns = cost(&lines, &jaq_only, parse_ser_ns, &mut buf);
+    println!("per-event expression cost (ns, parse+serialize baseline removed):");
+    println!("  native   {PIPELINE}: {pipeline_ns:.0}");
+    println!("  jaq-only {JAQ_ONLY}: {jaq_only_ns:.0}");
     Ok(())
 }

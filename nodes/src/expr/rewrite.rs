@@ -5,7 +5,8 @@
 //! - every output of `range` is followed by `_tick` (a native loop);
 //! - `l * r` becomes `_mul(l; r)` and `l *= r` becomes `r as $x | l |= _mul(.; $x)`, whose
 //!   native refuses a string repetition beyond the result budget and multiplies integers
-//!   that overflow 64 bits as floats (as jq does) instead of growing big integers.
+//!   that overflow 64 bits as floats (as jq does) instead of growing big integers; left as
+//!   they are when one side is a float literal (`.value *= 1.1`), which can do neither.
 //!
 //! The rewrite is applied to our program and to the standard library's definitions alike.
 
@@ -56,6 +57,9 @@ pub(crate) fn term(t: &mut Term<&str>) {
                 pattern(p);
             }
             match op {
+                // A float literal operand cannot repeat a string or grow a big integer.
+                BinaryOp::Math(Math::Mul) | BinaryOp::UpdateMath(Math::Mul)
+                    if is_float_literal(l) || is_float_literal(r) => {}
                 BinaryOp::Math(Math::Mul) => {
                     let (l, r) = (std::mem::take(&mut **l), std::mem::take(&mut **r));
                     *t = Term::Call("_mul", vec![l, r]);
@@ -123,6 +127,15 @@ pub(crate) fn term(t: &mut Term<&str>) {
                 }
             }
         }
+    }
+}
+
+/// `1.5`, `-2e3`: a number literal written with a fraction or an exponent.
+fn is_float_literal(t: &Term<&str>) -> bool {
+    match t {
+        Term::Num(n) => n.contains(['.', 'e', 'E']),
+        Term::Neg(t) => is_float_literal(t),
+        _ => false,
     }
 }
 

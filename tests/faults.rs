@@ -369,3 +369,43 @@ fn a_bad_stop_timeout_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a duration"));
 }
+
+#[test]
+fn a_console_sink_blocked_on_a_full_pipe_is_cancelled_and_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let g = write_graph(
+        tmp.path(),
+        r#"(
+    format: 1,
+    nodes: [
+        (id: "gen", kind: "generator", version: 1, config: (count: None, rate: None, payload: "sample_events", seed: 7)),
+        (id: "print", kind: "console_sink", version: 1, config: (pretty: false, prefix: "")),
+    ],
+    wires: [(from: ("gen", "out"), to: ("print", "in"))],
+)"#,
+    );
+    // Standard output is a pipe nobody reads: it fills and the sink's writes block.
+    let mut child = spawn_headless(tmp.path(), &g, &["--stop-timeout", "300ms"]);
+    std::thread::sleep(Duration::from_millis(1000));
+    signal(&child, "INT");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run did not end after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(!status.success(), "killed after the stop timeout: {err}");
+    assert!(!err.contains("did not respond"), "the blocked sink was cancelled like any node: {err}");
+    let m: Value = serde_json::from_slice(&std::fs::read(tmp.path().join("metrics.json")).unwrap()).unwrap();
+    let print = &m["metrics"]["nodes"]["print"];
+    assert!(print["lost_on_kill"].as_u64().unwrap() > 0, "{m}");
+    assert_eq!(
+        print["events_in"].as_u64().unwrap(),
+        print["passed"].as_u64().unwrap() + print["lost_on_kill"].as_u64().unwrap(),
+        "{m}"
+    );
+}

@@ -46,7 +46,8 @@ impl TypedNodeKind for ConsoleSink {
 }
 
 /// Accounting: a batch is held (received, unresolved) while it is printed, then `passed`; if standard output
-/// fails the batch counts as `errors` and the run fails saying how many events were not printed.
+/// fails the batch counts as `errors` and the run fails saying how many events were not printed;
+/// if the run is killed while standard output blocks, the batch is `lost_on_kill`.
 async fn run(config: ConsoleSinkConfig, mut ctx: NodeContext) -> Result<(), NodeError> {
     while let Some(msg) = ctx.inputs.recv().await {
         if let Received::Data { batch, .. } = msg {
@@ -61,8 +62,14 @@ async fn run(config: ConsoleSinkConfig, mut ctx: NodeContext) -> Result<(), Node
                 };
                 buf.push(b'\n');
             }
-            let mut out = std::io::stdout().lock();
-            let written = out.write_all(&buf).and_then(|()| out.flush());
+            // Written off the runtime's threads: a standard output nobody reads (a full pipe)
+            // blocks that thread, not a worker, and the node stays cancellable while it waits.
+            let written = tokio::task::spawn_blocking(move || {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&buf).and_then(|()| out.flush())
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
             if let Err(e) = written {
                 ctx.metrics.errors.fetch_add(n, Ordering::Relaxed);
                 return Err(NodeError(format!(

@@ -3,6 +3,8 @@
 //! string, the graph settings the same; each is a problem with its place or valid, and what
 //! validates also builds without a panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde_json::Value;

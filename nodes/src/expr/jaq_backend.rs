@@ -13,6 +13,7 @@ use jaq_json::{Num, Val};
 use serde_json::{Map, Number, Value};
 
 use super::error::{CompileError, EvalError};
+use super::jq_compat;
 
 type Data = data::JustLut<Val>;
 
@@ -24,8 +25,8 @@ pub(crate) struct JaqFilter {
 impl JaqFilter {
     /// Parses and compiles `src` with jaq's core, std and json definitions.
     pub(crate) fn compile(src: &str) -> Result<Self, CompileError> {
-        let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
-        let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
+        let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs()).chain(jq_compat::defs());
+        let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs()).chain(jq_compat::funs());
         let loader = Loader::new(defs);
         let arena = Arena::default();
         let modules = loader.load(&arena, File { code: src, path: () }).map_err(|errs| load_error(src, errs))?;

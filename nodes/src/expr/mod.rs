@@ -15,6 +15,7 @@
 
 mod error;
 mod jaq_backend;
+mod jq_compat;
 mod native;
 mod value;
 

@@ -1,0 +1,1 @@
+# jq 1.8 definitions overriding jaq's where jaq differs (loaded after jaq's defs).

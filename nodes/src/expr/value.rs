@@ -400,17 +400,17 @@ pub(crate) fn abs_index(i: i64, len: usize) -> Option<usize> {
     (j < len).then_some(j)
 }
 
-/// `has(k)`.
+/// `has(k)` as jq 1.8 has it: negative or fractional-out-of-range indices are absent,
+/// other key types are an error (the same as the jaq path's `has`, see `jq_compat`).
 pub(crate) fn has(v: &Value, k: &Value) -> R<Value> {
     match (v, k) {
         (Value::Null, _) => Ok(Value::Bool(false)),
         (Value::Object(o), Value::String(k)) => Ok(Value::Bool(o.contains_key(k))),
-        (Value::Object(_), _) => Ok(Value::Bool(false)),
-        (Value::Array(a), Value::Number(n)) => match n.as_i64() {
-            Some(i) if n.is_i64() || n.is_u64() => Ok(Value::Bool(abs_index(i, a.len()).is_some())),
-            _ => Err(Fail::Jaq),
-        },
-        _ => Err(Fail::Jaq),
+        (Value::Array(a), Value::Number(n)) => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            Ok(Value::Bool(!f.is_nan() && f >= 0.0 && (f.trunc() as usize) < a.len()))
+        }
+        _ => err(format!("Cannot check whether {} has a {} key", type_name(v), type_name(k))),
     }
 }
 

@@ -7,10 +7,13 @@
 //! native filters.
 
 mod funs;
+mod messages;
+mod paths;
 
 use jaq_core::load::parse::Def;
 
 pub(crate) use funs::Data;
+pub(crate) use paths::delpaths;
 
 /// The jq-level prelude, `defs.jq`.
 const DEFS: &str = include_str!("defs.jq");

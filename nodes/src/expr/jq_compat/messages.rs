@@ -1,0 +1,59 @@
+//! jq's wording for values in error messages.
+
+use serde_json::Value;
+
+/// jq's type name of a value.
+pub(crate) fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Size of jq's buffer for values quoted in error messages (`char errbuf[30]`).
+const ERRBUF: usize = 30;
+
+/// The value as jq quotes it in error messages: compact JSON cut to 29 bytes with `...`
+/// (and the closing delimiter kept), like jq's `jv_dump_string_trunc`.
+pub(crate) fn truncated_dump(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() < ERRBUF {
+        return s;
+    }
+    let delim = match s.as_bytes().first() {
+        Some(b'"') => Some('"'),
+        Some(b'[') => Some(']'),
+        Some(b'{') => Some('}'),
+        _ => None,
+    };
+    let mut l = ERRBUF - if delim.is_some() { 5 } else { 4 };
+    while !s.is_char_boundary(l) {
+        l -= 1;
+    }
+    let mut out = s[..l].to_string();
+    out.push_str("...");
+    out.extend(delim);
+    out
+}
+
+/// `type (value)`, as jq describes a value in error messages.
+pub(crate) fn describe(v: &Value) -> String {
+    format!("{} ({})", type_name(v), truncated_dump(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn long_values_are_cut_like_jq() {
+        assert_eq!(describe(&json!("very-long-long-long-long-string")), "string (\"very-long-long-long-long...\")");
+        assert_eq!(describe(&json!({"a": 1})), "object ({\"a\":1})");
+        assert_eq!(describe(&json!(null)), "null (null)");
+    }
+}

@@ -25,7 +25,7 @@ const TEST_FILE: &str = include_str!("jq/jq.test");
 const KNOWN_FILE: &str = include_str!("jq/known_differences.txt");
 
 /// Minimum share of counted cases that must pass.
-const MIN_PASS_RATE: f64 = 0.80;
+const MIN_PASS_RATE: f64 = 0.82;
 
 /// A case whose evaluation takes longer than this is reported as hanging.
 const CASE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -166,7 +166,10 @@ fn jq_eq(a: &Value, b: &Value) -> bool {
 }
 
 /// Parses a JSON text of jq.test (inputs and expected outputs).
+///
+/// jq's reader skips a byte order mark at the start of its input; so does this one.
 fn parse_json(s: &str) -> Result<Value, String> {
+    let s = s.strip_prefix('\u{feff}').unwrap_or(s);
     serde_json::from_str(s).map_err(|e| format!("harness cannot parse `{s}`: {e}"))
 }
 
@@ -353,7 +356,8 @@ fn jq_test_suite() {
     if let Some(path) = std::env::var_os("JQ_CONFORMANCE_WRITE") {
         let mut s = String::new();
         for (c, why) in &failing {
-            let reason = known.get(&c.line).map_or_else(|| format!("not yet done: {why}"), |(r, _)| r.clone());
+            // the current failure, to compare with (or replace) the listed reason
+            let reason = format!("not yet done: {why}");
             s.push_str(&format!("{}\t{}\t{}\n", c.line, reason.replace(['\t', '\n'], " "), c.prog));
         }
         std::fs::write(path, s).expect("write failing cases");

@@ -299,3 +299,30 @@ fn length_of_i64_min_is_exact() {
     e.apply(json!({"s": i64::MIN}), &mut |v| out.push(v)).unwrap();
     assert_eq!(out, vec![json!(9223372036854775808u64)]);
 }
+
+/// jq 1.8 behaviour shared by the native path and the jaq path with `jq_compat`.
+#[test]
+fn jq_compat_native_fixes() {
+    // `del` deletes every path of the original value (`delpaths([path(...)])`)
+    assert_eq!(both("del(.[0], .[1])", json!([1, 2, 3])), "[3]");
+    assert_eq!(both("del(.[-1], .[0])", json!([1, 2, 3])), "[2]");
+    assert_eq!(both("del(.a)", json!(null)), "null");
+    assert_eq!(both("del(.a.b)", json!({})), "{}");
+    assert_eq!(both("del(.o.x, .a)", json!({"o": {"x": 1, "y": 2}, "a": 0})), r#"{"o":{"y":2}}"#);
+    assert_eq!(both("del(.[5])", json!([1])), "[1]");
+    // `has` with negative, fractional and out-of-range indices
+    assert_eq!(both("has(-1)", json!([1])), "false");
+    assert_eq!(both("has(0)", json!([1])), "true");
+    assert_eq!(both("has(0.5)", json!([1])), "true");
+    assert!(both("has({})", json!({})).starts_with("ERR"));
+    // `tonumber` parses the whole string
+    assert!(both("tonumber", json!("2a")).starts_with("ERR"));
+    assert!(both("tonumber", json!(" 4")).starts_with("ERR"));
+    assert_eq!(both("tonumber", json!("4")), "4");
+    // `length` of the smallest integer does not overflow, natively or through jaq
+    assert_eq!(both("length", json!(i64::MIN)), "9223372036854775808");
+    assert_eq!(fallback("map(length)", json!([i64::MIN])), "[9223372036854775808]");
+    // jq's `nth` and `join`
+    assert_eq!(fallback("[nth(1, 2; range(5))]", json!(null)), "[1,2]");
+    assert_eq!(fallback("join(\",\")", json!([null, 1, "a", null])), r#"",1,a,""#);
+}

@@ -16,6 +16,7 @@ def _jaq_mktime: mktime;
 def _jaq_trim: trim;
 def _jaq_ltrim: ltrim;
 def _jaq_rtrim: rtrim;
+def _jaq_fromjson: fromjson;
 
 # natives of funs.rs under jq's names (a definition wins over a native of the same name)
 def setpath($p; $x): _jq_setpath($p; $x);
@@ -65,14 +66,16 @@ def utf8bytelength:
   if type == "string" then _jaq_utf8bytelength
   else error("\(_jq_describe) only strings have UTF-8 byte length") end;
 def _strindices($i):
-  if type == "string" and ($i | type) == "string" then _jaq_indices($i)
-  else error("_strindices/1 requires string inputs") end;
+  if type != "string" then error("\(_jq_describe) cannot be searched, as it is not a string")
+  elif ($i | type) != "string" then error("\($i | _jq_describe) is not a string")
+  else _jaq_indices($i) end;
 def join($x): reduce .[] as $i (null;
-    (if . == null then "" else . + $x end) +
-    ($i | if type == "boolean" or type == "number" then tojson
-          elif type == "string" then .
-          elif . == null then ""
-          else error("string (\(null | tojson)) and \(_jq_describe) cannot be added") end)
+    (if . == null then "" else . + $x end) as $acc
+    | ($i | if type == "boolean" or type == "number" then tojson
+            elif type == "string" then .
+            elif . == null then ""
+            else error("\($acc | _jq_describe) and \(_jq_describe) cannot be added") end) as $s
+    | $acc + $s
   ) // "";
 def @csv: if type != "array" then error("\(_jq_describe) cannot be csv-formatted, only an array can be")
   else map(if type == "string" then "\"" + (split("\"") | join("\"\"")) + "\""
@@ -118,3 +121,43 @@ def strflocaltime($f):
 def mktime: if type != "array" then error("mktime requires array of 6 numbers") else _jq_tm("mktime") | _jaq_mktime end;
 def todateiso8601: strftime("%Y-%m-%dT%H:%M:%SZ");
 def todate: todateiso8601;
+
+# JSON: jq reads `nan` (and `NaN`, `-NaN`) as NaN, but no NaN with a payload
+def fromjson:
+  if . == "nan" or . == "NaN" or . == "-NaN" or . == "-nan" then nan
+  elif type == "string" and test("^-?[Nn]a[Nn][0-9]+$") then
+    error("Invalid numeric literal at EOF at line 1, column \(length) (while parsing '\(.)')")
+  else _jaq_fromjson end;
+
+# jq 1.8's builtins (name/arity), without the internal ones starting with `_`
+def builtins: [
+  "IN/1", "IN/2", "INDEX/1", "INDEX/2", "JOIN/2", "JOIN/3", "JOIN/4", "abs/0", "acos/0", "acosh/0",
+  "add/0", "add/1", "all/0", "all/1", "all/2", "any/0", "any/1", "any/2", "arrays/0",
+  "ascii_downcase/0", "ascii_upcase/0", "asin/0", "asinh/0", "atan/0", "atan2/2", "atanh/0",
+  "booleans/0", "bsearch/1", "capture/1", "capture/2", "cbrt/0", "ceil/0", "combinations/0",
+  "combinations/1", "contains/1", "copysign/2", "cos/0", "cosh/0", "debug/0", "debug/1", "del/1",
+  "delpaths/1", "drem/2", "endswith/1", "env/0", "erf/0", "erfc/0", "error/0", "error/1", "exp/0",
+  "exp10/0", "exp2/0", "explode/0", "expm1/0", "fabs/0", "fdim/2", "finites/0", "first/0",
+  "first/1", "flatten/0", "flatten/1", "floor/0", "fma/3", "fmax/2", "fmin/2", "fmod/2", "format/1",
+  "frexp/0", "from_entries/0", "fromdate/0", "fromdateiso8601/0", "fromjson/0", "fromstream/1",
+  "gamma/0", "get_jq_origin/0", "get_prog_origin/0", "get_search_list/0", "getpath/1", "gmtime/0",
+  "group_by/1", "gsub/2", "gsub/3", "halt/0", "halt_error/0", "halt_error/1", "has/1",
+  "have_decnum/0", "have_literal_numbers/0", "hypot/2", "implode/0", "in/1", "index/1", "indices/1",
+  "infinite/0", "input/0", "input_filename/0", "input_line_number/0", "inputs/0", "inside/1",
+  "isempty/1", "isfinite/0", "isinfinite/0", "isnan/0", "isnormal/0", "iterables/0", "j0/0", "j1/0",
+  "jn/2", "join/1", "keys/0", "keys_unsorted/0", "last/0", "ldexp/2", "length/0", "lgamma/0",
+  "lgamma_r/0", "limit/2", "localtime/0", "log/0", "log10/0", "log1p/0", "log2/0", "logb/0",
+  "ltrim/0", "ltrimstr/1", "map/1", "map_values/1", "match/1", "match/2", "max/0", "max_by/1",
+  "min/0", "min_by/1", "mktime/0", "modf/0", "modulemeta/0", "nan/0", "nearbyint/0", "nextafter/2",
+  "nexttoward/2", "normals/0", "now/0", "nth/1", "nth/2", "nulls/0", "numbers/0", "objects/0",
+  "paths/0", "paths/1", "pick/1", "pow/2", "range/1", "range/3", "recurse/0", "recurse/1",
+  "recurse/2", "remainder/2", "repeat/1", "reverse/0", "rindex/1", "rint/0", "round/0", "rtrim/0",
+  "rtrimstr/1", "scalars/0", "scalb/2", "scalbln/2", "scan/1", "scan/2", "select/1", "setpath/2",
+  "significand/0", "sin/0", "sinh/0", "skip/2", "sort/0", "sort_by/1", "split/1", "split/2",
+  "splits/1", "splits/2", "sqrt/0", "startswith/1", "stderr/0", "strflocaltime/1", "strftime/1",
+  "strings/0", "strptime/1", "sub/2", "sub/3", "tan/0", "tanh/0", "test/1", "test/2", "tgamma/0",
+  "to_entries/0", "toboolean/0", "todate/0", "todateiso8601/0", "tojson/0", "tonumber/0",
+  "tostream/0", "tostring/0", "transpose/0", "trim/0", "trimstr/1", "trunc/0", "truncate_stream/1",
+  "type/0", "unique/0", "unique_by/1", "until/2", "utf8bytelength/0", "values/0", "walk/1",
+  "while/2", "with_entries/1", "y0/0", "y1/0", "yn/2"
+];

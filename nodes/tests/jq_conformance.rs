@@ -140,7 +140,9 @@ fn uses_name(prog: &str, name: &str) -> bool {
             None => true,
             Some(c) => !(is_ident(c) || c == '.' || c == '$' || c == '@'),
         };
-        let after_ok = !after.is_some_and(is_ident);
+        // `{import: 1}` uses the name as an object key, `foo::a` as a module name
+        let key = prog[end..].starts_with(':') && !prog[end..].starts_with("::");
+        let after_ok = !after.is_some_and(is_ident) && !key;
         if before_ok && after_ok {
             return true;
         }
@@ -422,5 +424,7 @@ fn parser_reads_the_whole_file() {
     assert!(!uses_name(".input", "input"));
     assert!(!uses_name("$input", "input"));
     assert!(!uses_name("inputs", "input"));
+    assert!(!uses_name("{import:14}", "import"));
+    assert!(uses_name("import \"a\" as foo; foo::a", "import"));
     assert!(jq_eq(&serde_json::json!({"a": 1.0, "b": [2]}), &serde_json::json!({"b": [2.0], "a": 1})));
 }

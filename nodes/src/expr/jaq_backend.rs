@@ -68,7 +68,7 @@ impl JaqFilter {
 
 fn exn_to_error(exn: jaq_core::Exn<'_, Val>) -> EvalError {
     match exn.get_err() {
-        Ok(e) => EvalError(e.to_string()),
+        Ok(e) => EvalError(jq_compat::error_text(e)),
         Err(exn) => match exn.get_halt() {
             Ok(code) => EvalError(format!("halt with exit code {code}")),
             Err(exn) => EvalError(format!("unexpected jaq control flow: {exn:?}")),

@@ -1,6 +1,16 @@
-//! jq's wording for values in error messages.
+//! jq's wording for values in error messages, and for errors reported to the user.
 
+use jaq_json::Val;
 use serde_json::Value;
+
+/// The text of an uncaught error, as jq prints it: a string error is its text (not a
+/// quoted JSON string), any other value is its JSON followed by `(not a string)`.
+pub(crate) fn error_text(e: jaq_core::Error<Val>) -> String {
+    match e.into_val() {
+        Val::TStr(s) | Val::BStr(s) => String::from_utf8_lossy(&s).into_owned(),
+        v => format!("{v} (not a string)"),
+    }
+}
 
 /// jq's type name of a value.
 pub(crate) fn type_name(v: &Value) -> &'static str {
@@ -49,6 +59,12 @@ pub(crate) fn describe(v: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn uncaught_errors_read_like_jq() {
+        assert_eq!(error_text(jaq_core::Error::new(Val::from("boom".to_string()))), "boom");
+        assert_eq!(error_text(jaq_core::Error::new(Val::from(1usize))), "1 (not a string)");
+    }
 
     #[test]
     fn long_values_are_cut_like_jq() {

@@ -13,6 +13,7 @@ mod paths;
 use jaq_core::load::parse::Def;
 
 pub(crate) use funs::Data;
+pub(crate) use messages::error_text;
 pub(crate) use paths::delpaths;
 
 /// The jq-level prelude, `defs.jq`.

@@ -625,7 +625,7 @@ impl Node {
             Kind::Ascii { upper } => owned(ops::ascii_case(v, *upper)?),
             Kind::Has(k) => owned(ops::has(v, &*k.one(v)?)?),
             Kind::Affix { arg, prefix } => owned(ops::str_affix(v, &*arg.one(v)?, *prefix)?),
-            Kind::Contains(x) => owned(Value::Bool(ops::contains(v, &*x.one(v)?))),
+            Kind::Contains(x) => owned(ops::contains_checked(v, &*x.one(v)?)?),
             Kind::Arr(t) => {
                 let mut items = Vec::new();
                 t.many(v, &mut |y| {

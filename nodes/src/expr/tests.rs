@@ -159,7 +159,9 @@ fn builtins() {
     assert_eq!(both(".user | contains(\"04\")", rec()), "true");
     assert_eq!(both(".tags | contains([\"a\"])", rec()), "true");
     assert_eq!(both(".o | contains({\"y\": \"z\"})", rec()), "true");
-    assert_eq!(both(".n | contains(\"x\")", rec()), "false");
+    // jq 1.8: values of different types cannot be checked for containment
+    assert!(both(".n | contains(\"x\")", rec()).starts_with("ERR"));
+    assert_eq!(both(".tags | contains([1])", rec()), "false");
     assert!(both(".n | startswith(\"x\")", rec()).starts_with("ERR"));
     assert_eq!(both("[(.user, .tags, .o, .none, .value) | length]", rec()), "[4,2,2,0,2.5]");
     assert_eq!(both("has(\"user\")", rec()), "true");

@@ -9,6 +9,8 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Number, Value};
 
+use super::jq_compat::describe;
+
 /// Why native evaluation stopped.
 #[derive(Debug)]
 pub(crate) enum Fail {
@@ -414,7 +416,15 @@ pub(crate) fn has(v: &Value, k: &Value) -> R<Value> {
     }
 }
 
-/// `contains(x)` as jaq defines it (mismatched types compare by equality).
+/// `contains(x)` as jq 1.8 has it: values of different types are an error.
+pub(crate) fn contains_checked(l: &Value, r: &Value) -> R<Value> {
+    if type_name(l) != type_name(r) {
+        return err(format!("{} and {} cannot have their containment checked", describe(l), describe(r)));
+    }
+    Ok(Value::Bool(contains(l, r)))
+}
+
+/// `contains(x)` below the top level (mismatched types are not contained).
 pub(crate) fn contains(l: &Value, r: &Value) -> bool {
     match (l, r) {
         (Value::String(a), Value::String(b)) => a.contains(b.as_str()),

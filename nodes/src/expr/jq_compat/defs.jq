@@ -17,6 +17,7 @@ def _jaq_trim: trim;
 def _jaq_ltrim: ltrim;
 def _jaq_rtrim: rtrim;
 def _jaq_fromjson: fromjson;
+def _jaq_tojson: tojson;
 
 # natives of funs.rs under jq's names (a definition wins over a native of the same name)
 def setpath($p; $x): _jq_setpath($p; $x);
@@ -26,6 +27,10 @@ def length: _jq_length;
 def tonumber: _jq_tonumber;
 def toboolean: _jq_toboolean;
 def implode: _jq_implode;
+def contains($b): _jq_contains($b);
+def tojson: if _jq_too_deep_to_print then _jq_tojson_cut else _jaq_tojson end;
+def @json: tojson;
+def inside(xs): . as $x | xs | contains($x);
 
 def have_decnum: true;
 def have_literal_numbers: true;
@@ -127,6 +132,7 @@ def fromjson:
   if . == "nan" or . == "NaN" or . == "-NaN" or . == "-nan" then nan
   elif type == "string" and test("^-?[Nn]a[Nn][0-9]+$") then
     error("Invalid numeric literal at EOF at line 1, column \(length) (while parsing '\(.)')")
+  elif type == "string" and _jq_json_too_deep then error("Exceeds depth limit for parsing")
   else _jaq_fromjson end;
 
 # jq 1.8's builtins (name/arity), without the internal ones starting with `_`

@@ -7,7 +7,7 @@ use jaq_core::{Exn, RunPtr, data};
 use jaq_json::{Num, Val};
 
 use super::messages::describe;
-use super::paths;
+use super::{deep, paths};
 use crate::expr::jaq_backend::{from_val, to_val};
 
 /// The data type of our jaq filters (the same as the jaq backend's).
@@ -49,6 +49,16 @@ fn base() -> Box<[Filter<RunPtr<Data>>]> {
         ("_jq_tonumber", v(0), |cv| bome(tonumber(cv.1))),
         ("_jq_toboolean", v(0), |cv| bome(toboolean(cv.1))),
         ("_jq_implode", v(0), |cv| bome(implode(&cv.1))),
+        ("_jq_contains", v(1), |mut cv| {
+            let b = cv.0.pop_var();
+            bome(contains(&cv.1, &b))
+        }),
+        ("_jq_too_deep_to_print", v(0), |cv| bome(Ok(Val::Bool(deep::too_deep_to_print(&cv.1))))),
+        ("_jq_tojson_cut", v(0), |cv| bome(Ok(Val::from(deep::tojson_cut(&cv.1))))),
+        ("_jq_json_too_deep", v(0), |cv| {
+            let deep = matches!(&cv.1, Val::TStr(s) | Val::BStr(s) if deep::json_too_deep(s));
+            bome(Ok(Val::Bool(deep)))
+        }),
         ("_jq_describe", v(0), |cv| box_once(json(cv.1).map(|v| Val::from(describe(&v))).map_err(Exn::from))),
     ])
 }
@@ -56,6 +66,19 @@ fn base() -> Box<[Filter<RunPtr<Data>>]> {
 fn check_path(p: Val) -> Result<Val, JaqError> {
     paths::check_path(&json(p.clone())?).map_err(fail)?;
     Ok(p)
+}
+
+/// jq's `contains`: values of different types are an error, and so is nesting beyond
+/// jq's limit.
+fn contains(a: &Val, b: &Val) -> Result<Val, JaqError> {
+    if deep::kinds_differ(a, b) {
+        let (a, b) = (describe(&json(a.clone())?), describe(&json(b.clone())?));
+        return Err(fail(format!("{a} and {b} cannot have their containment checked")));
+    }
+    match deep::contains(a, b, 0) {
+        Some(r) => Ok(Val::Bool(r)),
+        None => Err(fail("Containment check too deep")),
+    }
 }
 
 /// jq's `has`: NaN and out-of-range indices are simply absent.

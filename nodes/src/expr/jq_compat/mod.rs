@@ -6,6 +6,7 @@
 //! overrides jaq's one of the same name and arity; [`funs`] likewise comes after jaq's
 //! native filters.
 
+mod deep;
 mod funs;
 mod messages;
 mod paths;
@@ -13,7 +14,7 @@ mod paths;
 use jaq_core::load::parse::Def;
 
 pub(crate) use funs::Data;
-pub(crate) use messages::error_text;
+pub(crate) use messages::{describe, error_text};
 pub(crate) use paths::delpaths;
 
 /// The jq-level prelude, `defs.jq`.

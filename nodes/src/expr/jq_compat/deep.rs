@@ -69,6 +69,49 @@ pub(crate) fn contains(a: &Val, b: &Val, depth: usize) -> Option<bool> {
     })
 }
 
+/// Equality of `a` and `b` following jq's comparison (`jvp_cmp`): arrays element by
+/// element up to the first difference, objects by their sorted keys and then their values.
+/// `None` when that comparison goes deeper than [`MAX_DEPTH`] ("Comparison too deep").
+fn cmp_equal(a: &Val, b: &Val, depth: usize) -> Option<bool> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    Some(match (a, b) {
+        (Val::Arr(x), Val::Arr(y)) => {
+            for (p, q) in x.iter().zip(y.iter()) {
+                if !cmp_equal(p, q, depth + 1)? {
+                    return Some(false);
+                }
+            }
+            x.len() == y.len()
+        }
+        (Val::Obj(x), Val::Obj(y)) => {
+            let mut kx: Vec<&Val> = x.keys().collect();
+            let mut ky: Vec<&Val> = y.keys().collect();
+            kx.sort();
+            ky.sort();
+            if kx != ky {
+                return Some(false);
+            }
+            for k in kx {
+                match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) if cmp_equal(p, q, depth + 1)? => {}
+                    _ => return Some(false),
+                }
+            }
+            true
+        }
+        _ => a == b,
+    })
+}
+
+/// For a sorted array: true when sorting it compared two neighbours deeper than jq does
+/// (the deepest comparison of a sort is between neighbours in the result). `depth` is
+/// the level of the elements in what is compared (1 for `unique`, which compares `[x]`).
+pub(crate) fn sort_too_deep(sorted: &[Val], depth: usize) -> bool {
+    sorted.windows(2).any(|w| cmp_equal(&w[0], &w[1], depth).is_none())
+}
+
 /// True when `a` and `b` are of different jq types (`contains` is then an error).
 pub(crate) fn kinds_differ(a: &Val, b: &Val) -> bool {
     !same_kind(a, b)
@@ -171,6 +214,18 @@ mod tests {
         with_big_stack(|| {
             let deep = nested(MAX_DEPTH + 1);
             assert_eq!(contains(&deep, &deep, 0), None);
+        });
+    }
+
+    #[test]
+    fn comparison_limits() {
+        with_big_stack(|| {
+            let deep = nested(MAX_DEPTH + 1);
+            assert!(sort_too_deep(&[deep.clone(), deep.clone()], 0));
+            assert!(!sort_too_deep(&[deep.clone(), Val::from(1usize)], 0));
+            let shallower = nested(MAX_DEPTH - 1);
+            assert!(!sort_too_deep(&[shallower.clone(), shallower.clone()], 0));
+            assert!(sort_too_deep(&[shallower.clone(), shallower], 2));
         });
     }
 

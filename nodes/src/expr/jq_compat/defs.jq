@@ -18,6 +18,7 @@ def _jaq_ltrim: ltrim;
 def _jaq_rtrim: rtrim;
 def _jaq_fromjson: fromjson;
 def _jaq_tojson: tojson;
+def _jaq_sort: sort;
 
 # natives of funs.rs under jq's names (a definition wins over a native of the same name)
 def setpath($p; $x): _jq_setpath($p; $x);
@@ -30,6 +31,9 @@ def implode: _jq_implode;
 def contains($b): _jq_contains($b);
 def tojson: if _jq_too_deep_to_print then _jq_tojson_cut else _jaq_tojson end;
 def @json: tojson;
+# comparisons deeper than jq's limit are an error (checked on the sorted neighbours)
+def sort: _jaq_sort | _jq_sort_check(0);
+def unique: _jaq_sort | _jq_sort_check(1) | _jq_dedup_sorted;
 def inside(xs): . as $x | xs | contains($x);
 
 def have_decnum: true;

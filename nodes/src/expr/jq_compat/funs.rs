@@ -59,6 +59,11 @@ fn base() -> Box<[Filter<RunPtr<Data>>]> {
             let deep = matches!(&cv.1, Val::TStr(s) | Val::BStr(s) if deep::json_too_deep(s));
             bome(Ok(Val::Bool(deep)))
         }),
+        ("_jq_sort_check", v(1), |mut cv| {
+            let depth = cv.0.pop_var();
+            bome(sort_check(cv.1, &depth))
+        }),
+        ("_jq_dedup_sorted", v(0), |cv| bome(dedup_sorted(cv.1))),
         ("_jq_describe", v(0), |cv| box_once(json(cv.1).map(|v| Val::from(describe(&v))).map_err(Exn::from))),
     ])
 }
@@ -78,6 +83,30 @@ fn contains(a: &Val, b: &Val) -> Result<Val, JaqError> {
     match deep::contains(a, b, 0) {
         Some(r) => Ok(Val::Bool(r)),
         None => Err(fail("Containment check too deep")),
+    }
+}
+
+/// Passes a sorted array on, unless sorting it compared values nested too deep for jq.
+fn sort_check(sorted: Val, depth: &Val) -> Result<Val, JaqError> {
+    let depth = match depth {
+        Val::Num(n) => n.as_isize().and_then(|d| usize::try_from(d).ok()).unwrap_or(0),
+        _ => 0,
+    };
+    match &sorted {
+        Val::Arr(a) if deep::sort_too_deep(a, depth) => Err(fail("Comparison too deep")),
+        _ => Ok(sorted),
+    }
+}
+
+/// Drops the neighbours equal to their predecessor in a sorted array (`unique`).
+fn dedup_sorted(sorted: Val) -> Result<Val, JaqError> {
+    match sorted {
+        Val::Arr(a) => {
+            let mut v: Vec<Val> = a.iter().cloned().collect();
+            v.dedup();
+            Ok(Val::from_iter(v))
+        }
+        v => Err(fail(format!("cannot use {v} as array"))),
     }
 }
 

@@ -24,6 +24,7 @@ mod tests;
 
 pub use error::{CompileError, EvalError};
 
+use jaq_core::load::parse::Term;
 use jaq_core::load::{Lexer, Parser};
 use serde_json::Value;
 
@@ -50,15 +51,19 @@ impl std::fmt::Debug for Expr {
     }
 }
 
+/// Parses `src` as one term (what the native compiler takes; `None` when it is not one)
+/// and makes jq's compile-time checks that jaq does not make.
+fn parse_checked(src: &str) -> Result<Option<Term<&str>>, CompileError> {
+    let term = Lexer::new(src).lex().ok().and_then(|tokens| Parser::new(&tokens).parse(|p| p.term()).ok());
+    jq_compat::check(src, term.as_ref()).map_err(|(message, at)| CompileError::at(message, src, at))?;
+    Ok(term)
+}
+
 impl Expr {
     /// Compiles once; syntax errors carry the column.
     pub fn compile(src: &str) -> Result<Expr, CompileError> {
         let jaq = JaqFilter::compile(src)?;
-        let native = Lexer::new(src)
-            .lex()
-            .ok()
-            .and_then(|tokens| Parser::new(&tokens).parse(|p| p.term()).ok())
-            .and_then(|term| native::compile(&term));
+        let native = parse_checked(src)?.and_then(|term| native::compile(&term));
         Ok(Expr { source: src.to_owned(), native, jaq })
     }
 
@@ -67,7 +72,9 @@ impl Expr {
     /// Used to cross-check the native evaluator and for benchmarks.
     #[doc(hidden)]
     pub fn compile_jaq_only(src: &str) -> Result<Expr, CompileError> {
-        Ok(Expr { source: src.to_owned(), native: None, jaq: JaqFilter::compile(src)? })
+        let jaq = JaqFilter::compile(src)?;
+        parse_checked(src)?;
+        Ok(Expr { source: src.to_owned(), native: None, jaq })
     }
 
     /// The expression's source text.

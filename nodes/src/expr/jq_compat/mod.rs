@@ -6,6 +6,7 @@
 //! overrides jaq's one of the same name and arity; [`funs`] likewise comes after jaq's
 //! native filters.
 
+mod checks;
 mod deep;
 mod funs;
 mod messages;
@@ -19,6 +20,16 @@ pub(crate) use paths::delpaths;
 
 /// The jq-level prelude, `defs.jq`.
 const DEFS: &str = include_str!("defs.jq");
+
+/// Compile-time checks jq makes and jaq does not (constant object keys must be strings,
+/// module metadata must be an object), as `(message, source slice)`.
+pub(crate) fn check<'s>(
+    src: &'s str,
+    term: Option<&jaq_core::load::parse::Term<&'s str>>,
+) -> Result<(), (String, &'s str)> {
+    checks::module_header(src)?;
+    term.map_or(Ok(()), checks::term)
+}
 
 /// jq-compatible definitions, to be chained after jaq's own.
 pub(crate) fn defs() -> impl Iterator<Item = Def<&'static str>> {

@@ -1,14 +1,13 @@
 //! Native filters that make jaq behave like jq 1.8 where a jq-level definition cannot
 //! (or only slowly): path updates, number parsing, `length`, `implode`, error texts.
 
-use jaq_core::box_iter::box_once;
 use jaq_core::native::{Filter, Fun, bome, run, v};
-use jaq_core::{Exn, RunPtr, data};
+use jaq_core::{RunPtr, data};
 use jaq_json::{Num, Val};
 
-use super::messages::describe;
-use super::{deep, paths};
-use crate::expr::jaq_backend::{from_val, to_val};
+use super::deep;
+use super::messages::{describe_val, val_type_name as type_name};
+use super::val_paths::{self, num_f64};
 
 /// The data type of our jaq filters (the same as the jaq backend's).
 pub(crate) type Data = data::JustLut<Val>;
@@ -17,11 +16,6 @@ type JaqError = jaq_core::Error<Val>;
 
 fn fail(msg: impl ToString) -> JaqError {
     JaqError::str(msg)
-}
-
-/// Converts a jaq value for the `serde_json`-based helpers.
-fn json(v: Val) -> Result<serde_json::Value, JaqError> {
-    from_val(v).map_err(|e| fail(e.0))
 }
 
 /// Every native filter of the compatibility layer.
@@ -34,11 +28,11 @@ fn base() -> Box<[Filter<RunPtr<Data>>]> {
         ("_jq_setpath", v(2), |mut cv| {
             let x = cv.0.pop_var();
             let path = cv.0.pop_var();
-            bome((|| Ok(to_val(paths::setpath(json(cv.1)?, &json(path)?, json(x)?).map_err(fail)?)))())
+            bome(val_paths::setpath(cv.1, &path, x).map_err(fail))
         }),
         ("_jq_delpaths", v(1), |mut cv| {
             let ps = cv.0.pop_var();
-            bome((|| Ok(to_val(paths::delpaths(json(cv.1)?, &json(ps)?).map_err(fail)?)))())
+            bome(val_paths::delpaths(cv.1, &ps).map_err(fail))
         }),
         ("_jq_check_path", v(0), |cv| bome(check_path(cv.1))),
         ("_jq_has", v(1), |mut cv| {
@@ -64,12 +58,12 @@ fn base() -> Box<[Filter<RunPtr<Data>>]> {
             bome(sort_check(cv.1, &depth))
         }),
         ("_jq_dedup_sorted", v(0), |cv| bome(dedup_sorted(cv.1))),
-        ("_jq_describe", v(0), |cv| box_once(json(cv.1).map(|v| Val::from(describe(&v))).map_err(Exn::from))),
+        ("_jq_describe", v(0), |cv| bome(Ok(Val::from(describe_val(&cv.1))))),
     ])
 }
 
 fn check_path(p: Val) -> Result<Val, JaqError> {
-    paths::check_path(&json(p.clone())?).map_err(fail)?;
+    val_paths::path_keys(&p).map_err(fail)?;
     Ok(p)
 }
 
@@ -77,7 +71,7 @@ fn check_path(p: Val) -> Result<Val, JaqError> {
 /// jq's limit.
 fn contains(a: &Val, b: &Val) -> Result<Val, JaqError> {
     if deep::kinds_differ(a, b) {
-        let (a, b) = (describe(&json(a.clone())?), describe(&json(b.clone())?));
+        let (a, b) = (describe_val(a), describe_val(b));
         return Err(fail(format!("{a} and {b} cannot have their containment checked")));
     }
     match deep::contains(a, b, 0) {
@@ -120,26 +114,6 @@ fn has(v: &Val, k: &Val) -> Result<Val, JaqError> {
             Ok(Val::Bool(!f.is_nan() && f >= 0.0 && (f.trunc() as usize) < a.len()))
         }
         _ => Err(fail(format!("Cannot check whether {} has a {} key", type_name(v), type_name(k)))),
-    }
-}
-
-fn num_f64(n: &Num) -> f64 {
-    match n {
-        Num::Int(i) => *i as f64,
-        Num::Float(f) => *f,
-        _ => n.to_string().parse().unwrap_or(f64::NAN),
-    }
-}
-
-/// jq type names, for messages.
-fn type_name(v: &Val) -> &'static str {
-    match v {
-        Val::Null => "null",
-        Val::Bool(_) => "boolean",
-        Val::Num(_) => "number",
-        Val::TStr(_) | Val::BStr(_) => "string",
-        Val::Arr(_) => "array",
-        Val::Obj(_) => "object",
     }
 }
 
@@ -222,9 +196,9 @@ fn tonumber(v: Val) -> Result<Val, JaqError> {
         Val::Num(_) => Ok(v),
         Val::TStr(s) | Val::BStr(s) => match std::str::from_utf8(s).ok().and_then(parse_number) {
             Some(n) => Ok(n),
-            None => Err(fail(format!("{} cannot be parsed as a number", describe(&json(v)?)))),
+            None => Err(fail(format!("{} cannot be parsed as a number", describe_val(&v)))),
         },
-        _ => Err(fail(format!("{} cannot be parsed as a number", describe(&json(v)?)))),
+        _ => Err(fail(format!("{} cannot be parsed as a number", describe_val(&v)))),
     }
 }
 
@@ -233,7 +207,7 @@ fn toboolean(v: Val) -> Result<Val, JaqError> {
         Val::Bool(_) => Ok(v),
         Val::TStr(s) if &***s == b"true" => Ok(Val::Bool(true)),
         Val::TStr(s) if &***s == b"false" => Ok(Val::Bool(false)),
-        _ => Err(fail(format!("{} cannot be parsed as a boolean", describe(&json(v)?)))),
+        _ => Err(fail(format!("{} cannot be parsed as a boolean", describe_val(&v)))),
     }
 }
 
@@ -245,7 +219,7 @@ fn implode(v: &Val) -> Result<Val, JaqError> {
     let mut s = String::with_capacity(a.len());
     for x in a.iter() {
         let Val::Num(n) = x else {
-            let d = describe(&json(x.clone())?);
+            let d = describe_val(x);
             return Err(fail(format!("{d} can't be imploded, unicode codepoint needs to be numeric")));
         };
         let f = num_f64(n);

@@ -30,7 +30,28 @@ const ERRBUF: usize = 30;
 /// The value as jq quotes it in error messages: compact JSON cut to 29 bytes with `...`
 /// (and the closing delimiter kept), like jq's `jv_dump_string_trunc`.
 pub(crate) fn truncated_dump(v: &Value) -> String {
-    let s = v.to_string();
+    truncate_dump(v.to_string())
+}
+
+/// jq's type name of a jaq value.
+pub(crate) fn val_type_name(v: &Val) -> &'static str {
+    match v {
+        Val::Null => "null",
+        Val::Bool(_) => "boolean",
+        Val::Num(_) => "number",
+        Val::TStr(_) | Val::BStr(_) => "string",
+        Val::Arr(_) => "array",
+        Val::Obj(_) => "object",
+    }
+}
+
+/// `type (value)` of a jaq value, as jq describes a value in error messages.
+pub(crate) fn describe_val(v: &Val) -> String {
+    format!("{} ({})", val_type_name(v), truncate_dump(v.to_string()))
+}
+
+/// Cuts compact JSON text like jq's `jv_dump_string_trunc`.
+pub(crate) fn truncate_dump(s: String) -> String {
     if s.len() < ERRBUF {
         return s;
     }

@@ -11,6 +11,7 @@ mod deep;
 mod funs;
 mod messages;
 mod paths;
+mod val_paths;
 
 use jaq_core::load::parse::Def;
 

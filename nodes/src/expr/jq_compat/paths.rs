@@ -1,15 +1,16 @@
-//! jq 1.8's `setpath` and `delpaths` (`jv_aux.c`) on `serde_json` values: `null` grows
-//! into objects and arrays, arrays are padded with `null`, several deletions in one array
-//! refer to the indices before any of them, and errors read like jq's.
+//! jq 1.8's `delpaths` (`jv_aux.c`) on `serde_json` values, for the native path's `del`:
+//! several deletions in one array refer to the indices before any of them, a `null` parent
+//! deletes nothing, errors read like jq's. The jaq path's natives use the same rules on
+//! jaq values ([`super::val_paths`]); the helpers for indices and slices are shared.
 
 use serde_json::{Map, Value};
 
 use super::messages::{truncated_dump, type_name};
 
 /// jq's `MAX_PATH_DEPTH`.
-const MAX_PATH_DEPTH: usize = 10_000;
+pub(super) const MAX_PATH_DEPTH: usize = 10_000;
 /// Largest array index that jq will grow an array to (it refuses beyond).
-const MAX_ARRAY_INDEX: i64 = 536_870_912;
+pub(super) const MAX_ARRAY_INDEX: i64 = 536_870_912;
 
 /// Checks that `p` is a path jq accepts (an array of at most [`MAX_PATH_DEPTH`] keys).
 pub(crate) fn check_path(p: &Value) -> Result<(), String> {
@@ -21,7 +22,7 @@ pub(crate) fn check_path(p: &Value) -> Result<(), String> {
 }
 
 /// A number key as jq's C code uses it: clamped to `int` and truncated.
-fn int_key(f: f64) -> i64 {
+pub(super) fn int_key(f: f64) -> i64 {
     f.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i64
 }
 
@@ -31,11 +32,20 @@ fn num(k: &Value) -> Option<f64> {
 
 /// jq's `parse_slice`: `{start, end}` to a range within `len`.
 fn slice_bounds(len: usize, k: &Map<String, Value>) -> Result<(usize, usize), String> {
-    let bound = |name: &str, default: f64| match k.get(name) {
-        None | Some(Value::Null) => Ok(default),
-        Some(Value::Number(n)) => Ok(n.as_f64().unwrap_or(default)),
-        Some(_) => Err("Start and end indices of an array slice must be numbers".to_string()),
+    let bound = |name: &str| match k.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(_) => Err(SLICE_NOT_NUMBERS.to_string()),
     };
+    Ok(bounds(len, bound("start")?, bound("end")?))
+}
+
+/// jq's error for slice bounds that are not numbers.
+pub(super) const SLICE_NOT_NUMBERS: &str = "Start and end indices of an array slice must be numbers";
+
+/// jq's `parse_slice` on numbers: absent (or NaN) bounds are the ends, negative ones count
+/// from the end, the start is rounded down and the end up.
+pub(super) fn bounds(len: usize, start: Option<f64>, end: Option<f64>) -> (usize, usize) {
     let lenf = len as f64;
     let clamp = |mut d: f64| {
         if d < 0.0 {
@@ -43,10 +53,10 @@ fn slice_bounds(len: usize, k: &Map<String, Value>) -> Result<(usize, usize), St
         }
         d.clamp(0.0, lenf)
     };
-    let start = clamp(bound("start", 0.0)?);
-    let end = clamp(bound("end", lenf)?).max(start);
+    let start = clamp(start.filter(|f| !f.is_nan()).unwrap_or(0.0));
+    let end = clamp(end.filter(|f| !f.is_nan()).unwrap_or(lenf)).max(start);
     let (s, e) = (start.floor() as usize, (end.ceil() as usize).min(len));
-    Ok((s, e.max(s)))
+    (s, e.max(s))
 }
 
 fn index_error(t: &Value, k: &Value) -> String {
@@ -138,24 +148,6 @@ fn set(t: Value, k: &Value, v: Value) -> Result<Value, String> {
         (Value::String(_), Value::Object(_)) => Err("Cannot update string slices".into()),
         (t, k) => Err(format!("Cannot update field at {} index of {}", type_name(k), type_name(&t))),
     }
-}
-
-/// jq's `setpath(path; v)`; iterative, so deep paths do not use the stack.
-pub(crate) fn setpath(root: Value, path: &Value, v: Value) -> Result<Value, String> {
-    check_path(path)?;
-    let keys = path.as_array().map(Vec::as_slice).unwrap_or_default();
-    let mut parents: Vec<(Value, &Value)> = Vec::with_capacity(keys.len());
-    let mut cur = root;
-    for k in keys {
-        let child = take(&mut cur, k)?;
-        parents.push((cur, k));
-        cur = child;
-    }
-    let mut acc = v;
-    while let Some((parent, k)) = parents.pop() {
-        acc = set(parent, k, acc)?;
-    }
-    Ok(acc)
 }
 
 /// jq's `delpaths(paths)`: all paths refer to the value before any deletion.
@@ -268,17 +260,6 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn setpath_grows_like_jq() {
-        assert_eq!(setpath(json!(null), &json!(["a", "b"]), json!(1)).unwrap(), json!({"a": {"b": 1}}));
-        assert_eq!(setpath(json!([4]), &json!([2, 3]), json!(1)).unwrap(), json!([4, null, [null, null, null, 1]]));
-        assert_eq!(setpath(json!(null), &json!([-1]), json!(1)).unwrap_err(), "Out of bounds negative array index");
-        assert_eq!(
-            setpath(json!([1]), &json!([[1]]), json!(1)).unwrap_err(),
-            "Cannot update field at array index of array"
-        );
-    }
 
     #[test]
     fn delpaths_refers_to_the_original_indices() {

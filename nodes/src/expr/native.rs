@@ -504,6 +504,9 @@ fn del_in_place(v: &mut Value, paths: &[UPath]) -> R<()> {
             return Err(Fail::Jaq);
         };
         for (k, optional) in init {
+            if matches!((cur, k), (Value::Object(_), Key::Int(_))) {
+                return Err(Fail::Jaq); // jaq decides what `path(.[0])` on an object is
+            }
             match index(cur, k) {
                 Ok(x) => cur = x,
                 Err(_) if *optional => continue 'paths,

@@ -35,6 +35,7 @@ def @json: tojson;
 def sort: _jaq_sort | _jq_sort_check(0);
 def unique: _jaq_sort | _jq_sort_check(1) | _jq_dedup_sorted;
 def inside(xs): . as $x | xs | contains($x);
+def in(xs): . as $x | xs | has($x);
 
 def have_decnum: true;
 def have_literal_numbers: true;
@@ -51,10 +52,8 @@ def nth($n; g):
 def getpath($path): ($path | _jq_check_path) as $_ | reduce $path[] as $p (.; .[$p]);
 def del(f): delpaths([path(f)]);
 def to_entries: [keys_unsorted[] as $k | {key: $k, value: .[$k]}];
-def from_entries: reduce .[] as $x ({};
-  . + { ($x | if type == "object" then (.key // .k // .name // .Name // .K // .Key) else . end
-           | if type == "string" then . elif type == "null" then "null" else tojson end):
-        ($x | if type == "object" then (if has("value") then .value elif has("v") then .v else .Value end) else null end) });
+def from_entries: map({ (.key // .Key // .name // .Name):
+  if has("value") then .value else .Value end }) | add // {};
 def with_entries(f): to_entries | map(f) | from_entries;
 def pick(pathexps): . as $in | reduce path(pathexps) as $a (null; setpath($a; $in | getpath($a)));
 
@@ -116,9 +115,9 @@ def JOIN($idx; stream; idx_expr; join_expr): stream | [., $idx[idx_expr]] | join
 def IN(s): any(s == .; .);
 def IN(src; s): any(src == s; .);
 
-# Dates: jq accepts broken-down times with fewer than 8 fields
+# Dates: jq accepts broken-down times with fewer than 8 fields (the rest are 0)
 def _jq_tm($what):
-  if type == "array" and length >= 1 and all(.[]; type == "number") then (. + [0, 1, 0, 0, 0, 0, 0, 0][length:])
+  if type == "array" and length >= 1 and all(.[]; type == "number") then (. + [0, 0, 0, 0, 0, 0, 0, 0][length:])
   elif type == "number" then .
   else error("\($what) requires parsed datetime inputs") end;
 def strftime($f):

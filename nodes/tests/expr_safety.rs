@@ -55,9 +55,9 @@ fn deep_results_are_refused_and_deep_intermediates_are_freed() {
 #[test]
 fn huge_allocations_are_errors() {
     let e = err("map(.a * .b)", json!([{"a": "x", "b": 100_000_000_000_000i64}]));
-    assert!(e.contains("repetition"), "{e}");
+    assert!(e.contains("Repeat string result too long"), "{e}");
     let e = err(r#""abc" * 1000000000"#, json!(null));
-    assert!(e.contains("repetition"), "{e}");
+    assert!(e.contains("Repeat string result too long"), "{e}");
     // Repeated squaring stays a float instead of growing a big integer without bound.
     let out = eval("reduce range(40) as $_ (3; . * .)", json!(null)).unwrap();
     assert!(out[0].is_number(), "{out:?}");

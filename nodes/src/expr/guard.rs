@@ -119,12 +119,7 @@ fn checked_mul(a: Val, b: Val) -> Result<Val, Error<Val>> {
             let times = num_f64(n);
             let limit = BUDGET.with(|b| b.borrow().as_ref().map(|b| b.max_result_bytes)).unwrap_or(usize::MAX);
             if times >= 1.0 && (s.len() as f64) * times > limit as f64 {
-                let shown: String = String::from_utf8_lossy(&s[..s.len().min(20)]).into_owned();
-                return Err(Error::str(format!(
-                    "{}: \"{shown}\" * {times} is beyond the result budget of {} MiB",
-                    super::value::REPEAT_TOO_LARGE,
-                    limit >> 20
-                )));
+                return Err(Error::str(super::value::REPEAT_TOO_LARGE));
             }
             a * b
         }

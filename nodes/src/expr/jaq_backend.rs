@@ -16,6 +16,7 @@ use serde_json::{Map, Number, Value};
 
 use super::error::{CompileError, EvalError};
 use super::guard::{self, Guarded, Interrupt};
+use super::jq_compat;
 use super::limits::Limits;
 use super::rewrite;
 
@@ -72,16 +73,18 @@ impl JaqFilter {
         rewrite::term(&mut main);
 
         let guard_defs = jaq_core::load::parse(GUARD_DEFS, |p| p.defs()).unwrap_or_default();
-        let library = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs()).map(|mut d| {
-            rewrite::def(&mut d);
-            d
-        });
+        let library =
+            jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs()).chain(jq_compat::defs()).map(|mut d| {
+                rewrite::def(&mut d);
+                d
+            });
         let main_def = Def { name: "__main", args: Vec::new(), body: main };
         let prelude: Vec<Def<&str>> = guard_defs.into_iter().chain(library).chain([main_def]).collect();
 
         let funs = jaq_core::funs()
             .chain(jaq_std::funs())
             .chain(jaq_json::funs())
+            .chain(jq_compat::funs())
             .filter(|(name, _, _)| !WITHHELD_NATIVES.contains(name))
             .chain(guard::funs());
         let var_names: Vec<String> = vars.iter().map(|v| format!("${v}")).collect();
@@ -175,7 +178,7 @@ fn found_text<'s>(src: &'s str, found: Option<&Token<&'s str>>) -> &'s str {
 
 fn exn_to_error(exn: jaq_core::Exn<'_, Val>) -> EvalError {
     match exn.get_err() {
-        Ok(e) => EvalError(e.to_string()),
+        Ok(e) => EvalError(jq_compat::error_text(e)),
         Err(exn) => match exn.get_halt() {
             Ok(code) => EvalError(format!("halt with exit code {code}")),
             Err(exn) => EvalError(format!("unexpected jaq control flow: {exn:?}")),

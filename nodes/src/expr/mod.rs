@@ -16,6 +16,7 @@
 mod error;
 mod guard;
 mod jaq_backend;
+mod jq_compat;
 mod limits;
 mod native;
 mod rewrite;
@@ -31,6 +32,7 @@ pub use limits::{
     DEFAULT_MAX_DEPTH, DEFAULT_MAX_OUTPUTS, DEFAULT_MAX_STEPS, Limits, MAX_MAX_DEPTH, MAX_MAX_OUTPUTS, MAX_MAX_STEPS,
 };
 
+use jaq_core::load::parse::Term;
 use jaq_core::load::{Lexer, Parser};
 use serde_json::Value;
 
@@ -79,6 +81,14 @@ impl std::fmt::Debug for Expr {
     }
 }
 
+/// Parses `src` as one term (what the native compiler takes; `None` when it is not one)
+/// and makes jq's compile-time checks that jaq does not make.
+fn parse_checked(src: &str) -> Result<Option<Term<&str>>, CompileError> {
+    let term = Lexer::new(src).lex().ok().and_then(|tokens| Parser::new(&tokens).parse(|p| p.term()).ok());
+    jq_compat::check(src, term.as_ref()).map_err(|(message, at)| CompileError::at(message, src, at))?;
+    Ok(term)
+}
+
 impl Expr {
     /// Compiles once; syntax errors carry the column. `${NAME}` placeholders become jq
     /// variables bound to `null` until [`Expr::bind`] gives their values. A program too long,
@@ -86,17 +96,9 @@ impl Expr {
     pub fn compile(src: &str) -> Result<Expr, CompileError> {
         let scanned = scan::scan(src)?;
         let jaq = JaqFilter::compile(&scanned.source, &scanned.vars)?;
-        let native = if scanned.vars.is_empty() {
-            guard::on_eval_stack(|| {
-                Lexer::new(src)
-                    .lex()
-                    .ok()
-                    .and_then(|tokens| Parser::new(&tokens).parse(|p| p.term()).ok())
-                    .and_then(|term| native::compile(&term))
-            })
-        } else {
-            None
-        };
+        let term =
+            guard::on_eval_stack(|| parse_checked(&scanned.source).map(|t| t.and_then(|t| native::compile(&t))))?;
+        let native = if scanned.vars.is_empty() { term } else { None };
         Ok(Expr { source: src.to_owned(), native, jaq, vars: scanned.vars, limits: Limits::default(), interrupt: None })
     }
 

@@ -25,6 +25,7 @@ use jaq_core::ops::{Cmp, Math};
 use jaq_core::path::{Opt, Part};
 use serde_json::{Map, Value};
 
+use super::jq_compat::delpaths;
 use super::value::{self as ops, CmpOp, Fail, MathOp, R, err, truthy};
 
 static NULL: Value = Value::Null;
@@ -173,7 +174,8 @@ fn props(kind: &Kind) -> (bool, bool) {
             };
             (true, int_key || leaf_jaq)
         }
-        Kind::Del(paths) => (true, paths.iter().flatten().any(|(k, _)| matches!(k, Key::Int(_)))),
+        // unusual containers (e.g. a number key on an object) are left to jaq
+        Kind::Del(_) => (true, true),
     }
 }
 
@@ -500,6 +502,55 @@ fn update_path(v: &mut Value, path: &[(Key, bool)], leaf: &mut dyn FnMut(&mut Va
     }
 }
 
+/// `del(p1, p2, ...)` as jq defines it, `delpaths([path(p1, p2, ...)])`: every path refers
+/// to the value before any deletion, and a missing (`null`) parent deletes nothing.
+///
+/// The paths are checked first (as `path(...)` evaluates them), so `v` is only changed
+/// when the deletion cannot fail; anything unusual goes to jaq before any change.
+fn del_in_place(v: &mut Value, paths: &[UPath]) -> R<()> {
+    let mut produced = Vec::with_capacity(paths.len());
+    'paths: for path in paths {
+        let mut cur = &*v;
+        let Some(((last, last_opt), init)) = path.split_last() else {
+            return Err(Fail::Jaq);
+        };
+        for (k, optional) in init {
+            if matches!((cur, k), (Value::Object(_), Key::Int(_))) {
+                return Err(Fail::Jaq); // jaq decides what `path(.[0])` on an object is
+            }
+            match index(cur, k) {
+                Ok(x) => cur = x,
+                Err(_) if *optional => continue 'paths,
+                Err(e) => return Err(e),
+            }
+        }
+        match (cur, last) {
+            (Value::Null, _) | (Value::Object(_), Key::Str(_)) | (Value::Array(_), Key::Int(_)) => {}
+            _ if *last_opt && index(cur, last).is_err() => continue 'paths,
+            _ => return Err(Fail::Jaq),
+        }
+        produced.push(Value::Array(path.iter().map(|(k, _)| key_value(k)).collect()));
+    }
+    if produced.is_empty() {
+        return Ok(());
+    }
+    match delpaths(std::mem::take(v), &Value::Array(produced)) {
+        Ok(x) => {
+            *v = x;
+            Ok(())
+        }
+        // unreachable after the checks above
+        Err(e) => err(e),
+    }
+}
+
+fn key_value(k: &Key) -> Value {
+    match k {
+        Key::Str(s) => Value::String(s.clone()),
+        Key::Int(i) => Value::from(*i),
+    }
+}
+
 /// First output of `f` on `v`, if any (jaq's `|=` semantics).
 fn first(f: &Node, v: &Value) -> R<Option<Value>> {
     if f.single {
@@ -588,7 +639,7 @@ impl Node {
             Kind::Ascii { upper } => owned(ops::ascii_case(v, *upper)?),
             Kind::Has(k) => owned(ops::has(v, &*k.one(v)?)?),
             Kind::Affix { arg, prefix } => owned(ops::str_affix(v, &*arg.one(v)?, *prefix)?),
-            Kind::Contains(x) => owned(Value::Bool(ops::contains(v, &*x.one(v)?))),
+            Kind::Contains(x) => owned(ops::contains_checked(v, &*x.one(v)?)?),
             Kind::Arr(t) => {
                 let mut items = Vec::new();
                 t.many(v, &mut |y| {
@@ -748,7 +799,7 @@ impl Node {
                     None => Ok(false),
                 }),
             },
-            Kind::Del(paths) => paths.iter().try_for_each(|p| update_path(v, p, &mut |_| Ok(false))),
+            Kind::Del(paths) => del_in_place(v, paths),
             _ => err("not an update".into()),
         }
     }
@@ -779,7 +830,7 @@ impl Node {
                 out(cur).map_err(|e| (e, None))
             }
             Kind::Update(..) => self.run_in_place(v, out),
-            Kind::Del(paths) if paths.len() == 1 || !self.may_jaq => self.run_in_place(v, out),
+            Kind::Del(_) => self.run_in_place(v, out),
             Kind::Select(c) => {
                 let mut keep = 0usize;
                 let res = if c.single {

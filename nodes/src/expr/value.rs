@@ -9,6 +9,8 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Number, Value};
 
+use super::jq_compat::describe;
+
 /// Why native evaluation stopped.
 #[derive(Debug)]
 pub(crate) enum Fail {
@@ -328,7 +330,7 @@ fn str_repeat(s: &str, n: &Number, l: &Value, r: &Value) -> R<Value> {
             // jaq would try to allocate this and abort the process: refuse instead
             let times = usize::try_from(i).unwrap_or(usize::MAX);
             if s.len().saturating_mul(times) > MAX_REPEAT_BYTES {
-                return err(format!("{REPEAT_TOO_LARGE}: {} * {i}", show(l)));
+                return err(REPEAT_TOO_LARGE.to_owned());
             }
             Ok(Value::String(s.repeat(times)))
         }
@@ -337,8 +339,8 @@ fn str_repeat(s: &str, n: &Number, l: &Value, r: &Value) -> R<Value> {
 
 /// Largest string that `"s" * n` may build natively (1 GiB).
 const MAX_REPEAT_BYTES: usize = 1 << 30;
-/// Error message prefix for refused string repetitions.
-pub(crate) const REPEAT_TOO_LARGE: &str = "string repetition too large";
+/// Error message of a refused string repetition (jq 1.8's words).
+pub(crate) const REPEAT_TOO_LARGE: &str = "Repeat string result too long";
 
 fn split(s: &str, sep: &str) -> Value {
     let parts: Vec<Value> = if s.is_empty() {
@@ -400,21 +402,29 @@ pub(crate) fn abs_index(i: i64, len: usize) -> Option<usize> {
     (j < len).then_some(j)
 }
 
-/// `has(k)`.
+/// `has(k)` as jq 1.8 has it: negative or fractional-out-of-range indices are absent,
+/// other key types are an error (the same as the jaq path's `has`, see `jq_compat`).
 pub(crate) fn has(v: &Value, k: &Value) -> R<Value> {
     match (v, k) {
         (Value::Null, _) => Ok(Value::Bool(false)),
         (Value::Object(o), Value::String(k)) => Ok(Value::Bool(o.contains_key(k))),
-        (Value::Object(_), _) => Ok(Value::Bool(false)),
-        (Value::Array(a), Value::Number(n)) => match n.as_i64() {
-            Some(i) if n.is_i64() || n.is_u64() => Ok(Value::Bool(abs_index(i, a.len()).is_some())),
-            _ => Err(Fail::Jaq),
-        },
-        _ => Err(Fail::Jaq),
+        (Value::Array(a), Value::Number(n)) => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            Ok(Value::Bool(!f.is_nan() && f >= 0.0 && (f.trunc() as usize) < a.len()))
+        }
+        _ => err(format!("Cannot check whether {} has a {} key", type_name(v), type_name(k))),
     }
 }
 
-/// `contains(x)` as jaq defines it (mismatched types compare by equality).
+/// `contains(x)` as jq 1.8 has it: values of different types are an error.
+pub(crate) fn contains_checked(l: &Value, r: &Value) -> R<Value> {
+    if type_name(l) != type_name(r) {
+        return err(format!("{} and {} cannot have their containment checked", describe(l), describe(r)));
+    }
+    Ok(Value::Bool(contains(l, r)))
+}
+
+/// `contains(x)` below the top level (mismatched types are not contained).
 pub(crate) fn contains(l: &Value, r: &Value) -> bool {
     match (l, r) {
         (Value::String(a), Value::String(b)) => a.contains(b.as_str()),

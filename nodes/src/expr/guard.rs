@@ -110,18 +110,25 @@ pub(crate) fn funs() -> impl Iterator<Item = Fun<Data>> {
     [("_tick", v(0), tick_native), ("_checked_mul", v(1), mul)].into_iter()
 }
 
-/// `a * b`, except that a string repetition beyond the result budget is an error (jaq would
-/// try to allocate it) and integers whose product leaves 64 bits multiply as floats, as in jq
+/// `a * b`, except that a string repetition follows jq 1.8 (by the truncated count; negative
+/// or NaN gives null) and beyond the result budget is an error (jaq would try to allocate
+/// it), and integers whose product leaves 64 bits multiply as floats, as in jq
 /// (jaq would grow a big integer, which repeated squaring makes exponentially large).
 fn checked_mul(a: Val, b: Val) -> Result<Val, Error<Val>> {
     match (&a, &b) {
         (Val::TStr(s) | Val::BStr(s), Val::Num(n)) | (Val::Num(n), Val::TStr(s) | Val::BStr(s)) => {
+            // jq 1.8: negative or NaN gives null, a fraction is truncated, 0 gives "".
             let times = num_f64(n);
+            if times.is_nan() || times < 0.0 {
+                return Ok(Val::Null);
+            }
+            let times = times.trunc();
             let limit = BUDGET.with(|b| b.borrow().as_ref().map(|b| b.max_result_bytes)).unwrap_or(usize::MAX);
-            if times >= 1.0 && (s.len() as f64) * times > limit as f64 {
+            if (s.len() as f64) * times > limit as f64 {
                 return Err(Error::str(super::value::REPEAT_TOO_LARGE));
             }
-            a * b
+            let text = String::from_utf8_lossy(s).repeat(times as usize);
+            Ok(Val::from(text))
         }
         (Val::Num(x), Val::Num(y)) if is_int(x) && is_int(y) => {
             let fits = int64(x).zip(int64(y)).is_some_and(|(i, j)| i.checked_mul(j).is_some());

@@ -31,7 +31,19 @@ const WITHHELD_NATIVES: &[&str] = &["env"];
 
 /// Definitions the rewritten program relies on (see [`rewrite`]); loaded before the standard
 /// library, whose definitions are rewritten too.
-const GUARD_DEFS: &str = "def _mul(f; g): f as $a | g as $b | $a | _checked_mul($b);";
+const GUARD_DEFS: &str = r#"
+def _mul(f; g): f as $a | g as $b | $a | _checked_mul($b);
+def _div(f; g): f as $a | g as $b | $a | _jq_div($b);
+def _mod(f; g): f as $a | g as $b | $a | _jq_mod($b);
+def _getpath_for_update($p): reduce $p[] as $k (.; .[$k]);
+def _assign(paths; $value): reduce path(paths) as $p (.; _jq_setpath($p; $value));
+def _modify(paths; update):
+  reduce path(paths) as $p ([., []];
+    . as $x
+    | label $out
+    | (_jq_setpath([0] + $p; $x[0] | _getpath_for_update($p) | update) | ., break $out), (.[1] += [$p]))
+  | . as $x | $x[0] | _jq_delpaths($x[1]);
+"#;
 
 /// A jq program compiled by jaq, with the standard library, rewritten to count its steps.
 pub(crate) struct JaqFilter {
@@ -75,7 +87,7 @@ impl JaqFilter {
         let guard_defs = jaq_core::load::parse(GUARD_DEFS, |p| p.defs()).unwrap_or_default();
         let library =
             jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs()).chain(jq_compat::defs()).map(|mut d| {
-                rewrite::def(&mut d);
+                rewrite::def(&mut d, rewrite::Mode::Library);
                 d
             });
         let main_def = Def { name: "__main", args: Vec::new(), body: main };

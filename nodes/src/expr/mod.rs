@@ -195,19 +195,23 @@ impl Expr {
             return via_jaq(input, emit);
         };
         if node.owned_safe() {
-            // A failure must hand back the event as it came in (for the dead letter): copy it
-            // first unless the program never touches it before failing.
+            // A failure must hand back the event as it came in (for the dead letter, and for
+            // jaq to judge): copy it first unless the program never touches it before failing.
             let backup = if node.fails_untouched() { None } else { Some(input.clone()) };
+            let mut emitted = 0usize;
             let res = node.run_owned(input, &mut |v| {
+                emitted += 1;
                 emit(v);
                 Ok(())
             });
             return match res {
                 Ok(()) => Ok(()),
-                Err((Fail::Err(e), back)) => {
-                    let input = back.or(backup);
-                    Err((self.jaq_message(input.as_ref(), e), input))
-                }
+                // jaq is the oracle: a native failure before any output is re-run there, so the
+                // answer (or the error and its message) is jaq's.
+                Err((Fail::Err(e), back)) => match back.or(backup) {
+                    Some(input) if emitted == 0 => via_jaq(input, emit),
+                    input => Err((self.jaq_message(input.as_ref(), e), input)),
+                },
                 Err((Fail::Jaq, Some(input))) => via_jaq(input, emit),
                 Err((Fail::Jaq, None)) => {
                     Err((EvalError("internal: native evaluation needed jaq after consuming its input".into()), None))
@@ -222,13 +226,11 @@ impl Expr {
             Ok(())
         });
         match res {
-            Err(Fail::Jaq) => via_jaq(input, emit),
-            res => {
+            // jaq is the oracle for failures too (see above).
+            Err(Fail::Jaq | Fail::Err(_)) => via_jaq(input, emit),
+            _ => {
                 outs.into_iter().for_each(&mut *emit);
-                match res {
-                    Err(Fail::Err(e)) => Err((self.jaq_message(Some(&input), e), Some(input))),
-                    _ => Ok(()),
-                }
+                Ok(())
             }
         }
     }

@@ -318,7 +318,9 @@ fn upath(t: &Term<&str>) -> Option<UPath> {
     path.0
         .iter()
         .map(|(part, opt)| match part {
-            Part::Index(i) => Some((key(i)?, matches!(opt, Opt::Optional))),
+            // `?` in an updated path: jq still creates what is missing; jaq decides.
+            Part::Index(_) if matches!(opt, Opt::Optional) => None,
+            Part::Index(i) => Some((key(i)?, false)),
             Part::Range(..) => None,
         })
         .collect()

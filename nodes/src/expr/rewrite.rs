@@ -3,10 +3,18 @@
 //!   every recursion and every loop of the standard library, is a step);
 //! - every `reduce`/`foreach` update starts with `_tick`;
 //! - every output of `range` is followed by `_tick` (a native loop);
-//! - `l * r` becomes `_mul(l; r)` and `l *= r` becomes `r as $x | l |= _mul(.; $x)`, whose
-//!   native refuses a string repetition beyond the result budget and multiplies integers
-//!   that overflow 64 bits as floats (as jq does) instead of growing big integers; left as
-//!   they are when one side is a float literal (`.value *= 1.1`), which can do neither.
+//! - `l * r` becomes `_mul(l; r)`, whose native refuses a string repetition beyond the result
+//!   budget (and repeats by jq 1.8's rules) and multiplies integers that overflow 64 bits as
+//!   floats (as jq does) instead of growing big integers.
+//!
+//! And for jq's semantics where jaq's core differs (jq.test is the judge):
+//! - `l = r`, `l |= f`, `l op= r`, `l //= r` become jq's own definitions (`_assign`, `_modify`
+//!   over `path(l)` with `setpath`), which create missing objects and pad arrays;
+//! - `-x` becomes `x | _jq_neg`, `l / r` becomes `_div(l; r)` (unless the divisor is a
+//!   non-zero literal) and `l % r` becomes `_mod(l; r)`: jq's division by zero errors,
+//!   remainder on truncated integers, and messages;
+//! - every `catch` handler starts with `_jq_error_msg`, so a message of jaq's core reaches it
+//!   in jq's words.
 //!
 //! The rewrite is applied to our program and to the standard library's definitions alike.
 
@@ -18,15 +26,32 @@ use jaq_core::path::Part;
 /// Name of the step-counting native.
 pub(crate) const TICK: &str = "_tick";
 
+/// What a rewrite does: the budget's ticks and guards always; jq's semantics only for the
+/// node's own program (the libraries are written for jaq's: `def nan: 0 / 0;`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// jaq's and our libraries: ticks and guards.
+    Library,
+    /// The node's program: ticks, guards and jq's semantics.
+    Program,
+}
+
 /// Rewrites a definition in place (see the module docs).
-pub(crate) fn def(d: &mut Def<&str>) {
-    term(&mut d.body);
+pub(crate) fn def(d: &mut Def<&str>, mode: Mode) {
+    term_in(&mut d.body, mode);
     let body = std::mem::take(&mut d.body);
     d.body = pipe(Term::Call(TICK, Vec::new()), body);
 }
 
-/// Rewrites a term in place (see the module docs).
+/// Rewrites the node's program in place (see the module docs).
 pub(crate) fn term(t: &mut Term<&str>) {
+    term_in(t, Mode::Program);
+}
+
+fn term_in(t: &mut Term<&str>, mode: Mode) {
+    let jq = mode == Mode::Program;
+    let term = |t: &mut Term<&str>| term_in(t, mode);
+    let pattern = |p: &mut Pattern<&str>| pattern_in(p, mode);
     match t {
         Term::Id | Term::Recurse | Term::Num(_) | Term::Break(_) | Term::Var(_) => {}
         Term::Str(_, parts) => {
@@ -49,28 +74,44 @@ pub(crate) fn term(t: &mut Term<&str>) {
                 }
             }
         }
-        Term::Neg(t) => term(t),
+        Term::Neg(inner) => {
+            term(inner);
+            if jq && !matches!(**inner, Term::Num(_)) {
+                let inner = std::mem::take(&mut **inner);
+                *t = pipe(inner, Term::Call("_jq_neg", Vec::new()));
+            }
+        }
         Term::BinOp(l, op, r) => {
             term(l);
             term(r);
             if let BinaryOp::Pipe(Some(p)) = op {
                 pattern(p);
             }
-            match op {
-                // A float literal operand cannot repeat a string or grow a big integer.
-                BinaryOp::Math(Math::Mul) | BinaryOp::UpdateMath(Math::Mul)
-                    if is_float_literal(l) || is_float_literal(r) => {}
-                BinaryOp::Math(Math::Mul) => {
+            let rewritten = match op {
+                BinaryOp::Math(m) => math(l, *m, r, mode),
+                _ if !jq => None,
+                BinaryOp::Assign => {
                     let (l, r) = (std::mem::take(&mut **l), std::mem::take(&mut **r));
-                    *t = Term::Call("_mul", vec![l, r]);
+                    Some(Term::Call("_assign", vec![l, r]))
                 }
-                BinaryOp::UpdateMath(Math::Mul) => {
+                BinaryOp::Update => {
                     let (l, r) = (std::mem::take(&mut **l), std::mem::take(&mut **r));
-                    let product = Term::Call("_mul", vec![Term::Id, Term::Var("$__mul_rhs")]);
-                    let update = Term::BinOp(Box::new(l), BinaryOp::Update, Box::new(product));
-                    *t = Term::BinOp(Box::new(r), BinaryOp::Pipe(Some(Pattern::Var("$__mul_rhs"))), Box::new(update));
+                    Some(Term::Call("_modify", vec![l, r]))
                 }
-                _ => {}
+                BinaryOp::UpdateMath(m) => {
+                    // `l op= r` is `r as $x | l |= . op $x` (jq's definition)
+                    let (mut id, mut x) = (Box::new(Term::Id), Box::new(Term::Var(UPDATE_RHS)));
+                    let update = math(&mut id, *m, &mut x, mode).unwrap_or(Term::BinOp(id, BinaryOp::Math(*m), x));
+                    Some(bind_rhs(l, r, update))
+                }
+                BinaryOp::UpdateAlt => {
+                    let alt = Term::BinOp(Box::new(Term::Id), BinaryOp::Alt, Box::new(Term::Var(UPDATE_RHS)));
+                    Some(bind_rhs(l, r, alt))
+                }
+                _ => None,
+            };
+            if let Some(new) = rewritten {
+                *t = new;
             }
         }
         Term::Label(_, t) => term(t),
@@ -87,8 +128,11 @@ pub(crate) fn term(t: &mut Term<&str>) {
         }
         Term::TryCatch(t, c) => {
             term(t);
-            if let Some(c) = c {
+            if let Some(c) = c.as_mut().filter(|_| jq) {
                 term(c);
+                // A message of jaq's core reaches the handler in jq's words.
+                let handler = std::mem::take(&mut **c);
+                **c = pipe(Term::Call("_jq_error_msg", Vec::new()), handler);
             }
         }
         Term::IfThenElse(branches, otherwise) => {
@@ -101,7 +145,7 @@ pub(crate) fn term(t: &mut Term<&str>) {
             }
         }
         Term::Def(defs, t) => {
-            defs.iter_mut().for_each(def);
+            defs.iter_mut().for_each(|d| def(d, mode));
             term(t);
         }
         Term::Call(name, args) => {
@@ -115,13 +159,24 @@ pub(crate) fn term(t: &mut Term<&str>) {
             term(t);
             for (part, _) in &mut path.0 {
                 match part {
-                    Part::Index(i) => term(i),
+                    Part::Index(i) => {
+                        term(i);
+                        if jq {
+                            normalize(i, "_jq_index");
+                        }
+                    }
                     Part::Range(from, to) => {
                         if let Some(f) = from {
                             term(f);
+                            if jq {
+                                normalize(f, "_jq_slice_start");
+                            }
                         }
                         if let Some(u) = to {
                             term(u);
+                            if jq {
+                                normalize(u, "_jq_slice_end");
+                            }
                         }
                     }
                 }
@@ -130,23 +185,61 @@ pub(crate) fn term(t: &mut Term<&str>) {
     }
 }
 
-/// `1.5`, `-2e3`: a number literal written with a fraction or an exponent.
-fn is_float_literal(t: &Term<&str>) -> bool {
+/// Pipes an index or slice bound through `native` (jq's truncation of fractions), unless it
+/// is a literal string or integer, which needs none.
+fn normalize(t: &mut Term<&str>, native: &'static str) {
+    let literal = match t {
+        Term::Str(..) => true,
+        Term::Num(n) => !n.contains(['.', 'e', 'E']),
+        _ => false,
+    };
+    if !literal {
+        let index = std::mem::take(t);
+        *t = pipe(index, Term::Call(native, Vec::new()));
+    }
+}
+
+/// The variable `l op= r` binds the right-hand side to.
+const UPDATE_RHS: &str = "$__update_rhs";
+
+/// `r as $x | _modify(l; update)`, taking `l` and `r` out of their boxes.
+fn bind_rhs<'s>(l: &mut Term<&'s str>, r: &mut Term<&'s str>, update: Term<&'s str>) -> Term<&'s str> {
+    let (l, r) = (std::mem::take(l), std::mem::take(r));
+    let modify = Term::Call("_modify", vec![l, update]);
+    Term::BinOp(Box::new(r), BinaryOp::Pipe(Some(Pattern::Var(UPDATE_RHS))), Box::new(modify))
+}
+
+/// The rewrite of `l m r`, if it has one: `*` through `_mul`, `/` through `_div` (unless the divisor is a non-zero number literal), `%` through
+/// `_mod`.
+fn math<'s>(l: &mut Term<&'s str>, m: Math, r: &mut Term<&'s str>, mode: Mode) -> Option<Term<&'s str>> {
+    let name = match m {
+        Math::Mul => "_mul",
+        _ if mode == Mode::Library => return None,
+        Math::Div if is_nonzero_literal(r) => return None,
+        Math::Div => "_div",
+        Math::Rem => "_mod",
+        _ => return None,
+    };
+    Some(Term::Call(name, vec![std::mem::take(l), std::mem::take(r)]))
+}
+
+/// A number literal other than zero (`1000`, `-2.5`).
+fn is_nonzero_literal(t: &Term<&str>) -> bool {
     match t {
-        Term::Num(n) => n.contains(['.', 'e', 'E']),
-        Term::Neg(t) => is_float_literal(t),
+        Term::Num(n) => n.parse::<f64>().is_ok_and(|f| f != 0.0),
+        Term::Neg(t) => is_nonzero_literal(t),
         _ => false,
     }
 }
 
-fn pattern(p: &mut Pattern<&str>) {
+fn pattern_in(p: &mut Pattern<&str>, mode: Mode) {
     match p {
         Pattern::Var(_) => {}
-        Pattern::Arr(ps) => ps.iter_mut().for_each(pattern),
+        Pattern::Arr(ps) => ps.iter_mut().for_each(|p| pattern_in(p, mode)),
         Pattern::Obj(kps) => {
             for (k, p) in kps {
-                term(k);
-                pattern(p);
+                term_in(k, mode);
+                pattern_in(p, mode);
             }
         }
     }

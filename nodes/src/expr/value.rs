@@ -228,8 +228,10 @@ fn num_math(op: MathOp, a: N, b: N) -> R<N> {
         (MathOp::Add, x, y) => F(x.f() + y.f()),
         (MathOp::Sub, x, y) => F(x.f() - y.f()),
         (MathOp::Mul, x, y) => F(x.f() * y.f()),
+        // jq: dividing by zero is an error, and `%` truncates fractions: jaq's rules (ours)
+        (MathOp::Div, _, y) if y.f() == 0.0 => return Err(Fail::Jaq),
         (MathOp::Div, x, y) => F(x.f() / y.f()),
-        (MathOp::Rem, x, y) => F(x.f() % y.f()),
+        (MathOp::Rem, _, _) => return Err(Fail::Jaq),
     })
 }
 
@@ -321,24 +323,23 @@ fn obj_merge(l: &mut Map<String, Value>, r: &Map<String, Value>) {
     }
 }
 
-fn str_repeat(s: &str, n: &Number, l: &Value, r: &Value) -> R<Value> {
-    match num(n) {
-        // jaq only repeats for (machine or big) integers; floats are an error
-        N::F(_) => math_err(MathOp::Mul, l, r),
-        N::I(i) if i <= 0 => Ok(Value::Null),
-        N::I(i) => {
-            // jaq would try to allocate this and abort the process: refuse instead
-            let times = usize::try_from(i).unwrap_or(usize::MAX);
-            if s.len().saturating_mul(times) > MAX_REPEAT_BYTES {
-                return err(REPEAT_TOO_LARGE.to_owned());
-            }
-            Ok(Value::String(s.repeat(times)))
-        }
+fn str_repeat(s: &str, n: &Number, _l: &Value, _r: &Value) -> R<Value> {
+    // jq 1.8: negative or NaN gives null, a fraction is truncated, 0 gives "".
+    let times = match num(n) {
+        N::F(f) if f.is_nan() || f < 0.0 => return Ok(Value::Null),
+        N::F(f) => f.trunc(),
+        N::I(i) if i < 0 => return Ok(Value::Null),
+        N::I(i) => i as f64,
+    };
+    // jaq would try to allocate a huge one and abort the process: refuse instead
+    if (s.len() as f64) * times > MAX_REPEAT_BYTES as f64 {
+        return err(REPEAT_TOO_LARGE.to_owned());
     }
+    Ok(Value::String(s.repeat(times as usize)))
 }
 
-/// Largest string that `"s" * n` may build natively (1 GiB).
-const MAX_REPEAT_BYTES: usize = 1 << 30;
+/// Largest string that `"s" * n` may build natively (the result budget).
+const MAX_REPEAT_BYTES: usize = super::limits::MAX_RESULT_BYTES;
 /// Error message of a refused string repetition (jq 1.8's words).
 pub(crate) const REPEAT_TOO_LARGE: &str = "Repeat string result too long";
 

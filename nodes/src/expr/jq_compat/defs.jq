@@ -170,3 +170,8 @@ def builtins: [
   "type/0", "unique/0", "unique_by/1", "until/2", "utf8bytelength/0", "values/0", "walk/1",
   "while/2", "with_entries/1", "y0/0", "y1/0", "yn/2"
 ];
+
+# jq 1.8's update semantics (`|= empty` deletes) for the library's own updates, and jq's walk
+# (bottom-up over a copy, not jaq's `.. |= f`).
+def map_values(f): _modify(.[]; f);
+def walk(f): def w: if type == "object" then map_values(w) elif type == "array" then map(w) else . end | f; w;

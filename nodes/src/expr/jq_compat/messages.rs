@@ -7,9 +7,69 @@ use serde_json::Value;
 /// quoted JSON string), any other value is its JSON followed by `(not a string)`.
 pub(crate) fn error_text(e: jaq_core::Error<Val>) -> String {
     match e.into_val() {
-        Val::TStr(s) | Val::BStr(s) => String::from_utf8_lossy(&s).into_owned(),
+        Val::TStr(s) | Val::BStr(s) => {
+            let text = String::from_utf8_lossy(&s);
+            translate_jaq_message(&text).unwrap_or_else(|| text.into_owned())
+        }
         v => format!("{v} (not a string)"),
     }
+}
+
+/// `_jq_error_msg`: what `catch` hands its handler (the rewrite puts it first in every
+/// `catch`): a message of jaq's core in jq's words; any other error value unchanged.
+pub(crate) fn funs() -> impl Iterator<Item = jaq_core::native::Fun<super::funs::Data>> {
+    let native = jaq_core::Native::<super::funs::Data>::new(|cv| {
+        let out = match &cv.1 {
+            Val::TStr(s) | Val::BStr(s) => match translate_jaq_message(&String::from_utf8_lossy(s)) {
+                Some(t) => Val::from(t),
+                None => cv.1,
+            },
+            _ => cv.1,
+        };
+        jaq_core::box_iter::box_once(Ok(out))
+    });
+    [("_jq_error_msg", jaq_core::native::v(0), native)].into_iter()
+}
+
+/// jq's words for an error message of jaq's core (indexing, iteration, arithmetic, path
+/// expressions), or `None` when `msg` is not one of those.
+pub(crate) fn translate_jaq_message(msg: &str) -> Option<String> {
+    if let Some(rest) = msg.strip_prefix("cannot index ") {
+        let (l, rest) = json_prefix(rest)?;
+        let (r, rest) = json_prefix(rest.strip_prefix(" with ")?)?;
+        return rest.is_empty().then(|| format!("Cannot index {} with {}", type_name(&l), describe(&r)));
+    }
+    if let Some(rest) = msg.strip_prefix("cannot use ") {
+        let (v, rest) = json_prefix(rest)?;
+        return (rest == " as iterable (array or object)").then(|| format!("Cannot iterate over {}", describe(&v)));
+    }
+    if let Some(rest) = msg.strip_prefix("cannot calculate ") {
+        let (l, rest) = json_prefix(rest)?;
+        let rest = rest.strip_prefix(' ')?;
+        let (op, rest) = rest.split_once(' ')?;
+        let (r, rest) = json_prefix(rest)?;
+        let verb = match op {
+            "+" => "added",
+            "-" => "subtracted",
+            "*" => "multiplied",
+            "/" => "divided",
+            "%" => "divided (remainder)",
+            _ => return None,
+        };
+        return rest.is_empty().then(|| format!("{} and {} cannot be {verb}", describe(&l), describe(&r)));
+    }
+    if let Some(rest) = msg.strip_prefix("invalid path expression with input ") {
+        let (v, rest) = json_prefix(rest)?;
+        return rest.is_empty().then(|| format!("Invalid path expression with result {}", truncated_dump(&v)));
+    }
+    None
+}
+
+/// The JSON value at the start of `s` and what follows it.
+fn json_prefix(s: &str) -> Option<(Value, &str)> {
+    let mut values = serde_json::Deserializer::from_str(s).into_iter::<Value>();
+    let v = values.next()?.ok()?;
+    Some((v, &s[values.byte_offset()..]))
 }
 
 /// jq's type name of a value.

@@ -6,6 +6,7 @@
 //! overrides jaq's one of the same name and arity; [`funs`] likewise comes after jaq's
 //! native filters.
 
+mod arith;
 mod checks;
 mod deep;
 mod funs;
@@ -40,7 +41,7 @@ pub(crate) fn defs() -> impl Iterator<Item = Def<&'static str>> {
 
 /// jq-compatible native filters, to be chained after jaq's own.
 pub(crate) fn funs() -> impl Iterator<Item = jaq_core::native::Fun<Data>> {
-    funs::all()
+    funs::all().chain(arith::funs()).chain(messages::funs())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! Conversions from jaq back to `serde_json`: integers outside `i64`/`u64` become `f64`,
 //! NaN becomes `null`, ±infinity becomes ±`f64::MAX`.
 
+mod desugar;
 mod error;
 mod guard;
 mod jaq_backend;
@@ -95,9 +96,9 @@ impl Expr {
     /// nested too deep or using modules is refused here, with its column.
     pub fn compile(src: &str) -> Result<Expr, CompileError> {
         let scanned = scan::scan(src)?;
-        let jaq = JaqFilter::compile(&scanned.source, &scanned.vars)?;
-        let term =
-            guard::on_eval_stack(|| parse_checked(&scanned.source).map(|t| t.and_then(|t| native::compile(&t))))?;
+        let source = desugar::alternatives(&scanned.source)?;
+        let jaq = JaqFilter::compile(&source, &scanned.vars)?;
+        let term = guard::on_eval_stack(|| parse_checked(&source).map(|t| t.and_then(|t| native::compile(&t))))?;
         let native = if scanned.vars.is_empty() { term } else { None };
         Ok(Expr { source: src.to_owned(), native, jaq, vars: scanned.vars, limits: Limits::default(), interrupt: None })
     }

@@ -127,11 +127,21 @@ pub(crate) fn scan(src: &str) -> Result<Scanned, CompileError> {
                 _ => {}
             }
         }
+        if !in_str && c == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) && starts_a_term(&out) {
+            // jq reads `.5` as the number 0.5; jaq's lexer wants the leading zero.
+            out.push('0');
+        }
         let len = src[i..].chars().next().map_or(1, char::len_utf8);
         out.push_str(&src[i..i + len]);
         i += len;
     }
     Ok(Scanned { source: out, vars })
+}
+
+/// Whether a term may start after `before` (its last non-space character is an operator, an
+/// opening bracket or a separator, or there is none): there `.5` is a number, not a path.
+fn starts_a_term(before: &str) -> bool {
+    before.trim_end().chars().next_back().is_none_or(|c| "([{,;:|=<>+-*/%!?".contains(c))
 }
 
 /// `${NAME}` at the start of `s`: the name and the placeholder's length.
@@ -175,6 +185,13 @@ mod tests {
         assert_eq!(e.column, Some(MAX_NESTING + 1));
         let src = format!("\"{}\"", "\\(\"".repeat(200));
         assert!(scan(&src).is_err());
+    }
+
+    #[test]
+    fn a_number_written_from_its_point_gets_its_zero() {
+        assert_eq!(scan("select(.>.00005)").unwrap().source, "select(.>0.00005)");
+        assert_eq!(scan(".5 + [.1]").unwrap().source, "0.5 + [0.1]");
+        assert_eq!(scan(".a.b | .[0] | 1.5").unwrap().source, ".a.b | .[0] | 1.5");
     }
 
     #[test]

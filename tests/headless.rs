@@ -348,3 +348,24 @@ fn stop_after_negative_or_nan_is_a_usage_error() {
         assert!(t.contains("--stop-after") && !t.contains("panicked"), "{bad}: {t}");
     }
 }
+
+#[test]
+fn an_unset_variable_in_an_expression_is_a_located_problem_and_a_set_one_is_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let graph = "(format: 1, nodes: [\n  (id: \"g\", kind: \"generator\", config: (count: 3, payload: \"sequence\", seed: 1)),\n  (id: \"m\", kind: \"map\", config: (expression: \"{n: ., k: ${STREAMLOOM_TEST_FACTOR}}\")),\n  (id: \"s\", kind: \"file_sink\", config: (path: \"out.jsonl\")),\n], wires: [\n  (from: (\"g\", \"out\"), to: (\"m\", \"in\")),\n  (from: (\"m\", \"out\"), to: (\"s\", \"in\")),\n])";
+    std::fs::write(tmp.path().join("g.ron"), graph).unwrap();
+    let out = streamloom(&["--headless", "g.ron"], tmp.path());
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("g.ron:3:") && t.contains("STREAMLOOM_TEST_FACTOR") && t.contains("not set"), "{t}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_streamloom"))
+        .args(["--headless", "g.ron", "--quiet"])
+        .env("STREAMLOOM_TEST_FACTOR", "\"x\") | env | (\"")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let lines = std::fs::read_to_string(tmp.path().join("out.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 3, "{lines}");
+    assert!(lines.contains(r#""k":"\"x\") | env | (\"""#), "the value is data, not program text: {lines}");
+}

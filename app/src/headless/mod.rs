@@ -48,14 +48,17 @@ fn print_problems(problems: &Problems) {
 }
 
 /// Loads and validates a file; `Err` holds every problem, located in the file.
-fn load_valid(path: &Path, registry: &Registry) -> Result<streamloom_runtime::Graph, Problems> {
+fn load_valid(
+    path: &Path,
+    registry: &Registry,
+) -> Result<(streamloom_runtime::Graph, streamloom_runtime::graph::SourceMap), Problems> {
     let (graph, map) = load_file(path)?;
     let problems = validate_located(&graph, registry, &map).with_file(path);
     if problems.has_errors() {
         return Err(problems);
     }
     print_problems(&problems); // warnings
-    Ok(graph)
+    Ok((graph, map))
 }
 
 /// `streamloom validate`: checks each file, prints every problem, exits 2 if any has errors.
@@ -63,7 +66,7 @@ pub fn validate_files(paths: &[PathBuf], registry: &Registry) -> ExitCode {
     let mut ok = true;
     for path in paths {
         match load_valid(path, registry) {
-            Ok(g) => eprintln!("{}: ok ({} nodes, {} wires)", path.display(), g.nodes.len(), g.wires.len()),
+            Ok((g, _)) => eprintln!("{}: ok ({} nodes, {} wires)", path.display(), g.nodes.len(), g.wires.len()),
             Err(problems) => {
                 ok = false;
                 print_problems(&problems);
@@ -75,8 +78,8 @@ pub fn validate_files(paths: &[PathBuf], registry: &Registry) -> ExitCode {
 
 /// `streamloom --headless GRAPH`: runs the graph and reports.
 pub fn run(path: &Path, registry: &Registry, opts: &HeadlessOptions) -> anyhow::Result<ExitCode> {
-    let graph = match load_valid(path, registry) {
-        Ok(g) => g,
+    let (graph, map) = match load_valid(path, registry) {
+        Ok(loaded) => loaded,
         Err(problems) => {
             print_problems(&problems);
             return Ok(ExitCode::from(EXIT_INVALID));
@@ -88,6 +91,8 @@ pub fn run(path: &Path, registry: &Registry, opts: &HeadlessOptions) -> anyhow::
     let handle = match engine.start_validated(&graph, registry, options) {
         Ok(h) => Arc::new(h),
         Err(problems) => {
+            // Found while building (an unset `${NAME}`): placed in the file like the others.
+            let problems = map.locate(problems, |w| graph.wires.iter().position(|x| x.id() == w));
             print_problems(&problems.with_file(path));
             return Ok(ExitCode::from(EXIT_INVALID));
         }

@@ -96,7 +96,7 @@ fn term_in(t: &mut Term<&str>, mode: Mode) {
                 }
                 BinaryOp::Update => {
                     let (l, r) = (std::mem::take(&mut **l), std::mem::take(&mut **r));
-                    Some(Term::Call("_modify", vec![l, r]))
+                    Some(modify(l, r))
                 }
                 BinaryOp::UpdateMath(m) => {
                     // `l op= r` is `r as $x | l |= . op $x` (jq's definition)
@@ -202,10 +202,23 @@ fn normalize(t: &mut Term<&str>, native: &'static str) {
 /// The variable `l op= r` binds the right-hand side to.
 const UPDATE_RHS: &str = "$__update_rhs";
 
-/// `r as $x | _modify(l; update)`, taking `l` and `r` out of their boxes.
+/// The variable an update binds its input to, for the fallback.
+const UPDATE_INPUT: &str = "$__update_input";
+
+/// `l |= f`: jaq's own update, which is fast and agrees with jq wherever it succeeds; where it
+/// fails (a missing parent, an index past the end), jq's `_modify` over `setpath`:
+/// `. as $in | try (l |= f) catch ($in | _modify(l; f))`.
+fn modify<'s>(l: Term<&'s str>, f: Term<&'s str>) -> Term<&'s str> {
+    let fast = Term::BinOp(Box::new(l.clone()), BinaryOp::Update, Box::new(f.clone()));
+    let slow = pipe(Term::Var(UPDATE_INPUT), Term::Call("_modify", vec![l, f]));
+    let attempt = Term::TryCatch(Box::new(fast), Some(Box::new(slow)));
+    Term::BinOp(Box::new(Term::Id), BinaryOp::Pipe(Some(Pattern::Var(UPDATE_INPUT))), Box::new(attempt))
+}
+
+/// `r as $x | l |= update` (see [`modify`]), taking `l` and `r` out of their boxes.
 fn bind_rhs<'s>(l: &mut Term<&'s str>, r: &mut Term<&'s str>, update: Term<&'s str>) -> Term<&'s str> {
     let (l, r) = (std::mem::take(l), std::mem::take(r));
-    let modify = Term::Call("_modify", vec![l, update]);
+    let modify = modify(l, update);
     Term::BinOp(Box::new(r), BinaryOp::Pipe(Some(Pattern::Var(UPDATE_RHS))), Box::new(modify))
 }
 

@@ -547,3 +547,32 @@ fn an_expression_field_says_whether_it_runs_natively() {
     assert!(h.query_by_label_contains("runs through jaq").is_some());
     assert!(h.query_by_label_contains("runs natively").is_none());
 }
+
+#[test]
+fn a_new_graph_forgets_the_last_runs_status_problems_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.log");
+    let g = Graph {
+        name: Some("fails".into()),
+        nodes: vec![
+            node("reader", "file_source", [0.0, 0.0], json!({"path": missing.to_string_lossy(), "format": "lines"})),
+            node("sink", "null_sink", [300.0, 0.0], json!({})),
+        ],
+        wires: vec![Wire::new(PortRef::new("reader", "out"), PortRef::new("sink", "in"))],
+        ..Default::default()
+    };
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    run_to_end(&mut h);
+    h.step();
+    assert!(h.state().runner().status().starts_with("failed"), "{}", h.state().runner().status());
+    assert!(h.state().runner().snapshot().is_some());
+    // File › New (the graph is unchanged, so nothing is asked).
+    h.key_press_modifiers(Modifiers::COMMAND, Key::N);
+    h.run_ok();
+    assert!(h.state().graph().nodes.is_empty());
+    assert!(!h.state().runner().status().starts_with("failed"), "{}", h.state().runner().status());
+    assert!(h.state().runner().snapshot().is_none(), "the old graph's metrics are gone");
+    assert!(h.state().runner().run_problems().is_empty());
+    assert!(h.query_by_label_contains("run: node `reader` failed").is_none());
+}

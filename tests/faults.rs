@@ -409,3 +409,36 @@ fn a_console_sink_blocked_on_a_full_pipe_is_cancelled_and_counted() {
         "{m}"
     );
 }
+
+#[test]
+fn a_second_stop_interrupts_a_spinning_expression_and_counts_its_batch_as_lost() {
+    let engine = Engine::new(Some(2)).unwrap();
+    let g = graph(
+        vec![
+            unbounded_generator(),
+            node("spin", "map", json!({"expression": "def f: f; f", "max_steps": 10_000_000})),
+            node("sink", "null_sink", json!({})),
+        ],
+        vec![wire("gen", "spin"), wire("spin", "sink")],
+    );
+    let h = start(&engine, &g, Duration::from_secs(120));
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    assert_eq!(h.stop(), StopRequest::Draining);
+    assert_eq!(h.stop(), StopRequest::Killed);
+    let (outcome, s) = wait(&engine, &h, Duration::from_secs(10));
+    assert!(started.elapsed() < Duration::from_secs(5), "the spin was interrupted");
+    assert!(failed_ids(&outcome).contains(&"spin".to_string()), "{outcome:?}");
+    let spin = s.node("spin").unwrap();
+    assert_eq!(spin.status, NodeStatus::Cancelled, "{spin:?}");
+    assert!(spin.lost_on_kill > 0, "the batch it was working on is lost, not failed: {spin:?}");
+    assert_eq!(spin.errors, 0, "no event is blamed on the kill: {spin:?}");
+    let msg = spin.message.clone().unwrap_or_default();
+    assert!(msg.contains("second Stop") && msg.contains("were lost"), "{msg}");
+    let sink = s.node("sink").unwrap();
+    assert!(
+        sink.message.clone().unwrap_or_default().contains("held no events") || sink.status != NodeStatus::Cancelled
+    );
+    assert!(!failed_ids(&outcome).contains(&"sink".to_string()), "a node that lost nothing is not listed: {outcome:?}");
+    assert_accounted(&g, &s);
+}

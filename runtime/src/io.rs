@@ -394,6 +394,11 @@ pub async fn drive_operator(mut ctx: NodeContext, mut processor: impl BatchProce
                 let errors_before = ctx.metrics.errors.load(Ordering::Relaxed);
                 let mut out = Vec::with_capacity(n_in);
                 let passed = processor.process(batch, &mut out, &mut ctx.errors);
+                if ctx.control.kill.is_cancelled() {
+                    // Killed mid-batch (an evaluation gave up): what this batch held is lost,
+                    // counted by the supervisor when it cancels this task, here.
+                    std::future::pending::<()>().await;
+                }
                 let errored = ctx.metrics.errors.load(Ordering::Relaxed).saturating_sub(errors_before) as usize;
                 ctx.metrics.count_filtered(n_in.saturating_sub(passed + errored));
                 ctx.add_busy(started);

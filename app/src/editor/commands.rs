@@ -60,7 +60,7 @@ impl EditorApp {
     }
 
     fn replace(&mut self, graph: Graph, path: Option<PathBuf>) {
-        self.runner.stop();
+        self.runner.forget();
         self.doc = super::document::Document::new(graph, path);
         self.selection = Selection::Graph;
         self.canvas = super::canvas::Canvas::default();

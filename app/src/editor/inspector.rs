@@ -130,7 +130,8 @@ impl Inspector {
             })
             .collect();
         for p in &general {
-            ui.label(RichText::new(format!("⛔ {}", p.message)).color(ERROR));
+            let icon = if p.is_error() { "⛔" } else { "⚠" };
+            ui.label(RichText::new(format!("{icon} {}", p.message)).color(super::problems::severity_color(p.severity)));
         }
         ui.separator();
 
@@ -165,8 +166,13 @@ impl Inspector {
                     ("out", s.events_out.to_string()),
                     ("rate in", super::format::rate(s.rate_in)),
                     ("rate out", super::format::rate(s.rate_out)),
+                    ("passed", s.passed.to_string()),
+                    ("filtered", s.filtered.to_string()),
                     ("errors", s.errors.to_string()),
                     ("dropped", s.dropped.to_string()),
+                    ("discarded", s.discarded.to_string()),
+                    ("held", s.held.to_string()),
+                    ("lost when cancelled", s.lost_on_kill.to_string()),
                     ("busy", format!("{:.2}s", s.busy_secs)),
                 ] {
                     ui.label(k);
@@ -271,7 +277,8 @@ fn wire(ui: &mut Ui, input: InspectorInput<'_>, from: &PortRef, to: &PortRef, se
             .weak(),
     );
     for p in input.problems.wire(&w.id()) {
-        ui.label(RichText::new(format!("⛔ {}", p.message)).color(ERROR));
+        let icon = if p.is_error() { "⛔" } else { "⚠" };
+        ui.label(RichText::new(format!("{icon} {}", p.message)).color(super::problems::severity_color(p.severity)));
     }
     if let Some(s) = input.metrics.and_then(|m| m.wire(&w.id())) {
         ui.separator();

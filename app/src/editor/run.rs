@@ -99,6 +99,21 @@ impl Runner {
         }
     }
 
+    /// Another graph replaces this one: a live run is cancelled at once, and the last run's
+    /// metrics, outcome and problems are forgotten (they belong to the old graph).
+    pub fn forget(&mut self) {
+        if let Some(h) = self.handle.take()
+            && h.outcome().is_none()
+        {
+            h.kill();
+        }
+        self.snapshot = None;
+        self.outcome = None;
+        self.start_problems.clear();
+        self.run_problems.clear();
+        self.run_problems_dismissed = false;
+    }
+
     /// Reads the latest snapshot and outcome without waiting; schedules the next repaint
     /// while running. Call once per frame.
     pub fn poll(&mut self, ctx: &egui::Context) {

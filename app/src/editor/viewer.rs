@@ -262,6 +262,25 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
                         .small()
                         .monospace(),
                 );
+                if s.filtered > 0 || s.discarded > 0 {
+                    ui.label(
+                        RichText::new(format!(
+                            "filtered {}  discarded {}",
+                            format::count(s.filtered),
+                            format::count(s.discarded)
+                        ))
+                        .small()
+                        .monospace()
+                        .weak(),
+                    );
+                }
+                if s.lost_on_kill > 0 {
+                    ui.label(
+                        RichText::new(format!("lost when cancelled {}", format::count(s.lost_on_kill)))
+                            .small()
+                            .color(ERROR),
+                    );
+                }
                 if s.errors > 0 || s.dropped > 0 {
                     ui.label(
                         RichText::new(format!(
@@ -277,11 +296,19 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
                     ui.label(RichText::new(truncate(msg, 48)).small().color(status_color(s.status))).on_hover_text(msg);
                 }
             }
-            let problems: Vec<String> = self.problems.node(&id).map(|p| p.message.clone()).collect();
+            // Errors first: the card shows the worst problem, in its severity's colour.
+            let mut problems: Vec<&streamloom_runtime::Problem> = self.problems.node(&id).collect();
+            problems.sort_by_key(|p| !p.is_error());
             if let Some(first) = problems.first() {
                 let more = if problems.len() > 1 { format!(" (+{})", problems.len() - 1) } else { String::new() };
-                ui.label(RichText::new(format!("⛔ {}{more}", truncate(first, 40))).small().color(ERROR))
-                    .on_hover_text(problems.join("\n"));
+                let icon = if first.is_error() { "⛔" } else { "⚠" };
+                let all: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+                ui.label(
+                    RichText::new(format!("{icon} {}{more}", truncate(&first.message, 40)))
+                        .small()
+                        .color(super::problems::severity_color(first.severity)),
+                )
+                .on_hover_text(all.join("\n"));
             }
         });
     }

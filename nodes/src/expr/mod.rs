@@ -143,6 +143,11 @@ impl Expr {
         self
     }
 
+    /// True once the interrupt set by [`Expr::with_interrupt`] fires (the run is being killed).
+    pub fn interrupted(&self) -> bool {
+        self.interrupt.as_ref().is_some_and(|i| i())
+    }
+
     /// Sets what interrupts a long evaluation (polled every few thousand steps).
     pub fn with_interrupt(mut self, interrupt: Interrupt) -> Self {
         self.interrupt = Some(interrupt);

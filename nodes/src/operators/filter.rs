@@ -79,6 +79,8 @@ impl TypedNodeKind for Filter {
                         match expr.test(&ev.value) {
                             Ok(true) => out.push(ev),
                             Ok(false) => {}
+                            // The run is being killed: the rest of the batch is lost, not failed.
+                            Err(_) if expr.interrupted() => break,
                             Err(e) => errors.report(ev, format!("condition failed: {e}")),
                         }
                     }

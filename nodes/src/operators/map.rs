@@ -100,6 +100,10 @@ fn map_batch(expr: &crate::expr::Expr, batch: Batch, out: &mut Batch, errors: &m
         let before = out.len();
         if let Err((e, input)) = expr.try_apply(value, &mut |v| out.push(Event { value: v, time, source, seq })) {
             out.truncate(before);
+            if expr.interrupted() {
+                // The run is being killed: the rest of the batch is lost, not failed.
+                break;
+            }
             let value = input.unwrap_or(serde_json::Value::Null);
             errors.report(Event { value, time, source, seq }, format!("expression failed: {e}"));
         } else if out.len() > before {

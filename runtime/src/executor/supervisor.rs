@@ -47,6 +47,7 @@ pub(crate) fn spawn_nodes(
         let shared = shared.clone();
         let (kill, stop, done) = (tokens.kill.clone(), tokens.stop.clone(), tokens.done.clone());
         let stop_timeout = tokens.stop_timeout;
+        let stop_requests = tokens.stop_requests.clone();
         let rt2 = rt.clone();
         // Running from the moment it is spawned, so the supervisor knows it is there.
         shared.nodes[index].set_status(NodeStatus::Running);
@@ -83,10 +84,19 @@ pub(crate) fn spawn_nodes(
                         metrics.lost_on_kill.fetch_add(lost, Ordering::AcqRel);
                         metrics.unsent.store(0, Ordering::Release);
                         metrics.set_status(NodeStatus::Cancelled);
-                        metrics.set_message(format!(
-                            "cancelled: the stop timeout ({}) passed before the node drained; {lost} event(s) it held were lost",
-                            humanize(stop_timeout)
-                        ));
+                        let why = if stop_requests.load(Ordering::Acquire) >= 2 {
+                            "cancelled at once by a second Stop".to_string()
+                        } else {
+                            format!(
+                                "cancelled: the stop timeout ({}) passed before the node drained",
+                                humanize(stop_timeout)
+                            )
+                        };
+                        metrics.set_message(if lost == 0 {
+                            format!("{why}; it held no events")
+                        } else {
+                            format!("{why}; {lost} event(s) it held were lost")
+                        });
                     }
                 }
                 (index, ended)
@@ -136,6 +146,9 @@ pub(crate) async fn supervise(
                 match ended {
                     Ended::Finished => {}
                     Ended::Failed(msg) => failures.push((shared.node_ids[i].clone(), msg)),
+                    // A node cancelled while it held nothing lost nothing: its status says
+                    // cancelled, but the outcome lists only the nodes that lost events.
+                    Ended::Cancelled if shared.nodes[i].lost_on_kill.load(Ordering::Acquire) == 0 => {}
                     Ended::Cancelled => {
                         let msg = shared.nodes[i].message().unwrap_or_default();
                         cancelled.push((shared.node_ids[i].clone(), msg));

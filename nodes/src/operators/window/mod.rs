@@ -1,0 +1,87 @@
+//! `window`: groups events into event-time windows per key and emits one row of named
+//! aggregates per window and key.
+//!
+//! Types: tumbling (`size`, `offset`), sliding (`size`, `slide`), session (`gap`, per key) and
+//! cumulative (`step`, `max_size`). Event time comes from `time_field` (epoch ms or s,
+//! integer or float, or RFC 3339 text) or, when absent, from the time the source set.
+//!
+//! Semantics, Flink's: a window `[start, end)` fires when the watermark reaches `end`; at
+//! end of stream every open window fires, in order of their ends. With `allowed_lateness`,
+//! a window's state is kept until the watermark reaches `end + allowed_lateness`; a late event
+//! in that span updates it and re-fires it at once with the full row marked `update: true`.
+//! Events later than that go to the `late` port, with the reason, never lost. Sessions of a
+//! key merge when their spans touch or overlap, including when a late event bridges two
+//! (the merged row is an update when it contains an emitted session: it replaces their rows).
+//!
+//! Rows: the key fields, `window_start`, `window_end` (epoch ms), the aggregates by name, and
+//! `update: true` on a re-fire; their event time is `window_end - 1`. Watermarks are forwarded
+//! after the rows they fired. Memory is the open windows and their keys: a window is dropped
+//! once past its lateness, a key with no window is forgotten. See `task` for the accounting.
+
+mod aggregate;
+mod assign;
+mod config;
+mod event_time;
+mod row;
+mod state;
+mod task;
+
+use streamloom_runtime::io::NodeContext;
+use streamloom_runtime::registry::{
+    BuildContext, Category, ConfigProblem, NodeFuture, NodeTask, ParamSpec, PortSpec, PortType, Ports, TypedNodeKind,
+};
+
+pub use aggregate::{AggFn, AggSpec};
+pub use assign::Assigner;
+pub use config::{WindowConfig, WindowType};
+pub use event_time::{Path, TimeSource, TimeUnit};
+pub use row::KeyFields;
+pub use state::{Outcome, Row, Windows};
+
+/// The `window` kind.
+pub struct Window;
+
+impl TypedNodeKind for Window {
+    type Config = WindowConfig;
+    const NAME: &'static str = "window";
+    const DESCRIPTION: &'static str = "Per-key event-time windows (tumbling, sliding, session, cumulative) with named \
+        aggregates; a window fires when the watermark passes its end, late events within allowed_lateness re-fire it \
+        (update: true), later ones go to `late`";
+    const CATEGORY: Category = Category::Operator;
+
+    fn params() -> Vec<ParamSpec> {
+        config::params()
+    }
+
+    fn ports(_config: &WindowConfig) -> Ports {
+        Ports {
+            inputs: vec![PortSpec::input("in", PortType::Any, "Events with an event time")],
+            outputs: vec![
+                PortSpec::output(
+                    "out",
+                    PortType::Record,
+                    "One row per window and key: keys, window_start, window_end, aggregates",
+                ),
+                PortSpec::output(
+                    "late",
+                    PortType::Record,
+                    "Events too late for any window kept: {reason, event, watermark}",
+                ),
+            ],
+        }
+    }
+
+    fn validate(config: &WindowConfig) -> Vec<ConfigProblem> {
+        config.plan().err().unwrap_or_default()
+    }
+
+    fn build(config: WindowConfig, _ctx: &BuildContext) -> Result<Box<dyn NodeTask>, ConfigProblem> {
+        let plan = config.plan().map_err(|mut p| p.remove(0))?;
+        let time = TimeSource { field: config.time_field.as_deref().map(Path::parse), unit: config.time_unit };
+        let fields = KeyFields::new(&config.key_by);
+        Ok(Box::new(move |ctx: NodeContext| -> NodeFuture {
+            let windows = Windows::new(plan.assigner, plan.lateness, plan.aggregates.clone(), fields);
+            Box::pin(task::run(task::Setup { windows, specs: plan.aggregates, time }, ctx))
+        }))
+    }
+}

@@ -66,8 +66,9 @@ impl Inputs {
     }
 
     /// Next batch or watermark; `None` once every input wire has ended. A watermark is
-    /// reported when the minimum over the wires still open advances (it may come after data
-    /// that followed it on its wire, which is always safe).
+    /// reported as soon as the minimum over the wires still open advances, before the data
+    /// that followed it on its wire (so a window sees an event late exactly when its
+    /// producer sent it after the watermark).
     pub async fn recv(&mut self) -> Option<Received> {
         loop {
             if let Some(wm) = self.combined_watermark()
@@ -84,20 +85,23 @@ impl Inputs {
             for k in 0..n {
                 let i = (self.next + k) % n;
                 let w = &mut self.wires[i];
-                while !w.ended
-                    && let Some(msg) = w.queue.try_pop()
-                {
-                    match msg {
-                        Message::Data(batch) => {
-                            self.next = (i + 1) % n;
-                            self.metrics.events_in.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                            return Some(Received::Data { port: w.port, batch });
-                        }
-                        Message::Watermark(t) => w.watermark = w.watermark.max(t),
-                        Message::End => w.ended = true,
-                    }
-                    progressed = true;
+                if w.ended {
+                    continue;
                 }
+                let Some(msg) = w.queue.try_pop() else { continue };
+                progressed = true;
+                match msg {
+                    Message::Data(batch) => {
+                        self.next = (i + 1) % n;
+                        self.metrics.events_in.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        return Some(Received::Data { port: w.port, batch });
+                    }
+                    // Reported (when it raises the minimum) before popping what followed it.
+                    Message::Watermark(t) => w.watermark = w.watermark.max(t),
+                    Message::End => w.ended = true,
+                }
+                self.next = i;
+                break;
             }
             if !progressed {
                 self.notify.notified().await;

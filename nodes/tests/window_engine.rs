@@ -148,3 +148,46 @@ fn sessions_per_key_merge_and_flush_at_end_of_stream() {
     let w = n(&snap, "win");
     assert_eq!((w.events_in, w.passed, w.held), (5, 5, 0));
 }
+
+#[test]
+fn count_windows_fire_every_slide_per_key_and_the_rest_at_the_end() {
+    let e = |u: &str, v: i64| json!({"t": 0, "user": u, "v": v});
+    let events = vec![e("a", 1), e("a", 2), e("b", 5), e("a", 3), e("a", 4), e("a", 5), e("b", "x".len() as i64)];
+    let config = json!({
+        "type": "count", "n": 4, "every": 2, "key_by": ["user"],
+        "aggregates": ["n = count", "total = sum(v)"],
+    });
+    let (rows, late, bad, snap) = run_window(&events, 0, config);
+    assert!(late.is_empty() && bad.is_empty());
+    let brief: Vec<(String, u64, i64)> = rows
+        .iter()
+        .map(|r| (r["user"].as_str().unwrap().into(), r["n"].as_u64().unwrap(), r["total"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(
+        brief,
+        [("a".into(), 2, 3), ("a".into(), 4, 10), ("b".into(), 2, 6), ("a".into(), 3, 12)],
+        "a: [1,2], [1..4], then 3, 4, 5 at the end; b: [5, 1]"
+    );
+    let w = n(&snap, "win");
+    assert_eq!((w.events_in, w.passed, w.held), (7, 7, 0));
+}
+
+#[test]
+fn the_window_config_is_checked_field_by_field() {
+    let registry = streamloom_nodes::builtin_registry();
+    let kind = registry.get("window").unwrap();
+    let problems = kind.validate(&json!({
+        "type": "sliding", "size": "10 parsecs", "gap": "1s", "aggregates": ["x = sum(v)", "y = nope(v)"],
+        "allowed_lateness": "-1s",
+    }));
+    let fields: Vec<_> = problems.iter().filter_map(|p| p.field.as_deref()).collect();
+    for f in ["size", "slide", "gap", "aggregates[1]", "allowed_lateness"] {
+        assert!(fields.contains(&f), "{f} in {problems:?}");
+    }
+    assert!(
+        kind.validate(&json!({"type": "count", "n": 6, "every": 4, "aggregates": ["c = count"]}))
+            .iter()
+            .any(|p| p.field.as_deref() == Some("every"))
+    );
+    assert!(kind.validate(&json!({"type": "session", "gap": "30s", "aggregates": ["c = count"]})).is_empty());
+}

@@ -172,7 +172,7 @@ proptest! {
                 }
             }
             for r in rows.drain(..) {
-                prop_assert!(r.end <= wm, "row {:?} fired before the watermark {wm} reached its end", r.value);
+                prop_assert!(r.end.unwrap() <= wm, "row {:?} fired before the watermark {wm} reached its end", r.value);
                 emitted.push(seen(&r));
             }
         }

@@ -95,6 +95,10 @@ impl Assigner {
                 }
                 Assigner::Cumulative { step, max, offset: offset.rem_euclid(max) }
             }
+            WindowType::Count => {
+                p.push(ConfigProblem::field("type", "count windows are not time windows"));
+                Assigner::Session { gap: 1 }
+            }
             WindowType::Session => {
                 let gap = need("gap", gap, &mut p, "session");
                 for (f, v) in [("size", size), ("slide", slide), ("step", step), ("max_size", max_size)] {

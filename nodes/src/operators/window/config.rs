@@ -23,6 +23,8 @@ pub enum WindowType {
     Session,
     /// Windows that grow by `step` from a start aligned to `max_size`, up to `max_size`.
     Cumulative,
+    /// Per key, a window over the last `n` events, firing every `every` events.
+    Count,
 }
 
 /// Config of `window`.
@@ -50,6 +52,12 @@ pub struct WindowConfig {
     /// Largest cumulative window; windows restart at multiples of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_size: Option<String>,
+    /// Count windows: events per window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<u64>,
+    /// Count windows: fire every this many events (default `n`: tumbling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<u64>,
     /// Field paths (`user`, `geo.country`) whose values together form the key; empty: one stream.
     #[serde(default)]
     pub key_by: Vec<String>,
@@ -80,6 +88,8 @@ impl Default for WindowConfig {
             gap: None,
             step: None,
             max_size: None,
+            n: None,
+            every: None,
             key_by: vec!["user".into()],
             aggregates: vec!["count = count".into(), "sum = sum(value)".into(), "p95 = p95(value)".into()],
             time_field: Some("ts".into()),
@@ -95,8 +105,9 @@ pub fn params() -> Vec<ParamSpec> {
     vec![
         ParamSpec::choice(
             "type",
-            &["tumbling", "sliding", "session", "cumulative"],
-            "tumbling: size (+offset); sliding: size, slide; session: gap, per key; cumulative: step, max_size",
+            &["tumbling", "sliding", "session", "cumulative", "count"],
+            "tumbling: size (+offset); sliding: size, slide; session: gap, per key; cumulative: step, max_size; \
+             count: n (+every)",
         ),
         dur("size", "Window length, e.g. 10s, 500ms, 1m (tumbling, sliding)"),
         dur("slide", "How far apart sliding windows start, e.g. 5s"),
@@ -104,6 +115,12 @@ pub fn params() -> Vec<ParamSpec> {
         dur("gap", "A session closes after this long without an event of its key, e.g. 30s"),
         dur("step", "A cumulative window fires every step, e.g. 1m"),
         dur("max_size", "A cumulative window restarts after this, e.g. 1h"),
+        ParamSpec::optional("n", ParamKind::Integer { min: 1, max: 1_000_000 }, "Count windows: events per window"),
+        ParamSpec::optional(
+            "every",
+            ParamKind::Integer { min: 1, max: 1_000_000 },
+            "Count windows: fire every this many events (divides n; absent: n)",
+        ),
         ParamSpec::new("key_by", ParamKind::TextList, "Key field paths (user, geo.country); empty: one window stream"),
         ParamSpec::new(
             "aggregates",
@@ -145,11 +162,25 @@ fn millis(field: &str, value: Option<&str>, positive: bool) -> Result<Option<i64
 /// Longest duration accepted (10 years), so window arithmetic never overflows.
 const MAX_MS: i64 = 10 * 366 * 86_400_000;
 
+/// How events are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    /// By event time.
+    Time(Assigner),
+    /// By count: `n` events, firing every `every`.
+    Count {
+        /// Events per window.
+        n: u64,
+        /// Events between firings.
+        every: u64,
+    },
+}
+
 /// A config read into what the node runs with.
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// Where events go.
-    pub assigner: Assigner,
+    pub grouping: Grouping,
     /// Allowed lateness in ms.
     pub lateness: i64,
     /// The aggregates.
@@ -174,11 +205,22 @@ impl WindowConfig {
         let max_size = get("max_size", &self.max_size, true);
         let lateness = get("allowed_lateness", &Some(self.allowed_lateness.clone()), false);
         let unreadable: Vec<String> = problems.iter().filter_map(|p| p.field.clone()).collect();
-        let assigner = Assigner::from_parts(self.window_type, size, slide, offset.unwrap_or(0), gap, step, max_size)
-            .map_err(|ps| {
-                problems.extend(ps.into_iter().filter(|p| !p.field.as_ref().is_some_and(|f| unreadable.contains(f))))
-            })
-            .ok();
+        let grouping = if self.window_type == WindowType::Count {
+            self.count_grouping(&mut problems, [size, slide, offset, gap, step, max_size], lateness)
+        } else {
+            for (field, v) in [("n", self.n), ("every", self.every)] {
+                if v.is_some() {
+                    problems.push(ConfigProblem::field(field, format!("only count windows have `{field}`; remove it")));
+                }
+            }
+            Assigner::from_parts(self.window_type, size, slide, offset.unwrap_or(0), gap, step, max_size)
+                .map_err(|ps| {
+                    problems
+                        .extend(ps.into_iter().filter(|p| !p.field.as_ref().is_some_and(|f| unreadable.contains(f))))
+                })
+                .ok()
+                .map(Grouping::Time)
+        };
         let mut aggregates = Vec::new();
         for (i, text) in self.aggregates.iter().enumerate() {
             match AggSpec::parse(text) {
@@ -204,10 +246,38 @@ impl WindowConfig {
                 ));
             }
         }
-        match (assigner, lateness, problems.is_empty()) {
-            (Some(assigner), Some(lateness), true) => Ok(Plan { assigner, lateness, aggregates }),
+        match (grouping, lateness, problems.is_empty()) {
+            (Some(grouping), Some(lateness), true) => Ok(Plan { grouping, lateness, aggregates }),
             _ => Err(problems),
         }
+    }
+
+    /// A count window's `n` and `every`; its duration fields must be absent.
+    fn count_grouping(
+        &self,
+        problems: &mut Vec<ConfigProblem>,
+        durations: [Option<i64>; 6],
+        lateness: Option<i64>,
+    ) -> Option<Grouping> {
+        let names = ["size", "slide", "offset", "gap", "step", "max_size"];
+        for (field, v) in names.iter().zip(durations) {
+            if v.is_some() {
+                problems.push(ConfigProblem::field(field, format!("count windows have no `{field}`; remove it")));
+            }
+        }
+        if lateness.is_some_and(|l| l > 0) {
+            problems.push(ConfigProblem::field("allowed_lateness", "count windows have no lateness; use 0s"));
+        }
+        let Some(n) = self.n.filter(|n| *n > 0) else {
+            problems.push(ConfigProblem::field("n", "count windows need `n`, the events per window"));
+            return None;
+        };
+        let every = self.every.unwrap_or(n);
+        if every == 0 || n % every != 0 {
+            problems.push(ConfigProblem::field("every", format!("`every` must divide n ({n})")));
+            return None;
+        }
+        Some(Grouping::Count { n, every })
     }
 }
 

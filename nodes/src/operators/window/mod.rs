@@ -1,8 +1,8 @@
 //! `window`: groups events into event-time windows per key and emits one row of named
 //! aggregates per window and key.
 //!
-//! Types: tumbling (`size`, `offset`), sliding (`size`, `slide`), session (`gap`, per key) and
-//! cumulative (`step`, `max_size`). Event time comes from `time_field` (epoch ms or s,
+//! Types: tumbling (`size`, `offset`), sliding (`size`, `slide`), session (`gap`, per key),
+//! cumulative (`step`, `max_size`) and count (`n`, `every`: see `count`). Event time comes from `time_field` (epoch ms or s,
 //! integer or float, or RFC 3339 text) or, when absent, from the time the source set.
 //!
 //! Semantics, Flink's: a window `[start, end)` fires when the watermark reaches `end`; at
@@ -21,6 +21,7 @@
 mod aggregate;
 mod assign;
 mod config;
+mod count;
 mod event_time;
 mod row;
 mod state;
@@ -33,7 +34,8 @@ use streamloom_runtime::registry::{
 
 pub use aggregate::{AggFn, AggSpec};
 pub use assign::Assigner;
-pub use config::{WindowConfig, WindowType};
+pub use config::{Grouping, WindowConfig, WindowType};
+pub use count::CountWindows;
 pub use event_time::{Path, TimeSource, TimeUnit};
 pub use row::KeyFields;
 pub use state::{Outcome, Row, Windows};
@@ -44,7 +46,7 @@ pub struct Window;
 impl TypedNodeKind for Window {
     type Config = WindowConfig;
     const NAME: &'static str = "window";
-    const DESCRIPTION: &'static str = "Per-key event-time windows (tumbling, sliding, session, cumulative) with named \
+    const DESCRIPTION: &'static str = "Per-key event-time windows (tumbling, sliding, session, cumulative) or count windows, with named \
         aggregates; a window fires when the watermark passes its end, late events within allowed_lateness re-fire it \
         (update: true), later ones go to `late`";
     const CATEGORY: Category = Category::Operator;
@@ -80,8 +82,12 @@ impl TypedNodeKind for Window {
         let time = TimeSource { field: config.time_field.as_deref().map(Path::parse), unit: config.time_unit };
         let fields = KeyFields::new(&config.key_by);
         Ok(Box::new(move |ctx: NodeContext| -> NodeFuture {
-            let windows = Windows::new(plan.assigner, plan.lateness, plan.aggregates.clone(), fields);
-            Box::pin(task::run(task::Setup { windows, specs: plan.aggregates, time }, ctx))
+            let specs = plan.aggregates.clone();
+            let logic = match plan.grouping {
+                Grouping::Time(a) => task::Logic::Time(Windows::new(a, plan.lateness, specs, fields)),
+                Grouping::Count { n, every } => task::Logic::Count(CountWindows::new(n, every, specs, fields)),
+            };
+            Box::pin(task::run(task::Setup { logic, specs: plan.aggregates, time }, ctx))
         }))
     }
 }

@@ -45,14 +45,14 @@ impl KeyFields {
         Key { text, values }
     }
 
-    /// The output row of a window.
-    pub fn row(&self, key: &Key, start: i64, end: i64, specs: &[AggSpec], accs: &[Acc], update: bool) -> Value {
+    /// The output row of a window `[start, end)` (count windows without event times: `None`).
+    pub fn row(&self, key: &Key, span: Option<(i64, i64)>, specs: &[AggSpec], accs: &[Acc], update: bool) -> Value {
         let mut m = Map::new();
         for (path, v) in self.0.iter().zip(&key.values) {
             insert(&mut m, path.parts(), v.clone());
         }
-        m.insert("window_start".into(), Value::from(start));
-        m.insert("window_end".into(), Value::from(end));
+        m.insert("window_start".into(), span.map_or(Value::Null, |s| Value::from(s.0)));
+        m.insert("window_end".into(), span.map_or(Value::Null, |s| Value::from(s.1)));
         for (spec, acc) in specs.iter().zip(accs) {
             m.insert(spec.name.clone(), acc.result(spec));
         }
@@ -90,7 +90,7 @@ mod tests {
         let spec = AggSpec::parse("n = count").unwrap();
         let mut acc = Acc::new(spec.func);
         acc.add(&spec, &json!({}), 0, 0);
-        let row = k.row(&key, 0, 10, std::slice::from_ref(&spec), &[acc], true);
+        let row = k.row(&key, Some((0, 10)), std::slice::from_ref(&spec), &[acc], true);
         assert_eq!(
             row,
             json!({"user": "u1", "geo": {"country": "NL", "city": null}, "window_start": 0, "window_end": 10, "n": 1, "update": true})

@@ -27,8 +27,8 @@ use super::row::{Key, KeyFields};
 pub struct Row {
     /// The output record.
     pub value: Value,
-    /// Its window's end (ms).
-    pub end: i64,
+    /// Its window's end (ms), when it has one (count windows over events without time do not).
+    pub end: Option<i64>,
 }
 
 /// What became of an event given to [`Windows::add`].
@@ -188,7 +188,10 @@ impl Windows {
             // A late event within the allowed lateness: the window fires again at once.
             self.fire.remove(&(end, id, start));
             w.pending = false;
-            rows.push(Row { value: self.fields.row(&entry.key, start, end, &self.specs, &w.accs, w.emitted), end });
+            rows.push(Row {
+                value: self.fields.row(&entry.key, Some((start, end)), &self.specs, &w.accs, w.emitted),
+                end: Some(end),
+            });
             w.emitted = true;
         }
     }
@@ -221,8 +224,8 @@ impl Windows {
         if e <= self.watermark {
             merged.pending = false;
             rows.push(Row {
-                value: self.fields.row(&entry.key, s, e, &self.specs, &merged.accs, merged.emitted),
-                end: e,
+                value: self.fields.row(&entry.key, Some((s, e)), &self.specs, &merged.accs, merged.emitted),
+                end: Some(e),
             });
             merged.emitted = true;
         } else {
@@ -234,7 +237,10 @@ impl Windows {
     fn fire_one(&mut self, end: i64, id: u64, start: i64, rows: &mut Vec<Row>) {
         let Some(entry) = self.entries.get_mut(&id) else { return };
         if let Some(w) = entry.wins.iter_mut().find(|w| w.start == start && w.end == end) {
-            rows.push(Row { value: self.fields.row(&entry.key, start, end, &self.specs, &w.accs, w.emitted), end });
+            rows.push(Row {
+                value: self.fields.row(&entry.key, Some((start, end)), &self.specs, &w.accs, w.emitted),
+                end: Some(end),
+            });
             w.emitted = true;
             w.pending = false;
         }

@@ -15,8 +15,17 @@ use streamloom_runtime::registry::NodeError;
 use streamloom_runtime::{Batch, Event};
 
 use super::aggregate::AggSpec;
+use super::count::CountWindows;
 use super::event_time::TimeSource;
 use super::state::{Outcome, Row, Windows};
+
+/// The window logic of a node.
+pub enum Logic {
+    /// Event-time windows.
+    Time(Windows),
+    /// Count windows.
+    Count(CountWindows),
+}
 
 /// Output port of the window rows.
 pub const OUT: usize = 0;
@@ -26,7 +35,7 @@ pub const LATE: usize = 1;
 /// What the node runs with.
 pub struct Setup {
     /// The window logic.
-    pub windows: Windows,
+    pub logic: Logic,
     /// The aggregates (to check events against).
     pub specs: Vec<AggSpec>,
     /// Where event times come from.
@@ -35,7 +44,7 @@ pub struct Setup {
 
 /// Runs the node until its inputs end.
 pub async fn run(setup: Setup, mut ctx: NodeContext) -> Result<(), NodeError> {
-    let Setup { mut windows, specs, time } = setup;
+    let Setup { mut logic, specs, time } = setup;
     let mut rows = Vec::new();
     let mut seq = 0u64;
     while let Some(msg) = ctx.inputs.recv().await {
@@ -43,18 +52,27 @@ pub async fn run(setup: Setup, mut ctx: NodeContext) -> Result<(), NodeError> {
             Received::Data { batch, .. } => {
                 let started = Instant::now();
                 let mut late = Vec::new();
+                let mut resolved = 0;
                 for ev in batch {
-                    let t = match time.time_of(&ev.value, ev.time) {
+                    let t = time.time_of(&ev.value, ev.time);
+                    if let Some(reason) = specs.iter().find_map(|s| s.check(&ev.value).err()) {
+                        ctx.errors.report(ev, reason);
+                        continue;
+                    }
+                    let windows = match &mut logic {
+                        Logic::Count(w) => {
+                            resolved += w.add(&ev.value, t.ok(), &mut rows);
+                            continue;
+                        }
+                        Logic::Time(w) => w,
+                    };
+                    let t = match t {
                         Ok(t) => t,
                         Err(reason) => {
                             ctx.errors.report(ev, reason);
                             continue;
                         }
                     };
-                    if let Some(reason) = specs.iter().find_map(|s| s.check(&ev.value).err()) {
-                        ctx.errors.report(ev, reason);
-                        continue;
-                    }
                     if let Outcome::Late(reason) = windows.add(&ev.value, t, &mut rows) {
                         let watermark = windows.watermark();
                         let value = json!({ "reason": reason, "event": ev.value, "watermark": watermark });
@@ -65,11 +83,14 @@ pub async fn run(setup: Setup, mut ctx: NodeContext) -> Result<(), NodeError> {
                 send_rows(&mut ctx, &mut rows, &mut seq).await?;
                 let n = late.len();
                 ctx.emit(LATE, late).await?;
-                ctx.metrics.count_passed(n);
+                ctx.metrics.count_passed(n + resolved as usize);
             }
             Received::Watermark(t) => {
                 let started = Instant::now();
-                let resolved = windows.advance(t, &mut rows);
+                let resolved = match &mut logic {
+                    Logic::Time(w) => w.advance(t, &mut rows),
+                    Logic::Count(_) => 0,
+                };
                 ctx.add_busy(started);
                 send_rows(&mut ctx, &mut rows, &mut seq).await?;
                 ctx.metrics.count_passed(resolved as usize);
@@ -77,7 +98,10 @@ pub async fn run(setup: Setup, mut ctx: NodeContext) -> Result<(), NodeError> {
             }
         }
     }
-    let resolved = windows.finish(&mut rows);
+    let resolved = match &mut logic {
+        Logic::Time(w) => w.finish(&mut rows),
+        Logic::Count(w) => w.finish(&mut rows),
+    };
     send_rows(&mut ctx, &mut rows, &mut seq).await?;
     ctx.metrics.count_passed(resolved as usize);
     Ok(())
@@ -88,7 +112,7 @@ pub async fn run(setup: Setup, mut ctx: NodeContext) -> Result<(), NodeError> {
 async fn send_rows(ctx: &mut NodeContext, rows: &mut Vec<Row>, seq: &mut u64) -> Result<(), NodeError> {
     let mut batch: Batch = Vec::with_capacity(rows.len().min(ctx.batch_size));
     for row in rows.drain(..) {
-        batch.push(Event { value: row.value, time: Some(row.end - 1), source: ctx.index, seq: *seq });
+        batch.push(Event { value: row.value, time: row.end.map(|e| e - 1), source: ctx.index, seq: *seq });
         *seq += 1;
         if batch.len() >= ctx.batch_size {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(ctx.batch_size));

@@ -95,8 +95,8 @@ impl Assigner {
                 }
                 Assigner::Cumulative { step, max, offset: offset.rem_euclid(max) }
             }
-            WindowType::Count => {
-                p.push(ConfigProblem::field("type", "count windows are not time windows"));
+            WindowType::Count | WindowType::Global => {
+                p.push(ConfigProblem::field("type", "count and global windows are not time windows"));
                 Assigner::Session { gap: 1 }
             }
             WindowType::Session => {

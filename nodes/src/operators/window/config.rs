@@ -25,6 +25,19 @@ pub enum WindowType {
     Cumulative,
     /// Per key, a window over the last `n` events, firing every `every` events.
     Count,
+    /// Per key, one window over the whole stream, emitted every `interval` and at the end.
+    Global,
+}
+
+/// Which clock windows follow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeMode {
+    /// The events' own time, and watermarks.
+    #[default]
+    Event,
+    /// The node's wall clock when an event arrives; windows fire on the clock.
+    Processing,
 }
 
 /// Config of `window`.
@@ -52,6 +65,9 @@ pub struct WindowConfig {
     /// Largest cumulative window; windows restart at multiples of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_size: Option<String>,
+    /// Global windows: how often rows are emitted (processing time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
     /// Count windows: events per window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n: Option<u64>,
@@ -63,6 +79,12 @@ pub struct WindowConfig {
     pub key_by: Vec<String>,
     /// Named aggregates, each `name = function(field)`: see [`AggSpec`].
     pub aggregates: Vec<String>,
+    /// event or processing time.
+    #[serde(default)]
+    pub time: TimeMode,
+    /// An input silent this long is left out of the watermark until it sends again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<String>,
     /// Field with the event time; absent: the time the source set (`time_field` there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_field: Option<String>,
@@ -88,10 +110,13 @@ impl Default for WindowConfig {
             gap: None,
             step: None,
             max_size: None,
+            interval: None,
             n: None,
             every: None,
             key_by: vec!["user".into()],
             aggregates: vec!["count = count".into(), "sum = sum(value)".into(), "p95 = p95(value)".into()],
+            time: TimeMode::Event,
+            idle_timeout: None,
             time_field: Some("ts".into()),
             time_unit: TimeUnit::Ms,
             allowed_lateness: zero(),
@@ -105,9 +130,9 @@ pub fn params() -> Vec<ParamSpec> {
     vec![
         ParamSpec::choice(
             "type",
-            &["tumbling", "sliding", "session", "cumulative", "count"],
+            &["tumbling", "sliding", "session", "cumulative", "count", "global"],
             "tumbling: size (+offset); sliding: size, slide; session: gap, per key; cumulative: step, max_size; \
-             count: n (+every)",
+             count: n (+every); global: interval",
         ),
         dur("size", "Window length, e.g. 10s, 500ms, 1m (tumbling, sliding)"),
         dur("slide", "How far apart sliding windows start, e.g. 5s"),
@@ -115,6 +140,7 @@ pub fn params() -> Vec<ParamSpec> {
         dur("gap", "A session closes after this long without an event of its key, e.g. 30s"),
         dur("step", "A cumulative window fires every step, e.g. 1m"),
         dur("max_size", "A cumulative window restarts after this, e.g. 1h"),
+        dur("interval", "Global windows: emit the keys that changed this often (wall clock), e.g. 10s"),
         ParamSpec::optional("n", ParamKind::Integer { min: 1, max: 1_000_000 }, "Count windows: events per window"),
         ParamSpec::optional(
             "every",
@@ -128,6 +154,12 @@ pub fn params() -> Vec<ParamSpec> {
             "name = function(field): count, sum, avg, min, max, first, last, count_distinct, \
              p50/p90/p95/p99 or percentile(field, 0.75), collect(field, 100); field `.` is the event",
         ),
+        ParamSpec::choice(
+            "time",
+            &["event", "processing"],
+            "event: the events' time and watermarks; processing: the wall clock on arrival, windows fire on the clock",
+        ),
+        dur("idle_timeout", "Leave an input silent this long out of the watermark until it sends again, e.g. 30s"),
         ParamSpec::optional(
             "time_field",
             ParamKind::Text,
@@ -167,6 +199,11 @@ const MAX_MS: i64 = 10 * 366 * 86_400_000;
 pub enum Grouping {
     /// By event time.
     Time(Assigner),
+    /// One window per key, emitted every `interval` ms.
+    Global {
+        /// Emission period (ms).
+        interval: i64,
+    },
     /// By count: `n` events, firing every `every`.
     Count {
         /// Events per window.
@@ -183,6 +220,8 @@ pub struct Plan {
     pub grouping: Grouping,
     /// Allowed lateness in ms.
     pub lateness: i64,
+    /// Idle timeout of inputs in ms.
+    pub idle_timeout: Option<i64>,
     /// The aggregates.
     pub aggregates: Vec<AggSpec>,
 }
@@ -204,10 +243,15 @@ impl WindowConfig {
         let step = get("step", &self.step, true);
         let max_size = get("max_size", &self.max_size, true);
         let lateness = get("allowed_lateness", &Some(self.allowed_lateness.clone()), false);
+        let idle_timeout = get("idle_timeout", &self.idle_timeout, true);
+        let interval = get("interval", &self.interval, true);
         let unreadable: Vec<String> = problems.iter().filter_map(|p| p.field.clone()).collect();
-        let grouping = if self.window_type == WindowType::Count {
-            self.count_grouping(&mut problems, [size, slide, offset, gap, step, max_size], lateness)
+        let grouping = if matches!(self.window_type, WindowType::Count | WindowType::Global) {
+            self.count_grouping(&mut problems, [size, slide, offset, gap, step, max_size], lateness, interval)
         } else {
+            if interval.is_some() {
+                problems.push(ConfigProblem::field("interval", "only global windows have `interval`; remove it"));
+            }
             for (field, v) in [("n", self.n), ("every", self.every)] {
                 if v.is_some() {
                     problems.push(ConfigProblem::field(field, format!("only count windows have `{field}`; remove it")));
@@ -247,26 +291,43 @@ impl WindowConfig {
             }
         }
         match (grouping, lateness, problems.is_empty()) {
-            (Some(grouping), Some(lateness), true) => Ok(Plan { grouping, lateness, aggregates }),
+            (Some(grouping), Some(lateness), true) => Ok(Plan { grouping, lateness, idle_timeout, aggregates }),
             _ => Err(problems),
         }
     }
 
-    /// A count window's `n` and `every`; its duration fields must be absent.
+    /// A count window's `n` and `every`, or a global window's `interval`; the time windows'
+    /// duration fields must be absent.
     fn count_grouping(
         &self,
         problems: &mut Vec<ConfigProblem>,
         durations: [Option<i64>; 6],
         lateness: Option<i64>,
+        interval: Option<i64>,
     ) -> Option<Grouping> {
+        let ty = if self.window_type == WindowType::Count { "count" } else { "global" };
         let names = ["size", "slide", "offset", "gap", "step", "max_size"];
         for (field, v) in names.iter().zip(durations) {
             if v.is_some() {
-                problems.push(ConfigProblem::field(field, format!("count windows have no `{field}`; remove it")));
+                problems.push(ConfigProblem::field(field, format!("{ty} windows have no `{field}`; remove it")));
             }
         }
         if lateness.is_some_and(|l| l > 0) {
-            problems.push(ConfigProblem::field("allowed_lateness", "count windows have no lateness; use 0s"));
+            problems.push(ConfigProblem::field("allowed_lateness", format!("{ty} windows have no lateness; use 0s")));
+        }
+        if self.window_type == WindowType::Global {
+            for (field, v) in [("n", self.n), ("every", self.every)] {
+                if v.is_some() {
+                    problems.push(ConfigProblem::field(field, format!("only count windows have `{field}`; remove it")));
+                }
+            }
+            if interval.is_none() && self.interval.is_none() {
+                problems.push(ConfigProblem::field("interval", "global windows need `interval`, e.g. 10s"));
+            }
+            return interval.map(|interval| Grouping::Global { interval });
+        }
+        if interval.is_some() {
+            problems.push(ConfigProblem::field("interval", "only global windows have `interval`; remove it"));
         }
         let Some(n) = self.n.filter(|n| *n > 0) else {
             problems.push(ConfigProblem::field("n", "count windows need `n`, the events per window"));

@@ -2,7 +2,10 @@
 //! aggregates per window and key.
 //!
 //! Types: tumbling (`size`, `offset`), sliding (`size`, `slide`), session (`gap`, per key),
-//! cumulative (`step`, `max_size`) and count (`n`, `every`: see `count`). Event time comes from `time_field` (epoch ms or s,
+//! cumulative (`step`, `max_size`), count (`n`, `every`: see `count`) and global (`interval`:
+//! see `global`). `time: processing` uses the wall clock on arrival instead of event time,
+//! with windows fired by the runtime's timer; `idle_timeout` leaves a silent input out of the
+//! watermark until it sends again. Event time comes from `time_field` (epoch ms or s,
 //! integer or float, or RFC 3339 text) or, when absent, from the time the source set.
 //!
 //! Semantics, Flink's: a window `[start, end)` fires when the watermark reaches `end`; at
@@ -23,9 +26,12 @@ mod assign;
 mod config;
 mod count;
 mod event_time;
+mod global;
 mod row;
 mod state;
 mod task;
+
+use std::time::Duration;
 
 use streamloom_runtime::io::NodeContext;
 use streamloom_runtime::registry::{
@@ -34,9 +40,10 @@ use streamloom_runtime::registry::{
 
 pub use aggregate::{AggFn, AggSpec};
 pub use assign::Assigner;
-pub use config::{Grouping, WindowConfig, WindowType};
+pub use config::{Grouping, TimeMode, WindowConfig, WindowType};
 pub use count::CountWindows;
 pub use event_time::{Path, TimeSource, TimeUnit};
+pub use global::GlobalWindows;
 pub use row::KeyFields;
 pub use state::{Outcome, Row, Windows};
 
@@ -81,13 +88,24 @@ impl TypedNodeKind for Window {
         let plan = config.plan().map_err(|mut p| p.remove(0))?;
         let time = TimeSource { field: config.time_field.as_deref().map(Path::parse), unit: config.time_unit };
         let fields = KeyFields::new(&config.key_by);
+        let processing = config.time == TimeMode::Processing;
         Ok(Box::new(move |ctx: NodeContext| -> NodeFuture {
             let specs = plan.aggregates.clone();
             let logic = match plan.grouping {
                 Grouping::Time(a) => task::Logic::Time(Windows::new(a, plan.lateness, specs, fields)),
                 Grouping::Count { n, every } => task::Logic::Count(CountWindows::new(n, every, specs, fields)),
+                Grouping::Global { interval } => {
+                    task::Logic::Global(GlobalWindows::new(specs, fields), interval.unsigned_abs())
+                }
             };
-            Box::pin(task::run(task::Setup { logic, specs: plan.aggregates, time }, ctx))
+            let setup = task::Setup {
+                logic,
+                specs: plan.aggregates,
+                time,
+                processing,
+                idle_timeout: plan.idle_timeout.map(|ms| Duration::from_millis(ms.unsigned_abs())),
+            };
+            Box::pin(task::run(setup, ctx))
         }))
     }
 }

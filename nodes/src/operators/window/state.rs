@@ -105,6 +105,11 @@ impl Windows {
         self.watermark
     }
 
+    /// The end of the next window to fire, if one waits.
+    pub fn next_fire(&self) -> Option<i64> {
+        self.fire.first().map(|f| f.0)
+    }
+
     /// Keys with at least one window.
     pub fn keys(&self) -> usize {
         self.entries.len()

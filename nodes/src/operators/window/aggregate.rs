@@ -291,7 +291,11 @@ impl Acc {
             Acc::Pick(v) => v.as_ref().map_or(Value::Null, |s| s.value.clone()),
             Acc::Distinct(set) => Value::from(set.len()),
             Acc::Sketch(s) => match spec.func {
-                AggFn::Percentile(q) => s.quantile(q).ok().flatten().map_or(Value::Null, Value::from),
+                // Within the values seen: one value's percentile is that value, exactly.
+                AggFn::Percentile(q) => match (s.quantile(q).ok().flatten(), s.min(), s.max()) {
+                    (Some(x), Some(lo), Some(hi)) => Value::from(x.clamp(lo, hi)),
+                    (x, _, _) => x.map_or(Value::Null, Value::from),
+                },
                 _ => Value::Null,
             },
             Acc::Collect(items) => Value::Array(items.clone()),
@@ -355,6 +359,7 @@ mod tests {
         let p50 = run("p = percentile(v, 0.5)", &many).as_f64().unwrap();
         assert!((p50 - 500.0).abs() <= 10.0, "{p50}");
         assert_eq!(run("t = sum(v)", &[json!({}), json!({"v": null}), json!({"v": 2})]), json!(2));
+        assert_eq!(run("p = p95(v)", &[json!({"v": 249.57})]), json!(249.57));
     }
 
     #[test]

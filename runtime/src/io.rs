@@ -261,11 +261,12 @@ impl NodeContext {
         Ok(())
     }
 
-    /// Forwards a watermark on every output.
+    /// Forwards a watermark on every output, the dead-letter port's too.
     pub fn forward_watermark(&self, t: i64) {
         for out in &self.outputs {
             out.send_watermark(t);
         }
+        self.errors.output.send_watermark(t);
     }
 
     /// Adds processing time.

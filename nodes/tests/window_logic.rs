@@ -50,7 +50,11 @@ fn tumbling_fires_on_the_watermark_in_order_and_flushes_at_the_end() {
     assert_eq!(brief(&rows), [r("a", 0, 10, 2, 4, false)]);
     rows.clear();
     assert_eq!(w.open_windows(), 3);
+    let (windows, keys, bytes) = w.state();
+    assert_eq!((windows, keys), (3, 2));
+    assert!(bytes > 0);
     assert_eq!(w.finish(&mut rows), 3);
+    assert_eq!(w.state(), (0, 0, 0));
     assert_eq!(brief(&rows), [r("a", 10, 20, 1, 4, false), r("b", 10, 20, 1, 2, false), r("b", 20, 30, 1, 5, false)]);
     assert_eq!((w.open_windows(), w.keys()), (0, 0), "no state is left");
 }

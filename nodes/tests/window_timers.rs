@@ -31,15 +31,25 @@ fn graph_of(config: Value, count: u64, rate: f64, quiet: Option<&std::path::Path
 }
 
 /// Runs until the window has sent a row (or `limit` passed), then stops; returns whether
-/// rows came before the stop, and the final snapshot.
+/// rows came before the stop, and the final snapshot (whose state gauge shows no window).
 fn rows_before_stop(g: &Graph, limit: Duration) -> (bool, streamloom_runtime::metrics::MetricsSnapshot) {
+    rows_and_state_before_stop(g, limit).0
+}
+
+/// As [`rows_before_stop`], and the most open windows the state gauge showed while running.
+fn rows_and_state_before_stop(
+    g: &Graph,
+    limit: Duration,
+) -> ((bool, streamloom_runtime::metrics::MetricsSnapshot), u64) {
     let engine = Engine::new(Some(2)).unwrap();
     let h = start(&engine, g, RunOptions::default());
     let started = Instant::now();
     let mut early = false;
+    let mut most_windows = 0;
     while started.elapsed() < limit {
         let s = h.snapshot_now();
         assert_node_equation(n(&s, "win"));
+        most_windows = most_windows.max(n(&s, "win").state.map_or(0, |st| st.windows));
         if n(&s, "win").events_out > 0 {
             early = true;
             break;
@@ -52,7 +62,9 @@ fn rows_before_stop(g: &Graph, limit: Duration) -> (bool, streamloom_runtime::me
     let s = h.snapshot_now();
     assert_node_equation(n(&s, "win"));
     assert_wires(&s);
-    (early, s)
+    let state = n(&s, "win").state.expect("the window publishes its state");
+    assert_eq!((state.windows, state.keys, state.bytes), (0, 0, 0), "no state once ended");
+    ((early, s), most_windows)
 }
 
 fn tumbling(extra: Value) -> Value {

@@ -52,6 +52,13 @@ impl CountWindows {
         CountWindows { n, slide: slide.clamp(1, n.max(1)), specs, fields, keys: HashMap::new(), arrivals: 0 }
     }
 
+    /// Panes, keys and approximate bytes, for the state gauge.
+    pub fn state(&self) -> (u64, u64) {
+        let panes: usize = self.keys.values().map(|k| k.full.len() + 1).sum();
+        let per_pane = std::mem::size_of::<Pane>() + self.specs.len() * std::mem::size_of::<Acc>();
+        (self.keys.len() as u64, (panes * per_pane + self.keys.len() * 128) as u64)
+    }
+
     /// Keys with events held.
     pub fn keys(&self) -> usize {
         self.keys.len()

@@ -36,6 +36,12 @@ impl GlobalWindows {
         GlobalWindows { specs, fields, keys: HashMap::new(), arrivals: 0 }
     }
 
+    /// Approximate bytes, for the state gauge.
+    pub fn bytes(&self) -> u64 {
+        let per_key = std::mem::size_of::<KeyState>() + self.specs.len() * std::mem::size_of::<Acc>() + 128;
+        (self.keys.len() * per_key) as u64
+    }
+
     /// Keys seen.
     pub fn keys(&self) -> usize {
         self.keys.len()

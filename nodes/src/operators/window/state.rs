@@ -74,6 +74,8 @@ pub struct Windows {
     watermark: i64,
     arrivals: u64,
     scratch: Vec<(i64, i64)>,
+    /// Bytes of the keys' texts (twice: in `ids` and in the entry).
+    key_bytes: usize,
 }
 
 impl Windows {
@@ -92,6 +94,7 @@ impl Windows {
             watermark: i64::MIN,
             arrivals: 0,
             scratch: Vec::new(),
+            key_bytes: 0,
         }
     }
 
@@ -103,6 +106,15 @@ impl Windows {
     /// The latest watermark seen.
     pub fn watermark(&self) -> i64 {
         self.watermark
+    }
+
+    /// Open windows, keys and approximate bytes, for the state gauge: the fixed-size part of
+    /// each window and key (count_distinct sets, sketches and collected values add to it).
+    pub fn state(&self) -> (u64, u64, u64) {
+        let per_window = std::mem::size_of::<Win>() + self.specs.len() * std::mem::size_of::<Acc>() + 2 * 32;
+        let per_key = std::mem::size_of::<KeyEntry>() + 64;
+        let (w, k) = (self.purge.len(), self.entries.len());
+        (w as u64, k as u64, (w * per_window + k * per_key + self.key_bytes) as u64)
     }
 
     /// The end of the next window to fire, if one waits.
@@ -134,6 +146,7 @@ impl Windows {
         }
         let id = self.next_id;
         self.next_id += 1;
+        self.key_bytes += 2 * key.text.len();
         self.ids.insert(key.text.clone(), id);
         self.entries.insert(id, KeyEntry { key, wins: Vec::new() });
         id
@@ -259,6 +272,7 @@ impl Windows {
         if entry.wins.is_empty()
             && let Some(e) = self.entries.remove(&id)
         {
+            self.key_bytes = self.key_bytes.saturating_sub(2 * e.key.text.len());
             self.ids.remove(&e.key.text);
         }
         w.owned

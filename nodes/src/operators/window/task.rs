@@ -130,6 +130,7 @@ pub async fn run(setup: Setup, mut ctx: NodeContext) -> Result<(), NodeError> {
         ctx.emit(LATE, late).await?;
         ctx.metrics.count_passed(n + resolved as usize);
         arm(&mut ctx, &logic, processing, timer);
+        gauge(&ctx, &logic);
     }
     let resolved = match &mut logic {
         Logic::Time(w) => w.finish(&mut out.rows),
@@ -138,7 +139,21 @@ pub async fn run(setup: Setup, mut ctx: NodeContext) -> Result<(), NodeError> {
     };
     out.send(&mut ctx).await?;
     ctx.metrics.count_passed(resolved as usize);
+    gauge(&ctx, &logic);
     Ok(())
+}
+
+/// Publishes the state gauge: open windows, keys, approximate bytes.
+fn gauge(ctx: &NodeContext, logic: &Logic) {
+    let (windows, keys, bytes) = match logic {
+        Logic::Time(w) => w.state(),
+        Logic::Count(w) => {
+            let (keys, bytes) = w.state();
+            (keys, keys, bytes)
+        }
+        Logic::Global(w, _) => (w.keys() as u64, w.keys() as u64, w.bytes()),
+    };
+    ctx.metrics.state.set(windows, keys, bytes);
 }
 
 /// Arms the timer for the next processing-time window end, or (at the start and after each

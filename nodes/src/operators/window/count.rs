@@ -1,7 +1,8 @@
 //! Count windows, per key, as Flink's `countWindow(n, slide)`: every `slide` events of a key
 //! a window fires over its last `n` events (fewer at first); with no slide (`slide = n`) the
-//! windows tumble. At end of stream a key's events not yet in a fired window fire as a last,
-//! shorter window. `window_start` and `window_end` are the earliest event time and the latest
+//! windows tumble. At end of stream, a key with events not yet in a fired window fires the
+//! window the next firing would have had so far (its last `n - slide` events before them, and
+//! them), shorter than `n`. `window_start` and `window_end` are the earliest event time and the latest
 //! plus 1 ms, or `null` when the events carry no time.
 //!
 //! State is kept in panes of `slide` events (`n` is a whole number of slides), so memory is

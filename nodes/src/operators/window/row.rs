@@ -32,17 +32,28 @@ impl KeyFields {
 
     /// The key of `event`.
     pub fn key_of(&self, event: &Value) -> Key {
-        let values: Vec<Value> = self.0.iter().map(|p| p.get(event).cloned().unwrap_or(Value::Null)).collect();
-        let text = match values.as_slice() {
-            [] => String::new(),
-            [Value::String(s)] => s.clone(),
-            _ => Value::Array(values.clone()).to_string(),
-        };
-        // A lone string key is its own text; anything else is JSON text, which never
-        // equals a plain string's text unless that string is itself JSON: tag the two apart.
-        let text =
-            if matches!(values.as_slice(), [Value::String(_)]) { format!("s{text}") } else { format!("j{text}") };
-        Key { text, values }
+        let mut text = String::new();
+        self.key_text(event, &mut text);
+        Key { text, values: self.0.iter().map(|p| p.get(event).cloned().unwrap_or(Value::Null)).collect() }
+    }
+
+    /// Writes the canonical text of `event`'s key into `buf` (cleared first), without building
+    /// the key: a lone string key is `s` and the string; anything else `j` and the JSON text of
+    /// the values, so the two never collide.
+    pub fn key_text(&self, event: &Value, buf: &mut String) {
+        buf.clear();
+        match self.0.as_slice() {
+            [] => {}
+            [p] if let Some(Value::String(s)) = p.get(event) => {
+                buf.push('s');
+                buf.push_str(s);
+            }
+            paths => {
+                let values: Vec<&Value> = paths.iter().map(|p| p.get(event).unwrap_or(&Value::Null)).collect();
+                buf.push('j');
+                buf.push_str(&serde_json::to_string(&values).unwrap_or_default());
+            }
+        }
     }
 
     /// The output row of a window `[start, end)` (count windows without event times: `None`).

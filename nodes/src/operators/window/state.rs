@@ -76,6 +76,8 @@ pub struct Windows {
     scratch: Vec<(i64, i64)>,
     /// Bytes of the keys' texts (twice: in `ids` and in the entry).
     key_bytes: usize,
+    /// Reused for the key text of each event.
+    key_buf: String,
 }
 
 impl Windows {
@@ -95,6 +97,7 @@ impl Windows {
             arrivals: 0,
             scratch: Vec::new(),
             key_bytes: 0,
+            key_buf: String::new(),
         }
     }
 
@@ -140,10 +143,11 @@ impl Windows {
     }
 
     fn entry(&mut self, event: &Value) -> u64 {
-        let key = self.fields.key_of(event);
-        if let Some(id) = self.ids.get(&key.text) {
+        self.fields.key_text(event, &mut self.key_buf);
+        if let Some(id) = self.ids.get(self.key_buf.as_str()) {
             return *id;
         }
+        let key = self.fields.key_of(event);
         let id = self.next_id;
         self.next_id += 1;
         self.key_bytes += 2 * key.text.len();

@@ -74,6 +74,7 @@ pub async fn run(setup: Setup, mut ctx: NodeContext) -> Result<(), NodeError> {
         let timer = matches!(msg, Received::Timer(_));
         let mut resolved = 0;
         let mut late = Vec::new();
+        let mut forward = None;
         match msg {
             Received::Data { batch, .. } => {
                 for ev in batch {
@@ -113,10 +114,7 @@ pub async fn run(setup: Setup, mut ctx: NodeContext) -> Result<(), NodeError> {
                 if !processing && let Logic::Time(w) = &mut logic {
                     resolved += w.advance(t, &mut out.rows);
                 }
-                out.send(&mut ctx).await?;
-                ctx.metrics.count_passed(resolved as usize);
-                resolved = 0;
-                ctx.forward_watermark(t);
+                forward = Some(t);
             }
             Received::Timer(_) => match &mut logic {
                 Logic::Time(w) => resolved += w.advance(now_ms(), &mut out.rows),
@@ -129,6 +127,10 @@ pub async fn run(setup: Setup, mut ctx: NodeContext) -> Result<(), NodeError> {
         let n = late.len();
         ctx.emit(LATE, late).await?;
         ctx.metrics.count_passed(n + resolved as usize);
+        // After the rows it fired.
+        if let Some(t) = forward {
+            ctx.forward_watermark(t);
+        }
         arm(&mut ctx, &logic, processing, timer);
         gauge(&ctx, &logic);
     }

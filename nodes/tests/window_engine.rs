@@ -191,3 +191,54 @@ fn the_window_config_is_checked_field_by_field() {
     );
     assert!(kind.validate(&json!({"type": "session", "gap": "30s", "aggregates": ["c = count"]})).is_empty());
 }
+
+#[test]
+fn events_in_open_windows_are_held_until_their_window_is_final() {
+    use std::time::{Duration, Instant};
+    use streamloom_runtime::executor::{Engine, RunOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    // Windows [0, 10s) and [10s, 20s); the watermark (largest time − 5 s) reaches 10 s only
+    // with the last event, so [0, 10s) is final (lateness 0) and [10s, 20s) stays open.
+    let events: Vec<Value> = [1_000, 2_000, 11_000, 12_000, 15_000].iter().map(|t| json!({"t": t, "u": "a"})).collect();
+    write_lines(&input, &events);
+    let g = graph(
+        vec![
+            node(
+                "read",
+                "file_source",
+                json!({"path": input.to_str().unwrap(), "follow": true, "time_field": "t", "watermark_delay_ms": 5000}),
+            ),
+            node(
+                "win",
+                "window",
+                json!({"type": "tumbling", "size": "10s", "key_by": ["u"], "time_field": "t", "aggregates": ["n = count"]}),
+            ),
+            node("sink", "null_sink", json!({})),
+        ],
+        vec![wire("read", "win"), wire("win", "sink")],
+        16,
+        1,
+    );
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = start(&engine, &g, RunOptions::default());
+    let started = Instant::now();
+    loop {
+        let s = h.snapshot_now();
+        let w = n(&s, "win");
+        if w.events_in == 5 && w.passed == 2 {
+            assert_eq!(w.held, 3, "the three events of the open window are held");
+            assert_eq!(w.events_out, 1, "one row, for [0, 10s)");
+            assert_eq!(w.state.map(|st| (st.windows, st.keys)), Some((1, 1)));
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the window took its events: {w:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.stop();
+    assert!(matches!(wait(&engine, &h, 30), RunOutcome::Completed | RunOutcome::Stopped));
+    let s = h.snapshot_now();
+    let w = n(&s, "win");
+    assert_node_equation(w);
+    assert_eq!((w.events_in, w.passed, w.held, w.events_out), (5, 5, 0, 2), "the stop fired and resolved the rest");
+}

@@ -41,6 +41,12 @@ pub enum TimeMode {
 }
 
 /// Config of `window`.
+///
+/// Accounting: an event absorbed into a window is `held` until the last window holding it is
+/// final (fired and past `allowed_lateness`, or at end of stream), then `passed`; one sent to
+/// `late` is `passed` once delivered; one without a usable time or with a non-number for a
+/// numeric aggregate is an `error`. Count windows hold an event until its last window fired,
+/// global windows until end of stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WindowConfig {

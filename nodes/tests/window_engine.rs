@@ -242,3 +242,41 @@ fn events_in_open_windows_are_held_until_their_window_is_final() {
     assert_node_equation(w);
     assert_eq!((w.events_in, w.passed, w.held, w.events_out), (5, 5, 0, 2), "the stop fired and resolved the rest");
 }
+
+#[test]
+fn the_errors_port_carries_watermarks_so_a_window_over_dead_letters_fires_while_running() {
+    use std::time::{Duration, Instant};
+    use streamloom_runtime::executor::{Engine, RunOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let events = [json!({"t": 1_000, "bad": true}), json!({"t": 20_000, "bad": false})];
+    write_lines(&input, &events);
+    let g = graph(
+        vec![
+            node("read", "file_source", json!({"path": input.to_str().unwrap(), "follow": true, "time_field": "t"})),
+            node("check", "map", json!({"expression": "if .bad then error(\"bad\") else . end"})),
+            node(
+                "win",
+                "window",
+                json!({"type": "tumbling", "size": "10s", "key_by": [], "aggregates": ["n = count"]}),
+            ),
+            node("sink", "null_sink", json!({})),
+            node("rows", "null_sink", json!({})),
+        ],
+        vec![wire("read", "check"), wire("check", "sink"), errors_wire("check", "win"), wire("win", "rows")],
+        16,
+        1,
+    );
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = start(&engine, &g, RunOptions::default());
+    let started = Instant::now();
+    while n(&h.snapshot_now(), "win").events_out == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "the window over `errors` never fired while running");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.stop();
+    assert!(matches!(wait(&engine, &h, 30), RunOutcome::Completed | RunOutcome::Stopped));
+    let s = h.snapshot_now();
+    assert_node_equation(n(&s, "win"));
+    assert_eq!(n(&s, "win").events_out, 1);
+}

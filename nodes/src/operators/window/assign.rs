@@ -40,6 +40,10 @@ pub enum Assigner {
     },
 }
 
+/// Most windows one event may fall in (sliding `size / slide`, cumulative `max_size / step`),
+/// so one event's work and a key's state stay bounded.
+pub const MAX_WINDOWS_PER_EVENT: i64 = 10_000;
+
 fn need(field: &str, v: Option<i64>, problems: &mut Vec<ConfigProblem>, why: &str) -> i64 {
     v.unwrap_or_else(|| {
         problems.push(ConfigProblem::field(field, format!("{why} windows need `{field}`")));
@@ -81,6 +85,11 @@ impl Assigner {
                 }
                 if slide > size {
                     p.push(ConfigProblem::field("slide", "slide must not be longer than size"));
+                } else if size / slide > MAX_WINDOWS_PER_EVENT {
+                    p.push(ConfigProblem::field(
+                        "slide",
+                        format!("size / slide puts each event in more than {MAX_WINDOWS_PER_EVENT} windows"),
+                    ));
                 }
                 Assigner::Sliding { size, slide, offset: offset.rem_euclid(slide) }
             }
@@ -92,6 +101,11 @@ impl Assigner {
                 }
                 if max % step != 0 {
                     p.push(ConfigProblem::field("max_size", "max_size must be a whole number of steps"));
+                } else if max / step > MAX_WINDOWS_PER_EVENT {
+                    p.push(ConfigProblem::field(
+                        "step",
+                        format!("max_size / step puts each event in more than {MAX_WINDOWS_PER_EVENT} windows"),
+                    ));
                 }
                 Assigner::Cumulative { step, max, offset: offset.rem_euclid(max) }
             }
@@ -179,6 +193,16 @@ mod tests {
         let b = Assigner::Sliding { size: 10, slide: 3, offset: 0 };
         assert_eq!(wins(b, 9), [(0, 10), (3, 13), (6, 16), (9, 19)]);
         assert_eq!(wins(b, 10), [(3, 13), (6, 16), (9, 19)]);
+    }
+
+    #[test]
+    fn an_event_falls_in_at_most_ten_thousand_windows() {
+        let ms = |s: i64, sl: i64| Assigner::from_parts(WindowType::Sliding, Some(s), Some(sl), 0, None, None, None);
+        assert!(ms(10_000, 1).is_ok());
+        assert_eq!(ms(10_001, 1).unwrap_err()[0].field.as_deref(), Some("slide"));
+        let cu = |st: i64, m: i64| Assigner::from_parts(WindowType::Cumulative, None, None, 0, None, Some(st), Some(m));
+        assert_eq!(cu(1, 3_600_000).unwrap_err()[0].field.as_deref(), Some("step"));
+        assert!(cu(1000, 3_600_000).is_ok());
     }
 
     #[test]

@@ -45,12 +45,21 @@ pub struct CountWindows {
     fields: KeyFields,
     keys: HashMap<String, KeyPanes>,
     arrivals: u64,
+    key_buf: String,
 }
 
 impl CountWindows {
     /// Windows of `n` events every `slide` events (`n` a multiple of `slide`).
     pub fn new(n: u64, slide: u64, specs: Vec<AggSpec>, fields: KeyFields) -> Self {
-        CountWindows { n, slide: slide.clamp(1, n.max(1)), specs, fields, keys: HashMap::new(), arrivals: 0 }
+        CountWindows {
+            n,
+            slide: slide.clamp(1, n.max(1)),
+            specs,
+            fields,
+            keys: HashMap::new(),
+            arrivals: 0,
+            key_buf: String::new(),
+        }
     }
 
     /// Panes, keys and approximate bytes, for the state gauge.
@@ -68,13 +77,14 @@ impl CountWindows {
     /// Takes one event (aggregates already checked); returns the events resolved.
     pub fn add(&mut self, event: &Value, time: Option<i64>, rows: &mut Vec<Row>) -> u64 {
         self.arrivals += 1;
-        let key = self.fields.key_of(event);
+        self.fields.key_text(event, &mut self.key_buf);
+        if !self.keys.contains_key(self.key_buf.as_str()) {
+            let key = self.fields.key_of(event);
+            let panes = KeyPanes { full: VecDeque::new(), current: Pane::new(&self.specs), key };
+            self.keys.insert(self.key_buf.clone(), panes);
+        }
         let specs = &self.specs;
-        let k = self.keys.entry(key.text.clone()).or_insert_with(|| KeyPanes {
-            key,
-            full: VecDeque::new(),
-            current: Pane::new(specs),
-        });
+        let Some(k) = self.keys.get_mut(self.key_buf.as_str()) else { return 0 };
         let p = &mut k.current;
         for (spec, acc) in specs.iter().zip(p.accs.iter_mut()) {
             acc.add(spec, event, time.unwrap_or(0), self.arrivals);

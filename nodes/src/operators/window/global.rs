@@ -28,12 +28,13 @@ pub struct GlobalWindows {
     fields: KeyFields,
     keys: HashMap<String, KeyState>,
     arrivals: u64,
+    key_buf: String,
 }
 
 impl GlobalWindows {
     /// No keys yet.
     pub fn new(specs: Vec<AggSpec>, fields: KeyFields) -> Self {
-        GlobalWindows { specs, fields, keys: HashMap::new(), arrivals: 0 }
+        GlobalWindows { specs, fields, keys: HashMap::new(), arrivals: 0, key_buf: String::new() }
     }
 
     /// Approximate bytes, for the state gauge.
@@ -50,16 +51,20 @@ impl GlobalWindows {
     /// Takes one event (aggregates already checked).
     pub fn add(&mut self, event: &Value, time: Option<i64>) {
         self.arrivals += 1;
-        let key = self.fields.key_of(event);
+        self.fields.key_text(event, &mut self.key_buf);
+        if !self.keys.contains_key(self.key_buf.as_str()) {
+            let state = KeyState {
+                key: self.fields.key_of(event),
+                accs: self.specs.iter().map(|s| Acc::new(s.func)).collect(),
+                events: 0,
+                span: None,
+                changed: false,
+                emitted: false,
+            };
+            self.keys.insert(self.key_buf.clone(), state);
+        }
         let specs = &self.specs;
-        let k = self.keys.entry(key.text.clone()).or_insert_with(|| KeyState {
-            key,
-            accs: specs.iter().map(|s| Acc::new(s.func)).collect(),
-            events: 0,
-            span: None,
-            changed: false,
-            emitted: false,
-        });
+        let Some(k) = self.keys.get_mut(self.key_buf.as_str()) else { return };
         for (spec, acc) in specs.iter().zip(k.accs.iter_mut()) {
             acc.add(spec, event, time.unwrap_or(0), self.arrivals);
         }

@@ -53,9 +53,10 @@ pub struct Window;
 impl TypedNodeKind for Window {
     type Config = WindowConfig;
     const NAME: &'static str = "window";
-    const DESCRIPTION: &'static str = "Per-key event-time windows (tumbling, sliding, session, cumulative) or count windows, with named \
-        aggregates; a window fires when the watermark passes its end, late events within allowed_lateness re-fire it \
-        (update: true), later ones go to `late`";
+    const DESCRIPTION: &'static str = "Per-key windows (tumbling, sliding, session, cumulative in event or processing \
+        time; count; global) with named aggregates. Flink's semantics: a window fires when the watermark reaches its \
+        end, and all open windows at end of stream; a late event within allowed_lateness re-fires its window (the \
+        full row, update: true); later ones go to `late` with the reason";
     const CATEGORY: Category = Category::Operator;
 
     fn params() -> Vec<ParamSpec> {

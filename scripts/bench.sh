@@ -33,3 +33,50 @@ PY
 run "a_sequence" assets/graphs/bench/passthrough.ron gen
 run "a_records" assets/graphs/bench/passthrough_records.ron gen
 run "b_jsonl_filter_map_file" assets/graphs/bench/jsonl_pipeline.ron read
+
+# Workload A (shared/bench/README.md): file -> filter -> map -> 10 s event-time window per
+# user -> file, Streamloom's whole process next to the hand-written yardstick's, measured in
+# this same run (timings move 2x between machines: compare the ratio). One warm-up each, then
+# the median wall time of 3 runs, the largest peak RSS; every output is checked by validate.py.
+shared="${BENCH_SHARED:-../shared/bench}"
+if [ ! -f "$shared/validate.py" ]; then
+    echo "workload A skipped: no $shared/validate.py (set BENCH_SHARED to the shared bench folder)"
+    exit 0
+fi
+yard_target="$PWD/$work/yardstick"
+(cd "$shared/yardstick" && CARGO_TARGET_DIR="$yard_target" cargo build --release -q)
+yard="$yard_target/release/baseline_a"
+
+# times NAME OUTPUT CMD...: warm-up, 3 timed runs, each output validated; prints "wall rss_kib".
+times() {
+    local name="$1" out="$2"
+    shift 2
+    local walls=() rss=0
+    for i in 0 1 2 3; do
+        /usr/bin/time -f '%e %M' -o "$work/$name.time" "$@" >/dev/null 2>"$work/$name.log"
+        python3 "$shared/validate.py" A "$data" "$out" >"$work/$name.valid" || {
+            cat "$work/$name.valid" >&2
+            exit 1
+        }
+        [ "$i" = 0 ] && continue
+        read -r wall kib <"$work/$name.time"
+        walls+=("$wall")
+        [ "$kib" -gt "$rss" ] && rss="$kib"
+    done
+    local median
+    median=$(printf '%s\n' "${walls[@]}" | sort -n | sed -n 2p)
+    echo "$median $rss"
+}
+
+out_a="$PWD/$work/workload_a.out.jsonl"
+read -r sl_wall sl_rss < <(times workload_a "$out_a" env BENCH_DATA="$PWD/$data" BENCH_OUT="$out_a" \
+    "$bin" --headless assets/graphs/bench/workload_a.ron --quiet)
+read -r y_wall y_rss < <(times yardstick_a "$work/yardstick_a.out.jsonl" "$yard" "$data" "$work/yardstick_a.out.jsonl")
+python3 - "$n" "$sl_wall" "$sl_rss" "$y_wall" "$y_rss" <<'PY'
+import sys
+n = int(sys.argv[1])
+sl, sl_rss, y, y_rss = float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+for name, wall, rss in (("workload A streamloom", sl, sl_rss), ("workload A yardstick", y, y_rss)):
+    print(f"{name:<28} {n:>10} events in {wall:6.2f} s = {n/wall/1e6:6.2f} M events/s   peak RSS {rss/1024:6.1f} MiB   (validated)")
+print(f"workload A: streamloom / yardstick wall time = {sl/y:.2f}x (goal 1.5x), peak RSS {sl_rss/1024:.1f} MiB (goal 40 MiB)")
+PY

@@ -20,6 +20,7 @@ pub fn builtin_registry() -> Registry {
     r.add::<operators::filter::Filter>();
     r.add::<operators::map::Map>();
     r.add::<operators::buffer::Buffer>();
+    r.add::<operators::window::Window>();
     r.add::<sinks::file_sink::FileSink>();
     r.add::<sinks::console_sink::ConsoleSink>();
     r.add::<sinks::null_sink::NullSink>();

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{Batch, Event, Message};
@@ -17,104 +17,9 @@ use crate::registry::NodeError;
 use crate::tap::PortTap;
 use crate::wire::WireQueue;
 
-/// What [`Inputs::recv`] returns.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Received {
-    /// A batch of events from input port `port`.
-    Data {
-        /// Input port index.
-        port: usize,
-        /// The events.
-        batch: Batch,
-    },
-    /// The watermark of all inputs together (the minimum over live wires) advanced.
-    Watermark(i64),
-}
+mod inputs;
 
-struct InWire {
-    port: usize,
-    queue: Arc<WireQueue>,
-    watermark: i64,
-    ended: bool,
-}
-
-/// All wires into one node. Fan-in: several wires may feed one port.
-pub struct Inputs {
-    wires: Vec<InWire>,
-    notify: Arc<Notify>,
-    next: usize,
-    emitted_watermark: i64,
-    metrics: Arc<NodeMetrics>,
-}
-
-impl Inputs {
-    pub(crate) fn new(notify: Arc<Notify>, metrics: Arc<NodeMetrics>) -> Self {
-        Inputs { wires: Vec::new(), notify, next: 0, emitted_watermark: i64::MIN, metrics }
-    }
-
-    pub(crate) fn add(&mut self, port: usize, queue: Arc<WireQueue>) {
-        self.wires.push(InWire { port, queue, watermark: i64::MIN, ended: false });
-    }
-
-    /// Number of wires connected.
-    pub fn wire_count(&self) -> usize {
-        self.wires.len()
-    }
-
-    fn combined_watermark(&self) -> Option<i64> {
-        self.wires.iter().filter(|w| !w.ended).map(|w| w.watermark).min()
-    }
-
-    /// Next batch or watermark; `None` once every input wire has ended. A watermark is
-    /// reported when the minimum over the wires still open advances (it may come after data
-    /// that followed it on its wire, which is always safe).
-    pub async fn recv(&mut self) -> Option<Received> {
-        loop {
-            if let Some(wm) = self.combined_watermark()
-                && wm > self.emitted_watermark
-            {
-                self.emitted_watermark = wm;
-                return Some(Received::Watermark(wm));
-            }
-            if self.wires.iter().all(|w| w.ended) {
-                return None;
-            }
-            let n = self.wires.len();
-            let mut progressed = false;
-            for k in 0..n {
-                let i = (self.next + k) % n;
-                let w = &mut self.wires[i];
-                while !w.ended
-                    && let Some(msg) = w.queue.try_pop()
-                {
-                    match msg {
-                        Message::Data(batch) => {
-                            self.next = (i + 1) % n;
-                            self.metrics.events_in.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                            return Some(Received::Data { port: w.port, batch });
-                        }
-                        Message::Watermark(t) => w.watermark = w.watermark.max(t),
-                        Message::End => w.ended = true,
-                    }
-                    progressed = true;
-                }
-            }
-            if !progressed {
-                self.notify.notified().await;
-            }
-        }
-    }
-}
-
-impl Drop for Inputs {
-    fn drop(&mut self) {
-        for w in &self.wires {
-            if !w.ended {
-                w.queue.close_receiver();
-            }
-        }
-    }
-}
+pub use inputs::{Inputs, Received};
 
 /// One output port: its wires (fan-out sends a copy down each).
 pub struct Output {
@@ -356,11 +261,12 @@ impl NodeContext {
         Ok(())
     }
 
-    /// Forwards a watermark on every output.
+    /// Forwards a watermark on every output, the dead-letter port's too.
     pub fn forward_watermark(&self, t: i64) {
         for out in &self.outputs {
             out.send_watermark(t);
         }
+        self.errors.output.send_watermark(t);
     }
 
     /// Adds processing time.
@@ -407,6 +313,8 @@ pub async fn drive_operator(mut ctx: NodeContext, mut processor: impl BatchProce
                 ctx.metrics.count_passed(passed.min(n_in - errored.min(n_in)));
             }
             Received::Watermark(t) => ctx.forward_watermark(t),
+            // It arms no timer.
+            Received::Timer(_) => {}
         }
     }
     Ok(())

@@ -73,6 +73,8 @@ pub struct NodeMetrics {
     pub lost_on_kill: AtomicU64,
     /// Nanoseconds spent processing.
     pub busy_ns: AtomicU64,
+    /// Gauge of a stateful node's state (a window's open windows, keys and bytes).
+    pub state: StateGauge,
     status: AtomicU8,
     message: Mutex<Option<String>>,
 }
@@ -117,6 +119,46 @@ impl NodeMetrics {
     pub fn message(&self) -> Option<String> {
         self.message.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+}
+
+/// A stateful node's state as a live gauge, set by the node as it changes. Nodes that keep
+/// no state leave it unset, and snapshots show none.
+#[derive(Debug, Default)]
+pub struct StateGauge {
+    set: std::sync::atomic::AtomicBool,
+    windows: AtomicU64,
+    keys: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl StateGauge {
+    /// Sets the gauge: open windows (or other units of state), keys, approximate bytes.
+    pub fn set(&self, windows: u64, keys: u64, bytes: u64) {
+        self.windows.store(windows, Ordering::Relaxed);
+        self.keys.store(keys, Ordering::Relaxed);
+        self.bytes.store(bytes, Ordering::Relaxed);
+        self.set.store(true, Ordering::Release);
+    }
+
+    /// The gauge, if the node ever set it.
+    pub fn read(&self) -> Option<StateSnapshot> {
+        self.set.load(Ordering::Acquire).then(|| StateSnapshot {
+            windows: self.windows.load(Ordering::Relaxed),
+            keys: self.keys.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// A node's state at one instant (see [`StateGauge`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StateSnapshot {
+    /// Open windows (or other units of state).
+    pub windows: u64,
+    /// Keys with state.
+    pub keys: u64,
+    /// Approximate bytes held.
+    pub bytes: u64,
 }
 
 /// Live counters of one wire. Depth is `pushed - popped`: two counters instead of a sampled
@@ -192,6 +234,9 @@ pub struct NodeSnapshot {
     pub rate_in: f64,
     /// Events/s sent, over the sliding interval.
     pub rate_out: f64,
+    /// A stateful node's state (windows, keys, approximate bytes); `None` for the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateSnapshot>,
 }
 
 /// One wire in a snapshot.

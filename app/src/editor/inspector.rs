@@ -180,6 +180,17 @@ impl Inspector {
                     ui.end_row();
                 }
             });
+            if let Some(st) = s.state {
+                ui.label(
+                    RichText::new(format!(
+                        "state: {} open windows, {} keys, ~{} bytes",
+                        st.windows,
+                        st.keys,
+                        super::format::count(st.bytes)
+                    ))
+                    .monospace(),
+                );
+            }
             if let Some(m) = &s.message {
                 ui.label(RichText::new(m).color(ERROR));
             }

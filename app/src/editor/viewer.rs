@@ -281,6 +281,18 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
                             .color(ERROR),
                     );
                 }
+                if let Some(st) = s.state {
+                    ui.label(
+                        RichText::new(format!(
+                            "windows {}  keys {}  ~{}B",
+                            format::count(st.windows),
+                            format::count(st.keys),
+                            format::count(st.bytes)
+                        ))
+                        .small()
+                        .monospace(),
+                    );
+                }
                 if s.errors > 0 || s.dropped > 0 {
                     ui.label(
                         RichText::new(format!(

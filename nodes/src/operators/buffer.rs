@@ -190,6 +190,7 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
             while let Some(msg) = inputs.recv().await {
                 match msg {
                     Received::Watermark(t) => shared.lock().push_watermark(t),
+                    Received::Timer(_) => {}
                     Received::Data { batch, .. } => {
                         for ev in batch {
                             let mut pending = Some(ev);

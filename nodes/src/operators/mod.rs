@@ -4,3 +4,4 @@ pub mod buffer;
 mod expression;
 pub mod filter;
 pub mod map;
+pub mod window;

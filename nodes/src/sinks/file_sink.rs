@@ -154,7 +154,7 @@ async fn run(config: FileSinkConfig, path: PathBuf, mut ctx: NodeContext) -> Res
                     if ends.is_empty() { continue }
                     ToWriter::Records { bytes, ends }
                 }
-                Some(Received::Watermark(_)) => continue,
+                Some(Received::Watermark(_) | Received::Timer(_)) => continue,
                 None => break,
             },
             _ = tick.tick() => ToWriter::Flush,

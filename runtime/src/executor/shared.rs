@@ -57,6 +57,7 @@ impl Shared {
                 busy_secs: m.busy_ns.load(Ordering::Relaxed) as f64 / 1e9,
                 rate_in: rates.map_or(0.0, |r| r.0[i]),
                 rate_out: rates.map_or(0.0, |r| r.1[i]),
+                state: m.state.read(),
             })
             .collect();
         let wires = self

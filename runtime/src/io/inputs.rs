@@ -1,0 +1,272 @@
+//! A node's inputs: fan-in over its wires, the combined watermark, idle inputs, and timers.
+//!
+//! **Watermarks.** The node sees the minimum watermark over its wires still open, reported
+//! as soon as it advances (before the data that followed it on its wire). With an idle
+//! timeout ([`Inputs::set_idle_timeout`]), a wire that has sent nothing (no data, no
+//! watermark) for that long is left out of the minimum until it sends again, so one quiet
+//! input cannot hold every window back; if every open wire is idle the watermark stays.
+//!
+//! **Timers.** A node that must act without input (processing-time windows, periodic output)
+//! arms a timer with [`Inputs::wake_at`]; [`Inputs::recv`] then returns [`Received::Timer`]
+//! once that instant passed, in order with the data. One timer is armed at a time (the
+//! earliest asked for wins), so a node keeps its own schedule and asks again.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::event::{Batch, Message};
+use crate::metrics::NodeMetrics;
+use crate::wire::WireQueue;
+
+/// What [`Inputs::recv`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Received {
+    /// A batch of events from input port `port`.
+    Data {
+        /// Input port index.
+        port: usize,
+        /// The events.
+        batch: Batch,
+    },
+    /// The watermark of all inputs together (the minimum over live wires) advanced.
+    Watermark(i64),
+    /// The timer armed with [`Inputs::wake_at`] for this instant is due (never returned to
+    /// a node that arms none).
+    Timer(Instant),
+}
+
+struct InWire {
+    port: usize,
+    queue: Arc<WireQueue>,
+    watermark: i64,
+    ended: bool,
+    /// When it last sent anything (tracked with an idle timeout only).
+    last_active: Instant,
+}
+
+/// All wires into one node. Fan-in: several wires may feed one port.
+pub struct Inputs {
+    wires: Vec<InWire>,
+    notify: Arc<Notify>,
+    next: usize,
+    emitted_watermark: i64,
+    metrics: Arc<NodeMetrics>,
+    idle_timeout: Option<Duration>,
+    timer: Option<Instant>,
+}
+
+impl Inputs {
+    pub(crate) fn new(notify: Arc<Notify>, metrics: Arc<NodeMetrics>) -> Self {
+        Inputs {
+            wires: Vec::new(),
+            notify,
+            next: 0,
+            emitted_watermark: i64::MIN,
+            metrics,
+            idle_timeout: None,
+            timer: None,
+        }
+    }
+
+    pub(crate) fn add(&mut self, port: usize, queue: Arc<WireQueue>) {
+        let last_active = Instant::now();
+        self.wires.push(InWire { port, queue, watermark: i64::MIN, ended: false, last_active });
+    }
+
+    /// Number of wires connected.
+    pub fn wire_count(&self) -> usize {
+        self.wires.len()
+    }
+
+    /// Leaves a wire silent for `timeout` out of the watermark minimum until it sends again.
+    pub fn set_idle_timeout(&mut self, timeout: Duration) {
+        self.idle_timeout = Some(timeout);
+        let now = Instant::now();
+        for w in &mut self.wires {
+            w.last_active = now;
+        }
+    }
+
+    /// Asks [`Inputs::recv`] to return [`Received::Timer`] once `at` passed (the earliest
+    /// of the instants asked for, if one is armed already).
+    pub fn wake_at(&mut self, at: Instant) {
+        self.timer = Some(self.timer.map_or(at, |t| t.min(at)));
+    }
+
+    /// Disarms the timer.
+    pub fn cancel_wake(&mut self) {
+        self.timer = None;
+    }
+
+    fn is_idle(&self, w: &InWire, now: Instant) -> bool {
+        self.idle_timeout.is_some_and(|t| now.saturating_duration_since(w.last_active) >= t)
+    }
+
+    fn combined_watermark(&self, now: Instant) -> Option<i64> {
+        self.wires.iter().filter(|w| !w.ended && !self.is_idle(w, now)).map(|w| w.watermark).min()
+    }
+
+    /// When the next open wire turns idle, if an idle timeout is set.
+    fn next_idle(&self, now: Instant) -> Option<Instant> {
+        let t = self.idle_timeout?;
+        self.wires.iter().filter(|w| !w.ended && !self.is_idle(w, now)).map(|w| w.last_active + t).min()
+    }
+
+    /// Next batch, watermark or timer; `None` once every input wire has ended (an armed timer
+    /// is then dropped: a node that needs one after its inputs end sleeps on its own).
+    pub async fn recv(&mut self) -> Option<Received> {
+        loop {
+            let now = Instant::now();
+            if let Some(at) = self.timer.filter(|at| *at <= now) {
+                self.timer = None;
+                return Some(Received::Timer(at));
+            }
+            if let Some(wm) = self.combined_watermark(now)
+                && wm > self.emitted_watermark
+            {
+                self.emitted_watermark = wm;
+                return Some(Received::Watermark(wm));
+            }
+            if self.wires.iter().all(|w| w.ended) {
+                return None;
+            }
+            if let Some(data) = self.pop(now) {
+                match data {
+                    Popped::Data(r) => return Some(r),
+                    Popped::Control => continue,
+                }
+            }
+            let wake = match (self.timer, self.next_idle(now)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            match wake {
+                Some(at) => {
+                    tokio::select! {
+                        _ = self.notify.notified() => {}
+                        _ = tokio::time::sleep_until(at) => {}
+                    }
+                }
+                None => self.notify.notified().await,
+            }
+        }
+    }
+
+    /// Takes the next message from the wires, round robin; `None` when all are empty.
+    fn pop(&mut self, now: Instant) -> Option<Popped> {
+        let n = self.wires.len();
+        let tracking = self.idle_timeout.is_some();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            let w = &mut self.wires[i];
+            if w.ended {
+                continue;
+            }
+            let Some(msg) = w.queue.try_pop() else { continue };
+            if tracking {
+                w.last_active = now;
+            }
+            match msg {
+                Message::Data(batch) => {
+                    self.next = (i + 1) % n;
+                    self.metrics.events_in.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    return Some(Popped::Data(Received::Data { port: w.port, batch }));
+                }
+                // Reported (when it raises the minimum) before popping what followed it.
+                Message::Watermark(t) => w.watermark = w.watermark.max(t),
+                Message::End => w.ended = true,
+            }
+            self.next = i;
+            return Some(Popped::Control);
+        }
+        None
+    }
+}
+
+enum Popped {
+    Data(Received),
+    Control,
+}
+
+impl Drop for Inputs {
+    fn drop(&mut self) {
+        for w in &self.wires {
+            if !w.ended {
+                w.queue.close_receiver();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::graph::WhenFull;
+    use crate::metrics::WireMetrics;
+
+    fn inputs(n: usize) -> (Inputs, Vec<Arc<WireQueue>>) {
+        let notify = Arc::new(Notify::new());
+        let mut inputs = Inputs::new(notify.clone(), Default::default());
+        let wires: Vec<_> = (0..n)
+            .map(|_| {
+                WireQueue::new(16, WhenFull::Block, notify.clone(), Arc::new(WireMetrics::new(16)), Default::default())
+            })
+            .collect();
+        for w in &wires {
+            inputs.add(0, w.clone());
+        }
+        (inputs, wires)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_watermark_comes_before_the_data_that_followed_it() {
+        let (mut inputs, wires) = inputs(1);
+        wires[0].push_control(Message::Watermark(5));
+        wires[0].push(vec![crate::Event::new(1.into(), 0, 0)]).await;
+        assert_eq!(inputs.recv().await, Some(Received::Watermark(5)));
+        assert!(matches!(inputs.recv().await, Some(Received::Data { .. })));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_input_is_left_out_of_the_minimum_until_it_sends_again() {
+        let (mut inputs, wires) = inputs(2);
+        inputs.set_idle_timeout(Duration::from_secs(1));
+        wires[0].push_control(Message::Watermark(10));
+        wires[1].push_control(Message::Watermark(3));
+        assert_eq!(inputs.recv().await, Some(Received::Watermark(3)));
+        // Wire 1 goes quiet; wire 0 keeps sending.
+        let started = Instant::now();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        wires[0].push_control(Message::Watermark(20));
+        assert_eq!(inputs.recv().await, Some(Received::Watermark(20)), "wire 1 turned idle");
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        // Back: it counts again (the watermark never goes back).
+        wires[1].push_control(Message::Watermark(15));
+        let got = tokio::time::timeout(Duration::from_millis(100), inputs.recv()).await;
+        assert!(got.is_err(), "the minimum is 15 again, below 20: nothing new: {got:?}");
+        wires[0].push_control(Message::Watermark(30));
+        let got = tokio::time::timeout(Duration::from_millis(100), inputs.recv()).await;
+        assert!(got.is_err(), "still 15: {got:?}");
+        wires[1].push_control(Message::Watermark(40));
+        assert_eq!(inputs.recv().await, Some(Received::Watermark(30)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timer_wakes_the_node_without_input_and_ends_with_the_inputs() {
+        let (mut inputs, wires) = inputs(1);
+        let at = Instant::now() + Duration::from_secs(5);
+        inputs.wake_at(at + Duration::from_secs(1));
+        inputs.wake_at(at);
+        assert_eq!(inputs.recv().await, Some(Received::Timer(at)), "the earliest instant");
+        assert!(Instant::now() >= at);
+        inputs.wake_at(Instant::now() + Duration::from_secs(60));
+        wires[0].push_control(Message::End);
+        assert_eq!(inputs.recv().await, None);
+    }
+}

@@ -45,6 +45,20 @@ fn run_to_end(h: &mut Harness<'static, EditorApp>) {
     }
 }
 
+/// A graph whose reader fails at run time (its file does not exist in `dir`).
+fn failing_graph(dir: &tempfile::TempDir) -> Graph {
+    let missing = dir.path().join("missing.log");
+    Graph {
+        name: Some("fails".into()),
+        nodes: vec![
+            node("reader", "file_source", [0.0, 0.0], json!({"path": missing.to_string_lossy(), "format": "lines"})),
+            node("sink", "null_sink", [300.0, 0.0], json!({})),
+        ],
+        wires: vec![Wire::new(PortRef::new("reader", "out"), PortRef::new("sink", "in"))],
+        ..Default::default()
+    }
+}
+
 fn harness(app: EditorApp) -> Harness<'static, EditorApp> {
     Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
@@ -329,6 +343,20 @@ fn inspector_shows_recent_events_of_the_selected_node() {
 }
 
 #[test]
+fn a_run_too_quick_to_watch_still_fills_the_inspected_nodes_recent_events() {
+    let mut g = small_graph();
+    // Unpaced: the run can end before the inspector's first look at it.
+    g.nodes[0].config = json!({"count": 50, "payload": "sequence", "seed": 1});
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.state_mut().select_node("gen");
+    h.run_ok();
+    run_to_end(&mut h);
+    h.step();
+    assert!(h.query_by_label_contains("Recent events (0)").is_none(), "the tap recorded from the start");
+    h.get_by_label("#49");
+}
+
+#[test]
 fn canvas_snapshot() {
     let mut app = EditorApp::new(registry(), Some((small_graph(), None)));
     app.select_node("gen");
@@ -474,16 +502,7 @@ fn double_click_on_empty_canvas_opens_quick_add() {
 #[test]
 fn run_failure_is_listed_in_problems_until_the_next_edit() {
     let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("missing.log");
-    let g = Graph {
-        name: Some("fails".into()),
-        nodes: vec![
-            node("reader", "file_source", [0.0, 0.0], json!({"path": missing.to_string_lossy(), "format": "lines"})),
-            node("sink", "null_sink", [300.0, 0.0], json!({})),
-        ],
-        wires: vec![Wire::new(PortRef::new("reader", "out"), PortRef::new("sink", "in"))],
-        ..Default::default()
-    };
+    let g = failing_graph(&dir);
     let mut h = harness(EditorApp::new(registry(), Some((g, None))));
     h.run_ok();
     run_to_end(&mut h);
@@ -551,16 +570,7 @@ fn an_expression_field_says_whether_it_runs_natively() {
 #[test]
 fn a_new_graph_forgets_the_last_runs_status_problems_and_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("missing.log");
-    let g = Graph {
-        name: Some("fails".into()),
-        nodes: vec![
-            node("reader", "file_source", [0.0, 0.0], json!({"path": missing.to_string_lossy(), "format": "lines"})),
-            node("sink", "null_sink", [300.0, 0.0], json!({})),
-        ],
-        wires: vec![Wire::new(PortRef::new("reader", "out"), PortRef::new("sink", "in"))],
-        ..Default::default()
-    };
+    let g = failing_graph(&dir);
     let mut h = harness(EditorApp::new(registry(), Some((g, None))));
     h.run_ok();
     run_to_end(&mut h);

@@ -216,7 +216,11 @@ impl EditorApp {
             .map(Path::to_path_buf)
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_default();
-        match self.runner.start(self.doc.graph(), &self.registry, base) {
+        let watch = match self.selection() {
+            Selection::Node(id) => Some(id.clone()),
+            _ => None,
+        };
+        match self.runner.start(self.doc.graph(), &self.registry, base, watch) {
             Ok(()) => self.set_status("run started", false),
             Err(e) => {
                 self.bottom_tab = super::app::BottomTab::Problems;

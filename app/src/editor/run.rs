@@ -59,16 +59,23 @@ impl Runner {
         self.handle.as_ref().is_some_and(RunHandle::is_paused)
     }
 
-    /// Starts `graph`; relative paths resolve against `base_dir`. Problems are kept for the
-    /// problems panel.
-    pub fn start(&mut self, graph: &Graph, registry: &Registry, base_dir: PathBuf) -> Result<(), String> {
+    /// Starts `graph`; relative paths resolve against `base_dir`; the tap of node `watch` (the
+    /// one being inspected) records from the first event. Problems are kept for the problems
+    /// panel.
+    pub fn start(
+        &mut self,
+        graph: &Graph,
+        registry: &Registry,
+        base_dir: PathBuf,
+        watch: Option<String>,
+    ) -> Result<(), String> {
         if self.is_running() {
             return Err("already running".into());
         }
         self.run_problems.clear();
         self.run_problems_dismissed = false;
         let engine = self.engine.as_ref().map_err(Clone::clone)?;
-        let options = RunOptions { base_dir, ..RunOptions::default() };
+        let options = RunOptions { base_dir, watch, ..RunOptions::default() };
         match engine.start(graph, registry, options) {
             Ok(h) => {
                 self.snapshot = Some(h.snapshot());

@@ -56,6 +56,9 @@ pub struct RunOptions {
     /// How long a stop waits for in-flight events to drain before cancelling tasks; `None`:
     /// the graph's `settings.stop_timeout`, else [`DEFAULT_STOP_TIMEOUT`].
     pub stop_timeout: Option<Duration>,
+    /// The node whose tap records from the first event (the one the editor inspects when the
+    /// run starts); others start recording when first read ([`RunHandle::tap`]).
+    pub watch: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -67,6 +70,7 @@ impl Default for RunOptions {
             history_len: 2400, // 10 minutes at 4 Hz
             rate_window: 4,
             stop_timeout: None,
+            watch: None,
         }
     }
 }
@@ -190,6 +194,7 @@ pub fn start_validated(
         stop_requests: Arc::new(AtomicU8::new(0)),
     };
     let (paused_tx, paused_rx) = watch::channel(false);
+    let watched = watched_from_start(graph, &wiring.taps, options.watch.as_deref());
     let shared = Arc::new(Shared {
         node_ids: graph.nodes.iter().map(|n| n.id.clone()).collect(),
         node_kinds: graph.nodes.iter().map(|n| n.kind.clone()).collect(),
@@ -198,7 +203,7 @@ pub fn start_validated(
         nodes: wiring.node_metrics.clone(),
         wires: wiring.wire_metrics,
         taps: wiring.taps,
-        watched: AtomicUsize::new(0),
+        watched: AtomicUsize::new(watched),
         started: Instant::now(),
         redactor: plan.redactor,
     });
@@ -253,4 +258,16 @@ pub fn start_validated(
     };
     rt.spawn(supervisor::supervise(set, shared, tokens, finish_sampler, snap_tx, outcome_tx));
     Ok(handle)
+}
+
+/// `watched` for the node `watch` names (1-based; 0: none), its tap already recording.
+fn watched_from_start(graph: &Graph, taps: &[Arc<crate::tap::NodeTap>], watch: Option<&str>) -> usize {
+    let Some(index) = watch.and_then(|id| graph.nodes.iter().position(|n| n.id == id)) else { return 0 };
+    match taps.get(index) {
+        Some(tap) => {
+            tap.watch(true);
+            index + 1
+        }
+        None => 0,
+    }
 }

@@ -586,3 +586,14 @@ fn a_new_graph_forgets_the_last_runs_status_problems_and_metrics() {
     assert!(h.state().runner().run_problems().is_empty());
     assert!(h.query_by_label_contains("run: node `reader` failed").is_none());
 }
+
+#[test]
+fn the_status_line_does_not_say_run_started_once_the_run_has_ended() {
+    let mut h = harness(EditorApp::new(registry(), Some((small_graph(), None))));
+    h.run_ok();
+    run_to_end(&mut h);
+    h.step();
+    h.step();
+    assert!(h.state().status().is_none_or(|s| s.text != "run started"), "{:?}", h.state().status());
+    assert!(h.query_by_label("run started").is_none());
+}

@@ -33,6 +33,9 @@ pub enum BottomTab {
     Metrics,
 }
 
+/// The status line's text while a run is starting.
+pub(super) const RUN_STARTED: &str = "run started";
+
 /// A message in the status bar.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Status {
@@ -188,6 +191,10 @@ impl EditorApp {
         let ctx = ui.ctx().clone();
         self.refresh();
         self.runner.poll(&ctx);
+        // "run started" is stale once the run has ended: the toolbar says how it ended.
+        if self.runner.outcome().is_some() && self.status.as_ref().is_some_and(|s| s.text == RUN_STARTED) {
+            self.status = None;
+        }
         self.handle_keys(&ctx);
         self.refresh();
 

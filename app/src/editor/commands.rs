@@ -221,7 +221,7 @@ impl EditorApp {
             _ => None,
         };
         match self.runner.start(self.doc.graph(), &self.registry, base, watch) {
-            Ok(()) => self.set_status("run started", false),
+            Ok(()) => self.set_status(super::app::RUN_STARTED, false),
             Err(e) => {
                 self.bottom_tab = super::app::BottomTab::Problems;
                 self.set_status(e, true);

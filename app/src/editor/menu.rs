@@ -88,7 +88,15 @@ impl EditorApp {
             if ui.add_enabled(running, Button::new("⏹ Stop")).on_hover_text("Stop the sources and drain").clicked() {
                 self.runner.stop();
             }
-            ui.label(RichText::new(self.runner.status()).monospace());
+            // Long failure messages are cut here (the full text on hover and in Problems), so
+            // the toolbar's buttons stay in the window.
+            let status = self.runner.status();
+            let short: String = if status.chars().count() > 72 {
+                status.chars().take(71).chain(['…']).collect()
+            } else {
+                status.clone()
+            };
+            ui.label(RichText::new(short).monospace()).on_hover_text(status);
             ui.separator();
             if ui.button("Fit").on_hover_text("Fit the graph in view (F)").clicked() {
                 self.canvas.request_fit();

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use egui::accesskit::Role;
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
+use egui_kittest::kittest::NodeT as _;
 use egui_kittest::kittest::Queryable;
 use serde_json::json;
 use streamloom::editor::{EditorApp, Selection};
@@ -596,4 +597,31 @@ fn the_status_line_does_not_say_run_started_once_the_run_has_ended() {
     h.step();
     assert!(h.state().status().is_none_or(|s| s.text != "run started"), "{:?}", h.state().status());
     assert!(h.query_by_label("run started").is_none());
+}
+
+#[test]
+fn every_graph_charts_its_own_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(EditorApp::new(registry(), Some((small_graph(), None))));
+    h.run_ok();
+    run_to_end(&mut h);
+    h.get_by_label("Metrics").click();
+    h.run_ok();
+    assert!(charted(&h, "gen"), "the first graph's series are picked");
+    // Another graph, other ids: its series are picked, not left all unticked.
+    let mut other = small_graph();
+    other.nodes[0].id = "source".into();
+    other.wires = vec![Wire::new(PortRef::new("source", "out"), PortRef::new("sink", "in"))];
+    let path = dir.path().join("other.ron");
+    streamloom_runtime::graph::save_file(&other, &path).unwrap();
+    h.state_mut().open(&path).unwrap();
+    h.run_ok();
+    run_to_end(&mut h);
+    h.step();
+    assert!(charted(&h, "source"), "the second graph's series are picked too");
+}
+
+/// Whether the Metrics tab's checkbox for series `id` is ticked.
+fn charted(h: &Harness<'static, EditorApp>, id: &str) -> bool {
+    h.query_all_by_label(id).any(|n| n.accesskit_node().toggled() == Some(egui::accesskit::Toggled::True))
 }

@@ -304,3 +304,30 @@ fn tap_keeps_the_last_events_of_each_output_including_errors() {
     assert!(handle.tap(0).is_empty());
     assert!(handle.tap(99).is_empty());
 }
+
+#[test]
+fn a_run_shorter_than_one_sample_interval_still_charts_its_totals() {
+    let graph = Graph {
+        settings: Settings { default_capacity: Some(64), batch_size: Some(50), ..Default::default() },
+        nodes: vec![
+            node("gen", "generator", json!({"count": 200, "payload": "sequence", "seed": 1})),
+            node("m", "map", json!({"expression": ".a"})),
+            node("sink", "null_sink", json!({})),
+        ],
+        wires: vec![wire("gen", "m"), wire("m", "sink")],
+        ..Default::default()
+    };
+    let engine = Engine::new(Some(2)).unwrap();
+    let registry = streamloom_nodes::builtin_registry();
+    let options = RunOptions { sample_interval: Duration::from_secs(5), ..RunOptions::default() };
+    let handle = engine.start(&graph, &registry, options).unwrap_or_else(|p| panic!("{p}"));
+    let outcome =
+        engine.block_on(async { tokio::time::timeout(Duration::from_secs(20), handle.wait()).await }).unwrap();
+    assert_eq!(outcome, RunOutcome::Completed);
+    let history = handle.history();
+    let history = history.read().unwrap();
+    let last = history.samples().iter().last().expect("a sample");
+    let m = 1; // the map's index
+    assert_eq!(last.errors[m], 200, "the final sample holds the run's totals (every `.a` on a number fails)");
+    assert!(last.t > 0.0);
+}

@@ -6,17 +6,18 @@ use std::collections::BTreeSet;
 
 use egui::Color32;
 use egui::{RichText, Ui};
-use egui_plot::{HLine, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{HLine, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints};
 use streamloom_runtime::metrics::History;
 
 use super::run::Runner;
 
-/// Which series are shown.
+/// Which series are shown, for the run's nodes and wires.
 #[derive(Default)]
 pub struct MetricsPanel {
     nodes: BTreeSet<String>,
     wires: BTreeSet<String>,
-    initialised: bool,
+    /// The node and wire ids the picks were made for: another graph gets fresh picks.
+    picked_for: Option<(Vec<String>, Vec<String>)>,
 }
 
 impl MetricsPanel {
@@ -26,10 +27,12 @@ impl MetricsPanel {
             ui.label(RichText::new("Run the graph (▶ Run) to see throughput, queue depth, errors and drops.").weak());
             return;
         };
-        if !self.initialised {
+        if self.picked_for.as_ref().is_none_or(|(n, w)| n != node_ids || w != wire_ids) {
+            // Another graph (or this one edited): its first six nodes and wires, picks kept
+            // across runs of the same graph.
             self.nodes = node_ids.iter().take(6).cloned().collect();
             self.wires = wire_ids.iter().take(6).cloned().collect();
-            self.initialised = true;
+            self.picked_for = Some((node_ids.to_vec(), wire_ids.to_vec()));
         }
         // Never wait for the sampler: skip a frame if it is writing.
         let Ok(history) = history.try_read() else {
@@ -55,12 +58,12 @@ impl MetricsPanel {
             ui.vertical(|ui| {
                 ui.set_width(w);
                 ui.label("Throughput (events/s; dashed: in)");
-                Plot::new("throughput").height(h - 20.0).show(ui, |p| {
+                chart("throughput", h, "events/s").show(ui, |p| {
                     for (i, id) in node_ids.iter().enumerate().filter(|(_, id)| self.nodes.contains(*id)) {
-                        p.line(Line::new(
-                            format!("{id} out"),
-                            series(&history, |s| s.rate_out.get(i).map(|v| *v as f64)),
-                        ));
+                        p.line(
+                            Line::new(format!("{id} out"), series(&history, |s| s.rate_out.get(i).map(|v| *v as f64)))
+                                .color(color(i)),
+                        );
                         p.line(
                             Line::new(format!("{id} in"), series(&history, |s| s.rate_in.get(i).map(|v| *v as f64)))
                                 .style(LineStyle::dashed_loose())
@@ -73,7 +76,7 @@ impl MetricsPanel {
                 ui.set_width(w);
                 ui.label("Queue depth (dotted: capacity)");
                 let snap = runner.snapshot();
-                Plot::new("depth").height(h - 20.0).show(ui, |p| {
+                chart("depth", h, "events queued").show(ui, |p| {
                     for (i, id) in wire_ids.iter().enumerate().filter(|(_, id)| self.wires.contains(*id)) {
                         p.line(
                             Line::new(id.clone(), series(&history, |s| s.max_depth.get(i).map(|v| *v as f64)))
@@ -82,7 +85,8 @@ impl MetricsPanel {
                         if let Some(ws) = snap.and_then(|s| s.wire(id)) {
                             p.hline(
                                 HLine::new(format!("{id} capacity"), ws.capacity as f64)
-                                    .style(LineStyle::dotted_dense()),
+                                    .style(LineStyle::dotted_dense())
+                                    .color(color(i)),
                             );
                         }
                     }
@@ -91,24 +95,43 @@ impl MetricsPanel {
             ui.vertical(|ui| {
                 ui.set_width(w);
                 ui.label("Errors and drops (totals)");
-                Plot::new("errors").height(h - 20.0).show(ui, |p| {
+                chart("errors", h, "events").show(ui, |p| {
                     for (i, id) in node_ids.iter().enumerate().filter(|(_, id)| self.nodes.contains(*id)) {
-                        p.line(Line::new(
-                            format!("{id} errors"),
-                            series(&history, |s| s.errors.get(i).map(|v| *v as f64)),
-                        ));
+                        p.line(
+                            Line::new(format!("{id} errors"), series(&history, |s| s.errors.get(i).map(|v| *v as f64)))
+                                .color(color(i)),
+                        );
                         p.line(
                             Line::new(
                                 format!("{id} dropped"),
                                 series(&history, |s| s.dropped.get(i).map(|v| *v as f64)),
                             )
-                            .style(LineStyle::dashed_loose()),
+                            .style(LineStyle::dashed_loose())
+                            .color(color(i)),
                         );
                     }
                 });
             });
         });
     }
+}
+
+/// A chart over the run's seconds: legend, axis titles, a hover readout, never below zero.
+fn chart(id: &str, height: f32, unit: &'static str) -> Plot<'static> {
+    Plot::new(id.to_owned())
+        .height(height - 20.0)
+        .legend(Legend::default())
+        .x_axis_label("seconds since the run started")
+        .y_axis_label(unit)
+        .include_y(0.0)
+        .include_y(1.0)
+        .set_margin_fraction(egui::vec2(0.02, 0.0))
+        .label_formatter(move |pos| match pos {
+            HoverPosition::NearDataPoint { plot_name, position, .. } => {
+                Some(format!("{plot_name}\n{:.1} s: {:.0} {unit}", position.x, position.y))
+            }
+            HoverPosition::Elsewhere { .. } => None,
+        })
 }
 
 /// The colour of series `i` (the same in the picker and the charts).

@@ -1,5 +1,5 @@
 //! The sampler: publishes a [`MetricsSnapshot`] and appends a chart [`Sample`] every
-//! interval, until the run ends.
+//! interval, and once more when the run ends.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -26,10 +26,12 @@ pub(crate) async fn run(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut recent: VecDeque<(f64, Vec<u64>, Vec<u64>)> = VecDeque::new();
     loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = done.cancelled() => break,
-        }
+        // One last sample when the run ends, so that even a run shorter than one interval
+        // charts its totals.
+        let last = tokio::select! {
+            _ = ticker.tick() => false,
+            _ = done.cancelled() => true,
+        };
         let t = shared.started.elapsed().as_secs_f64();
         let ins: Vec<u64> = shared.nodes.iter().map(|m| m.events_in.load(Ordering::Relaxed)).collect();
         let outs: Vec<u64> = shared.nodes.iter().map(|m| m.events_out.load(Ordering::Relaxed)).collect();
@@ -63,6 +65,9 @@ pub(crate) async fn run(
             h.push(sample);
         }
         snap_tx.send_replace(Arc::new(snap));
+        if last {
+            break;
+        }
     }
 }
 

@@ -120,7 +120,12 @@ impl MetricsPanel {
 fn chart(id: &str, height: f32, unit: &'static str) -> Plot<'static> {
     Plot::new(id.to_owned())
         .height(height - 20.0)
-        .legend(Legend::default())
+        .legend(
+            Legend::default()
+                .text_style(egui::TextStyle::Small)
+                .background_alpha(0.4)
+                .position(egui_plot::Corner::LeftTop),
+        )
         .x_axis_label("seconds since the run started")
         .y_axis_label(unit)
         .include_y(0.0)

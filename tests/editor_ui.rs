@@ -625,3 +625,22 @@ fn every_graph_charts_its_own_series() {
 fn charted(h: &Harness<'static, EditorApp>, id: &str) -> bool {
     h.query_all_by_label(id).any(|n| n.accesskit_node().toggled() == Some(egui::accesskit::Toggled::True))
 }
+
+#[test]
+fn a_completed_run_whose_events_all_failed_says_so() {
+    let mut g = small_graph();
+    g.nodes.insert(1, node("m", "map", [150.0, 0.0], json!({"expression": ".a"})));
+    g.nodes[0].config = json!({"count": 20, "payload": "sequence", "seed": 1});
+    g.wires = vec![
+        Wire::new(PortRef::new("gen", "out"), PortRef::new("m", "in")),
+        Wire::new(PortRef::new("m", "out"), PortRef::new("sink", "in")),
+    ];
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    run_to_end(&mut h);
+    h.step();
+    h.step();
+    assert!(h.state().runner().status().starts_with("completed"), "{}", h.state().runner().status());
+    h.get_by_label_contains("20 of its 20 event(s) failed");
+    assert!(h.query_by_label_contains("No problems").is_none());
+}

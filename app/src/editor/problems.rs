@@ -79,7 +79,11 @@ pub fn show_panel(
     }
     egui::ScrollArea::vertical().auto_shrink([false, true]).show(ui, |ui| {
         for p in run_problems {
-            let text = format!("⛔ run: {} failed: {}", p.location, p.message);
+            let text = if p.is_error() {
+                format!("⛔ run: {} failed: {}", p.location, p.message)
+            } else {
+                format!("⚠ run: {}: {}", p.location, p.message)
+            };
             if ui.selectable_label(false, RichText::new(text).color(severity_color(p.severity))).clicked() {
                 clicked = Some(p.clone());
             }

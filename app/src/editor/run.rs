@@ -213,6 +213,22 @@ fn failures(outcome: Option<&RunOutcome>, snapshot: Option<&MetricsSnapshot>) ->
             out.push(Problem::error(Location::node(n.id.clone()), message));
         }
     }
+    // Once the run has ended, events that failed are worth a line even when the run
+    // "completed": a run where every event failed must not read as fine.
+    if outcome.is_some() {
+        for n in snapshot.map(|s| s.nodes.as_slice()).unwrap_or_default() {
+            if n.errors > 0 {
+                out.push(Problem::warning(
+                    Location::node(n.id.clone()),
+                    format!(
+                        "{} of its {} event(s) failed (see its `errors` port)",
+                        n.errors,
+                        n.events_in.max(n.errors)
+                    ),
+                ));
+            }
+        }
+    }
     out
 }
 

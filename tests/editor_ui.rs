@@ -644,3 +644,25 @@ fn a_completed_run_whose_events_all_failed_says_so() {
     h.get_by_label_contains("20 of its 20 event(s) failed");
     assert!(h.query_by_label_contains("No problems").is_none());
 }
+
+#[test]
+fn a_refused_run_lists_each_problem_once_and_an_edit_clears_it() {
+    let mut g = small_graph();
+    g.nodes.push(node("loose", "map", [150.0, 200.0], json!({"expression": "."})));
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    h.get_by_label("▶ Run").click();
+    h.run_ok();
+    assert!(!h.state().runner().is_running(), "the run was refused");
+    assert!(!h.state().runner().start_problems.is_empty());
+    // The Problems panel names the node: "node `loose`: required input ...".
+    let listed = h.query_all_by_label_contains("`loose`: required input `in` is not connected").count();
+    assert_eq!(listed, 1, "listed once, not once from validation and once from the refused start");
+    // Deleting the loose node fixes it: nothing stale stays listed.
+    h.state_mut().select_node("loose");
+    h.run_ok();
+    h.key_press(Key::Delete);
+    h.run_ok();
+    assert!(h.query_by_label_contains("is not connected").is_none());
+    assert!(h.state().runner().start_problems.is_empty());
+}

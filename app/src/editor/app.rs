@@ -170,8 +170,10 @@ impl EditorApp {
             return;
         }
         self.seen_revision = Some(self.doc.revision());
-        // An edit (or another document) makes the last run's failures stale.
+        // An edit (or another document) makes the last run's failures and the reasons the
+        // last start was refused stale (validation below says what still holds).
         self.runner.dismiss_run_problems();
+        self.runner.start_problems.clear();
         let graph = self.doc.graph();
         self.ports = PortCache::build(graph, &self.registry);
         self.problems = ProblemIndex::new(validate(graph, &self.registry));

@@ -88,7 +88,11 @@ pub fn show_panel(
                 clicked = Some(p.clone());
             }
         }
-        for p in start_problems.iter().chain(problems.all()) {
+        // A start refused for a validation problem repeats it: list each problem once.
+        let fresh = start_problems
+            .iter()
+            .filter(|p| !problems.all().iter().any(|q| q.location == p.location && q.message == p.message));
+        for p in fresh.chain(problems.all()) {
             let color = severity_color(p.severity);
             let icon = if p.is_error() { "⛔" } else { "⚠" };
             let loc = p.location.to_string();

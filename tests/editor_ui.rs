@@ -491,10 +491,16 @@ fn double_click_on_empty_canvas_opens_quick_add() {
         }
     }
     h.run_ok();
-    h.get_by_label("Add node");
-    // The popup's entry, not the palette's button of the same name.
-    let view = h.state().canvas().view_rect();
-    h.get_all_by_label("file_sink").find(|n| view.contains(n.rect().center())).expect("entry in the popup").click();
+    let title = h.get_by_label("Add node").rect();
+    assert!(
+        (title.left() - at.x).abs() < 40.0 && (title.top() - at.y).abs() < 60.0,
+        "the popup opens at the pointer {at:?}, not at {title:?}"
+    );
+    // The popup's entry (right of the palette), not the palette's button of the same name.
+    h.get_all_by_label("file_sink")
+        .find(|n| n.rect().left() >= title.left() - 1.0)
+        .expect("entry in the popup")
+        .click();
     h.run_ok();
     assert!(h.state().graph().nodes.iter().any(|n| n.kind == "file_sink"));
     assert!(h.query_by_label("Add node").is_none());

@@ -268,9 +268,10 @@ impl Canvas {
             actions.push(Action::AddNode { kind: kind.0.clone(), pos: [at.x, at.y], wire: None });
         }
 
-        // A double-click on empty canvas opens quick add there.
+        // A double-click on empty canvas opens quick add there (on screen: the response's
+        // own pointer position is in the canvas layer's transformed coordinates).
         if response.double_clicked()
-            && let Some(p) = response.interact_pointer_pos()
+            && let Some(p) = ui.ctx().pointer_interact_pos()
         {
             self.double_click = Some(p);
         }

@@ -15,6 +15,7 @@ pub mod clipboard;
 pub mod commands;
 pub mod document;
 pub mod files;
+pub mod fonts;
 pub mod format;
 pub mod inspector;
 pub mod layout;
@@ -61,6 +62,13 @@ pub fn run(path: Option<PathBuf>, registry: Registry) -> anyhow::Result<()> {
         persist_window: false,
         ..Default::default()
     };
-    eframe::run_native("Streamloom", options, Box::new(|_cc| Ok(Box::new(app))))
-        .map_err(|e| anyhow::anyhow!("the editor window failed: {e}"))
+    eframe::run_native(
+        "Streamloom",
+        options,
+        Box::new(|cc| {
+            fonts::install(&cc.egui_ctx);
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("the editor window failed: {e}"))
 }

@@ -218,14 +218,13 @@ fn failures(outcome: Option<&RunOutcome>, snapshot: Option<&MetricsSnapshot>) ->
     if outcome.is_some() {
         for n in snapshot.map(|s| s.nodes.as_slice()).unwrap_or_default() {
             if n.errors > 0 {
-                out.push(Problem::warning(
-                    Location::node(n.id.clone()),
-                    format!(
-                        "{} of its {} event(s) failed (see its `errors` port)",
-                        n.errors,
-                        n.events_in.max(n.errors)
-                    ),
-                ));
+                // A source's failures (bad lines) are not out of events it received.
+                let message = if n.events_in > 0 {
+                    format!("{} of its {} event(s) failed (see its `errors` port)", n.errors, n.events_in)
+                } else {
+                    format!("{} event(s) failed (see its `errors` port)", n.errors)
+                };
+                out.push(Problem::warning(Location::node(n.id.clone()), message));
             }
         }
     }

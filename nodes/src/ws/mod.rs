@@ -1,0 +1,31 @@
+//! Pieces the WebSocket node kinds share: reconnect backoff and duration fields.
+
+pub mod backoff;
+
+use std::time::Duration;
+
+use streamloom_runtime::registry::ConfigProblem;
+
+/// Reads the duration field `field` (`500ms`, `10s`), as a config problem naming the field.
+pub fn duration_field(field: &str, text: &str) -> Result<Duration, ConfigProblem> {
+    streamloom_runtime::graph::parse_duration(text).map_err(|e| ConfigProblem::field(field, e))
+}
+
+/// Checks a `ws://` URL: the scheme, and (when it has no `${NAME}` placeholder) that it parses.
+pub fn check_ws_url(field: &str, url: &str) -> Option<ConfigProblem> {
+    let url = url.trim();
+    if url.starts_with("wss://") {
+        return Some(ConfigProblem::field(field, "wss:// (TLS) is not supported yet; use ws://"));
+    }
+    if !url.starts_with("ws://") {
+        return Some(ConfigProblem::field(field, "the URL must start with ws://"));
+    }
+    if url.contains("${") {
+        return None;
+    }
+    match url.parse::<tokio_tungstenite::tungstenite::http::Uri>() {
+        Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => None,
+        Ok(_) => Some(ConfigProblem::field(field, "the URL has no host")),
+        Err(e) => Some(ConfigProblem::field(field, format!("not a URL: {e}"))),
+    }
+}

@@ -26,6 +26,7 @@ pub fn builtin_registry() -> Registry {
     r.add::<sinks::file_sink::FileSink>();
     r.add::<sinks::console_sink::ConsoleSink>();
     r.add::<sinks::null_sink::NullSink>();
+    r.add::<sinks::websocket_sink::WebSocketSink>();
     r
 }
 

@@ -286,3 +286,98 @@ fn a_full_block_wire_stops_the_reading_and_tcp_pushes_back_on_the_server() {
     assert_node_equation(n(&s, "slow"));
     assert_wires(&s);
 }
+
+/// A `wss://` server with a self-signed certificate for 127.0.0.1 made here; returns its URL
+/// and the certificate as PEM. It serves `messages` to one client and closes.
+fn tls_server(rt: &tokio::runtime::Runtime, messages: Vec<String>) -> (String, String) {
+    let key = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let pem = key.cert.pem();
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![key.cert.der().clone()],
+            rustls_pki_types::PrivateKeyDer::Pkcs8(key.key_pair.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = bind(rt, "127.0.0.1:0");
+    let url = format!("wss://{}/", listener.local_addr().unwrap());
+    rt.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            // A client that does not trust the certificate fails here; wait for the next.
+            let Ok(tls) = acceptor.accept(tcp).await else { continue };
+            let mut ws = tokio_tungstenite::accept_async(tls).await.unwrap();
+            for m in &messages {
+                ws.feed(Message::text(m.as_str())).await.unwrap();
+            }
+            ws.flush().await.unwrap();
+            ws.close(None).await.unwrap();
+            while let Some(Ok(_)) = ws.next().await {}
+        }
+    });
+    (url, pem)
+}
+
+#[test]
+fn wss_with_a_self_signed_certificate_trusted_through_the_ca_file() {
+    let rt = peer_runtime();
+    let (url, pem) = tls_server(&rt, (0..500).map(|i| json!({"n": i}).to_string()).collect());
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, pem).unwrap();
+    let out = dir.path().join("out.jsonl");
+    let g = graph(
+        vec![source(&url, json!({"ca_file": ca.to_str().unwrap()})), sink("out", &out)],
+        vec![wire("ws", "out")],
+        16,
+        64,
+    );
+    let (outcome, s) = run(&g);
+    assert_eq!(outcome, RunOutcome::Completed);
+    let ns: Vec<u64> = json_lines(&out).iter().map(|v| v["n"].as_u64().unwrap()).collect();
+    assert_eq!(ns, (0..500).collect::<Vec<u64>>());
+    assert_eq!(n(&s, "ws").events_out, 500);
+    assert_node_equation(n(&s, "out"));
+}
+
+#[test]
+fn wss_without_the_ca_file_refuses_the_certificate() {
+    let rt = peer_runtime();
+    let (url, _) = tls_server(&rt, vec!["{}".into()]);
+    let g = graph(
+        vec![source(&url, json!({"max_attempts": 2})), node("sink", "null_sink", json!({}))],
+        vec![wire("ws", "sink")],
+        16,
+        64,
+    );
+    let (outcome, s) = run(&g);
+    let RunOutcome::Failed(failures) = outcome else { panic!("an untrusted certificate fails: {outcome:?}") };
+    assert!(failures[0].1.contains("certificate"), "{failures:?}");
+    assert_eq!(n(&s, "ws").events_out, 0);
+}
+
+#[test]
+fn a_ca_file_without_certificates_is_a_problem_of_its_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("empty.pem");
+    std::fs::write(&ca, "not a certificate\n").unwrap();
+    let g = graph(
+        vec![
+            source("wss://127.0.0.1:9/", json!({"ca_file": ca.to_str().unwrap()})),
+            node("sink", "null_sink", json!({})),
+        ],
+        vec![wire("ws", "sink")],
+        16,
+        64,
+    );
+    let engine = Engine::new(Some(1)).unwrap();
+    let Err(problems) = engine.start(&g, &streamloom_nodes::builtin_registry(), RunOptions::default()) else {
+        panic!("a CA file with no certificate is refused before the run")
+    };
+    let text = problems.to_string();
+    assert!(text.contains("ca_file") && text.contains("no PEM certificate"), "{text}");
+}

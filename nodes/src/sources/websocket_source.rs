@@ -1,6 +1,7 @@
 //! `websocket_source`: a WebSocket client. Each message received becomes an event (JSON or
 //! text); it reconnects with exponential backoff and jitter when the connection fails or the
-//! server closes it, and sends its subscribe messages after each connect.
+//! server closes it, and sends its subscribe messages after each connect. `wss://` uses
+//! rustls with the system's roots plus an optional CA file.
 //!
 //! Backpressure: a message is read only after the previous batch was accepted by the output,
 //! so a full `block` wire stops the reading and TCP pushes back on the server. A malformed
@@ -20,10 +21,10 @@ use streamloom_runtime::{Batch, Event};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::ws::backoff::Backoff;
-use crate::ws::{check_ws_url, duration_field};
+use crate::ws::{check_ws_url, duration_field, tls};
 
 /// How a message becomes an event.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +59,9 @@ pub struct WebSocketSourceConfig {
     pub send_on_connect: Vec<String>,
     /// Largest message accepted, in bytes; a larger one closes the connection.
     pub max_message_size: u64,
+    /// PEM file of CA certificates trusted for `wss://`, besides the system's roots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
 }
 
 impl Default for WebSocketSourceConfig {
@@ -72,6 +76,7 @@ impl Default for WebSocketSourceConfig {
             max_attempts: 0,
             send_on_connect: Vec::new(),
             max_message_size: 16 << 20,
+            ca_file: None,
         }
     }
 }
@@ -88,7 +93,7 @@ impl TypedNodeKind for WebSocketSource {
 
     fn params() -> Vec<ParamSpec> {
         vec![
-            ParamSpec::new("url", ParamKind::Text, "Server to connect to: ws://host:port/path"),
+            ParamSpec::new("url", ParamKind::Text, "Server to connect to: ws://host:port/path or wss:// (TLS)"),
             ParamSpec::choice("format", &["json", "text"], "json: each message is a JSON value; text: a string event"),
             ParamSpec::new("connect_timeout", ParamKind::Text, "Longest wait to connect and handshake (10s, 500ms)"),
             ParamSpec::new(
@@ -110,6 +115,11 @@ impl TypedNodeKind for WebSocketSource {
             ),
             ParamSpec::optional("send_on_connect", ParamKind::TextList, "Text messages sent after each connect"),
             ParamSpec::integer("max_message_size", 16, 1 << 30, "Largest message accepted, in bytes"),
+            ParamSpec::optional(
+                "ca_file",
+                ParamKind::Path,
+                "PEM file of CA certificates trusted for wss://, besides the system's roots",
+            ),
         ]
     }
 
@@ -134,11 +144,22 @@ impl TypedNodeKind for WebSocketSource {
                 Err(e) => p.push(e),
             }
         }
+        if config.ca_file.is_some() && !config.url.trim().starts_with("wss://") {
+            p.push(ConfigProblem::field("ca_file", "a CA file applies to wss:// URLs only"));
+        }
         p
     }
 
-    fn build(config: WebSocketSourceConfig, _ctx: &BuildContext) -> Result<Box<dyn NodeTask>, ConfigProblem> {
+    fn build(config: WebSocketSourceConfig, ctx: &BuildContext) -> Result<Box<dyn NodeTask>, ConfigProblem> {
+        let tls = if config.url.trim().starts_with("wss://") {
+            let ca = config.ca_file.as_deref().map(|f| ctx.resolve_path(f));
+            let tls = tls::client_config(ca.as_deref()).map_err(|e| ConfigProblem::field("ca_file", e))?;
+            Some(Connector::Rustls(tls))
+        } else {
+            None
+        };
         let settings = Settings {
+            tls,
             connect_timeout: duration_field("connect_timeout", &config.connect_timeout)?,
             backoff: Backoff::new(
                 duration_field("backoff_initial", &config.backoff_initial)?,
@@ -153,6 +174,8 @@ impl TypedNodeKind for WebSocketSource {
 
 struct Settings {
     config: WebSocketSourceConfig,
+    /// The TLS connector for `wss://`.
+    tls: Option<Connector>,
     connect_timeout: Duration,
     backoff: Backoff,
 }
@@ -215,9 +238,10 @@ async fn connect(s: &Settings, ctx: &NodeContext) -> Result<Option<Socket>, Stri
     let url = s.config.url.trim();
     ctx.metrics.set_message("connecting");
     let attempt = async {
-        let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config), true)
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async_tls_with_config(url, Some(ws_config), true, s.tls.clone())
+                .await
+                .map_err(|e| format!("connect: {e}"))?;
         for text in &s.config.send_on_connect {
             socket.send(Message::text(text.as_str())).await.map_err(|e| format!("send_on_connect: {e}"))?;
         }

@@ -1,6 +1,7 @@
-//! Pieces the WebSocket node kinds share: reconnect backoff and duration fields.
+//! Pieces the WebSocket node kinds share: reconnect backoff, TLS, URL and duration fields.
 
 pub mod backoff;
+pub mod tls;
 
 use std::time::Duration;
 
@@ -11,14 +12,12 @@ pub fn duration_field(field: &str, text: &str) -> Result<Duration, ConfigProblem
     streamloom_runtime::graph::parse_duration(text).map_err(|e| ConfigProblem::field(field, e))
 }
 
-/// Checks a `ws://` URL: the scheme, and (when it has no `${NAME}` placeholder) that it parses.
+/// Checks a `ws://` or `wss://` URL: the scheme, and (when it has no `${NAME}` placeholder)
+/// that it parses.
 pub fn check_ws_url(field: &str, url: &str) -> Option<ConfigProblem> {
     let url = url.trim();
-    if url.starts_with("wss://") {
-        return Some(ConfigProblem::field(field, "wss:// (TLS) is not supported yet; use ws://"));
-    }
-    if !url.starts_with("ws://") {
-        return Some(ConfigProblem::field(field, "the URL must start with ws://"));
+    if !url.starts_with("ws://") && !url.starts_with("wss://") {
+        return Some(ConfigProblem::field(field, "the URL must start with ws:// or wss://"));
     }
     if url.contains("${") {
         return None;

@@ -210,6 +210,9 @@ fn a_silent_handshake_meets_the_connect_timeout_and_backoff_and_stop_still_ends_
     wait_for(&h, 10, "three attempts", |_| accepted.load(Ordering::SeqCst) >= 3);
     let msg = h.snapshot_now().node("ws").unwrap().message.clone().unwrap_or_default();
     assert!(msg.contains("connecting"), "status while retrying: {msg:?}");
+    wait_for(&h, 10, "the status to show the attempts", |s| {
+        s.node("ws").and_then(|w| w.message.clone()).is_some_and(|m| m.starts_with("reconnecting: attempt "))
+    });
     let started = Instant::now();
     h.stop();
     assert_eq!(wait(&engine, &h, 5), RunOutcome::Stopped);

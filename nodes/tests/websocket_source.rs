@@ -3,7 +3,9 @@
 //! messages are sent after connecting, malformed messages go to `errors` without closing the
 //! connection, a server that closes mid-stream and comes back is reconnected to, and a server
 //! that accepts TCP but never answers the handshake meets the connect timeout and the
-//! backoff, while Stop still ends the run at once.
+//! backoff, while Stop still ends the run at once; a full `block` wire holds the server back
+//! through TCP; `wss://` with a certificate made by the test; a message over the maximum size
+//! ends the connection.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -383,4 +385,39 @@ fn a_ca_file_without_certificates_is_a_problem_of_its_field() {
     };
     let text = problems.to_string();
     assert!(text.contains("ca_file") && text.contains("no PEM certificate"), "{text}");
+}
+
+#[test]
+fn a_message_over_the_maximum_size_ends_the_connection_and_nothing_after_it_is_taken() {
+    let rt = peer_runtime();
+    let listener = bind(&rt, "127.0.0.1:0");
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let mut messages: Vec<String> = (0..10).map(|i| json!({"n": i}).to_string()).collect();
+    messages.push(json!({"big": "x".repeat(10_000)}).to_string());
+    messages.push(json!({"n": 99}).to_string());
+    let server = rt.spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        for m in messages {
+            // The client drops the connection at the big message: later sends may fail.
+            if ws.send(Message::text(m)).await.is_err() {
+                break;
+            }
+        }
+        while let Some(Ok(_)) = ws.next().await {}
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let g = graph(
+        vec![source(&url, json!({"max_message_size": 4096})), sink("out", &out)],
+        vec![wire("ws", "out")],
+        16,
+        64,
+    );
+    let (outcome, s) = run(&g);
+    rt.block_on(server).unwrap();
+    assert_eq!(outcome, RunOutcome::Completed, "reconnect is off: the stream ends");
+    let ns: Vec<u64> = json_lines(&out).iter().map(|v| v["n"].as_u64().unwrap()).collect();
+    assert_eq!(ns, (0..10).collect::<Vec<u64>>());
+    assert_eq!((n(&s, "ws").events_out, n(&s, "ws").errors), (10, 0));
 }

@@ -80,3 +80,52 @@ for name, wall, rss in (("workload A streamloom", sl, sl_rss), ("workload A yard
     print(f"{name:<28} {n:>10} events in {wall:6.2f} s = {n/wall/1e6:6.2f} M events/s   peak RSS {rss/1024:6.1f} MiB   (validated)")
 print(f"workload A: streamloom / yardstick wall time = {sl/y:.2f}x (goal 1.5x), peak RSS {sl_rss/1024:.1f} MiB (goal 40 MiB)")
 PY
+
+# Workload B (shared/bench/README.md): the Node `ws` server sends the first n events as text
+# messages, then {"eof":true}, and closes; the client counts them, keeps the purchases and sums
+# value x 1.1. Streamloom (assets/graphs/bench/workload_b.ron) next to the yardstick's
+# baseline_b, in this same run, a fresh server for each run (it serves one client); the same
+# warm-up, median of 3 and validation as workload A.
+if ! command -v node >/dev/null || [ -z "${WS_MODULE_DIR:-}" ]; then
+    echo "workload B skipped: needs node and WS_MODULE_DIR (npm install ws@8.23.0 in a folder; WS_MODULE_DIR=that/node_modules/ws)"
+    exit 0
+fi
+yard_b="$yard_target/release/baseline_b"
+
+# times_b NAME OUTPUT CMD...: like `times`, with @URL@ in CMD replaced by a fresh server's URL.
+times_b() {
+    local name="$1" out="$2"
+    shift 2
+    local walls=() rss=0 ready port
+    for i in 0 1 2 3; do
+        coproc SERVER { exec node "$shared/ws_server.js" --file "$data" --count "$n" --timeout 300; }
+        read -r ready port <&"${SERVER[0]}"
+        [ "$ready" = READY ] || { echo "ws_server did not start" >&2; exit 1; }
+        /usr/bin/time -f '%e %M' -o "$work/$name.time" "${@//@URL@/ws://127.0.0.1:$port/}" >/dev/null 2>"$work/$name.log"
+        wait "$SERVER_PID" || true
+        python3 "$shared/validate.py" B "$data" "$out" "$n" >"$work/$name.valid" || {
+            cat "$work/$name.valid" >&2
+            exit 1
+        }
+        [ "$i" = 0 ] && continue
+        read -r wall kib <"$work/$name.time"
+        walls+=("$wall")
+        [ "$kib" -gt "$rss" ] && rss="$kib"
+    done
+    local median
+    median=$(printf '%s\n' "${walls[@]}" | sort -n | sed -n 2p)
+    echo "$median $rss"
+}
+
+out_b="$PWD/$work/workload_b.out.jsonl"
+read -r slb_wall slb_rss < <(times_b workload_b "$out_b" env BENCH_WS_URL=@URL@ BENCH_OUT="$out_b" \
+    "$bin" --headless assets/graphs/bench/workload_b.ron --quiet)
+read -r yb_wall yb_rss < <(times_b yardstick_b "$work/yardstick_b.out.jsonl" "$yard_b" @URL@ "$work/yardstick_b.out.jsonl")
+python3 - "$n" "$slb_wall" "$slb_rss" "$yb_wall" "$yb_rss" <<'PY'
+import sys
+n = int(sys.argv[1])
+sl, sl_rss, y, y_rss = float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+for name, wall, rss in (("workload B streamloom", sl, sl_rss), ("workload B yardstick", y, y_rss)):
+    print(f"{name:<28} {n:>10} messages in {wall:6.2f} s = {n/wall/1e6:6.2f} M messages/s   peak RSS {rss/1024:6.1f} MiB   (validated)")
+print(f"workload B: streamloom / yardstick message rate = {y/sl:.2f}x (goal 0.8x), peak RSS {sl_rss/1024:.1f} MiB (goal 30 MiB)")
+PY

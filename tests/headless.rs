@@ -129,6 +129,21 @@ fn generated_stream_example_writes_csv_of_big_purchases() {
 }
 
 #[test]
+fn websocket_loopback_example_reads_back_every_event_it_broadcasts() {
+    let (tmp, graph) = example_copy("websocket_loopback.ron");
+    let out = streamloom(&["--headless", graph.to_str().unwrap()], tmp.path());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("completed"), "{}", text(&out));
+    let dir = graph.parent().unwrap().join("out");
+    let events = read_jsonl(&dir.join("websocket_events.jsonl"));
+    assert_eq!(events.len(), 5000, "every event broadcast was read back");
+    assert!(events.iter().all(|e| e["user"].is_string() && e["ts"].is_i64()), "whole records");
+    let windows = read_jsonl(&dir.join("websocket_windows.jsonl"));
+    assert_eq!(windows.iter().map(|w| w["count"].as_u64().unwrap()).sum::<u64>(), 5000);
+    assert!(read_jsonl(&dir.join("websocket_bad_messages.jsonl")).is_empty());
+}
+
+#[test]
 fn every_example_graph_validates() {
     for entry in std::fs::read_dir(repo().join("assets/graphs")).unwrap() {
         let path = entry.unwrap().path();

@@ -9,6 +9,7 @@ pub mod sinks;
 pub mod sources;
 #[cfg(feature = "fault-kinds")]
 pub mod testing;
+pub mod ws;
 
 use streamloom_runtime::Registry;
 
@@ -17,6 +18,7 @@ pub fn builtin_registry() -> Registry {
     let mut r = Registry::new();
     r.add::<sources::generator::Generator>();
     r.add::<sources::file_source::FileSource>();
+    r.add::<sources::websocket_source::WebSocketSource>();
     r.add::<operators::filter::Filter>();
     r.add::<operators::map::Map>();
     r.add::<operators::buffer::Buffer>();
@@ -24,6 +26,7 @@ pub fn builtin_registry() -> Registry {
     r.add::<sinks::file_sink::FileSink>();
     r.add::<sinks::console_sink::ConsoleSink>();
     r.add::<sinks::null_sink::NullSink>();
+    r.add::<sinks::websocket_sink::WebSocketSink>();
     r
 }
 

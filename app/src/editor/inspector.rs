@@ -191,8 +191,10 @@ impl Inspector {
                     .monospace(),
                 );
             }
+            // A failure's message, or a node's own status (a connection's state): in the
+            // colour of the node's status.
             if let Some(m) = &s.message {
-                ui.label(RichText::new(m).color(ERROR));
+                ui.label(RichText::new(m).color(super::viewer::status_color(s.status)));
             }
         }
 

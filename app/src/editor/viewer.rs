@@ -131,7 +131,7 @@ pub fn fill_color(fill: f32) -> Color32 {
     }
 }
 
-fn status_color(s: NodeStatus) -> Color32 {
+pub(super) fn status_color(s: NodeStatus) -> Color32 {
     match s {
         NodeStatus::Pending => Color32::GRAY,
         NodeStatus::Running => Color32::from_rgb(90, 200, 100),

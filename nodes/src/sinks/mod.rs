@@ -4,3 +4,5 @@ pub mod console_sink;
 pub mod file_sink;
 pub mod file_writer;
 pub mod null_sink;
+pub mod websocket_clients;
+pub mod websocket_sink;

@@ -3,3 +3,4 @@
 pub mod file_reader;
 pub mod file_source;
 pub mod generator;
+pub mod websocket_source;

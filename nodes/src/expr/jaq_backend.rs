@@ -45,6 +45,22 @@ def _modify(paths; update):
   | . as $x | $x[0] | _jq_delpaths($x[1]);
 "#;
 
+/// The definitions every program is compiled with: ours first (the rewrite calls them), then
+/// jaq's core, std and json libraries and the jq-compatibility layer, each rewritten to
+/// count its steps. Parsed and rewritten once per process, not once per expression.
+fn library() -> &'static [Def<&'static str>] {
+    static LIBRARY: std::sync::OnceLock<Vec<Def<&'static str>>> = std::sync::OnceLock::new();
+    LIBRARY.get_or_init(|| {
+        let guard_defs = jaq_core::load::parse(GUARD_DEFS, |p| p.defs()).unwrap_or_default();
+        let library =
+            jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs()).chain(jq_compat::defs()).map(|mut d| {
+                rewrite::def(&mut d, rewrite::Mode::Library);
+                d
+            });
+        guard_defs.into_iter().chain(library).collect()
+    })
+}
+
 /// A jq program compiled by jaq, with the standard library, rewritten to count its steps.
 pub(crate) struct JaqFilter {
     filter: jaq_core::Filter<Data>,
@@ -84,14 +100,8 @@ impl JaqFilter {
         }
         rewrite::term(&mut main);
 
-        let guard_defs = jaq_core::load::parse(GUARD_DEFS, |p| p.defs()).unwrap_or_default();
-        let library =
-            jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs()).chain(jq_compat::defs()).map(|mut d| {
-                rewrite::def(&mut d, rewrite::Mode::Library);
-                d
-            });
         let main_def = Def { name: "__main", args: Vec::new(), body: main };
-        let prelude: Vec<Def<&str>> = guard_defs.into_iter().chain(library).chain([main_def]).collect();
+        let prelude: Vec<Def<&str>> = library().iter().cloned().chain([main_def]).collect();
 
         let funs = jaq_core::funs()
             .chain(jaq_std::funs())

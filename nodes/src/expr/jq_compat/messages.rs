@@ -72,17 +72,8 @@ fn json_prefix(s: &str) -> Option<(Value, &str)> {
     Some((v, &s[values.byte_offset()..]))
 }
 
-/// jq's type name of a value.
-pub(crate) fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
+/// jq's type name of a value (the native evaluator's `type`).
+pub(crate) use super::super::value::type_name;
 
 /// Size of jq's buffer for values quoted in error messages (`char errbuf[30]`).
 const ERRBUF: usize = 30;

@@ -2,6 +2,7 @@
 //! `sinks/`: its config struct (whose `Default` is the example), ports, validation, runtime
 //! behaviour and tests. Registering a kind is one line in [`builtin_registry`].
 
+pub mod event_time;
 pub mod expr;
 pub mod operators;
 pub mod sample_events;

@@ -50,6 +50,19 @@ fn every_param_names_a_config_field_and_every_kind_has_an_errors_port() {
                 p.name
             );
         }
+        for p in kind.params() {
+            if let streamloom_runtime::registry::ParamKind::Choice { choices } = &p.kind
+                && let Some(v) = obj.get(&p.name)
+            {
+                assert_eq!(
+                    v.as_str(),
+                    choices.first().map(String::as_str),
+                    "{}: the first choice of `{}` is its default (the editor shows it when a file omits it)",
+                    kind.name(),
+                    p.name
+                );
+            }
+        }
         let ports = kind.ports(&config);
         assert_eq!(ports.outputs.last().map(|p| p.name.as_str()), Some(ERRORS_PORT), "{}", kind.name());
     }

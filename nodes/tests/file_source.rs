@@ -113,3 +113,124 @@ fn follow_reads_lines_appended_while_running_until_stopped() {
     h.stop();
     assert_eq!(engine.block_on(h.wait()), RunOutcome::Stopped);
 }
+
+/// Waits until `out` holds at least `n` lines (or 10 s pass); returns them.
+fn wait_lines(out: &std::path::Path, n: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while lines(out).len() < n && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    lines(out)
+}
+
+fn append(path: &std::path::Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+#[test]
+fn follow_survives_rotation_by_rename_and_truncation_like_tail_capital_f() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("app.log");
+    std::fs::write(&input, "a1\n").unwrap();
+    let out = dir.path().join("out.jsonl");
+    let engine = Engine::new(Some(2)).unwrap();
+    let g = graph(json!({"path": input.to_str().unwrap(), "format": "lines", "follow": true}), &out, 1024);
+    let h = engine.start(&g, &streamloom_nodes::builtin_registry(), RunOptions::default()).unwrap();
+    assert_eq!(wait_lines(&out, 1), vec![json!("a1")]);
+    // Rotation: the writer still appends to the old file (a2, and a last line without its
+    // newline) before the new file appears; nothing of either is lost or read twice.
+    append(&input, "a2\n");
+    std::fs::rename(&input, dir.path().join("app.log.1")).unwrap();
+    append(&dir.path().join("app.log.1"), "a3");
+    std::thread::sleep(Duration::from_millis(250));
+    std::fs::write(&input, "b1\nb2\n").unwrap();
+    assert_eq!(wait_lines(&out, 5), vec![json!("a1"), json!("a2"), json!("a3"), json!("b1"), json!("b2")]);
+    // Truncation: the file is emptied and written again; reading restarts at its start.
+    std::fs::write(&input, "").unwrap();
+    std::thread::sleep(Duration::from_millis(250));
+    append(&input, "c1\n");
+    assert_eq!(wait_lines(&out, 6).last(), Some(&json!("c1")));
+    h.stop();
+    assert_eq!(engine.block_on(h.wait()), RunOutcome::Stopped);
+    let snap = h.snapshot_now();
+    let read = snap.nodes.iter().find(|n| n.id == "read").unwrap();
+    assert_eq!(read.events_out, 6, "every line once");
+}
+
+#[test]
+fn start_at_end_reads_only_lines_appended_after_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("app.log");
+    std::fs::write(&input, "old1\nold2\n").unwrap();
+    let out = dir.path().join("out.jsonl");
+    let engine = Engine::new(Some(2)).unwrap();
+    let g = graph(
+        json!({"path": input.to_str().unwrap(), "format": "lines", "follow": true, "start_at": "end"}),
+        &out,
+        1024,
+    );
+    let h = engine.start(&g, &streamloom_nodes::builtin_registry(), RunOptions::default()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    append(&input, "new1\n");
+    assert_eq!(wait_lines(&out, 1), vec![json!("new1")]);
+    h.stop();
+    assert_eq!(engine.block_on(h.wait()), RunOutcome::Stopped);
+}
+
+#[test]
+fn a_pattern_reads_every_matching_file_and_follows_files_created_later() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("b.jsonl"), "{\"f\":\"b\"}\nnot json\n").unwrap();
+    std::fs::write(dir.path().join("a.jsonl"), "{\"f\":\"a\"}\n").unwrap();
+    std::fs::write(dir.path().join("skip.txt"), "{\"f\":\"x\"}\n").unwrap();
+    let pattern = dir.path().join("*.jsonl");
+    // Once: in name order; a bad line's dead letter names its file.
+    let out = dir.path().join("once.out");
+    let g = graph(json!({"path": pattern.to_str().unwrap()}), &out, 1024);
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = engine.start(&g, &streamloom_nodes::builtin_registry(), RunOptions::default()).unwrap();
+    assert_eq!(engine.block_on(h.wait()), RunOutcome::Completed);
+    assert_eq!(lines(&out), vec![json!({"f": "a"}), json!({"f": "b"})]);
+    let dead = lines(&out.with_extension("dead"));
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0]["event"]["file"].as_str().unwrap().ends_with("b.jsonl"), "{}", dead[0]);
+    assert!(dead[0]["reason"].as_str().unwrap().contains("b.jsonl line 2: invalid JSON"), "{}", dead[0]);
+    // Followed: a file created while running is read too.
+    let out = dir.path().join("follow.out");
+    let g = graph(json!({"path": pattern.to_str().unwrap(), "follow": true}), &out, 1024);
+    let h = engine.start(&g, &streamloom_nodes::builtin_registry(), RunOptions::default()).unwrap();
+    assert_eq!(wait_lines(&out, 2).len(), 2);
+    std::fs::write(dir.path().join("c.jsonl"), "{\"f\":\"c\"}\n").unwrap();
+    assert_eq!(wait_lines(&out, 3).last(), Some(&json!({"f": "c"})));
+    h.stop();
+    assert_eq!(engine.block_on(h.wait()), RunOutcome::Stopped);
+    // No match at all, read once: a clear failure.
+    let g = graph(json!({"path": dir.path().join("*.none").to_str().unwrap()}), &out, 1024);
+    let h = engine.start(&g, &streamloom_nodes::builtin_registry(), RunOptions::default()).unwrap();
+    let outcome = engine.block_on(h.wait());
+    assert!(
+        matches!(&outcome, RunOutcome::Failed(f) if f.iter().any(|(_, m)| m.contains("no file matches"))),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn event_times_are_read_in_milliseconds_seconds_or_rfc3339_and_bad_ones_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        "{\"t\": 2}\n{\"t\": 2.5}\n{\"t\": \"1970-01-01T00:00:03Z\"}\n{\"t\": \"soon\"}\n{\"other\": 1}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out.jsonl");
+    let g = graph(json!({"path": input.to_str().unwrap(), "time_field": "t", "time_unit": "s"}), &out, 1024);
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = engine.start(&g, &streamloom_nodes::builtin_registry(), RunOptions::default()).unwrap();
+    assert_eq!(engine.block_on(h.wait()), RunOutcome::Completed);
+    assert_eq!(lines(&out).len(), 4, "the record without the field passes, without a time");
+    let dead = lines(&out.with_extension("dead"));
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0]["reason"].as_str().unwrap().starts_with("line 4: "), "{}", dead[0]);
+}

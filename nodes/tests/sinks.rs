@@ -195,3 +195,110 @@ fn every_sink_counts_what_it_wrote_as_passed() {
     assert_eq!(n(&s, "console").passed, 3);
     assert_eq!(json_lines(&out).len() as u64, n(&s, "file").passed);
 }
+
+/// The files in `dir` whose names start with `prefix`, sorted, with their lines.
+fn files_and_lines(dir: &Path, prefix: &str) -> Vec<(String, Vec<serde_json::Value>)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .collect();
+    files.sort();
+    files.iter().map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), json_lines(p))).collect()
+}
+
+#[test]
+fn rotation_by_size_splits_between_whole_records_and_loses_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let g = graph(
+        vec![
+            node("gen", "generator", json!({"count": 10_000, "rate": null, "payload": "sequence", "seed": 1})),
+            node("write", "file_sink", json!({"path": path.to_str().unwrap(), "rotate_bytes": 20_000})),
+        ],
+        vec![wire("gen", "write")],
+        64,
+        100,
+    );
+    let (outcome, snap) = run(&g);
+    assert_eq!(outcome, RunOutcome::Completed);
+    assert_eq!(n(&snap, "write").passed, 10_000);
+    let files = files_and_lines(dir.path(), "events.");
+    assert!(files.len() >= 3, "rotated into several files: {:?}", files.iter().map(|f| &f.0).collect::<Vec<_>>());
+    // The file being written keeps the name; the rotated ones carry a time.
+    assert!(files.iter().any(|f| f.0 == "events.jsonl"));
+    let mut all: Vec<serde_json::Value> = Vec::new();
+    for (name, lines) in &files {
+        let size = std::fs::metadata(dir.path().join(name)).unwrap().len();
+        assert!(size <= 20_000, "{name} holds {size} bytes, over the limit");
+        if name != "events.jsonl" {
+            assert!(size > 20_000 - 200, "{name} was rotated early at {size} bytes");
+        }
+        all.extend(lines.iter().cloned());
+    }
+    let mut seqs: Vec<u64> = all.iter().map(|v| v["seq"].as_u64().or_else(|| v.as_u64()).unwrap()).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..10_000).collect::<Vec<u64>>(), "every record once, whole");
+}
+
+#[test]
+fn atomic_files_appear_under_their_name_only_when_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.jsonl");
+    let g = graph(
+        vec![
+            node("gen", "generator", json!({"count": 300, "rate": 1000.0, "payload": "sequence", "seed": 1})),
+            node(
+                "write",
+                "file_sink",
+                json!({"path": path.to_str().unwrap(), "atomic": true, "flush_interval_ms": 10}),
+            ),
+        ],
+        vec![wire("gen", "write")],
+        64,
+        10,
+    );
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = start(&engine, &g, RunOptions::default());
+    let partial = dir.path().join(".out.jsonl.partial");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::metadata(&partial).map_or(0, |m| m.len()) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(std::fs::metadata(&partial).unwrap().len() > 0, "records are written to the partial file");
+    assert!(!path.exists(), "the final name does not exist before the stream ends");
+    assert_eq!(engine.block_on(h.wait()), RunOutcome::Completed);
+    assert!(!partial.exists());
+    assert_eq!(json_lines(&path).len(), 300);
+}
+
+#[test]
+fn rotation_by_age_starts_a_new_file_and_bad_durations_name_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slow.jsonl");
+    let g = graph(
+        vec![
+            node("gen", "generator", json!({"count": 25, "rate": 10.0, "payload": "sequence", "seed": 1})),
+            node(
+                "write",
+                "file_sink",
+                json!({"path": path.to_str().unwrap(), "rotate_every": "1s", "atomic": true, "flush_interval_ms": 50}),
+            ),
+        ],
+        vec![wire("gen", "write")],
+        64,
+        1,
+    );
+    let (outcome, snap) = run(&g);
+    assert_eq!(outcome, RunOutcome::Completed);
+    assert_eq!(n(&snap, "write").passed, 25);
+    let files = files_and_lines(dir.path(), "slow.");
+    assert!(files.len() >= 2, "{:?}", files.iter().map(|f| &f.0).collect::<Vec<_>>());
+    assert!(files.iter().all(|f| f.0 != "slow.jsonl"), "with atomic rotation every part has a rotated name");
+    assert_eq!(files.iter().map(|f| f.1.len()).sum::<usize>(), 25);
+    assert!(!dir.path().join(".slow.jsonl.partial").exists());
+    let kind = streamloom_nodes::builtin_registry().get("file_sink").cloned().unwrap();
+    let problems = kind.validate(&json!({"path": "x.jsonl", "rotate_every": "soon", "atomic": true, "append": true}));
+    let fields: Vec<&str> = problems.iter().filter_map(|p| p.field.as_deref()).collect();
+    assert_eq!(fields, ["atomic", "rotate_every"], "{problems:?}");
+}

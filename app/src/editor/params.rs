@@ -31,7 +31,9 @@ pub fn param_row(ui: &mut Ui, spec: &ParamSpec, value: Option<&Value>, problems:
             r.changed().then_some(Some(Value::Bool(b)))
         }
         ParamKind::Choice { choices } => {
-            let current = value.and_then(Value::as_str).unwrap_or("").to_string();
+            // A file may omit the field: the first choice is the default (see `ParamSpec::choice`).
+            let current =
+                value.and_then(Value::as_str).or(choices.first().map(String::as_str)).unwrap_or("").to_string();
             let mut picked = None;
             egui::ComboBox::from_id_salt(("param", &spec.name)).selected_text(&current).show_ui(ui, |ui| {
                 for c in choices {

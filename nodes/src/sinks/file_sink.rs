@@ -1,6 +1,7 @@
 //! `file_sink`: writes events as JSON Lines, CSV or raw lines. Serialization happens in the
 //! node task; a writer thread owns the file, behind a bounded channel, and flushes it
-//! periodically and when the stream ends (see `file_writer`).
+//! periodically and when the stream ends (see `file_writer`). Files can be rotated by size
+//! or age, and written atomically (see `file_rotation`).
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -17,6 +18,7 @@ use streamloom_runtime::registry::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::file_rotation::{Rotation, Target};
 use super::file_writer::{self, CloseOnDrop, Gate, ToWriter, WriteFailure, WriterSpec};
 
 /// How events are written.
@@ -54,6 +56,16 @@ pub struct FileSinkConfig {
     /// CSV columns; empty: the first record's fields.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<String>,
+    /// Write a hidden partial file and give it its name only when it is complete (at the end
+    /// of the stream, or when rotated), so readers never see a half-written file.
+    #[serde(default)]
+    pub atomic: bool,
+    /// Start a new file once this many bytes were written (0: never).
+    #[serde(default)]
+    pub rotate_bytes: u64,
+    /// Start a new file once the current one is this old, e.g. `1h` (absent: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotate_every: Option<String>,
 }
 
 impl Default for FileSinkConfig {
@@ -64,6 +76,9 @@ impl Default for FileSinkConfig {
             append: false,
             flush_interval_ms: default_flush_ms(),
             columns: Vec::new(),
+            atomic: false,
+            rotate_bytes: 0,
+            rotate_every: None,
         }
     }
 }
@@ -89,6 +104,22 @@ impl TypedNodeKind for FileSink {
             ParamSpec::new("append", ParamKind::Bool, "Append instead of replacing the file"),
             ParamSpec::integer("flush_interval_ms", 1, 3_600_000, "Flush at least this often"),
             ParamSpec::optional("columns", ParamKind::TextList, "CSV columns; empty: the first record's fields"),
+            ParamSpec::new(
+                "atomic",
+                ParamKind::Bool,
+                "Write to a hidden .NAME.partial file and rename it when complete (end of stream or rotation)",
+            ),
+            ParamSpec::integer(
+                "rotate_bytes",
+                0,
+                i64::MAX,
+                "Start a new file after this many bytes (0: never); the full one is renamed STEM.TIME.EXT",
+            ),
+            ParamSpec::optional(
+                "rotate_every",
+                ParamKind::Text,
+                "Start a new file when the current one is this old, e.g. 1h or 10m",
+            ),
         ]
     }
 
@@ -108,12 +139,38 @@ impl TypedNodeKind for FileSink {
         if !config.columns.is_empty() && config.format != SinkFormat::Csv {
             p.push(ConfigProblem::field("columns", "columns apply to the csv format only"));
         }
+        if config.atomic && config.append {
+            p.push(ConfigProblem::field("atomic", "atomic writes a new file; it cannot append"));
+        }
+        if let Err(e) = rotate_every(config) {
+            p.push(ConfigProblem::field("rotate_every", e));
+        }
+        if config.format == SinkFormat::Csv && (config.rotate_bytes > 0 || config.rotate_every.is_some()) {
+            p.push(ConfigProblem::field(
+                "format",
+                "csv files are not rotated yet (each part would need its header): use jsonl or lines, or no rotation",
+            ));
+        }
         p
     }
 
     fn build(config: FileSinkConfig, ctx: &BuildContext) -> Result<Box<dyn NodeTask>, ConfigProblem> {
-        let path = ctx.resolve_path(&config.path);
-        Ok(Box::new(move |ctx: NodeContext| -> NodeFuture { Box::pin(run(config, path, ctx)) }))
+        let rotation = Rotation {
+            max_bytes: (config.rotate_bytes > 0).then_some(config.rotate_bytes),
+            max_age: rotate_every(&config).map_err(|e| ConfigProblem::field("rotate_every", e))?,
+        };
+        let target = Target { path: ctx.resolve_path(&config.path), atomic: config.atomic, rotation };
+        Ok(Box::new(move |ctx: NodeContext| -> NodeFuture { Box::pin(run(config, target, ctx)) }))
+    }
+}
+
+/// The `rotate_every` duration, if set.
+fn rotate_every(config: &FileSinkConfig) -> Result<Option<Duration>, String> {
+    let Some(text) = &config.rotate_every else { return Ok(None) };
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if d >= Duration::from_secs(1) => Ok(Some(d)),
+        Ok(_) => Err(format!("`{text}` is under a second")),
+        Err(e) => Err(format!("`{text}` is not a duration such as 1h or 10m: {e}")),
     }
 }
 
@@ -121,12 +178,13 @@ impl TypedNodeKind for FileSink {
 /// held (received, not yet resolved) while its bytes wait for the writer, or `passed` once written. When writing fails
 /// (a full disk) the events still held become `errors`, the run fails with a message naming the
 /// node, the path and their number, and the file ends on its last whole record.
-async fn run(config: FileSinkConfig, path: PathBuf, mut ctx: NodeContext) -> Result<(), NodeError> {
+async fn run(config: FileSinkConfig, target: Target, mut ctx: NodeContext) -> Result<(), NodeError> {
+    let path: PathBuf = target.writing();
     let empty = !config.append || std::fs::metadata(&path).map(|m| m.len() == 0).unwrap_or(true);
     let gate = Gate::default();
     let _close_on_drop = CloseOnDrop(gate.clone());
     let (tx, rx) = mpsc::channel::<ToWriter>(4);
-    let spec = WriterSpec { path: path.clone(), append: config.append, metrics: ctx.metrics.clone(), gate };
+    let spec = WriterSpec { target, append: config.append, metrics: ctx.metrics.clone(), gate };
     let writer_done = CancellationToken::new();
     let writer = {
         let done = writer_done.clone();

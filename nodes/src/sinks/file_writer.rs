@@ -7,11 +7,18 @@
 //! disk) or the node was cancelled mid-write, the file is cut back to that length, so it
 //! always ends on a whole record. Every record received is held by the node until its bytes
 //! were written (`passed`); what a failure leaves unwritten the node turns into `errors`.
+//!
+//! Rotation and the atomic mode (see `file_rotation`): a file is rotated between whole
+//! records, after its bytes were synced; a size limit splits a buffer at the record that
+//! reaches it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime};
+
+use super::file_rotation::Target;
 
 use streamloom_runtime::metrics::NodeMetrics;
 use tokio::sync::mpsc;
@@ -58,8 +65,8 @@ impl Drop for CloseOnDrop {
 
 /// Where and how to write.
 pub struct WriterSpec {
-    /// The file.
-    pub path: PathBuf,
+    /// The file, and how it is rotated and completed.
+    pub target: Target,
     /// Append instead of replacing.
     pub append: bool,
     /// The sink's counters (`passed`).
@@ -70,6 +77,9 @@ pub struct WriterSpec {
 
 struct Writer {
     file: File,
+    target: Target,
+    /// When the file being written was opened.
+    opened: Instant,
     /// Bytes of the file that hold whole records.
     durable: u64,
     buf: Vec<u8>,
@@ -96,15 +106,18 @@ fn open(path: &PathBuf, append: bool) -> std::io::Result<(File, u64)> {
     Ok((file, len))
 }
 
-/// Runs the writer until the node drops its sender (then flushes and syncs), a write fails,
-/// or the node is cancelled. Opening happens here too, so a FIFO without a reader never
-/// blocks a runtime worker.
+/// Runs the writer until the node drops its sender (then flushes, syncs and, in atomic mode,
+/// renames the file to its final name), a write fails, or the node is cancelled. Opening
+/// happens here too, so a FIFO without a reader never blocks a runtime worker.
 pub fn run(spec: WriterSpec, mut rx: mpsc::Receiver<ToWriter>) -> Result<(), WriteFailure> {
-    let shown = spec.path.display().to_string();
+    let writing = spec.target.writing();
+    let shown = writing.display().to_string();
     let (file, durable) =
-        open(&spec.path, spec.append).map_err(|e| WriteFailure::Io(format!("cannot open {shown}: {e}")))?;
+        open(&writing, spec.append).map_err(|e| WriteFailure::Io(format!("cannot open {shown}: {e}")))?;
     let mut w = Writer {
         file,
+        target: spec.target,
+        opened: Instant::now(),
         durable,
         buf: Vec::with_capacity(WRITE_AT),
         ends: Vec::new(),
@@ -125,7 +138,13 @@ pub fn run(spec: WriterSpec, mut rx: mpsc::Receiver<ToWriter>) -> Result<(), Wri
         }
     }
     w.write_out().map_err(|f| f.describe(&shown))?;
-    w.file.sync_data().map_err(|e| WriteFailure::Io(format!("syncing {shown}: {e}")))
+    w.file.sync_data().map_err(|e| WriteFailure::Io(format!("syncing {shown}: {e}")))?;
+    if w.target.atomic {
+        let done = w.target.finished(false, SystemTime::now());
+        std::fs::rename(&writing, &done)
+            .map_err(|e| WriteFailure::Io(format!("renaming {shown} to {}: {e}", done.display())))?;
+    }
+    Ok(())
 }
 
 enum Failed {
@@ -143,17 +162,58 @@ impl Failed {
 }
 
 impl Writer {
-    /// Writes the buffer; counts the records whose bytes all reached the file. On a failure
-    /// the file is cut back to its last whole record.
+    /// Writes the buffer, rotating the file between records when it is due.
     fn write_out(&mut self) -> Result<(), Failed> {
+        while !self.ends.is_empty() {
+            let count = match self.target.rotation.max_bytes {
+                // The records that fit under the limit; at least one in a fresh file.
+                Some(max) => {
+                    let room = max.saturating_sub(self.durable) as usize;
+                    let fit = self.ends.partition_point(|&e| e <= room);
+                    if fit == 0 && self.durable == 0 { 1 } else { fit }
+                }
+                None => self.ends.len(),
+            };
+            if count > 0 {
+                self.write_records(count)?;
+            }
+            if count < self.ends.len() || self.target.rotation.due(self.durable, self.opened) {
+                self.rotate()?;
+            }
+        }
+        if self.target.rotation.due(self.durable, self.opened) {
+            self.rotate()?;
+        }
+        Ok(())
+    }
+
+    /// Syncs the file, gives it its rotated name and starts a new one.
+    fn rotate(&mut self) -> Result<(), Failed> {
+        if self.durable == 0 {
+            return Ok(());
+        }
+        self.file.sync_data().map_err(Failed::Io)?;
+        let writing = self.target.writing();
+        let done = self.target.finished(true, SystemTime::now());
+        std::fs::rename(&writing, &done).map_err(Failed::Io)?;
+        self.file = File::create(&writing).map_err(Failed::Io)?;
+        self.durable = 0;
+        self.opened = Instant::now();
+        Ok(())
+    }
+
+    /// Writes the first `count` buffered records; counts those whose bytes all reached the
+    /// file. On a failure the file is cut back to its last whole record.
+    fn write_records(&mut self, count: usize) -> Result<(), Failed> {
+        let upto = self.ends[count - 1];
         let mut written = 0;
         let mut failure = None;
-        while written < self.buf.len() {
+        while written < upto {
             if *self.gate.lock() {
                 failure = Some(Failed::Cancelled);
                 break;
             }
-            match self.file.write(&self.buf[written..]) {
+            match self.file.write(&self.buf[written..upto]) {
                 Ok(0) => {
                     failure = Some(Failed::Io(ErrorKind::WriteZero.into()));
                     break;
@@ -186,8 +246,11 @@ impl Writer {
             }
             return Err(f);
         }
-        self.buf.clear();
-        self.ends.clear();
+        self.buf.drain(..upto);
+        self.ends.drain(..count);
+        for e in &mut self.ends {
+            *e -= upto;
+        }
         Ok(())
     }
 }

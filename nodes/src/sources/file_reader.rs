@@ -4,12 +4,13 @@
 //! results are taken from parser `k % n`). Every channel holds at most two chunks, so a slow
 //! downstream holds the reader back and memory stays bounded.
 
+use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 use streamloom_runtime::metrics::NodeMetrics;
@@ -18,7 +19,16 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::file_follow::{Change, FileId, OpenFile, StartAt, is_pattern, matching};
 use super::file_source::FileFormat;
+use crate::event_time::TimeSource;
+
+/// How often a followed file that has not grown is looked at again.
+const FOLLOW_POLL: Duration = Duration::from_millis(100);
+/// How often a followed pattern is matched again for new files.
+const RESCAN: Duration = Duration::from_secs(1);
+/// Chunks read from one followed file before the next file's turn.
+const FOLLOW_CHUNKS: usize = 4;
 
 /// Parsed events of one chunk, and the lines that could not be parsed.
 pub enum Chunk {
@@ -26,7 +36,8 @@ pub enum Chunk {
     Events {
         /// Parsed events, in file order.
         batch: Batch,
-        /// Lines that failed.
+        /// Lines that failed: sequence number, record for the dead-letter port, reason with
+        /// the place (`line 4: …`, or `FILE line 4: …` when a pattern names several files).
         bad: Vec<(u64, Value, String)>,
         /// Blank lines passed over.
         skipped: u64,
@@ -37,9 +48,10 @@ pub enum Chunk {
 
 /// What the reader hands a parser.
 enum Work {
-    /// Whole lines, the first numbered `first_line`; `ends[i]` is where line `i` stops
-    /// (its `\\n` excluded), as the reader found them, so parsers need not scan again.
-    Lines { data: Vec<u8>, first_line: u64, ends: Vec<usize> },
+    /// Whole lines, the first numbered `first_line` in its file and `first_seq` among all the
+    /// node's events; `ends[i]` is where line `i` stops (its `\\n` excluded), as the reader
+    /// found them, so parsers need not scan again. `label` names the file when several are read.
+    Lines { data: Vec<u8>, first_line: u64, first_seq: u64, ends: Vec<usize>, label: Option<Arc<str>> },
     /// Already parsed (CSV) or a failure: passed on as it is.
     Ready(Chunk),
 }
@@ -53,8 +65,10 @@ pub struct ReadSpec {
     pub format: FileFormat,
     /// Keep reading as the file grows.
     pub follow: bool,
-    /// Field with the event time.
-    pub time_field: Option<String>,
+    /// Where event times come from, when the records carry them.
+    pub time: Option<TimeSource>,
+    /// Where a followed file is first read from.
+    pub start_at: StartAt,
     /// Lines per chunk.
     pub batch_size: usize,
     /// Node index stamped on events.
@@ -143,12 +157,14 @@ impl ParallelReader {
             let (out_tx, out_rx) = mpsc::channel::<Chunk>(2);
             inputs.push(work_tx);
             outputs.push(out_rx);
-            let parser = LineParser { format: spec.format, time_field: spec.time_field.clone(), source: spec.source };
+            let parser = LineParser { format: spec.format, time: spec.time.clone(), source: spec.source };
             let metrics = spec.metrics.clone();
             threads.push(tokio::task::spawn_blocking(move || {
                 while let Some(work) = work_rx.blocking_recv() {
                     let chunk = match work {
-                        Work::Lines { data, first_line, ends } => parser.parse(&data, first_line, &ends),
+                        Work::Lines { data, first_line, first_seq, ends, label } => {
+                            parser.parse(&data, (first_line, first_seq), &ends, label.as_deref())
+                        }
                         Work::Ready(chunk) => chunk,
                     };
                     if let Err(mpsc::error::SendError(chunk)) = out_tx.blocking_send(chunk) {
@@ -160,7 +176,7 @@ impl ParallelReader {
         }
         let gone = CancellationToken::new();
         let metrics = spec.metrics.clone();
-        let reader = Reader { spec, inputs, next: 0, gone: gone.clone() };
+        let reader = Reader { spec, inputs, next: 0, next_seq: 1, gone: gone.clone() };
         threads.push(tokio::task::spawn_blocking(move || reader.run()));
         ParallelReader { chunks: OrderedChunks { outputs, next: 0, gone, metrics }, threads: Threads(threads) }
     }
@@ -170,7 +186,54 @@ struct Reader {
     spec: ReadSpec,
     inputs: Vec<mpsc::Sender<Work>>,
     next: usize,
+    /// Sequence number of the next line handed on (unique across files, rotations and truncations).
+    next_seq: u64,
     gone: CancellationToken,
+}
+
+/// How far [`Reader::pump`] got.
+#[derive(Debug, PartialEq, Eq)]
+enum Pumped {
+    /// At the file's end for now.
+    End,
+    /// Chunks handed on; there may be more.
+    More,
+    /// The node stopped or is gone.
+    Gone,
+}
+
+/// One file being read and its lines not yet handed on.
+struct Lines {
+    file: OpenFile,
+    data: Vec<u8>,
+    /// End of each complete line in `data` (without its newline).
+    ends: Vec<usize>,
+    /// The file's line number of the first line in `data`.
+    first_line: u64,
+    bom_checked: bool,
+}
+
+impl Lines {
+    fn new(file: OpenFile, batch_size: usize) -> Lines {
+        let batch = batch_size.max(1);
+        // A file read from its end has no byte-order mark to strip.
+        let bom_checked = !file.at_start();
+        Lines {
+            file,
+            data: Vec::with_capacity(batch * 96),
+            ends: Vec::with_capacity(batch),
+            first_line: 1,
+            bom_checked,
+        }
+    }
+
+    /// The file is read again from its start (it was truncated).
+    fn restart(&mut self) {
+        self.data.clear();
+        self.ends.clear();
+        self.first_line = 1;
+        self.bom_checked = false;
+    }
 }
 
 impl Reader {
@@ -182,81 +245,193 @@ impl Reader {
     }
 
     fn run(mut self) {
-        let file = match File::open(&self.spec.path) {
-            Ok(f) => f,
-            Err(e) => {
-                let msg = format!("cannot open {}: {e}", self.spec.path.display());
-                self.send(Work::Ready(Chunk::Failed(msg)));
-                return;
-            }
-        };
         let outcome = match self.spec.format {
-            FileFormat::Csv => self.read_csv(file),
-            _ => self.read_lines(file),
+            FileFormat::Csv => File::open(&self.spec.path)
+                .map_err(|e| format!("cannot open {}: {e}", self.spec.path.display()))
+                .and_then(|file| self.read_csv(file)),
+            _ if self.spec.follow => self.follow_text(),
+            _ => self.read_text_once(),
         };
         if let Err(msg) = outcome {
             self.send(Work::Ready(Chunk::Failed(msg)));
         }
     }
 
-    fn read_lines(&mut self, file: File) -> Result<(), String> {
-        let mut reader = BufReader::with_capacity(1 << 18, file);
-        let batch = self.spec.batch_size.max(1);
-        let mut data: Vec<u8> = Vec::with_capacity(batch * 96);
-        // End of each complete line in `data` (without its newline).
-        let mut ends: Vec<usize> = Vec::with_capacity(batch);
-        let mut first_line = 1u64;
-        let mut bom_checked = false;
-        loop {
-            if self.spec.stop.is_cancelled() || self.gone.is_cancelled() {
-                return Ok(());
-            }
-            let n = reader
-                .read_until(b'\n', &mut data)
-                .map_err(|e| format!("reading {}: {e}", self.spec.path.display()))?;
-            // A UTF-8 byte-order mark at the start of the file is not part of the first line.
-            if !bom_checked && (data.len() >= BOM.len() || n == 0 || data.last() == Some(&b'\n')) {
-                bom_checked = true;
-                if data.starts_with(BOM) {
-                    data.drain(..BOM.len());
-                }
-            }
-            if n > 0 && data.last() == Some(&b'\n') {
-                ends.push(data.len() - 1);
-                if ends.len() >= batch {
-                    let count = ends.len() as u64;
-                    let chunk = std::mem::replace(&mut data, Vec::with_capacity(batch * 96));
-                    let chunk_ends = std::mem::replace(&mut ends, Vec::with_capacity(batch));
-                    if !self.send(Work::Lines { data: chunk, first_line, ends: chunk_ends }) {
-                        return Ok(());
-                    }
-                    first_line += count;
-                }
-                continue;
-            }
-            // End of the file for now; what follows the last complete line has no newline yet.
-            let line_start = ends.last().map_or(0, |e| e + 1);
-            if !self.spec.follow {
-                if data.len() > line_start {
-                    ends.push(data.len());
-                }
-                if !ends.is_empty() {
-                    self.send(Work::Lines { data, first_line, ends });
-                }
-                return Ok(());
-            }
-            if !ends.is_empty() {
-                let count = ends.len() as u64;
-                let partial = data.split_off(line_start);
-                let chunk = std::mem::replace(&mut data, partial);
-                let chunk_ends = std::mem::replace(&mut ends, Vec::with_capacity(batch));
-                if !self.send(Work::Lines { data: chunk, first_line, ends: chunk_ends }) {
-                    return Ok(());
-                }
-                first_line += count;
-            }
-            std::thread::sleep(Duration::from_millis(100));
+    /// The files the path names: itself, or the files matching its pattern.
+    fn targets(&self) -> Result<Vec<PathBuf>, String> {
+        if is_pattern(&self.spec.path) { matching(&self.spec.path) } else { Ok(vec![self.spec.path.clone()]) }
+    }
+
+    /// Opens one of the files; with a pattern, its errors name it.
+    fn open(&self, path: &std::path::Path, start: StartAt) -> Result<Lines, String> {
+        let label = is_pattern(&self.spec.path).then(|| Arc::from(path.display().to_string()));
+        OpenFile::open(path, start, label).map(|file| Lines::new(file, self.spec.batch_size))
+    }
+
+    /// Reads every file once, in name order; the last line of each may lack its newline.
+    fn read_text_once(&mut self) -> Result<(), String> {
+        let paths = self.targets()?;
+        if paths.is_empty() {
+            return Err(format!("no file matches {}", self.spec.path.display()));
         }
+        for path in paths {
+            let mut lines = self.open(&path, StartAt::Beginning)?;
+            if self.pump(&mut lines, usize::MAX)? == Pumped::Gone || !self.send_lines(&mut lines, true) {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Follows the file (or every file matching the pattern, including files created later)
+    /// with `tail -F` semantics, until the node stops.
+    fn follow_text(&mut self) -> Result<(), String> {
+        let pattern = is_pattern(&self.spec.path);
+        let mut followed: Vec<Lines> = Vec::new();
+        // Files read already: a rotated file seen again under its new name is not read twice.
+        let mut seen: HashSet<FileId> = HashSet::new();
+        let mut last_scan: Option<Instant> = None;
+        loop {
+            if self.stopped() {
+                return Ok(());
+            }
+            if last_scan.is_none_or(|t| t.elapsed() >= RESCAN) {
+                let start = if last_scan.is_none() { self.spec.start_at } else { StartAt::Beginning };
+                for path in self.targets()? {
+                    if followed.iter().any(|l| l.file.path == path) {
+                        continue;
+                    }
+                    match self.open(&path, start) {
+                        Ok(lines) if seen.insert(lines.file.id) => followed.push(lines),
+                        Ok(_) => {}
+                        Err(e) if !pattern && last_scan.is_none() => return Err(e),
+                        // Gone between listing and opening: the next scan sees.
+                        Err(_) => {}
+                    }
+                }
+                last_scan = Some(Instant::now());
+            }
+            let mut progress = false;
+            for lines in &mut followed {
+                match self.follow_one(lines, &mut seen)? {
+                    Pumped::Gone => return Ok(()),
+                    Pumped::More => progress = true,
+                    Pumped::End => {}
+                }
+            }
+            if !progress {
+                std::thread::sleep(FOLLOW_POLL);
+            }
+        }
+    }
+
+    /// Reads what was appended to one followed file (a few chunks at most, so no file starves
+    /// the others), then hands on its complete lines and checks for rotation and truncation.
+    /// `More` when it made progress.
+    fn follow_one(&mut self, lines: &mut Lines, seen: &mut HashSet<FileId>) -> Result<Pumped, String> {
+        match self.pump(lines, FOLLOW_CHUNKS)? {
+            Pumped::End => {}
+            other => return Ok(other),
+        }
+        let had_lines = !lines.ends.is_empty();
+        if !self.send_lines(lines, false) {
+            return Ok(Pumped::Gone);
+        }
+        match lines.file.check() {
+            Change::None => Ok(if had_lines { Pumped::More } else { Pumped::End }),
+            Change::Truncated => {
+                // Its last line will never be finished: it is a line as it stands.
+                if !self.send_lines(lines, true) {
+                    return Ok(Pumped::Gone);
+                }
+                tracing::info!("{} was truncated: reading it again from its start", lines.file.path.display());
+                lines.file.rewind()?;
+                lines.restart();
+                Ok(Pumped::More)
+            }
+            Change::Rotated => {
+                // What was appended before the rename, then the last line as it stands.
+                if self.pump(lines, usize::MAX)? == Pumped::Gone || !self.send_lines(lines, true) {
+                    return Ok(Pumped::Gone);
+                }
+                match self.open(&lines.file.path.clone(), StartAt::Beginning) {
+                    Ok(new) => {
+                        tracing::info!("{} was rotated: reading the new file", new.file.path.display());
+                        seen.insert(new.file.id);
+                        *lines = new;
+                    }
+                    // Renamed away again before it could be opened: the next check sees.
+                    Err(e) => tracing::debug!("{e}"),
+                }
+                Ok(Pumped::More)
+            }
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.spec.stop.is_cancelled() || self.gone.is_cancelled()
+    }
+
+    /// Reads whole lines until the file's end for now (`End`), or until `max_chunks` chunks
+    /// were handed on (`More`), or the node stops (`Gone`).
+    fn pump(&mut self, lines: &mut Lines, max_chunks: usize) -> Result<Pumped, String> {
+        let batch = self.spec.batch_size.max(1);
+        let mut sent = 0;
+        loop {
+            if self.stopped() {
+                return Ok(Pumped::Gone);
+            }
+            let n = lines.file.read_until_newline(&mut lines.data)?;
+            // A UTF-8 byte-order mark at the start of a file is not part of its first line.
+            if !lines.bom_checked && (lines.data.len() >= BOM.len() || n == 0 || lines.data.last() == Some(&b'\n')) {
+                lines.bom_checked = true;
+                if lines.data.starts_with(BOM) {
+                    lines.data.drain(..BOM.len());
+                }
+            }
+            if n == 0 || lines.data.last() != Some(&b'\n') {
+                return Ok(Pumped::End);
+            }
+            lines.ends.push(lines.data.len() - 1);
+            if lines.ends.len() >= batch {
+                if !self.send_lines(lines, false) {
+                    return Ok(Pumped::Gone);
+                }
+                sent += 1;
+                if sent >= max_chunks {
+                    return Ok(Pumped::More);
+                }
+            }
+        }
+    }
+
+    /// Hands the complete lines to a parser (and, with `partial_too`, what follows the last
+    /// line break as one more line); false when the node is gone.
+    fn send_lines(&mut self, lines: &mut Lines, partial_too: bool) -> bool {
+        let line_start = lines.ends.last().map_or(0, |e| e + 1);
+        if partial_too && lines.data.len() > line_start {
+            lines.ends.push(lines.data.len());
+        }
+        if lines.ends.is_empty() {
+            return true;
+        }
+        let cut = if partial_too { lines.data.len() } else { line_start };
+        let mut rest = Vec::with_capacity(self.spec.batch_size.max(1) * 96);
+        rest.extend_from_slice(&lines.data[cut..]);
+        lines.data.truncate(cut);
+        let data = std::mem::replace(&mut lines.data, rest);
+        let ends = std::mem::replace(&mut lines.ends, Vec::with_capacity(self.spec.batch_size.max(1)));
+        let count = ends.len() as u64;
+        let work = Work::Lines {
+            data,
+            first_line: lines.first_line,
+            first_seq: self.next_seq,
+            ends,
+            label: lines.file.label.clone(),
+        };
+        lines.first_line += count;
+        self.next_seq += count;
+        self.send(work)
     }
 
     fn read_csv(&mut self, file: File) -> Result<(), String> {
@@ -285,8 +460,7 @@ impl Reader {
             *first = rest.to_string();
         }
         check_unique(&headers).map_err(|col| format!("the CSV header of {path} names column `{col}` twice"))?;
-        let parser =
-            LineParser { format: FileFormat::Csv, time_field: self.spec.time_field.clone(), source: self.spec.source };
+        let parser = LineParser { format: FileFormat::Csv, time: self.spec.time.clone(), source: self.spec.source };
         let batch_size = self.spec.batch_size.max(1);
         let mut batch = Vec::with_capacity(batch_size);
         let mut bad = Vec::new();
@@ -306,7 +480,7 @@ impl Reader {
                         bad.push((
                             line_no,
                             json!({ "line": line_no, "fields": fields }),
-                            format!("{} fields, the header has {}", rec.len(), headers.len()),
+                            format!("line {line_no}: {} fields, the header has {}", rec.len(), headers.len()),
                         ));
                     } else {
                         let mut m = Map::with_capacity(headers.len());
@@ -314,13 +488,15 @@ impl Reader {
                             m.insert(h.clone(), csv_value(v));
                         }
                         let value = Value::Object(m);
-                        let time = parser.event_time(&value);
-                        batch.push(Event { value, time, source: self.spec.source, seq: line_no });
+                        match parser.event_time(&value) {
+                            Ok(time) => batch.push(Event { value, time, source: self.spec.source, seq: line_no }),
+                            Err(reason) => bad.push((line_no, value, format!("line {line_no}: {reason}"))),
+                        }
                     }
                 }
                 Err(e) => {
                     let line_no = lines.failed(&rdr);
-                    bad.push((line_no, json!({ "line": line_no }), format!("invalid CSV: {e}")));
+                    bad.push((line_no, json!({ "line": line_no }), format!("line {line_no}: invalid CSV: {e}")));
                 }
             }
             // Good and bad rows together: neither list outgrows a batch.
@@ -425,17 +601,24 @@ fn newlines(rec: &csv::StringRecord) -> u64 {
 /// Turns lines into events.
 struct LineParser {
     format: FileFormat,
-    time_field: Option<String>,
+    time: Option<TimeSource>,
     source: u32,
 }
 
 impl LineParser {
-    fn event_time(&self, value: &Value) -> Option<i64> {
-        let field = self.time_field.as_deref()?;
-        value.get(field).and_then(Value::as_i64)
+    /// The record's event time, when the source reads one. A record without the field has
+    /// none (a window downstream reports it; other nodes take it as it is); a field that is
+    /// not a time says why.
+    fn event_time(&self, value: &Value) -> Result<Option<i64>, String> {
+        let Some(time) = &self.time else { return Ok(None) };
+        if time.field.as_ref().is_some_and(|f| f.get(value).is_none()) {
+            return Ok(None);
+        }
+        time.time_of(value, None).map(Some)
     }
 
-    fn parse(&self, data: &[u8], first_line: u64, ends: &[usize]) -> Chunk {
+    /// Parses lines numbered from `first.0` in their file, with sequence numbers from `first.1`.
+    fn parse(&self, data: &[u8], first: (u64, u64), ends: &[usize], label: Option<&str>) -> Chunk {
         let mut batch = Vec::with_capacity(ends.len());
         let mut bad = Vec::new();
         let mut skipped = 0;
@@ -443,14 +626,24 @@ impl LineParser {
         for (i, &end) in ends.iter().enumerate() {
             let line = &data[start..end];
             start = end + 1;
-            let line_no = first_line + i as u64;
+            let line_no = first.0 + i as u64;
+            let seq = first.1 + i as u64;
             let text = line.strip_suffix(b"\r").unwrap_or(line);
             if text.is_empty() {
                 skipped += 1;
                 continue;
             }
-            let failed =
-                |reason: String| (line_no, json!({ "line": line_no, "text": String::from_utf8_lossy(text) }), reason);
+            let failed = |reason: String| {
+                let text = String::from_utf8_lossy(text);
+                match label {
+                    Some(file) => (
+                        seq,
+                        json!({ "file": file, "line": line_no, "text": text }),
+                        format!("{file} line {line_no}: {reason}"),
+                    ),
+                    None => (seq, json!({ "line": line_no, "text": text }), format!("line {line_no}: {reason}")),
+                }
+            };
             match self.format {
                 FileFormat::Jsonl => match serde_json::from_slice::<Value>(text) {
                     Ok(value) => match oversized_integer(&value, text) {
@@ -458,15 +651,15 @@ impl LineParser {
                             "integer {} does not fit in 64 bits (as a float it would lose digits)",
                             cut(digits)
                         ))),
-                        None => {
-                            let time = self.event_time(&value);
-                            batch.push(Event { value, time, source: self.source, seq: line_no });
-                        }
+                        None => match self.event_time(&value) {
+                            Ok(time) => batch.push(Event { value, time, source: self.source, seq }),
+                            Err(reason) => bad.push(failed(reason)),
+                        },
                     },
                     Err(e) => bad.push(failed(format!("invalid JSON: {e}"))),
                 },
                 _ => match std::str::from_utf8(text) {
-                    Ok(s) => batch.push(Event::new(Value::String(s.to_string()), self.source, line_no)),
+                    Ok(s) => batch.push(Event::new(Value::String(s.to_string()), self.source, seq)),
                     Err(e) => bad.push(failed(format!("invalid UTF-8: {e}"))),
                 },
             }
@@ -567,7 +760,8 @@ mod tests {
             path,
             format: FileFormat::Csv,
             follow: false,
-            time_field: None,
+            time: None,
+            start_at: StartAt::Beginning,
             batch_size: 10,
             source: 0,
             stop: CancellationToken::new(),

@@ -16,7 +16,9 @@ use streamloom_runtime::registry::{
     Ports, TypedNodeKind,
 };
 
+use super::file_follow::StartAt;
 use super::file_reader::{Chunk, ParallelReader, ReadSpec};
+use crate::event_time::{Path, TimeSource, TimeUnit};
 
 /// How the file is read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,12 +42,21 @@ pub struct FileSourceConfig {
     /// lines, jsonl or csv.
     #[serde(default)]
     pub format: FileFormat,
-    /// Keep reading as the file grows, until the graph is stopped (lines and jsonl).
+    /// Keep reading as the file grows, until the graph is stopped (lines and jsonl), with
+    /// `tail -F` semantics: a file rotated by rename is finished and the new one read; a
+    /// truncated file is read again from its start; a pattern picks up files created later.
     #[serde(default)]
     pub follow: bool,
-    /// Record field holding the event time in ms since the epoch.
+    /// Where a followed file is first read from: beginning or end (new lines only).
+    #[serde(default)]
+    pub start_at: StartAt,
+    /// Record field (a path such as `ts` or `meta.time`) holding the event time: a number of
+    /// `time_unit`s since the epoch, or RFC 3339 text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_field: Option<String>,
+    /// Unit of a numeric time field: ms or s.
+    #[serde(default)]
+    pub time_unit: TimeUnit,
     /// How far watermarks trail the largest event time seen (ms).
     #[serde(default)]
     pub watermark_delay_ms: u64,
@@ -57,7 +68,9 @@ impl Default for FileSourceConfig {
             path: "data/events.jsonl".into(),
             format: FileFormat::Jsonl,
             follow: false,
+            start_at: StartAt::Beginning,
             time_field: None,
+            time_unit: TimeUnit::Ms,
             watermark_delay_ms: 0,
         }
     }
@@ -74,18 +87,33 @@ impl TypedNodeKind for FileSource {
 
     fn params() -> Vec<ParamSpec> {
         vec![
-            ParamSpec::new("path", ParamKind::Path, "File to read; relative paths start at the graph file's folder"),
+            ParamSpec::new(
+                "path",
+                ParamKind::Path,
+                "File to read, or a glob pattern (`logs/*.log`) for every file it matches; relative paths start at the graph file's folder",
+            ),
             ParamSpec::choice(
                 "format",
-                &["lines", "jsonl", "csv"],
-                "lines: text events; jsonl: one JSON value per line; csv: header row names the fields",
+                &["jsonl", "lines", "csv"],
+                "jsonl: one JSON value per line; lines: text events; csv: header row names the fields",
             ),
-            ParamSpec::new("follow", ParamKind::Bool, "Keep reading as the file grows (tail), until stopped"),
+            ParamSpec::new(
+                "follow",
+                ParamKind::Bool,
+                "Keep reading as the file grows, until stopped (tail -F: follows rotation by rename and truncation)",
+            ),
+            ParamSpec::choice(
+                "start_at",
+                &["beginning", "end"],
+                "Followed files: read from the beginning, or only lines appended after the start",
+            ),
             ParamSpec::optional(
                 "time_field",
                 ParamKind::Text,
-                "Field with the event time (ms since epoch); enables watermarks",
+                "Field with the event time (a number since the epoch, or RFC 3339 text); enables watermarks. \
+                 A record whose field is not a time goes to `errors`; one without the field has no time",
             ),
+            ParamSpec::choice("time_unit", &["ms", "s"], "Unit of a numeric time field"),
             ParamSpec::integer(
                 "watermark_delay_ms",
                 0,
@@ -112,6 +140,9 @@ impl TypedNodeKind for FileSource {
         if config.follow && config.format == FileFormat::Csv {
             p.push(ConfigProblem::field("follow", "follow works with lines and jsonl, not csv"));
         }
+        if config.start_at == StartAt::End && !config.follow {
+            p.push(ConfigProblem::field("start_at", "start_at: end needs follow: true"));
+        }
         if config.time_field.is_some() && config.format == FileFormat::Lines {
             p.push(ConfigProblem::field("time_field", "lines have no fields; use jsonl or csv"));
         }
@@ -136,7 +167,8 @@ async fn run(config: FileSourceConfig, path: PathBuf, mut ctx: NodeContext) -> R
         path: path.clone(),
         format: config.format,
         follow: config.follow,
-        time_field: config.time_field.clone(),
+        time: config.time_field.as_deref().map(|f| TimeSource { field: Some(Path::parse(f)), unit: config.time_unit }),
+        start_at: config.start_at,
         batch_size: ctx.batch_size,
         source: ctx.index,
         stop: ctx.control.stop.clone(),
@@ -172,8 +204,8 @@ async fn run(config: FileSourceConfig, path: PathBuf, mut ctx: NodeContext) -> R
         match chunk {
             Chunk::Events { batch, bad, skipped } => {
                 ctx.metrics.skipped.fetch_add(skipped, Ordering::Relaxed);
-                for (line, record, reason) in bad {
-                    ctx.errors.report_value(record, format!("line {line}: {reason}"), ctx.index, line);
+                for (seq, record, reason) in bad {
+                    ctx.errors.report_value(record, reason, ctx.index, seq);
                 }
                 if config.time_field.is_some() {
                     max_time = batch.iter().filter_map(|e| e.time).fold(max_time, i64::max);

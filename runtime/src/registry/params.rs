@@ -63,7 +63,7 @@ impl ParamSpec {
     pub fn optional(name: &str, kind: ParamKind, doc: &str) -> Self {
         ParamSpec { optional: true, ..Self::new(name, kind, doc) }
     }
-    /// A choice among `choices`.
+    /// A choice among `choices`; the first is the kind's default, shown when a file omits the field.
     pub fn choice(name: &str, choices: &[&str], doc: &str) -> Self {
         Self::new(name, ParamKind::Choice { choices: choices.iter().map(|c| c.to_string()).collect() }, doc)
     }

@@ -12,7 +12,7 @@ use std::hash::{Hash, Hasher};
 use serde_json::Value;
 use sketches_ddsketch::{Config as SketchConfig, DDSketch};
 
-use super::event_time::Path;
+use crate::event_time::Path;
 
 /// Largest `collect` limit.
 pub const MAX_COLLECT: usize = 100_000;

@@ -4,7 +4,7 @@ use streamloom_runtime::registry::ConfigProblem;
 
 use super::config::WindowType;
 
-/// How event times map to windows (all in ms; event times are within ±[`super::event_time::MAX_TIME`]
+/// How event times map to windows (all in ms; event times are within ±[`crate::event_time::MAX_TIME`]
 /// and durations within 10 years, so nothing here overflows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Assigner {

@@ -8,7 +8,7 @@ use streamloom_runtime::registry::{ConfigProblem, ParamKind, ParamSpec};
 
 use super::aggregate::AggSpec;
 use super::assign::Assigner;
-use super::event_time::TimeUnit;
+use crate::event_time::TimeUnit;
 
 /// The kind of window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

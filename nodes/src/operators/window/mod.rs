@@ -25,7 +25,6 @@ mod aggregate;
 mod assign;
 mod config;
 mod count;
-mod event_time;
 mod global;
 mod row;
 mod state;
@@ -38,11 +37,11 @@ use streamloom_runtime::registry::{
     BuildContext, Category, ConfigProblem, NodeFuture, NodeTask, ParamSpec, PortSpec, PortType, Ports, TypedNodeKind,
 };
 
+pub use crate::event_time::{Path, TimeSource, TimeUnit};
 pub use aggregate::{AggFn, AggSpec};
 pub use assign::Assigner;
 pub use config::{Grouping, TimeMode, WindowConfig, WindowType};
 pub use count::CountWindows;
-pub use event_time::{Path, TimeSource, TimeUnit};
 pub use global::GlobalWindows;
 pub use row::KeyFields;
 pub use state::{Outcome, Row, Windows};

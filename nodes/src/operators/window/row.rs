@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::aggregate::{Acc, AggSpec};
-use super::event_time::Path;
+use crate::event_time::Path;
 
 /// The output field a key path starts with (`geo.country` → `geo`).
 pub fn field_name(path: &str) -> String {

@@ -20,9 +20,9 @@ use streamloom_runtime::{Batch, Event};
 
 use super::aggregate::AggSpec;
 use super::count::CountWindows;
-use super::event_time::TimeSource;
 use super::global::GlobalWindows;
 use super::state::{Outcome, Row, Windows};
+use crate::event_time::TimeSource;
 
 /// Output port of the window rows.
 pub const OUT: usize = 0;

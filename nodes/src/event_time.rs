@@ -1,4 +1,4 @@
-//! Reading field paths and event times out of records.
+//! Reading field paths and event times out of records (windows and sources with `time_field`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

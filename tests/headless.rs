@@ -131,9 +131,30 @@ fn generated_stream_example_writes_csv_of_big_purchases() {
 #[test]
 fn websocket_loopback_example_reads_back_every_event_it_broadcasts() {
     let (tmp, graph) = example_copy("websocket_loopback.ron");
-    let out = streamloom(&["--headless", graph.to_str().unwrap()], tmp.path());
+    let metrics = tmp.path().join("m.json");
+    let out =
+        streamloom(&["--headless", graph.to_str().unwrap(), "--metrics-out", metrics.to_str().unwrap()], tmp.path());
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("completed"), "{}", text(&out));
+    // Each node's own status, in the summary and in --metrics-out.
+    assert!(
+        text(&out).contains("    state: closed: the server closed the connection; reconnect is off"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("    gauges: keys 0  open_windows 0  state_bytes 0"), "{}", text(&out));
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
+    let m = &m["metrics"];
+    let client = &m["nodes"]["ws_client"];
+    assert_eq!((client["state"].as_str(), client["status"].as_str()), (Some("closed"), Some("finished")), "{client}");
+    assert!(client["gauges"]["reconnects"].is_u64(), "{client}");
+    let server = &m["nodes"]["ws_server"];
+    assert_eq!(server["state"], "listening", "{server}");
+    assert!(server["state_message"].as_str().unwrap().ends_with("0 client(s); 0 message(s) skipped for slow clients"));
+    assert_eq!((server["gauges"]["clients"].as_u64(), server["gauges"]["skipped"].as_u64()), (Some(0), Some(0)));
+    let window = &m["nodes"]["per_type"];
+    assert_eq!(window["gauges"], serde_json::json!({"open_windows": 0, "keys": 0, "state_bytes": 0}), "{window}");
+    assert!(window.get("state").is_none(), "a window has gauges but no connection state: {window}");
     let dir = graph.parent().unwrap().join("out");
     let events = read_jsonl(&dir.join("websocket_events.jsonl"));
     assert_eq!(events.len(), 5000, "every event broadcast was read back");

@@ -64,6 +64,10 @@ fn live_table(s: &MetricsSnapshot) -> String {
             n.errors,
             n.dropped
         ));
+        let own: Vec<String> = n.state_line().into_iter().chain(n.gauges_line().map(|g| format!("[{g}]"))).collect();
+        if !own.is_empty() {
+            out.push_str(&format!("      {}\n", own.join("  ")));
+        }
     }
     for w in &s.wires {
         let fill = if w.capacity == 0 { 0.0 } else { w.depth as f64 / w.capacity as f64 };

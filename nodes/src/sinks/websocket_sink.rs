@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use streamloom_runtime::Batch;
 use streamloom_runtime::io::{NodeContext, Received};
-use streamloom_runtime::metrics::NodeMetrics;
+use streamloom_runtime::metrics::{NodeMetrics, NodeState};
 use streamloom_runtime::registry::{
     BuildContext, Category, ConfigProblem, NodeError, NodeFuture, NodeTask, ParamKind, ParamSpec, PortSpec, PortType,
     Ports, TypedNodeKind,
@@ -138,12 +138,17 @@ impl Hub {
     }
 
     fn show(&self, metrics: &NodeMetrics) {
-        metrics.set_message(format!(
-            "listening on ws://{}/; {} client(s); {} message(s) skipped for slow clients",
-            self.addr,
-            self.clients.len(),
-            self.skipped
-        ));
+        metrics.own.set(
+            NodeState::Listening,
+            format!(
+                "on ws://{}/; {} client(s); {} message(s) skipped for slow clients",
+                self.addr,
+                self.clients.len(),
+                self.skipped
+            ),
+        );
+        metrics.own.set_gauge("clients", self.clients.len() as u64);
+        metrics.own.set_gauge("skipped", self.skipped);
     }
 }
 

@@ -13,6 +13,7 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use streamloom_runtime::io::NodeContext;
+use streamloom_runtime::metrics::NodeState;
 use streamloom_runtime::registry::{
     BuildContext, Category, ConfigProblem, NodeError, NodeFuture, NodeTask, ParamKind, ParamSpec, PortSpec, PortType,
     Ports, TypedNodeKind,
@@ -195,17 +196,18 @@ enum Ended {
 /// (`out`) or dead-lettered (`errors`); nothing awaits between reading and sending.
 async fn run(mut s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
     let mut seq = 0u64;
+    let reconnects = ctx.metrics.own.gauge("reconnects");
     loop {
         let why = match connect(&s, &ctx).await {
             Ok(None) => return Ok(()),
             Ok(Some(socket)) => {
                 s.backoff.reset();
                 tracing::info!(node = %ctx.id, "websocket_source connected");
-                ctx.metrics.set_message("connected");
+                ctx.metrics.own.set_state(NodeState::Connected);
                 match read(socket, &s.config, &mut ctx, &mut seq).await? {
                     Ended::Stopped => return Ok(()),
                     Ended::Closed(_) if !s.config.reconnect => {
-                        ctx.metrics.set_message("closed by the server; reconnect is off");
+                        ctx.metrics.own.set(NodeState::Closed, "the server closed the connection; reconnect is off");
                         return Ok(());
                     }
                     Ended::Closed(why) => why,
@@ -214,16 +216,17 @@ async fn run(mut s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
             Err(why) => why,
         };
         let Some(delay) = s.backoff.next_delay() else {
+            ctx.metrics.own.set(NodeState::Failed, format!("gave up after {} failed attempt(s)", s.backoff.failures()));
             return Err(NodeError(format!(
                 "websocket_source `{}`: gave up after {} failed attempt(s); last: {why}",
                 ctx.id,
                 s.backoff.failures()
             )));
         };
-        let status =
-            format!("reconnecting: attempt {}, next in {:.1} s ({why})", s.backoff.failures(), delay.as_secs_f64());
+        let status = format!("attempt {}, next in {:.1} s ({why})", s.backoff.failures(), delay.as_secs_f64());
         tracing::warn!(node = %ctx.id, "websocket_source {status}");
-        ctx.metrics.set_message(status);
+        reconnects.add(1);
+        ctx.metrics.own.set(NodeState::Reconnecting, status);
         if !ctx.control.sleep_until(tokio::time::Instant::now() + delay).await {
             return Ok(());
         }
@@ -236,7 +239,7 @@ async fn connect(s: &Settings, ctx: &NodeContext) -> Result<Option<Socket>, Stri
     let size = usize::try_from(s.config.max_message_size).unwrap_or(usize::MAX);
     let ws_config = WebSocketConfig::default().max_message_size(Some(size)).max_frame_size(Some(size));
     let url = s.config.url.trim();
-    ctx.metrics.set_message("connecting");
+    ctx.metrics.own.set_state(NodeState::Connecting);
     let attempt = async {
         let (mut socket, _) =
             tokio_tungstenite::connect_async_tls_with_config(url, Some(ws_config), true, s.tls.clone())

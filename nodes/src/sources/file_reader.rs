@@ -431,8 +431,7 @@ struct LineParser {
 
 impl LineParser {
     fn event_time(&self, value: &Value) -> Option<i64> {
-        let field = self.time_field.as_deref()?;
-        value.get(field).and_then(Value::as_i64)
+        super::event_time::event_time(value, self.time_field.as_deref()?)
     }
 
     fn parse(&self, data: &[u8], first_line: u64, ends: &[usize]) -> Chunk {

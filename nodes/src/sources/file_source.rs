@@ -16,6 +16,7 @@ use streamloom_runtime::registry::{
     Ports, TypedNodeKind,
 };
 
+use super::event_time::Watermarks;
 use super::file_reader::{Chunk, ParallelReader, ReadSpec};
 
 /// How the file is read.
@@ -143,8 +144,7 @@ async fn run(config: FileSourceConfig, path: PathBuf, mut ctx: NodeContext) -> R
         metrics: ctx.metrics.clone(),
     });
     let mut chunks = reading.chunks;
-    let mut max_time = i64::MIN;
-    let delay = config.watermark_delay_ms as i64;
+    let mut watermarks = Watermarks::new(i64::try_from(config.watermark_delay_ms).unwrap_or(i64::MAX));
     let mut result = Ok(());
     let mut reader_stuck = false;
     loop {
@@ -176,14 +176,14 @@ async fn run(config: FileSourceConfig, path: PathBuf, mut ctx: NodeContext) -> R
                     ctx.errors.report_value(record, format!("line {line}: {reason}"), ctx.index, line);
                 }
                 if config.time_field.is_some() {
-                    max_time = batch.iter().filter_map(|e| e.time).fold(max_time, i64::max);
+                    watermarks.observe(&batch);
                 }
                 if let Err(e) = ctx.emit(0, batch).await {
                     result = Err(e);
                     break;
                 }
-                if max_time != i64::MIN {
-                    ctx.forward_watermark(max_time.saturating_sub(delay));
+                if let Some(t) = watermarks.current() {
+                    ctx.forward_watermark(t);
                 }
             }
             Chunk::Failed(msg) => {

@@ -1,5 +1,6 @@
 //! Source kinds: they produce events and have no inputs.
 
+pub mod event_time;
 pub mod file_reader;
 pub mod file_source;
 pub mod generator;

@@ -4,4 +4,5 @@ pub mod event_time;
 pub mod file_reader;
 pub mod file_source;
 pub mod generator;
+pub mod websocket_server;
 pub mod websocket_source;

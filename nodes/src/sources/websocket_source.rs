@@ -8,7 +8,6 @@
 //! so a full `block` wire stops the reading and TCP pushes back on the server. A malformed
 //! message goes to `errors` with its raw text and the connection stays open.
 
-use base64::Engine as _;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -25,19 +24,8 @@ use super::event_time::{Watermarks, event_time};
 use crate::ws::client::{ClientFields, ClientSettings, Socket, client_params, positive_duration};
 use crate::ws::duration_field;
 use crate::ws::liveness::{Duty, Liveness};
-
-/// How a message becomes an event.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageFormat {
-    /// Each message is a JSON value.
-    #[default]
-    Json,
-    /// Each message is a string event.
-    Text,
-    /// Each message's bytes, base64-encoded, as a string event.
-    Binary,
-}
+pub use crate::ws::message::MessageFormat;
+use crate::ws::message::decode;
 
 /// Config of `websocket_source`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -374,18 +362,4 @@ fn take(
         }
     }
     None
-}
-
-/// A message's bytes as a value and their length; on failure, the raw text and the reason.
-fn decode(bytes: &[u8], format: MessageFormat) -> Result<(Value, usize), (String, String)> {
-    let value = match format {
-        MessageFormat::Json => serde_json::from_slice(bytes)
-            .map_err(|e| (String::from_utf8_lossy(bytes).into_owned(), format!("not JSON: {e}"))),
-        MessageFormat::Text => match std::str::from_utf8(bytes) {
-            Ok(s) => Ok(Value::String(s.to_owned())),
-            Err(e) => Err((String::from_utf8_lossy(bytes).into_owned(), format!("not UTF-8 text: {e}"))),
-        },
-        MessageFormat::Binary => Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))),
-    }?;
-    Ok((value, bytes.len()))
 }

@@ -3,6 +3,7 @@
 pub mod backoff;
 pub mod client;
 pub mod liveness;
+pub mod message;
 pub mod server;
 pub mod tls;
 

@@ -90,6 +90,13 @@ impl Admission {
     }
 }
 
+/// Answers a handshake with `status` and `text` (a server that is full: 503), within
+/// [`HANDSHAKE_TIMEOUT`]; the connection then closes.
+pub async fn refuse_handshake(tcp: TcpStream, status: StatusCode, text: &str) {
+    let callback = |_: &Request, _: Response| Err(refuse(status, text));
+    let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, tokio_tungstenite::accept_hdr_async(tcp, callback)).await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::same_secret;

@@ -227,3 +227,60 @@ fn a_server_that_stops_answering_pings_meets_the_pong_timeout_and_one_that_answe
     assert_eq!(live_conns.load(Ordering::SeqCst), 1, "pings answered: the one connection stays");
     assert_eq!(n(&s, "live").gauges["reconnects"], 0, "{:?}", n(&s, "live"));
 }
+
+#[test]
+fn a_bad_token_gets_401_the_status_says_unauthorized_and_attempts_back_off() {
+    let rt = peer_runtime();
+    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let attempts: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let seen = attempts.clone();
+    rt.spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            seen.lock().unwrap().push(Instant::now());
+            let refuse = |_: &Request, _: Response| {
+                let mut r = tokio_tungstenite::tungstenite::handshake::server::ErrorResponse::new(None);
+                *r.status_mut() = tokio_tungstenite::tungstenite::http::StatusCode::UNAUTHORIZED;
+                Err(r)
+            };
+            let _ = tokio_tungstenite::accept_hdr_async(tcp, refuse).await;
+        }
+    });
+    let g = graph(
+        vec![
+            source(
+                &url,
+                json!({"headers": ["Authorization: Bearer ${FEED_TOKEN}"], "backoff_initial": "100ms", "backoff_max": "300ms"}),
+            ),
+            node("out", "null_sink", json!({})),
+        ],
+        vec![wire("ws", "out")],
+        16,
+        64,
+    );
+    let engine = Engine::new(Some(2)).unwrap();
+    let env = |name: &str| (name == "FEED_TOKEN").then(|| "expired-t0ken".to_string());
+    let h = start(&engine, &g, RunOptions { env: Arc::new(env), ..RunOptions::default() });
+    wait_for(&h, "the status to say unauthorized", |s| {
+        let ws = n(s, "ws");
+        ws.state == Some(NodeState::Failed)
+            && ws.state_line().is_some_and(|l| l.starts_with("failed: unauthorized (HTTP 401); attempt "))
+    });
+    std::thread::sleep(Duration::from_millis(1200));
+    h.stop();
+    assert_eq!(wait(&engine, &h, 5), RunOutcome::Stopped);
+    let times = attempts.lock().unwrap().clone();
+    let span = times.last().unwrap().duration_since(times[0]);
+    // Waits of at least 50, 100, 150, 150, … ms: at most ~10 attempts in 1.5 s; a tight loop
+    // would make hundreds.
+    assert!(times.len() >= 3 && times.len() <= 12, "{} attempts in {span:?}", times.len());
+    for pair in times.windows(2) {
+        assert!(pair[1] - pair[0] >= Duration::from_millis(45), "attempts back off: {times:?}");
+    }
+    let s = h.snapshot_now();
+    // One counted per refused attempt; a Stop may cut the last attempt short before its count.
+    let reconnects = n(&s, "ws").gauges["reconnects"];
+    assert!(reconnects == times.len() as u64 || reconnects + 1 == times.len() as u64, "{reconnects} vs {times:?}");
+    assert!(!serde_json::to_string(&s.keyed()).unwrap().contains("expired-t0ken"));
+}

@@ -38,14 +38,12 @@ pub async fn run(mut client: ClientSettings, reconnect: bool, mut ctx: NodeConte
     let own = &ctx.metrics.own;
     let gauges = Gauges { reconnects: own.gauge("reconnects"), bytes_out: own.gauge("bytes_out") };
     let mut pending: VecDeque<Event> = VecDeque::new();
-    let mut connected_once = false;
     loop {
         ctx.metrics.own.set_state(NodeState::Connecting);
         let (why, unauthorized) = match client.connect(&ctx.control.stop).await {
             Ok(None) => return drop_rest(pending, &mut ctx).await,
             Ok(Some(socket)) => {
                 client.backoff.reset();
-                connected_once = true;
                 ctx.metrics.own.set_state(NodeState::Connected);
                 match write(socket, &client, &mut pending, &mut ctx, &gauges).await {
                     Ended::Done => return Ok(()),
@@ -78,8 +76,7 @@ pub async fn run(mut client: ClientSettings, reconnect: bool, mut ctx: NodeConte
         if unauthorized {
             ctx.metrics.own.set(NodeState::Failed, format!("{why}; {next}{held}"));
         } else {
-            let state = if connected_once { NodeState::Reconnecting } else { NodeState::Connecting };
-            ctx.metrics.own.set(state, format!("{next} ({why}){held}"));
+            ctx.metrics.own.set(NodeState::Reconnecting, format!("{next} ({why}){held}"));
         }
         if !ctx.control.sleep_until(tokio::time::Instant::now() + delay).await {
             return drop_rest(pending, &mut ctx).await;

@@ -137,11 +137,7 @@ fn websocket_loopback_example_reads_back_every_event_it_broadcasts() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("completed"), "{}", text(&out));
     // Each node's own status, in the summary and in --metrics-out.
-    assert!(
-        text(&out).contains("    state: closed: the server closed the connection; reconnect is off"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("    state: closed: closed by the server; reconnect is off"), "{}", text(&out));
     assert!(text(&out).contains("    gauges: keys 0  open_windows 0  state_bytes 0"), "{}", text(&out));
     let m: Value = serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
     let m = &m["metrics"];

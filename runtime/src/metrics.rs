@@ -217,7 +217,6 @@ impl NodeSnapshot {
             (None, None) => None,
             (Some(st), None) => Some(st.name().to_string()),
             (None, Some(m)) => Some(m.clone()),
-            (Some(st), Some(m)) if m.starts_with(st.name()) => Some(m.clone()),
             (Some(st), Some(m)) => Some(format!("{}: {m}", st.name())),
         }
     }
@@ -341,6 +340,49 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snapshot_of_a_node_carries_its_own_status_as_one_line_and_as_json() {
+        let m = NodeMetrics::default();
+        m.own.set(NodeState::Reconnecting, "attempt 3, next in 4.2 s");
+        m.own.gauge("reconnects").add(3);
+        m.own.set_gauge("clients", 2);
+        let own = m.own.read();
+        let snap = NodeSnapshot {
+            id: "ws".into(),
+            kind: "websocket_source".into(),
+            status: m.status(),
+            message: None,
+            events_in: 0,
+            events_out: 0,
+            errors: 0,
+            dropped: 0,
+            passed: 0,
+            filtered: 0,
+            discarded: 0,
+            skipped: 0,
+            dropped_inside: 0,
+            held: 0,
+            lost_on_kill: 0,
+            busy_secs: 0.0,
+            rate_in: 0.0,
+            rate_out: 0.0,
+            state: own.state,
+            state_message: own.message,
+            gauges: own.gauges,
+        };
+        assert_eq!(snap.state_line().as_deref(), Some("reconnecting: attempt 3, next in 4.2 s"));
+        assert_eq!(snap.gauges_line().as_deref(), Some("clients 2  reconnects 3"));
+        let json = serde_json::to_value(&snap).unwrap_or_default();
+        assert_eq!(json["state"], "reconnecting");
+        assert_eq!(json["state_message"], "attempt 3, next in 4.2 s");
+        assert_eq!(json["gauges"], serde_json::json!({"clients": 2, "reconnects": 3}));
+        assert_eq!(json["status"], "pending", "the lifecycle status is apart");
+        let quiet = NodeSnapshot { state: None, state_message: None, gauges: BTreeMap::new(), ..snap };
+        assert_eq!((quiet.state_line(), quiet.gauges_line()), (None, None));
+        let json = serde_json::to_value(&quiet).unwrap_or_default();
+        assert!(json.get("state").is_none() && json.get("gauges").is_none(), "left out when unset: {json}");
+    }
 
     #[test]
     fn history_is_bounded() {

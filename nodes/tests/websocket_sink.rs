@@ -12,6 +12,7 @@ use common::*;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use streamloom_runtime::executor::{Engine, RunHandle, RunOptions, RunOutcome};
+use streamloom_runtime::metrics::NodeState;
 use tokio_tungstenite::tungstenite::Message;
 
 /// A runtime for the clients, apart from the engine's.
@@ -104,7 +105,13 @@ fn a_client_that_never_reads_misses_messages_and_never_stalls_a_fast_one() {
     let slow = rt.block_on(slow_client(&url));
     let fast = rt.spawn(read_all(url));
     let started = Instant::now();
+    let mut saw_degraded = false;
+    while h.outcome().is_none() && started.elapsed() < Duration::from_secs(30) {
+        saw_degraded |= h.snapshot_now().node("ws").and_then(|w| w.state) == Some(NodeState::Degraded);
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert_eq!(wait(&engine, &h, 60), RunOutcome::Completed);
+    assert!(saw_degraded, "the status said degraded while the slow client missed messages");
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "the slow client did not hold the run: {:?}",

@@ -226,6 +226,7 @@ impl Hub {
     /// at least one client; `filtered` when no client is connected (a broadcast to nobody);
     /// `dropped_inside` when every client's queue was full.
     fn broadcast(&mut self, batch: Batch, metrics: &NodeMetrics) {
+        let skipped_before = self.skipped;
         let (mut passed, mut filtered, mut dropped) = (0, 0, 0);
         for ev in batch {
             if self.clients.is_empty() {
@@ -254,12 +255,18 @@ impl Hub {
         metrics.count_passed(passed);
         metrics.count_filtered(filtered);
         metrics.count_dropped_inside(dropped);
-        self.show(metrics);
+        self.show_state(metrics, self.skipped > skipped_before);
     }
 
+    /// Listening, with the clients and what slow ones missed.
     fn show(&self, metrics: &NodeMetrics) {
+        self.show_state(metrics, false);
+    }
+
+    /// As [`Hub::show`]; `degraded` while the last batch was skipped for some slow client.
+    fn show_state(&self, metrics: &NodeMetrics, degraded: bool) {
         metrics.own.set(
-            NodeState::Listening,
+            if degraded { NodeState::Degraded } else { NodeState::Listening },
             format!(
                 "on ws://{}/; {} client(s); {} message(s) skipped for slow clients",
                 self.addr,

@@ -99,14 +99,19 @@ impl ClientFields<'_> {
     /// Every problem with the fields.
     pub fn validate(&self) -> Vec<ConfigProblem> {
         let mut p: Vec<ConfigProblem> = check_ws_url("url", self.url).into_iter().collect();
+        p.extend(positive_duration("ping_interval", self.ping_interval).err());
         for (field, text) in [
-            ("connect_timeout", Some(self.connect_timeout)),
-            ("ping_interval", self.ping_interval),
-            ("pong_timeout", Some(self.pong_timeout)),
-            ("backoff_initial", Some(self.backoff_initial)),
-            ("backoff_max", Some(self.backoff_max)),
+            ("connect_timeout", self.connect_timeout),
+            ("pong_timeout", self.pong_timeout),
+            ("backoff_initial", self.backoff_initial),
+            ("backoff_max", self.backoff_max),
         ] {
-            p.extend(positive_duration(field, text).err());
+            // Required: empty is a problem too.
+            match duration_field(field, text) {
+                Ok(d) if d.is_zero() => p.push(ConfigProblem::field(field, "must be longer than 0")),
+                Ok(_) => {}
+                Err(e) => p.push(e),
+            }
         }
         for (i, line) in self.headers.iter().enumerate() {
             p.extend(split_header(i, line).err());
@@ -153,7 +158,7 @@ impl ClientFields<'_> {
             tls,
             connect_timeout: duration_field("connect_timeout", self.connect_timeout)?,
             liveness: LivenessOptions {
-                ping_interval: self.ping_interval.map(|t| duration_field("ping_interval", t)).transpose()?,
+                ping_interval: positive_duration("ping_interval", self.ping_interval)?,
                 pong_timeout: duration_field("pong_timeout", self.pong_timeout)?,
                 idle_timeout: None,
             },
@@ -168,9 +173,9 @@ impl ClientFields<'_> {
     }
 }
 
-/// A duration field that must be longer than zero.
+/// An optional duration field that must be longer than zero; absent or empty: `None`.
 pub fn positive_duration(field: &str, text: Option<&str>) -> Result<Option<Duration>, ConfigProblem> {
-    let Some(text) = text else { return Ok(None) };
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else { return Ok(None) };
     match duration_field(field, text)? {
         d if d.is_zero() => Err(ConfigProblem::field(field, "must be longer than 0")),
         d => Ok(Some(d)),
@@ -255,5 +260,40 @@ fn failure(e: &WsError) -> ConnectFailure {
             ConnectFailure { reason, unauthorized }
         }
         other => ConnectFailure { reason: format!("connect: {other}"), unauthorized: false },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields<'a>(headers: &'a [String], ping: Option<&'a str>) -> ClientFields<'a> {
+        ClientFields {
+            url: "ws://127.0.0.1:9/",
+            headers,
+            subprotocols: &[],
+            connect_timeout: "1s",
+            ping_interval: ping,
+            pong_timeout: "0s",
+            backoff_initial: "100ms",
+            backoff_max: "1s",
+            max_attempts: 0,
+            send_on_connect: &[],
+            max_message_size: 1024,
+            ca_file: None,
+        }
+    }
+
+    #[test]
+    fn problems_name_the_field_and_never_quote_a_header_value() {
+        let headers = vec!["Authorization Bearer s3cr3t".to_string(), "X-Ok: fine".into()];
+        let problems = fields(&headers, Some("soon")).validate();
+        let text: Vec<String> = problems.iter().map(|p| format!("{p:?}")).collect();
+        assert_eq!(problems.len(), 3, "{text:?}");
+        assert!(text.iter().any(|t| t.contains("headers[0]") && t.contains("Name: value")), "{text:?}");
+        assert!(text.iter().any(|t| t.contains("ping_interval")), "{text:?}");
+        assert!(text.iter().any(|t| t.contains("pong_timeout") && t.contains("longer than 0")), "{text:?}");
+        assert!(text.iter().all(|t| !t.contains("s3cr3t")), "{text:?}");
+        assert!(fields(&[], Some(" ")).validate().iter().all(|p| !format!("{p:?}").contains("ping_interval")));
     }
 }

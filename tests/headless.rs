@@ -161,6 +161,30 @@ fn websocket_loopback_example_reads_back_every_event_it_broadcasts() {
 }
 
 #[test]
+fn websocket_relay_example_sends_every_event_from_a_client_sink_to_a_server_source() {
+    let (tmp, graph) = example_copy("websocket_relay.ron");
+    let metrics = tmp.path().join("m.json");
+    let out = streamloom(
+        &["--headless", graph.to_str().unwrap(), "--stop-after", "4", "--metrics-out", metrics.to_str().unwrap()],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let dir = graph.parent().unwrap().join("out");
+    let got = read_jsonl(&dir.join("websocket_relay.jsonl"));
+    assert_eq!(got.len(), 2000, "every event the client sent reached the server's file");
+    assert!(got.iter().all(|e| e["user"].is_string() && e["ts"].is_i64()), "whole records");
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
+    let nodes = &m["metrics"]["nodes"];
+    assert_eq!(nodes["ws_client"]["passed"], 2000, "{}", nodes["ws_client"]);
+    assert_eq!(
+        (nodes["ws_client"]["status"].as_str(), nodes["ws_server"]["events_out"].as_u64()),
+        (Some("finished"), Some(2000))
+    );
+    assert_eq!(nodes["ws_server"]["state"], "closed", "{}", nodes["ws_server"]);
+    assert!(nodes["ws_server"]["gauges"]["bytes_in"].as_u64().unwrap() > 0);
+}
+
+#[test]
 fn every_example_graph_validates() {
     for entry in std::fs::read_dir(repo().join("assets/graphs")).unwrap() {
         let path = entry.unwrap().path();

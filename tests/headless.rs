@@ -131,9 +131,26 @@ fn generated_stream_example_writes_csv_of_big_purchases() {
 #[test]
 fn websocket_loopback_example_reads_back_every_event_it_broadcasts() {
     let (tmp, graph) = example_copy("websocket_loopback.ron");
-    let out = streamloom(&["--headless", graph.to_str().unwrap()], tmp.path());
+    let metrics = tmp.path().join("m.json");
+    let out =
+        streamloom(&["--headless", graph.to_str().unwrap(), "--metrics-out", metrics.to_str().unwrap()], tmp.path());
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("completed"), "{}", text(&out));
+    // Each node's own status, in the summary and in --metrics-out.
+    assert!(text(&out).contains("    state: closed: closed by the server; reconnect is off"), "{}", text(&out));
+    assert!(text(&out).contains("    gauges: keys 0  open_windows 0  state_bytes 0"), "{}", text(&out));
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
+    let m = &m["metrics"];
+    let client = &m["nodes"]["ws_client"];
+    assert_eq!((client["state"].as_str(), client["status"].as_str()), (Some("closed"), Some("finished")), "{client}");
+    assert!(client["gauges"]["reconnects"].is_u64(), "{client}");
+    let server = &m["nodes"]["ws_server"];
+    assert_eq!(server["state"], "listening", "{server}");
+    assert!(server["state_message"].as_str().unwrap().ends_with("0 client(s); 0 message(s) skipped for slow clients"));
+    assert_eq!((server["gauges"]["clients"].as_u64(), server["gauges"]["skipped"].as_u64()), (Some(0), Some(0)));
+    let window = &m["nodes"]["per_type"];
+    assert_eq!(window["gauges"], serde_json::json!({"open_windows": 0, "keys": 0, "state_bytes": 0}), "{window}");
+    assert!(window.get("state").is_none(), "a window has gauges but no connection state: {window}");
     let dir = graph.parent().unwrap().join("out");
     let events = read_jsonl(&dir.join("websocket_events.jsonl"));
     assert_eq!(events.len(), 5000, "every event broadcast was read back");
@@ -141,6 +158,30 @@ fn websocket_loopback_example_reads_back_every_event_it_broadcasts() {
     let windows = read_jsonl(&dir.join("websocket_windows.jsonl"));
     assert_eq!(windows.iter().map(|w| w["count"].as_u64().unwrap()).sum::<u64>(), 5000);
     assert!(read_jsonl(&dir.join("websocket_bad_messages.jsonl")).is_empty());
+}
+
+#[test]
+fn websocket_relay_example_sends_every_event_from_a_client_sink_to_a_server_source() {
+    let (tmp, graph) = example_copy("websocket_relay.ron");
+    let metrics = tmp.path().join("m.json");
+    let out = streamloom(
+        &["--headless", graph.to_str().unwrap(), "--stop-after", "4", "--metrics-out", metrics.to_str().unwrap()],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let dir = graph.parent().unwrap().join("out");
+    let got = read_jsonl(&dir.join("websocket_relay.jsonl"));
+    assert_eq!(got.len(), 2000, "every event the client sent reached the server's file");
+    assert!(got.iter().all(|e| e["user"].is_string() && e["ts"].is_i64()), "whole records");
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
+    let nodes = &m["metrics"]["nodes"];
+    assert_eq!(nodes["ws_client"]["passed"], 2000, "{}", nodes["ws_client"]);
+    assert_eq!(
+        (nodes["ws_client"]["status"].as_str(), nodes["ws_server"]["events_out"].as_u64()),
+        (Some("finished"), Some(2000))
+    );
+    assert_eq!(nodes["ws_server"]["state"], "closed", "{}", nodes["ws_server"]);
+    assert!(nodes["ws_server"]["gauges"]["bytes_in"].as_u64().unwrap() > 0);
 }
 
 #[test]

@@ -20,6 +20,7 @@ pub fn builtin_registry() -> Registry {
     r.add::<sources::generator::Generator>();
     r.add::<sources::file_source::FileSource>();
     r.add::<sources::websocket_source::WebSocketSource>();
+    r.add::<sources::websocket_server::WebSocketServer>();
     r.add::<operators::filter::Filter>();
     r.add::<operators::map::Map>();
     r.add::<operators::buffer::Buffer>();

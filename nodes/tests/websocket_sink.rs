@@ -12,6 +12,7 @@ use common::*;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use streamloom_runtime::executor::{Engine, RunHandle, RunOptions, RunOutcome};
+use streamloom_runtime::metrics::NodeState;
 use tokio_tungstenite::tungstenite::Message;
 
 /// A runtime for the clients, apart from the engine's.
@@ -23,8 +24,8 @@ fn peer_runtime() -> tokio::runtime::Runtime {
 fn listening_url(h: &RunHandle, id: &str) -> String {
     let until = Instant::now() + Duration::from_secs(10);
     loop {
-        let msg = h.snapshot_now().node(id).and_then(|n| n.message.clone()).unwrap_or_default();
-        if let Some(rest) = msg.strip_prefix("listening on ") {
+        let msg = h.snapshot_now().node(id).and_then(|n| n.state_line()).unwrap_or_default();
+        if let Some(rest) = msg.strip_prefix("listening: on ") {
             return rest.split(';').next().unwrap().to_string();
         }
         assert!(Instant::now() < until, "the sink never said where it listens: {msg:?}");
@@ -104,7 +105,13 @@ fn a_client_that_never_reads_misses_messages_and_never_stalls_a_fast_one() {
     let slow = rt.block_on(slow_client(&url));
     let fast = rt.spawn(read_all(url));
     let started = Instant::now();
+    let mut saw_degraded = false;
+    while h.outcome().is_none() && started.elapsed() < Duration::from_secs(30) {
+        saw_degraded |= h.snapshot_now().node("ws").and_then(|w| w.state) == Some(NodeState::Degraded);
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert_eq!(wait(&engine, &h, 60), RunOutcome::Completed);
+    assert!(saw_degraded, "the status said degraded while the slow client missed messages");
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "the slow client did not hold the run: {:?}",
@@ -117,9 +124,9 @@ fn a_client_that_never_reads_misses_messages_and_never_stalls_a_fast_one() {
     let ws = n(&s, "ws");
     assert_eq!((ws.events_in, ws.passed, ws.dropped_inside), (total, total, 0), "{ws:?}");
     assert_node_equation(ws);
-    let msg = ws.message.clone().unwrap();
-    let skipped: u64 = msg.split("; ").nth(2).unwrap().split(' ').next().unwrap().parse().unwrap();
-    assert!(skipped > 0, "the slow client missed messages: {msg}");
+    let skipped = ws.gauges["skipped"];
+    assert!(skipped > 0, "the slow client missed messages: {:?}", ws.state_line());
+    assert!(ws.state_message.as_deref().unwrap().contains(&format!("; {skipped} message(s) skipped")), "{ws:?}");
     drop(slow);
 }
 

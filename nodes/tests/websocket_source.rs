@@ -210,11 +210,17 @@ fn a_silent_handshake_meets_the_connect_timeout_and_backoff_and_stop_still_ends_
     let engine = Engine::new(Some(2)).unwrap();
     let h = start(&engine, &g, RunOptions::default());
     wait_for(&h, 10, "three attempts", |_| accepted.load(Ordering::SeqCst) >= 3);
-    let msg = h.snapshot_now().node("ws").unwrap().message.clone().unwrap_or_default();
+    let msg = h.snapshot_now().node("ws").unwrap().state_line().unwrap_or_default();
     assert!(msg.contains("connecting"), "status while retrying: {msg:?}");
     wait_for(&h, 10, "the status to show the attempts", |s| {
-        s.node("ws").and_then(|w| w.message.clone()).is_some_and(|m| m.starts_with("reconnecting: attempt "))
+        s.node("ws").and_then(|w| w.state_line()).is_some_and(|m| m.starts_with("reconnecting: attempt "))
     });
+    wait_for(&h, 10, "the status to name the connect timeout", |s| {
+        s.node("ws").and_then(|w| w.state_line()).is_some_and(|m| m.ends_with("(no connection within 150ms)"))
+    });
+    let snap = h.snapshot_now();
+    let ws = n(&snap, "ws");
+    assert!(ws.gauges["reconnects"] >= 2, "{ws:?}");
     let started = Instant::now();
     h.stop();
     assert_eq!(wait(&engine, &h, 5), RunOutcome::Stopped);

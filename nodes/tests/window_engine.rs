@@ -229,7 +229,7 @@ fn events_in_open_windows_are_held_until_their_window_is_final() {
         if w.events_in == 5 && w.passed == 2 {
             assert_eq!(w.held, 3, "the three events of the open window are held");
             assert_eq!(w.events_out, 1, "one row, for [0, 10s)");
-            assert_eq!(w.state.map(|st| (st.windows, st.keys)), Some((1, 1)));
+            assert_eq!((w.gauges.get("open_windows"), w.gauges.get("keys")), (Some(&1), Some(&1)), "{w:?}");
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(10), "the window took its events: {w:?}");

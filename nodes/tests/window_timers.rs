@@ -49,7 +49,7 @@ fn rows_and_state_before_stop(
     while started.elapsed() < limit {
         let s = h.snapshot_now();
         assert_node_equation(n(&s, "win"));
-        most_windows = most_windows.max(n(&s, "win").state.map_or(0, |st| st.windows));
+        most_windows = most_windows.max(n(&s, "win").gauges.get("open_windows").copied().unwrap_or(0));
         if n(&s, "win").events_out > 0 {
             early = true;
             break;
@@ -62,8 +62,9 @@ fn rows_and_state_before_stop(
     let s = h.snapshot_now();
     assert_node_equation(n(&s, "win"));
     assert_wires(&s);
-    let state = n(&s, "win").state.expect("the window publishes its state");
-    assert_eq!((state.windows, state.keys, state.bytes), (0, 0, 0), "no state once ended");
+    let gauges = &n(&s, "win").gauges;
+    let state = ["open_windows", "keys", "state_bytes"].map(|g| gauges.get(g).copied());
+    assert_eq!(state, [Some(0); 3], "the window publishes its state, and none is left once ended: {gauges:?}");
     ((early, s), most_windows)
 }
 

@@ -12,6 +12,7 @@ pub mod executor;
 pub mod graph;
 pub mod io;
 pub mod metrics;
+pub mod node_state;
 pub mod problem;
 pub mod redact;
 pub mod registry;

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use serde::Serialize;
 
+pub use crate::node_state::{Gauge, NodeState, OwnStatus, OwnStatusSnapshot};
+
 /// Lifecycle state of one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -73,8 +75,9 @@ pub struct NodeMetrics {
     pub lost_on_kill: AtomicU64,
     /// Nanoseconds spent processing.
     pub busy_ns: AtomicU64,
-    /// Gauge of a stateful node's state (a window's open windows, keys and bytes).
-    pub state: StateGauge,
+    /// The node's own status: its state, short message and named gauges (a connection's
+    /// state and `clients`, a window's `open_windows`, `keys` and `state_bytes`).
+    pub own: OwnStatus,
     status: AtomicU8,
     message: Mutex<Option<String>>,
 }
@@ -111,7 +114,8 @@ impl NodeMetrics {
     pub fn status(&self) -> NodeStatus {
         NodeStatus::from_u8(self.status.load(Ordering::Acquire))
     }
-    /// Sets the status message (an error, usually).
+    /// Sets the lifecycle message (why the node failed or was cancelled). A node's own
+    /// status message goes to [`NodeMetrics::own`] instead.
     pub fn set_message(&self, m: impl Into<String>) {
         *self.message.lock().unwrap_or_else(|e| e.into_inner()) = Some(m.into());
     }
@@ -119,46 +123,6 @@ impl NodeMetrics {
     pub fn message(&self) -> Option<String> {
         self.message.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
-}
-
-/// A stateful node's state as a live gauge, set by the node as it changes. Nodes that keep
-/// no state leave it unset, and snapshots show none.
-#[derive(Debug, Default)]
-pub struct StateGauge {
-    set: std::sync::atomic::AtomicBool,
-    windows: AtomicU64,
-    keys: AtomicU64,
-    bytes: AtomicU64,
-}
-
-impl StateGauge {
-    /// Sets the gauge: open windows (or other units of state), keys, approximate bytes.
-    pub fn set(&self, windows: u64, keys: u64, bytes: u64) {
-        self.windows.store(windows, Ordering::Relaxed);
-        self.keys.store(keys, Ordering::Relaxed);
-        self.bytes.store(bytes, Ordering::Relaxed);
-        self.set.store(true, Ordering::Release);
-    }
-
-    /// The gauge, if the node ever set it.
-    pub fn read(&self) -> Option<StateSnapshot> {
-        self.set.load(Ordering::Acquire).then(|| StateSnapshot {
-            windows: self.windows.load(Ordering::Relaxed),
-            keys: self.keys.load(Ordering::Relaxed),
-            bytes: self.bytes.load(Ordering::Relaxed),
-        })
-    }
-}
-
-/// A node's state at one instant (see [`StateGauge`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct StateSnapshot {
-    /// Open windows (or other units of state).
-    pub windows: u64,
-    /// Keys with state.
-    pub keys: u64,
-    /// Approximate bytes held.
-    pub bytes: u64,
 }
 
 /// Live counters of one wire. Depth is `pushed - popped`: two counters instead of a sampled
@@ -203,7 +167,7 @@ pub struct NodeSnapshot {
     pub kind: String,
     /// Status.
     pub status: NodeStatus,
-    /// Error or status message.
+    /// Why the node failed or was cancelled (lifecycle message).
     pub message: Option<String>,
     /// Events received.
     pub events_in: u64,
@@ -234,9 +198,35 @@ pub struct NodeSnapshot {
     pub rate_in: f64,
     /// Events/s sent, over the sliding interval.
     pub rate_out: f64,
-    /// A stateful node's state (windows, keys, approximate bytes); `None` for the others.
+    /// The node's own state (connecting, connected, listening, …), if it set one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<StateSnapshot>,
+    pub state: Option<NodeState>,
+    /// The node's own short message ("2 clients"), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_message: Option<String>,
+    /// The node's named gauges (`clients`, `reconnects`, a window's `open_windows`, …).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub gauges: BTreeMap<String, u64>,
+}
+
+impl NodeSnapshot {
+    /// The node's own state and message as one line ("reconnecting: attempt 3, next in 4.2 s",
+    /// "listening: 2 clients"); `None` when the node set neither.
+    pub fn state_line(&self) -> Option<String> {
+        match (self.state, &self.state_message) {
+            (None, None) => None,
+            (Some(st), None) => Some(st.name().to_string()),
+            (None, Some(m)) => Some(m.clone()),
+            (Some(st), Some(m)) => Some(format!("{}: {m}", st.name())),
+        }
+    }
+
+    /// The named gauges as one line with exact values ("clients 2  reconnects 0"); `None`
+    /// when the node has none.
+    pub fn gauges_line(&self) -> Option<String> {
+        (!self.gauges.is_empty())
+            .then(|| self.gauges.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join("  "))
+    }
 }
 
 /// One wire in a snapshot.
@@ -350,6 +340,49 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snapshot_of_a_node_carries_its_own_status_as_one_line_and_as_json() {
+        let m = NodeMetrics::default();
+        m.own.set(NodeState::Reconnecting, "attempt 3, next in 4.2 s");
+        m.own.gauge("reconnects").add(3);
+        m.own.set_gauge("clients", 2);
+        let own = m.own.read();
+        let snap = NodeSnapshot {
+            id: "ws".into(),
+            kind: "websocket_source".into(),
+            status: m.status(),
+            message: None,
+            events_in: 0,
+            events_out: 0,
+            errors: 0,
+            dropped: 0,
+            passed: 0,
+            filtered: 0,
+            discarded: 0,
+            skipped: 0,
+            dropped_inside: 0,
+            held: 0,
+            lost_on_kill: 0,
+            busy_secs: 0.0,
+            rate_in: 0.0,
+            rate_out: 0.0,
+            state: own.state,
+            state_message: own.message,
+            gauges: own.gauges,
+        };
+        assert_eq!(snap.state_line().as_deref(), Some("reconnecting: attempt 3, next in 4.2 s"));
+        assert_eq!(snap.gauges_line().as_deref(), Some("clients 2  reconnects 3"));
+        let json = serde_json::to_value(&snap).unwrap_or_default();
+        assert_eq!(json["state"], "reconnecting");
+        assert_eq!(json["state_message"], "attempt 3, next in 4.2 s");
+        assert_eq!(json["gauges"], serde_json::json!({"clients": 2, "reconnects": 3}));
+        assert_eq!(json["status"], "pending", "the lifecycle status is apart");
+        let quiet = NodeSnapshot { state: None, state_message: None, gauges: BTreeMap::new(), ..snap };
+        assert_eq!((quiet.state_line(), quiet.gauges_line()), (None, None));
+        let json = serde_json::to_value(&quiet).unwrap_or_default();
+        assert!(json.get("state").is_none() && json.get("gauges").is_none(), "left out when unset: {json}");
+    }
 
     #[test]
     fn history_is_bounded() {

@@ -180,19 +180,19 @@ impl Inspector {
                     ui.end_row();
                 }
             });
-            if let Some(st) = s.state {
-                ui.label(
-                    RichText::new(format!(
-                        "state: {} open windows, {} keys, ~{} bytes",
-                        st.windows,
-                        st.keys,
-                        super::format::count(st.bytes)
-                    ))
-                    .monospace(),
-                );
+            if let Some(line) = s.state_line() {
+                ui.label(RichText::new(line).color(super::viewer::own_state_color(s.state)));
             }
-            // A failure's message, or a node's own status (a connection's state): in the
-            // colour of the node's status.
+            if !s.gauges.is_empty() {
+                egui::Grid::new("node-gauges").show(ui, |ui| {
+                    for (k, v) in &s.gauges {
+                        ui.label(k);
+                        ui.label(RichText::new(v.to_string()).monospace());
+                        ui.end_row();
+                    }
+                });
+            }
+            // A failure's message, in the colour of the node's status.
             if let Some(m) = &s.message {
                 ui.label(RichText::new(m).color(super::viewer::status_color(s.status)));
             }

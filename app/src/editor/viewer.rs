@@ -7,7 +7,7 @@ use egui::emath::TSTransform;
 use egui::{Color32, Frame, Pos2, Rect, RichText, Stroke, Ui};
 use egui_snarl::ui::{AnyPins, PinInfo, SnarlViewer};
 use egui_snarl::{InPin, NodeId, OutPin, Snarl};
-use streamloom_runtime::metrics::{MetricsSnapshot, NodeSnapshot, NodeStatus};
+use streamloom_runtime::metrics::{MetricsSnapshot, NodeSnapshot, NodeState, NodeStatus};
 use streamloom_runtime::{Category, Graph, Node, PortRef, PortSpec, PortType, Registry};
 
 use super::actions::{Action, WireEnd};
@@ -138,6 +138,17 @@ pub(super) fn status_color(s: NodeStatus) -> Color32 {
         NodeStatus::Finished => Color32::from_rgb(120, 160, 230),
         NodeStatus::Failed => ERROR,
         NodeStatus::Cancelled => Color32::from_rgb(230, 180, 60),
+    }
+}
+
+/// The colour of a node's own state (a connection's): green when working, amber while
+/// (re)connecting or degraded, red when it gave up.
+pub(super) fn own_state_color(s: Option<NodeState>) -> Color32 {
+    match s {
+        Some(NodeState::Connected | NodeState::Listening) => Color32::from_rgb(90, 200, 100),
+        Some(NodeState::Connecting | NodeState::Reconnecting | NodeState::Degraded) => Color32::from_rgb(230, 180, 60),
+        Some(NodeState::Failed) => ERROR,
+        Some(NodeState::Closed) | None => Color32::GRAY,
     }
 }
 
@@ -281,17 +292,12 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
                             .color(ERROR),
                     );
                 }
-                if let Some(st) = s.state {
-                    ui.label(
-                        RichText::new(format!(
-                            "windows {}  keys {}  ~{}B",
-                            format::count(st.windows),
-                            format::count(st.keys),
-                            format::count(st.bytes)
-                        ))
-                        .small()
-                        .monospace(),
-                    );
+                if let Some(line) = s.state_line() {
+                    ui.label(RichText::new(truncate(&line, 48)).small().color(own_state_color(s.state)))
+                        .on_hover_text(&line);
+                }
+                if let Some(line) = s.gauges_line() {
+                    ui.label(RichText::new(truncate(&line, 48)).small().monospace()).on_hover_text(&line);
                 }
                 if s.errors > 0 || s.dropped > 0 {
                     ui.label(

@@ -64,6 +64,10 @@ fn live_table(s: &MetricsSnapshot) -> String {
             n.errors,
             n.dropped
         ));
+        let own: Vec<String> = n.state_line().into_iter().chain(n.gauges_line().map(|g| format!("[{g}]"))).collect();
+        if !own.is_empty() {
+            out.push_str(&format!("      {}\n", own.join("  ")));
+        }
     }
     for w in &s.wires {
         let fill = if w.capacity == 0 { 0.0 } else { w.depth as f64 / w.capacity as f64 };
@@ -87,4 +91,57 @@ fn bar(fill: f64, width: usize) -> String {
 
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use streamloom_runtime::metrics::{NodeSnapshot, NodeState, NodeStatus};
+
+    use super::*;
+
+    fn node(id: &str, state: Option<NodeState>, message: Option<&str>, gauges: &[(&str, u64)]) -> NodeSnapshot {
+        NodeSnapshot {
+            id: id.into(),
+            kind: "websocket_source".into(),
+            status: NodeStatus::Running,
+            message: None,
+            events_in: 0,
+            events_out: 7,
+            errors: 0,
+            dropped: 0,
+            passed: 0,
+            filtered: 0,
+            discarded: 0,
+            skipped: 0,
+            dropped_inside: 0,
+            held: 0,
+            lost_on_kill: 0,
+            busy_secs: 0.0,
+            rate_in: 0.0,
+            rate_out: 0.0,
+            state,
+            state_message: message.map(String::from),
+            gauges: gauges.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    #[test]
+    fn the_live_table_prints_each_nodes_own_state_message_and_gauges_under_it() {
+        let s = MetricsSnapshot {
+            elapsed_secs: 1.0,
+            nodes: vec![
+                node("feed", Some(NodeState::Reconnecting), Some("attempt 3, next in 4.2 s"), &[("reconnects", 3)]),
+                node("quiet", None, None, &[]),
+            ],
+            wires: vec![],
+        };
+        let text = live_table(&s);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].contains("feed") && lines[1].contains("running"), "{text}");
+        assert_eq!(lines[2], "      reconnecting: attempt 3, next in 4.2 s  [reconnects 3]", "{text}");
+        assert!(lines[3].contains("quiet"), "a node with no own status gets no extra line: {text}");
+        assert_eq!(lines.len(), 4, "{text}");
+    }
 }

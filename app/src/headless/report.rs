@@ -64,14 +64,11 @@ pub fn summary_table(s: &MetricsSnapshot) -> String {
         if n.skipped > 0 {
             let _ = writeln!(out, "    skipped {} blank line(s)", n.skipped);
         }
-        if let Some(st) = n.state {
-            let _ = writeln!(
-                out,
-                "    state: {} open window(s), {} key(s), about {} bytes",
-                st.windows,
-                st.keys,
-                human_count(st.bytes)
-            );
+        if let Some(line) = n.state_line() {
+            let _ = writeln!(out, "    state: {line}");
+        }
+        if let Some(line) = n.gauges_line() {
+            let _ = writeln!(out, "    gauges: {line}");
         }
         if let Some(m) = &n.message {
             let _ = writeln!(out, "    {m}");

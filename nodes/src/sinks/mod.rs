@@ -7,3 +7,4 @@ pub mod file_writer;
 pub mod null_sink;
 pub mod websocket_clients;
 pub mod websocket_sink;
+pub mod websocket_sink_client;

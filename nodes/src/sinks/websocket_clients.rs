@@ -3,9 +3,11 @@
 //! its own bounded queue, so a slow client never holds the others back.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use streamloom_runtime::metrics::Gauge;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -13,8 +15,8 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-/// Longest wait for a client's WebSocket handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::ws::server::{Admission, Refusal};
+
 /// Longest wait for a client to answer the closing handshake.
 const CLOSE_REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most messages written before one flush.
@@ -84,16 +86,23 @@ impl Drop for Listening {
     }
 }
 
-/// Binds `bind` and accepts clients, each with a queue of `queue` messages.
-pub async fn listen(bind: &str, queue: usize) -> std::io::Result<Listening> {
+/// Binds `bind` and accepts the clients `admission` lets in (the others counted in
+/// `refused`), each with a queue of `queue` messages.
+pub async fn listen(bind: &str, queue: usize, admission: Admission, refused: Gauge) -> std::io::Result<Listening> {
     let listener = TcpListener::bind(bind).await?;
     let addr = listener.local_addr()?;
     let (tx, new_clients) = mpsc::channel(16);
-    let accept = tokio::spawn(accept_loop(listener, queue.max(1), tx));
+    let accept = tokio::spawn(accept_loop(listener, queue.max(1), tx, Arc::new(admission), refused));
     Ok(Listening { addr, new_clients, accept })
 }
 
-async fn accept_loop(listener: TcpListener, queue: usize, clients: mpsc::Sender<Client>) {
+async fn accept_loop(
+    listener: TcpListener,
+    queue: usize,
+    clients: mpsc::Sender<Client>,
+    admission: Arc<Admission>,
+    refused: Gauge,
+) {
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -103,12 +112,18 @@ async fn accept_loop(listener: TcpListener, queue: usize, clients: mpsc::Sender<
                 continue;
             }
         };
-        let clients = clients.clone();
+        let (clients, admission, refused) = (clients.clone(), admission.clone(), refused.clone());
         tokio::spawn(async move {
-            let ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tokio_tungstenite::accept_async(tcp)).await {
-                Ok(Ok(ws)) => ws,
-                Ok(Err(e)) => return tracing::debug!("websocket_sink: handshake with {peer} failed: {e}"),
-                Err(_) => return tracing::debug!("websocket_sink: no handshake from {peer} in time"),
+            let ws = match admission.accept(tcp, None).await {
+                Ok(ws) => ws,
+                Err(Refusal::Unauthorized) => {
+                    refused.add(1);
+                    return tracing::info!("websocket_sink: refused {peer}: wrong or missing token");
+                }
+                Err(Refusal::Handshake(why)) => {
+                    refused.add(1);
+                    return tracing::debug!("websocket_sink: handshake with {peer} failed: {why}");
+                }
             };
             let (tx, rx) = mpsc::channel(queue);
             let task = tokio::spawn(write_loop(ws, rx));

@@ -18,6 +18,7 @@ use streamloom_runtime::registry::{
 
 use super::file_follow::StartAt;
 use super::file_reader::{Chunk, ParallelReader, ReadSpec};
+use super::watermarks::Watermarks;
 use crate::event_time::{Path, TimeSource, TimeUnit};
 
 /// How the file is read.
@@ -175,8 +176,7 @@ async fn run(config: FileSourceConfig, path: PathBuf, mut ctx: NodeContext) -> R
         metrics: ctx.metrics.clone(),
     });
     let mut chunks = reading.chunks;
-    let mut max_time = i64::MIN;
-    let delay = config.watermark_delay_ms as i64;
+    let mut watermarks = Watermarks::new(i64::try_from(config.watermark_delay_ms).unwrap_or(i64::MAX));
     let mut result = Ok(());
     let mut reader_stuck = false;
     loop {
@@ -208,14 +208,14 @@ async fn run(config: FileSourceConfig, path: PathBuf, mut ctx: NodeContext) -> R
                     ctx.errors.report_value(record, reason, ctx.index, seq);
                 }
                 if config.time_field.is_some() {
-                    max_time = batch.iter().filter_map(|e| e.time).fold(max_time, i64::max);
+                    watermarks.observe(&batch);
                 }
                 if let Err(e) = ctx.emit(0, batch).await {
                     result = Err(e);
                     break;
                 }
-                if max_time != i64::MIN {
-                    ctx.forward_watermark(max_time.saturating_sub(delay));
+                if let Some(t) = watermarks.current() {
+                    ctx.forward_watermark(t);
                 }
             }
             Chunk::Failed(msg) => {

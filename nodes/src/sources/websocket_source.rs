@@ -1,41 +1,31 @@
-//! `websocket_source`: a WebSocket client. Each message received becomes an event (JSON or
-//! text); it reconnects with exponential backoff and jitter when the connection fails or the
-//! server closes it, and sends its subscribe messages after each connect. `wss://` uses
-//! rustls with the system's roots plus an optional CA file.
+//! `websocket_source`: a WebSocket client. Each message received becomes an event (JSON,
+//! text, or binary as base64); it reconnects with exponential backoff and jitter when the
+//! connection fails, the server closes it, or it goes quiet (idle timeout, unanswered ping),
+//! and sends its subscribe messages after each connect. `wss://` uses rustls with the
+//! system's roots plus an optional CA file; handshake headers may carry `${ENV}` secrets.
 //!
 //! Backpressure: a message is read only after the previous batch was accepted by the output,
 //! so a full `block` wire stops the reading and TCP pushes back on the server. A malformed
 //! message goes to `errors` with its raw text and the connection stays open.
 
-use std::time::Duration;
-
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use streamloom_runtime::io::NodeContext;
+use streamloom_runtime::metrics::{Gauge, NodeState};
 use streamloom_runtime::registry::{
     BuildContext, Category, ConfigProblem, NodeError, NodeFuture, NodeTask, ParamKind, ParamSpec, PortSpec, PortType,
     Ports, TypedNodeKind,
 };
 use streamloom_runtime::{Batch, Event};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
-use crate::ws::backoff::Backoff;
-use crate::ws::{check_ws_url, duration_field, tls};
-
-/// How a message becomes an event.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageFormat {
-    /// Each message is a JSON value.
-    #[default]
-    Json,
-    /// Each message is a string event.
-    Text,
-}
+use super::watermarks::{Watermarks, event_time};
+use crate::ws::client::{ClientFields, ClientSettings, Socket, client_params, positive_duration};
+use crate::ws::duration_field;
+use crate::ws::liveness::{Duty, Liveness};
+pub use crate::ws::message::MessageFormat;
+use crate::ws::message::decode;
 
 /// Config of `websocket_source`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,10 +33,24 @@ pub enum MessageFormat {
 pub struct WebSocketSourceConfig {
     /// Server to connect to (`ws://host:port/path`).
     pub url: String,
-    /// json or text.
+    /// Handshake headers, `Name: value`; values may use `${ENV}`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<String>,
+    /// Subprotocols offered.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subprotocols: Vec<String>,
+    /// json, text or binary.
     pub format: MessageFormat,
     /// Longest wait for the TCP connection and the WebSocket handshake.
     pub connect_timeout: String,
+    /// No text or binary message within this long: the connection is dead (reconnect).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<String>,
+    /// Send a ping this often.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ping_interval: Option<String>,
+    /// A ping unanswered this long: the connection is dead (reconnect).
+    pub pong_timeout: String,
     /// Connect again after an open connection closed or failed; off: the stream ends.
     pub reconnect: bool,
     /// Wait after the first failed attempt; it doubles (with jitter) after each failure.
@@ -62,14 +66,24 @@ pub struct WebSocketSourceConfig {
     /// PEM file of CA certificates trusted for `wss://`, besides the system's roots.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
+    /// Record field holding the event time in ms since the epoch (json only); enables watermarks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_field: Option<String>,
+    /// How far watermarks trail the largest event time seen.
+    pub watermark_delay: String,
 }
 
 impl Default for WebSocketSourceConfig {
     fn default() -> Self {
         WebSocketSourceConfig {
             url: "ws://127.0.0.1:9002/".into(),
+            headers: Vec::new(),
+            subprotocols: Vec::new(),
             format: MessageFormat::Json,
             connect_timeout: "10s".into(),
+            idle_timeout: None,
+            ping_interval: None,
+            pong_timeout: "10s".into(),
             reconnect: true,
             backoff_initial: "500ms".into(),
             backoff_max: "30s".into(),
@@ -77,6 +91,27 @@ impl Default for WebSocketSourceConfig {
             send_on_connect: Vec::new(),
             max_message_size: 16 << 20,
             ca_file: None,
+            time_field: None,
+            watermark_delay: "0s".into(),
+        }
+    }
+}
+
+impl WebSocketSourceConfig {
+    fn client(&self) -> ClientFields<'_> {
+        ClientFields {
+            url: &self.url,
+            headers: &self.headers,
+            subprotocols: &self.subprotocols,
+            connect_timeout: &self.connect_timeout,
+            ping_interval: self.ping_interval.as_deref(),
+            pong_timeout: &self.pong_timeout,
+            backoff_initial: &self.backoff_initial,
+            backoff_max: &self.backoff_max,
+            max_attempts: self.max_attempts,
+            send_on_connect: &self.send_on_connect,
+            max_message_size: self.max_message_size,
+            ca_file: self.ca_file.as_deref(),
         }
     }
 }
@@ -92,80 +127,61 @@ impl TypedNodeKind for WebSocketSource {
     const CATEGORY: Category = Category::Source;
 
     fn params() -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::new("url", ParamKind::Text, "Server to connect to: ws://host:port/path or wss:// (TLS)"),
-            ParamSpec::choice("format", &["json", "text"], "json: each message is a JSON value; text: a string event"),
-            ParamSpec::new("connect_timeout", ParamKind::Text, "Longest wait to connect and handshake (10s, 500ms)"),
+        let mut p = client_params();
+        p.insert(
+            3,
+            ParamSpec::choice(
+                "format",
+                &["json", "text", "binary"],
+                "json: each message is a JSON value; text: a string event; binary: the bytes as base64 text",
+            ),
+        );
+        p.extend([
+            ParamSpec::optional(
+                "idle_timeout",
+                ParamKind::Text,
+                "No message within this long is a dead connection: reconnect; empty: wait forever",
+            ),
             ParamSpec::new(
                 "reconnect",
                 ParamKind::Bool,
                 "Connect again when an open connection closes; off: the stream ends (the first connect is always retried)",
             ),
-            ParamSpec::new(
-                "backoff_initial",
-                ParamKind::Text,
-                "Wait after the first failed attempt; doubles after each",
-            ),
-            ParamSpec::new("backoff_max", ParamKind::Text, "Longest wait between attempts"),
-            ParamSpec::integer(
-                "max_attempts",
-                0,
-                i64::MAX,
-                "Consecutive failed attempts before the node fails; 0: forever",
-            ),
-            ParamSpec::optional("send_on_connect", ParamKind::TextList, "Text messages sent after each connect"),
-            ParamSpec::integer("max_message_size", 16, 1 << 30, "Largest message accepted, in bytes"),
             ParamSpec::optional(
-                "ca_file",
-                ParamKind::Path,
-                "PEM file of CA certificates trusted for wss://, besides the system's roots",
+                "time_field",
+                ParamKind::Text,
+                "Field with the event time (ms since epoch); enables watermarks (json only)",
             ),
-        ]
+            ParamSpec::new("watermark_delay", ParamKind::Text, "How far watermarks trail the largest event time seen"),
+        ]);
+        p
     }
 
     fn ports(config: &WebSocketSourceConfig) -> Ports {
         let ty = match config.format {
             MessageFormat::Json => PortType::Any,
-            MessageFormat::Text => PortType::Text,
+            MessageFormat::Text | MessageFormat::Binary => PortType::Text,
         };
         Ports { inputs: vec![], outputs: vec![PortSpec::output("out", ty, "One event per message")] }
     }
 
     fn validate(config: &WebSocketSourceConfig) -> Vec<ConfigProblem> {
-        let mut p: Vec<ConfigProblem> = check_ws_url("url", &config.url).into_iter().collect();
-        for (field, text) in [
-            ("connect_timeout", &config.connect_timeout),
-            ("backoff_initial", &config.backoff_initial),
-            ("backoff_max", &config.backoff_max),
-        ] {
-            match duration_field(field, text) {
-                Ok(d) if d.is_zero() => p.push(ConfigProblem::field(field, "must be longer than 0")),
-                Ok(_) => {}
-                Err(e) => p.push(e),
-            }
-        }
-        if config.ca_file.is_some() && !config.url.trim().starts_with("wss://") {
-            p.push(ConfigProblem::field("ca_file", "a CA file applies to wss:// URLs only"));
+        let mut p = config.client().validate();
+        p.extend(positive_duration("idle_timeout", config.idle_timeout.as_deref()).err());
+        p.extend(duration_field("watermark_delay", &config.watermark_delay).err());
+        if config.time_field.is_some() && config.format != MessageFormat::Json {
+            p.push(ConfigProblem::field("time_field", "only JSON messages have fields; use format json"));
         }
         p
     }
 
     fn build(config: WebSocketSourceConfig, ctx: &BuildContext) -> Result<Box<dyn NodeTask>, ConfigProblem> {
-        let tls = if config.url.trim().starts_with("wss://") {
-            let ca = config.ca_file.as_deref().map(|f| ctx.resolve_path(f));
-            let tls = tls::client_config(ca.as_deref()).map_err(|e| ConfigProblem::field("ca_file", e))?;
-            Some(Connector::Rustls(tls))
-        } else {
-            None
-        };
+        let mut client = config.client().build(ctx)?;
+        client.liveness.idle_timeout = positive_duration("idle_timeout", config.idle_timeout.as_deref())?;
+        let delay = duration_field("watermark_delay", &config.watermark_delay)?;
         let settings = Settings {
-            tls,
-            connect_timeout: duration_field("connect_timeout", &config.connect_timeout)?,
-            backoff: Backoff::new(
-                duration_field("backoff_initial", &config.backoff_initial)?,
-                duration_field("backoff_max", &config.backoff_max)?,
-                config.max_attempts,
-            ),
+            client,
+            watermarks: Watermarks::new(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
             config,
         };
         Ok(Box::new(move |ctx: NodeContext| -> NodeFuture { Box::pin(run(settings, ctx)) }))
@@ -174,20 +190,23 @@ impl TypedNodeKind for WebSocketSource {
 
 struct Settings {
     config: WebSocketSourceConfig,
-    /// The TLS connector for `wss://`.
-    tls: Option<Connector>,
-    connect_timeout: Duration,
-    backoff: Backoff,
+    client: ClientSettings,
+    watermarks: Watermarks,
 }
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How one connection ended.
 enum Ended {
     /// A stop was requested.
     Stopped,
-    /// The server closed it, or it failed; the reason.
+    /// The server closed it, or it failed, or it went quiet; the reason.
     Closed(String),
+}
+
+/// The source's gauges.
+struct Gauges {
+    reconnects: Gauge,
+    bytes_in: Gauge,
+    messages_in: Gauge,
 }
 
 /// Connects, reads, and reconnects as configured, until a stop, the end of the stream
@@ -195,95 +214,103 @@ enum Ended {
 /// (`out`) or dead-lettered (`errors`); nothing awaits between reading and sending.
 async fn run(mut s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
     let mut seq = 0u64;
+    let own = &ctx.metrics.own;
+    let gauges = Gauges {
+        reconnects: own.gauge("reconnects"),
+        bytes_in: own.gauge("bytes_in"),
+        messages_in: own.gauge("messages_in"),
+    };
     loop {
-        let why = match connect(&s, &ctx).await {
+        ctx.metrics.own.set_state(NodeState::Connecting);
+        let (why, unauthorized) = match s.client.connect(&ctx.control.stop).await {
             Ok(None) => return Ok(()),
             Ok(Some(socket)) => {
-                s.backoff.reset();
+                s.client.backoff.reset();
                 tracing::info!(node = %ctx.id, "websocket_source connected");
-                ctx.metrics.set_message("connected");
-                match read(socket, &s.config, &mut ctx, &mut seq).await? {
+                ctx.metrics.own.set_state(NodeState::Connected);
+                match read(socket, &mut s, &mut ctx, &gauges, &mut seq).await? {
                     Ended::Stopped => return Ok(()),
-                    Ended::Closed(_) if !s.config.reconnect => {
-                        ctx.metrics.set_message("closed by the server; reconnect is off");
+                    Ended::Closed(why) if !s.config.reconnect => {
+                        ctx.metrics.own.set(NodeState::Closed, format!("{why}; reconnect is off"));
                         return Ok(());
                     }
-                    Ended::Closed(why) => why,
+                    Ended::Closed(why) => (why, false),
                 }
             }
-            Err(why) => why,
+            Err(f) => (f.reason, f.unauthorized),
         };
-        let Some(delay) = s.backoff.next_delay() else {
+        let Some(delay) = s.client.backoff.next_delay() else {
+            let failures = s.client.backoff.failures();
+            ctx.metrics.own.set(NodeState::Failed, format!("gave up after {failures} failed attempt(s); last: {why}"));
             return Err(NodeError(format!(
-                "websocket_source `{}`: gave up after {} failed attempt(s); last: {why}",
-                ctx.id,
-                s.backoff.failures()
+                "websocket_source `{}`: gave up after {failures} failed attempt(s); last: {why}",
+                ctx.id
             )));
         };
-        let status =
-            format!("reconnecting: attempt {}, next in {:.1} s ({why})", s.backoff.failures(), delay.as_secs_f64());
-        tracing::warn!(node = %ctx.id, "websocket_source {status}");
-        ctx.metrics.set_message(status);
+        let next = format!("attempt {}, next in {:.1} s", s.client.backoff.failures(), delay.as_secs_f64());
+        tracing::warn!(node = %ctx.id, "websocket_source: {why}; {next}");
+        gauges.reconnects.add(1);
+        if unauthorized {
+            ctx.metrics.own.set(NodeState::Failed, format!("{why}; {next}"));
+        } else {
+            ctx.metrics.own.set(NodeState::Reconnecting, format!("{next} ({why})"));
+        }
         if !ctx.control.sleep_until(tokio::time::Instant::now() + delay).await {
             return Ok(());
         }
     }
 }
 
-/// Opens a connection and sends the subscribe messages, within the connect timeout.
-/// `Ok(None)`: a stop came first.
-async fn connect(s: &Settings, ctx: &NodeContext) -> Result<Option<Socket>, String> {
-    let size = usize::try_from(s.config.max_message_size).unwrap_or(usize::MAX);
-    let ws_config = WebSocketConfig::default().max_message_size(Some(size)).max_frame_size(Some(size));
-    let url = s.config.url.trim();
-    ctx.metrics.set_message("connecting");
-    let attempt = async {
-        let (mut socket, _) =
-            tokio_tungstenite::connect_async_tls_with_config(url, Some(ws_config), true, s.tls.clone())
-                .await
-                .map_err(|e| format!("connect: {e}"))?;
-        for text in &s.config.send_on_connect {
-            socket.send(Message::text(text.as_str())).await.map_err(|e| format!("send_on_connect: {e}"))?;
-        }
-        Ok::<_, String>(socket)
-    };
-    tokio::select! {
-        r = tokio::time::timeout(s.connect_timeout, attempt) => match r {
-            Ok(r) => r.map(Some),
-            Err(_) => Err(format!("no connection within {:?}", s.connect_timeout)),
-        },
-        _ = ctx.control.stop.cancelled() => Ok(None),
-    }
-}
-
-/// Reads messages into batches until the connection ends or a stop. A batch is what the
-/// socket already holds (up to the batch size) after the first message is awaited.
+/// Reads messages into batches until the connection ends, goes quiet, or a stop. A batch is
+/// what the socket already holds (up to the batch size) after the first message is awaited.
 async fn read(
     mut socket: Socket,
-    config: &WebSocketSourceConfig,
+    s: &mut Settings,
     ctx: &mut NodeContext,
+    gauges: &Gauges,
     seq: &mut u64,
 ) -> Result<Ended, NodeError> {
+    let mut liveness = Liveness::new(s.client.liveness);
     loop {
         ctx.control.wait_if_paused().await;
         let first = tokio::select! {
-            m = socket.next() => m,
+            // A stop first (a flooding server must not hide it), then what was read before
+            // a deadline (a pong that arrived in time).
+            biased;
             _ = ctx.control.stop.cancelled() => {
                 // A polite close; a server that does not answer is not waited for long.
-                let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(None)).await;
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), socket.close(None)).await;
                 return Ok(Ended::Stopped);
+            }
+            m = socket.next() => m,
+            _ = liveness.tick() => {
+                match liveness.duty(tokio::time::Instant::now()) {
+                    Duty::Wait => {}
+                    Duty::Ping => {
+                        liveness.pinged();
+                        if let Err(e) = socket.send(Message::Ping(Default::default())).await {
+                            return Ok(Ended::Closed(format!("ping: {e}")));
+                        }
+                    }
+                    Duty::Dead(why) => return Ok(Ended::Closed(why)),
+                }
+                continue;
             }
         };
         let mut batch: Batch = Vec::new();
-        let mut ended = take(first, config.format, ctx, seq, &mut batch);
+        let mut ended = take(first, s, ctx, gauges, &mut liveness, seq, &mut batch);
         while ended.is_none() && batch.len() < ctx.batch_size {
             match socket.next().now_or_never() {
-                Some(m) => ended = take(m, config.format, ctx, seq, &mut batch),
+                Some(m) => ended = take(m, s, ctx, gauges, &mut liveness, seq, &mut batch),
                 None => break,
             }
         }
+        s.watermarks.observe(&batch);
         // Also flushes what went to `errors`.
         ctx.emit(0, batch).await?;
+        if let Some(t) = s.watermarks.current() {
+            ctx.forward_watermark(t);
+        }
         if let Some(why) = ended {
             return Ok(Ended::Closed(why));
         }
@@ -293,43 +320,46 @@ async fn read(
 /// Turns one read into an event (or a dead letter); returns why the connection ended, if it did.
 fn take(
     read: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
-    format: MessageFormat,
+    s: &Settings,
     ctx: &mut NodeContext,
+    gauges: &Gauges,
+    liveness: &mut Liveness,
     seq: &mut u64,
     batch: &mut Batch,
 ) -> Option<String> {
-    let parsed = match read {
+    let message = match read {
         None => return Some("the connection ended".into()),
         Some(Err(e)) => return Some(e.to_string()),
-        Some(Ok(Message::Close(frame))) => {
+        Some(Ok(m)) => m,
+    };
+    liveness.received(&message);
+    let parsed = match message {
+        Message::Close(frame) => {
             return Some(match frame {
                 Some(f) => format!("closed by the server ({} {})", u16::from(f.code), f.reason),
                 None => "closed by the server".into(),
             });
         }
-        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => return None,
-        Some(Ok(Message::Text(t))) => decode(t.as_bytes(), format),
-        Some(Ok(Message::Binary(b))) => decode(&b, format),
+        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return None,
+        Message::Text(t) => decode(t.as_bytes(), s.config.format),
+        Message::Binary(b) => decode(&b, s.config.format),
     };
     let n = *seq;
     *seq += 1;
+    gauges.messages_in.add(1);
     match parsed {
-        Ok(value) => batch.push(Event::new(value, ctx.index, n)),
+        Ok((value, len)) => {
+            gauges.bytes_in.add(len as u64);
+            let mut ev = Event::new(value, ctx.index, n);
+            if let Some(field) = &s.config.time_field {
+                ev.time = event_time(&ev.value, field);
+            }
+            batch.push(ev);
+        }
         Err((raw, reason)) => {
+            gauges.bytes_in.add(raw.len() as u64);
             ctx.errors.report_value(Value::String(raw), format!("message {n}: {reason}"), ctx.index, n)
         }
     }
     None
-}
-
-/// A message's bytes as a value; on failure, the raw text and the reason.
-fn decode(bytes: &[u8], format: MessageFormat) -> Result<Value, (String, String)> {
-    match format {
-        MessageFormat::Json => serde_json::from_slice(bytes)
-            .map_err(|e| (String::from_utf8_lossy(bytes).into_owned(), format!("not JSON: {e}"))),
-        MessageFormat::Text => match std::str::from_utf8(bytes) {
-            Ok(s) => Ok(Value::String(s.to_owned())),
-            Err(e) => Err((String::from_utf8_lossy(bytes).into_owned(), format!("not UTF-8 text: {e}"))),
-        },
-    }
 }

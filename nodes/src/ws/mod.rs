@@ -1,6 +1,10 @@
 //! Pieces the WebSocket node kinds share: reconnect backoff, TLS, URL and duration fields.
 
 pub mod backoff;
+pub mod client;
+pub mod liveness;
+pub mod message;
+pub mod server;
 pub mod tls;
 
 use std::time::Duration;

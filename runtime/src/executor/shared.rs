@@ -38,26 +38,31 @@ impl Shared {
             .nodes
             .iter()
             .enumerate()
-            .map(|(i, m)| NodeSnapshot {
-                id: self.node_ids[i].clone(),
-                kind: self.node_kinds[i].clone(),
-                status: m.status(),
-                message: m.message().map(|msg| self.redactor.redact(&msg)),
-                events_in: m.events_in.load(Ordering::Relaxed),
-                events_out: m.events_out.load(Ordering::Relaxed),
-                errors: m.errors.load(Ordering::Relaxed),
-                dropped: m.dropped.load(Ordering::Relaxed),
-                passed: m.passed.load(Ordering::Relaxed),
-                filtered: m.filtered.load(Ordering::Relaxed),
-                discarded: m.discarded.load(Ordering::Relaxed),
-                skipped: m.skipped.load(Ordering::Relaxed),
-                dropped_inside: m.dropped_inside.load(Ordering::Relaxed),
-                held: self.held(i),
-                lost_on_kill: m.lost_on_kill.load(Ordering::Relaxed),
-                busy_secs: m.busy_ns.load(Ordering::Relaxed) as f64 / 1e9,
-                rate_in: rates.map_or(0.0, |r| r.0[i]),
-                rate_out: rates.map_or(0.0, |r| r.1[i]),
-                state: m.state.read(),
+            .map(|(i, m)| {
+                let own = m.own.read();
+                NodeSnapshot {
+                    id: self.node_ids[i].clone(),
+                    kind: self.node_kinds[i].clone(),
+                    status: m.status(),
+                    message: m.message().map(|msg| self.redactor.redact(&msg)),
+                    events_in: m.events_in.load(Ordering::Relaxed),
+                    events_out: m.events_out.load(Ordering::Relaxed),
+                    errors: m.errors.load(Ordering::Relaxed),
+                    dropped: m.dropped.load(Ordering::Relaxed),
+                    passed: m.passed.load(Ordering::Relaxed),
+                    filtered: m.filtered.load(Ordering::Relaxed),
+                    discarded: m.discarded.load(Ordering::Relaxed),
+                    skipped: m.skipped.load(Ordering::Relaxed),
+                    dropped_inside: m.dropped_inside.load(Ordering::Relaxed),
+                    held: self.held(i),
+                    lost_on_kill: m.lost_on_kill.load(Ordering::Relaxed),
+                    busy_secs: m.busy_ns.load(Ordering::Relaxed) as f64 / 1e9,
+                    rate_in: rates.map_or(0.0, |r| r.0[i]),
+                    rate_out: rates.map_or(0.0, |r| r.1[i]),
+                    state: own.state,
+                    state_message: own.message.map(|msg| self.redactor.redact(&msg)),
+                    gauges: own.gauges,
+                }
             })
             .collect();
         let wires = self

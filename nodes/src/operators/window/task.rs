@@ -28,6 +28,12 @@ use crate::event_time::TimeSource;
 pub const OUT: usize = 0;
 /// Output port of the events too late for any window.
 pub const LATE: usize = 1;
+/// Gauge: open windows (count windows: keys with a partial window).
+pub const OPEN_WINDOWS: &str = "open_windows";
+/// Gauge: keys with state.
+pub const KEYS: &str = "keys";
+/// Gauge: approximate bytes of state held.
+pub const STATE_BYTES: &str = "state_bytes";
 
 /// The window logic of a node.
 pub enum Logic {
@@ -145,7 +151,7 @@ pub async fn run(setup: Setup, mut ctx: NodeContext) -> Result<(), NodeError> {
     Ok(())
 }
 
-/// Publishes the state gauge: open windows, keys, approximate bytes.
+/// Publishes the state gauges: `open_windows`, `keys`, `state_bytes` (approximate).
 fn gauge(ctx: &NodeContext, logic: &Logic) {
     let (windows, keys, bytes) = match logic {
         Logic::Time(w) => w.state(),
@@ -155,7 +161,10 @@ fn gauge(ctx: &NodeContext, logic: &Logic) {
         }
         Logic::Global(w, _) => (w.keys() as u64, w.keys() as u64, w.bytes()),
     };
-    ctx.metrics.state.set(windows, keys, bytes);
+    let own = &ctx.metrics.own;
+    own.set_gauge(OPEN_WINDOWS, windows);
+    own.set_gauge(KEYS, keys);
+    own.set_gauge(STATE_BYTES, bytes);
 }
 
 /// Arms the timer for the next processing-time window end, or (at the start and after each

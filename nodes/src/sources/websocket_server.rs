@@ -1,0 +1,301 @@
+//! `websocket_server`: a source that listens for WebSocket clients (browsers, devices) and
+//! merges the messages of all of them into one stream. An optional bearer token (from
+//! `${ENV}`) is checked before the upgrade: a wrong one gets HTTP 401. Beyond `max_clients`
+//! a client gets HTTP 503. A malformed message goes to `errors` with its raw text; the
+//! client stays connected.
+//!
+//! Backpressure: each client's reader waits while the node's bounded queue is full, so a
+//! full `block` wire stops reading every client and TCP pushes back on them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use streamloom_runtime::io::NodeContext;
+use streamloom_runtime::metrics::{Gauge, NodeMetrics, NodeState};
+use streamloom_runtime::registry::{
+    BuildContext, Category, ConfigProblem, NodeError, NodeFuture, NodeTask, ParamKind, ParamSpec, PortSpec, PortType,
+    Ports, TypedNodeKind,
+};
+use streamloom_runtime::{Batch, Event};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::ws::message::{MessageFormat, decode};
+use crate::ws::server::{Admission, Refusal, refuse_handshake};
+
+/// Config of `websocket_server`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSocketServerConfig {
+    /// Address to listen on (an IP).
+    pub bind: String,
+    /// Port (0: any free port, shown in the status).
+    pub port: u16,
+    /// The only path clients may connect to.
+    pub path: String,
+    /// Bearer token clients must send (`Authorization: Bearer …`); use `${ENV}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Most clients connected at once; more get HTTP 503.
+    pub max_clients: u64,
+    /// json, text or binary.
+    pub format: MessageFormat,
+    /// Largest message accepted, in bytes; a larger one closes that client's connection.
+    pub max_message_size: u64,
+}
+
+impl Default for WebSocketServerConfig {
+    fn default() -> Self {
+        WebSocketServerConfig {
+            bind: "127.0.0.1".into(),
+            port: 9003,
+            path: "/".into(),
+            token: None,
+            max_clients: 64,
+            format: MessageFormat::Json,
+            max_message_size: 1 << 20,
+        }
+    }
+}
+
+/// The `websocket_server` kind.
+pub struct WebSocketServer;
+
+impl TypedNodeKind for WebSocketServer {
+    type Config = WebSocketServerConfig;
+    const NAME: &'static str = "websocket_server";
+    const DESCRIPTION: &'static str = "WebSocket server: the messages of every connected client are merged into one stream; optional bearer token, malformed messages go to errors";
+    const CATEGORY: Category = Category::Source;
+
+    fn params() -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::new(
+                "bind",
+                ParamKind::Text,
+                "Address to listen on (127.0.0.1: this machine only; 0.0.0.0: all)",
+            ),
+            ParamSpec::integer("port", 0, 65_535, "Port to listen on; 0 picks a free port (shown in the status)"),
+            ParamSpec::new("path", ParamKind::Text, "The path clients connect to (/, /ingest); others get 404"),
+            ParamSpec::optional(
+                "token",
+                ParamKind::Text,
+                "Bearer token clients must send; use ${ENV}; a wrong one gets HTTP 401 before the upgrade",
+            ),
+            ParamSpec::integer("max_clients", 1, 100_000, "Most clients at once; more get HTTP 503"),
+            ParamSpec::choice(
+                "format",
+                &["json", "text", "binary"],
+                "json: each message is a JSON value; text: a string event; binary: the bytes as base64 text",
+            ),
+            ParamSpec::integer("max_message_size", 16, 1 << 30, "Largest message accepted, in bytes"),
+        ]
+    }
+
+    fn ports(config: &WebSocketServerConfig) -> Ports {
+        let ty = match config.format {
+            MessageFormat::Json => PortType::Any,
+            MessageFormat::Text | MessageFormat::Binary => PortType::Text,
+        };
+        Ports { inputs: vec![], outputs: vec![PortSpec::output("out", ty, "One event per message, from any client")] }
+    }
+
+    fn validate(config: &WebSocketServerConfig) -> Vec<ConfigProblem> {
+        let mut p = Vec::new();
+        if !config.bind.contains("${") && config.bind.trim().parse::<std::net::IpAddr>().is_err() {
+            p.push(ConfigProblem::field("bind", "write an IP address, such as 127.0.0.1 or 0.0.0.0"));
+        }
+        if !config.path.starts_with('/') {
+            p.push(ConfigProblem::field("path", "a path starts with /"));
+        }
+        if config.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            p.push(ConfigProblem::field("token", "empty; leave the token out to accept any client"));
+        }
+        p
+    }
+
+    fn build(config: WebSocketServerConfig, _ctx: &BuildContext) -> Result<Box<dyn NodeTask>, ConfigProblem> {
+        let ip = config
+            .bind
+            .trim()
+            .parse::<std::net::IpAddr>()
+            .map_err(|_| ConfigProblem::field("bind", "write an IP address, such as 127.0.0.1"))?;
+        let addr = SocketAddr::new(ip, config.port);
+        Ok(Box::new(move |ctx: NodeContext| -> NodeFuture { Box::pin(run(config, addr, ctx)) }))
+    }
+}
+
+/// One message from a client, decoded (or the raw text and why it is malformed).
+type Incoming = Result<Value, (String, String)>;
+
+/// The server's gauges, shared with the accept and client tasks.
+#[derive(Clone)]
+struct Gauges {
+    clients: Gauge,
+    refused: Gauge,
+    bytes_in: Gauge,
+}
+
+/// What the accept loop needs.
+struct Listener {
+    listener: TcpListener,
+    admission: Arc<Admission>,
+    max_clients: u64,
+    format: MessageFormat,
+    ws_config: WebSocketConfig,
+    url: String,
+    metrics: Arc<NodeMetrics>,
+    gauges: Gauges,
+}
+
+/// Listens until a stop, merging every client's messages into batches.
+async fn run(config: WebSocketServerConfig, addr: SocketAddr, mut ctx: NodeContext) -> Result<(), NodeError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| NodeError(format!("websocket_server `{}`: cannot listen on {addr}: {e}", ctx.id)))?;
+    let bound = listener.local_addr().map_err(|e| NodeError(format!("websocket_server `{}`: {e}", ctx.id)))?;
+    let own = &ctx.metrics.own;
+    let gauges =
+        Gauges { clients: own.gauge("clients"), refused: own.gauge("refused"), bytes_in: own.gauge("bytes_in") };
+    let size = usize::try_from(config.max_message_size).unwrap_or(usize::MAX);
+    let accept = Listener {
+        listener,
+        admission: Arc::new(Admission { path: Some(config.path.clone()), token: config.token.clone() }),
+        max_clients: config.max_clients,
+        format: config.format,
+        ws_config: WebSocketConfig::default().max_message_size(Some(size)).max_frame_size(Some(size)),
+        url: format!("ws://{bound}{}", config.path),
+        metrics: ctx.metrics.clone(),
+        gauges: gauges.clone(),
+    };
+    let url = accept.url.clone();
+    show(&accept.metrics, &url, &gauges);
+    tracing::info!(node = %ctx.id, "websocket_server listening on {url}");
+    let (tx, mut rx) = mpsc::channel::<Incoming>(ctx.batch_size.max(1) * 2);
+    let mut tasks = JoinSet::new();
+    tasks.spawn(accept_loop(accept, tx));
+    let mut seq = 0u64;
+    loop {
+        ctx.control.wait_if_paused().await;
+        let first = tokio::select! {
+            biased;
+            _ = ctx.control.stop.cancelled() => break,
+            m = rx.recv() => m,
+        };
+        let Some(first) = first else { break };
+        let mut batch: Batch = Vec::new();
+        take(first, &mut ctx, &mut seq, &mut batch);
+        while batch.len() < ctx.batch_size {
+            let Ok(m) = rx.try_recv() else { break };
+            take(m, &mut ctx, &mut seq, &mut batch);
+        }
+        ctx.emit(0, batch).await?;
+    }
+    // Ending the accept loop ends every client's reader: their connections close. What they
+    // had already handed over is still sent.
+    tasks.shutdown().await;
+    let mut rest: Batch = Vec::new();
+    while let Ok(m) = rx.try_recv() {
+        take(m, &mut ctx, &mut seq, &mut rest);
+    }
+    ctx.emit(0, rest).await?;
+    gauges.clients.set(0);
+    ctx.metrics.own.set(NodeState::Closed, format!("stopped listening on {url}"));
+    Ok(())
+}
+
+/// One message as an event or a dead letter.
+fn take(m: Incoming, ctx: &mut NodeContext, seq: &mut u64, batch: &mut Batch) {
+    let n = *seq;
+    *seq += 1;
+    match m {
+        Ok(value) => batch.push(Event::new(value, ctx.index, n)),
+        Err((raw, reason)) => {
+            ctx.errors.report_value(Value::String(raw), format!("message {n}: {reason}"), ctx.index, n)
+        }
+    }
+}
+
+fn show(metrics: &NodeMetrics, url: &str, gauges: &Gauges) {
+    metrics.own.set(NodeState::Listening, format!("on {url}; {} client(s)", gauges.clients.get()));
+}
+
+/// Accepts clients (each read by its own task) until dropped.
+async fn accept_loop(l: Listener, tx: mpsc::Sender<Incoming>) {
+    let mut readers = JoinSet::new();
+    loop {
+        let (tcp, peer) = match l.listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!("websocket_server: accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        // Reap the readers that ended.
+        while readers.try_join_next().is_some() {}
+        if readers.len() as u64 >= l.max_clients {
+            l.gauges.refused.add(1);
+            readers.spawn(refuse_handshake(tcp, StatusCode::SERVICE_UNAVAILABLE, "too many clients"));
+            continue;
+        }
+        let (admission, tx, gauges, metrics, url) =
+            (l.admission.clone(), tx.clone(), l.gauges.clone(), l.metrics.clone(), l.url.clone());
+        let (format, ws_config) = (l.format, l.ws_config);
+        readers.spawn(async move {
+            match admission.accept(tcp, Some(ws_config)).await {
+                Ok(ws) => {
+                    gauges.clients.add(1);
+                    show(&metrics, &url, &gauges);
+                    read_client(ws, format, &tx, &gauges).await;
+                    gauges.clients.sub(1);
+                    show(&metrics, &url, &gauges);
+                }
+                Err(Refusal::Unauthorized) => {
+                    gauges.refused.add(1);
+                    tracing::info!("websocket_server: refused {peer}: wrong or missing token");
+                }
+                Err(Refusal::Handshake(why)) => {
+                    gauges.refused.add(1);
+                    tracing::debug!("websocket_server: handshake with {peer} failed: {why}");
+                }
+            }
+        });
+    }
+}
+
+/// Reads one client until it leaves, handing each message on (waiting while the queue is full).
+async fn read_client(
+    mut ws: tokio_tungstenite::WebSocketStream<TcpStream>,
+    format: MessageFormat,
+    tx: &mpsc::Sender<Incoming>,
+    gauges: &Gauges,
+) {
+    while let Some(Ok(m)) = ws.next().await {
+        let decoded = match m {
+            Message::Text(t) => decode(t.as_bytes(), format),
+            Message::Binary(b) => decode(&b, format),
+            Message::Close(_) => break,
+            _ => continue,
+        };
+        let incoming = match decoded {
+            Ok((value, len)) => {
+                gauges.bytes_in.add(len as u64);
+                Ok(value)
+            }
+            Err((raw, why)) => {
+                gauges.bytes_in.add(raw.len() as u64);
+                Err((raw, why))
+            }
+        };
+        if tx.send(incoming).await.is_err() {
+            break;
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! Editor UI tests of the debug sidebar, the node help panel and the run summary, driven
 //! with egui_kittest like a person would: find by label, click, type; then check the model.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use egui::accesskit::Role;
@@ -153,4 +155,107 @@ fn selecting_a_sink_shows_what_reached_it() {
     h.get_by_label_contains("Recent events (");
     h.get_by_label("#29");
     h.get_by_label(r#"{"even":false,"i":29}"#);
+}
+
+/// How many labels read exactly `text`.
+fn shown(h: &Harness<'static, EditorApp>, text: &str) -> usize {
+    h.query_all_by_label(text).count()
+}
+
+/// Checks that the help panel shows `kind` in full: description, every port, every
+/// parameter's doc, default and range, and the example, all as the registry gives them.
+fn assert_help_shows(h: &Harness<'static, EditorApp>, kind: &str) {
+    let reg = registry();
+    let k = reg.get(kind).unwrap();
+    assert!(shown(h, k.description()) >= 1, "{kind}: description");
+    let config = k.default_config();
+    let ports = k.ports(&config);
+    for p in ports.inputs.iter().chain(&ports.outputs) {
+        assert!(shown(h, &p.doc) >= 1, "{kind}: port {} doc `{}`", p.name, p.doc);
+    }
+    let params = k.params();
+    for p in &params {
+        assert!(shown(h, &p.doc) >= 1, "{kind}: parameter {} doc `{}`", p.name, p.doc);
+    }
+    let defaults = h.query_all_by_label_contains("default: ").count();
+    assert_eq!(defaults, params.len(), "{kind}: one default line per parameter");
+    let ranged = params.iter().filter(|p| streamloom::editor::help_panel::range(&p.kind).is_some()).count();
+    let ranges = h.query_all_by_label_contains("range: ").count() + h.query_all_by_label_contains("one of: ").count();
+    assert_eq!(ranges, ranged, "{kind}: a range line per ranged parameter");
+    assert!(shown(h, k.example()) >= 1, "{kind}: example");
+}
+
+#[test]
+fn help_shows_the_selected_nodes_kind_then_any_palette_entry_under_the_pointer() {
+    let g = graph(10, "debug", json!({}));
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.state_mut().select_node("m");
+    h.run_ok();
+    h.get_by_label("Help").click();
+    h.run_ok();
+    assert_help_shows(&h, "map");
+    // The max_events range of the new debug kind, as `streamloom nodes --json` gives it.
+    h.state_mut().select_node("sink");
+    h.run_ok();
+    assert_help_shows(&h, "debug");
+    h.get_by_label("range: 1 ..= 1000");
+    h.get_by_label("default: 1000");
+    // Pointing at each palette entry shows that kind.
+    for kind in registry().kinds() {
+        h.get_by_role_and_label(Role::Button, kind.name()).hover();
+        h.run_ok();
+        assert_help_shows(&h, kind.name());
+    }
+}
+
+#[test]
+fn the_run_summary_opens_when_a_run_ends_with_numbers_equal_to_the_metrics_and_reopens() {
+    // map fails on odd numbers (their errors port is unwired), so errors are not zero.
+    let mut g = graph(40, "null_sink", json!({}));
+    g.nodes[1].config = json!({"expression": "if . % 2 == 0 then {i: .} else error(\"odd\") end"});
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    assert!(!h.state().run_summary_open());
+    run_to_end(&mut h);
+    assert!(h.state().run_summary_open(), "opened when the run ended");
+    h.get_by_label("Run summary");
+    h.get_by_label("Outcome: completed");
+    let s = h.state().runner().snapshot().unwrap().clone();
+    h.get_by_label(&format!("Duration: {:.3} s", s.elapsed_secs));
+    let errors: u64 = s.nodes.iter().map(|n| n.errors).sum();
+    assert_eq!(errors, 20);
+    let dropped =
+        s.wires.iter().map(|w| w.dropped).sum::<u64>() + s.nodes.iter().map(|n| n.dropped_inside).sum::<u64>();
+    let discarded: u64 = s.nodes.iter().map(|n| n.discarded).sum();
+    let lost: u64 = s.nodes.iter().map(|n| n.lost_on_kill).sum();
+    h.get_by_label(&format!("Errors: {errors} · dropped: {dropped} · discarded: {discarded} · lost: {lost}"));
+    // The source's and the sink's rows, exactly as the snapshot counts them.
+    let row = streamloom::editor::run_summary::rows(&s, &registry());
+    let source = s.node("gen").unwrap();
+    let sink = s.node("sink").unwrap();
+    assert_eq!((source.events_in, source.events_out), (0, 40));
+    assert_eq!(sink.events_in, 20);
+    let expect = |n: &streamloom_runtime::metrics::NodeSnapshot| {
+        vec![
+            n.id.clone(),
+            n.kind.clone(),
+            n.events_in.to_string(),
+            n.events_out.to_string(),
+            n.errors.to_string(),
+            n.dropped.to_string(),
+        ]
+    };
+    assert_eq!(row, vec![expect(source), expect(sink)], "sources, then sinks; the map is not listed");
+    assert_eq!(shown(&h, "40"), 1, "gen's out");
+    assert!(shown(&h, "20") >= 1, "sink's in");
+
+    // Closed with its ×, reopened from the toolbar.
+    h.get_by_label("Close window").click();
+    h.run_ok();
+    assert!(!h.state().run_summary_open());
+    assert!(h.query_by_label("Run summary").is_none());
+    h.get_by_label("Summary").click();
+    h.run_ok();
+    assert!(h.state().run_summary_open());
+    h.get_by_label("Outcome: completed");
 }

@@ -1,15 +1,24 @@
 //! A collapsible JSON view (like Node-RED's debug messages): objects and arrays fold open
 //! one level at a time, scalars show as `key: value`.
 
-use egui::{CollapsingHeader, Id, RichText, Ui};
+use egui::collapsing_header::CollapsingState;
+use egui::{CollapsingHeader, Id, Label, RichText, Sense, Ui};
 use serde_json::Value;
 
 /// Longest scalar shown in full (longer text is cut; the whole value is on hover).
 const MAX_SCALAR: usize = 200;
 
-/// Draws `value` as a tree under a header `title`, collapsed at first; `id` keeps its state.
+/// Draws `value` as a tree under a one-line header `title` (cut to the width available; a
+/// click on it or on the arrow opens the tree), collapsed at first; `id` keeps its state.
 pub fn json_tree(ui: &mut Ui, id: Id, title: RichText, value: &Value) {
-    CollapsingHeader::new(title).id_salt(id).default_open(false).show(ui, |ui| children(ui, id, value));
+    let (_, header, _) = CollapsingState::load_with_default_open(ui.ctx(), id, false)
+        .show_header(ui, |ui| ui.add(Label::new(title).truncate().sense(Sense::click())))
+        .body(|ui| children(ui, id, value));
+    if header.inner.clicked() {
+        let mut state = CollapsingState::load_with_default_open(ui.ctx(), id, false);
+        state.toggle(ui);
+        state.store(ui.ctx());
+    }
 }
 
 fn children(ui: &mut Ui, id: Id, value: &Value) {

@@ -105,6 +105,19 @@ impl EditorApp {
     }
 }
 
+/// The table's rows, sources first then sinks (graph order within each): id, kind, in, out,
+/// errors, dropped, each straight from the snapshot.
+pub fn rows(s: &MetricsSnapshot, registry: &streamloom_runtime::Registry) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for cat in [Category::Source, Category::Sink] {
+        for n in s.nodes.iter().filter(|n| registry.get(&n.kind).is_some_and(|k| k.category() == cat)) {
+            let counts = [n.events_in, n.events_out, n.errors, n.dropped].map(|v| v.to_string());
+            out.push([n.id.clone(), n.kind.clone()].into_iter().chain(counts).collect());
+        }
+    }
+    out
+}
+
 fn summary(ui: &mut Ui, outcome: &RunOutcome, s: &MetricsSnapshot, registry: &streamloom_runtime::Registry) {
     let word = outcome_word(outcome);
     let text = RichText::new(format!("Outcome: {word}")).strong();
@@ -121,15 +134,15 @@ fn summary(ui: &mut Ui, outcome: &RunOutcome, s: &MetricsSnapshot, registry: &st
             ui.label(RichText::new(h).strong());
         }
         ui.end_row();
-        for cat in [Category::Source, Category::Sink] {
-            for n in s.nodes.iter().filter(|n| registry.get(&n.kind).is_some_and(|k| k.category() == cat)) {
-                ui.label(&n.id);
-                ui.label(RichText::new(&n.kind).weak());
-                for v in [n.events_in, n.events_out, n.errors, n.dropped] {
-                    ui.label(RichText::new(v.to_string()).monospace());
-                }
-                ui.end_row();
+        for row in rows(s, registry) {
+            for (i, cell) in row.into_iter().enumerate() {
+                match i {
+                    0 => ui.label(cell),
+                    1 => ui.label(RichText::new(cell).weak()),
+                    _ => ui.label(RichText::new(cell).monospace()),
+                };
             }
+            ui.end_row();
         }
     });
     ui.add_space(4.0);

@@ -30,7 +30,7 @@ impl TypedNodeKind for ConsoleSink {
     const NAME: &'static str = "console_sink";
     const DESCRIPTION: &'static str =
         "Prints events to standard output as JSON (in the editor, also to the debug sidebar)";
-    const EXAMPLE: &'static str = "Wire a filter's `out` into a console_sink with prefix `big: ` and run \
+    const EXAMPLE: &'static str = "Wire a filter's `out` into a console_sink with `prefix: \"big: \"` and run \
         headless: every event that passes prints as `big: {\"amount\":120}` on standard output, \
         ready to pipe into another tool.";
     const CATEGORY: Category = Category::Sink;

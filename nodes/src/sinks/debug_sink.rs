@@ -36,7 +36,7 @@ impl TypedNodeKind for DebugSink {
     const DESCRIPTION: &'static str =
         "Shows every event it receives in the editor's debug sidebar; headless, prints them to standard error";
     const CATEGORY: Category = Category::Sink;
-    const EXAMPLE: &'static str = "Wire any output into a `debug` node named `after filter` to watch what \
+    const EXAMPLE: &'static str = "Wire any output into a `debug` node with `name: \"after filter\"` to watch what \
         passes the filter: each event appears in the Debug tab, newest first. Headless runs print \
         `debug after filter: {\"user\":\"ada\",\"amount\":120}` on standard error.";
 

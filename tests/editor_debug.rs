@@ -29,9 +29,10 @@ fn harness(app: EditorApp) -> Harness<'static, EditorApp> {
 
 /// Presses Run and steps the UI until the run has ended (20 s at most), then two more frames.
 fn run_to_end(h: &mut Harness<'static, EditorApp>) {
+    let before = h.state().runner().runs_started();
     h.get_by_label("▶ Run").click();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while h.state().runner().outcome().is_none() {
+    while h.state().runner().runs_started() == before || h.state().runner().outcome().is_none() {
         h.step();
         assert!(Instant::now() < deadline, "run did not finish: {}", h.state().runner().status());
         std::thread::sleep(Duration::from_millis(20));
@@ -258,4 +259,10 @@ fn the_run_summary_opens_when_a_run_ends_with_numbers_equal_to_the_metrics_and_r
     h.run_ok();
     assert!(h.state().run_summary_open());
     h.get_by_label("Outcome: completed");
+
+    // Closed, then the next run (quick enough to end between two frames) opens it again.
+    h.get_by_label("Close window").click();
+    h.run_ok();
+    run_to_end(&mut h);
+    assert!(h.state().run_summary_open(), "every run's end opens it");
 }

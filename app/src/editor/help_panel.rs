@@ -2,7 +2,7 @@
 //! source as `streamloom nodes`: description, ports, every parameter with its type, default,
 //! range and doc, and an example (the kind's example text and its example config).
 
-use egui::{Grid, RichText, Ui};
+use egui::{RichText, Ui};
 use serde_json::Value;
 use streamloom_runtime::registry::{NodeKind, ParamKind, ParamSpec, PortSpec};
 
@@ -15,9 +15,9 @@ pub fn kind_help(ui: &mut Ui, kind: &dyn NodeKind) {
         let config = kind.default_config();
         let ports = kind.ports(&config);
         section(ui, "Inputs");
-        port_rows(ui, "help-inputs", &ports.inputs);
+        port_rows(ui, &ports.inputs);
         section(ui, "Outputs");
-        port_rows(ui, "help-outputs", &ports.outputs);
+        port_rows(ui, &ports.outputs);
         section(ui, "Parameters");
         let params = kind.params();
         if params.is_empty() {
@@ -42,19 +42,19 @@ fn section(ui: &mut Ui, title: &str) {
     ui.label(RichText::new(title).strong());
 }
 
-fn port_rows(ui: &mut Ui, id: &str, ports: &[PortSpec]) {
+/// One wrapped line per port: name, type, doc.
+fn port_rows(ui: &mut Ui, ports: &[PortSpec]) {
     if ports.is_empty() {
         ui.label(RichText::new("none").weak());
         return;
     }
-    Grid::new(id).num_columns(3).spacing([8.0, 2.0]).show(ui, |ui| {
-        for p in ports {
+    for p in ports {
+        ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(&p.name).monospace());
             ui.label(RichText::new(p.ty.name()).weak());
             ui.label(&p.doc);
-            ui.end_row();
-        }
-    });
+        });
+    }
 }
 
 /// One parameter: name, type, default, range and doc.

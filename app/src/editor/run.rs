@@ -32,6 +32,8 @@ pub struct Runner {
     /// Output ports (node id, port) marked for debugging: kept for the editor session (not
     /// saved with the graph), applied to every run and to the live one as they change.
     debug_ports: BTreeSet<(String, String)>,
+    /// How many runs have started (tells one run's end from the next one's).
+    runs_started: u64,
 }
 
 impl Default for Runner {
@@ -52,6 +54,7 @@ impl Runner {
             run_problems: Vec::new(),
             run_problems_dismissed: false,
             debug_ports: BTreeSet::new(),
+            runs_started: 0,
         }
     }
 
@@ -92,6 +95,7 @@ impl Runner {
             Ok(h) => {
                 self.snapshot = Some(h.snapshot());
                 self.handle = Some(h);
+                self.runs_started += 1;
                 self.outcome = None;
                 self.start_problems.clear();
                 Ok(())
@@ -213,6 +217,11 @@ impl Runner {
     /// Ports marked for debugging.
     pub fn debugged_ports(&self) -> &BTreeSet<(String, String)> {
         &self.debug_ports
+    }
+
+    /// How many runs have started in this editor (the current or last one is this number).
+    pub fn runs_started(&self) -> u64 {
+        self.runs_started
     }
 
     /// How the last run ended.

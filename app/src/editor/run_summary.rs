@@ -16,8 +16,8 @@ use super::problems::ERROR;
 pub struct RunSummary {
     /// Whether the window is shown.
     pub open: bool,
-    /// The end of the current run was seen (the window opened for it once).
-    seen_end: bool,
+    /// The run (by [`super::run::Runner::runs_started`]) whose end opened the window.
+    seen_end: u64,
 }
 
 /// The run's totals over every node and wire.
@@ -63,18 +63,13 @@ impl EditorApp {
 
     /// Opens the summary once when a run ends; call each frame after polling the runner.
     pub(super) fn watch_run_end(&mut self) {
-        match self.runner.outcome() {
-            Some(_) if !self.run_summary.seen_end => {
-                self.run_summary.seen_end = true;
-                self.run_summary.open = true;
-            }
-            None => {
-                self.run_summary.seen_end = false;
-                if self.runner.snapshot().is_none() {
-                    self.run_summary.open = false; // the graph was replaced
-                }
-            }
-            Some(_) => {}
+        let run = self.runner.runs_started();
+        if self.runner.outcome().is_some() && self.run_summary.seen_end != run {
+            // Even a run that ended before any frame saw it running (a quick one).
+            self.run_summary.seen_end = run;
+            self.run_summary.open = true;
+        } else if self.runner.outcome().is_none() && self.runner.snapshot().is_none() {
+            self.run_summary.open = false; // the graph was replaced
         }
     }
 
@@ -94,12 +89,16 @@ impl EditorApp {
     pub(super) fn run_summary_window(&mut self, ctx: &egui::Context) {
         let (Some(outcome), Some(snapshot)) = (self.runner.outcome(), self.runner.snapshot()) else { return };
         let mut open = self.run_summary.open;
+        let center = Some(self.canvas.view_rect().center())
+            .filter(|c| c.is_finite())
+            .unwrap_or_else(|| ctx.content_rect().center());
         egui::Window::new("Run summary")
             .open(&mut open)
             .collapsible(false)
             .resizable(true)
             .default_width(460.0)
-            .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-360.0, -330.0))
+            .pivot(egui::Align2::CENTER_CENTER)
+            .default_pos(center)
             .show(ctx, |ui| summary(ui, outcome, snapshot, &self.registry));
         self.run_summary.open = open;
     }

@@ -110,6 +110,16 @@ fn text_and_node_filters_pause_and_clear() {
     h.run_ok();
     assert!(h.state().debug_sidebar().is_empty());
     h.get_by_label("0 event(s)");
+
+    // A new graph forgets the old one's events, and its summary.
+    run_to_end(&mut h);
+    assert_eq!(h.state().debug_sidebar().len(), 10);
+    assert!(h.state().run_summary_open());
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
+    h.run_ok();
+    assert!(h.state().graph().nodes.is_empty());
+    assert!(h.state().debug_sidebar().is_empty());
+    assert!(!h.state().run_summary_open());
 }
 
 #[test]
@@ -143,6 +153,13 @@ fn a_port_marked_for_debugging_and_a_console_sink_show_their_events_and_the_node
     run_to_end(&mut h);
     assert!(h.state().debug_sidebar().shown().iter().all(|e| e.source.label == "sink"));
     assert!(!h.state().runner().is_debugged("gen", "out"));
+    // Marks are forgotten with the graph.
+    h.get_by_label("debug gen.out").click();
+    h.run_ok();
+    assert!(h.state().runner().is_debugged("gen", "out"));
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
+    h.run_ok();
+    assert!(h.state().runner().debugged_ports().is_empty());
 }
 
 #[test]

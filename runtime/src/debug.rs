@@ -100,19 +100,38 @@ impl DebugLog {
         DebugWriter { log: self.clone(), ring }
     }
 
-    /// Every kept event newer than `after` (an [`DebugEntry::order`]), oldest first. Never
-    /// waits: a ring being written right now is skipped (its events come on the next call).
+    /// Every kept event, oldest first (for tests and one-off reads; see [`DebugLog::read_new`]).
     pub fn since(&self, after: Option<u64>) -> Vec<DebugEntry> {
+        let mut out = self.read_new(&mut DebugCursor::default());
+        out.retain(|e| after.is_none_or(|a| e.order > a));
+        out
+    }
+
+    /// The kept events `cursor` has not returned yet, oldest first, and moves the cursor past
+    /// them. Never waits: a ring being written right now is skipped, and its events come on
+    /// the next call (the cursor is per ring, so none is missed for being late).
+    pub fn read_new(&self, cursor: &mut DebugCursor) -> Vec<DebugEntry> {
         let Ok(rings) = self.rings.try_lock() else { return Vec::new() };
+        cursor.seen.resize(rings.len(), None);
         let mut out = Vec::new();
-        for ring in rings.iter() {
+        for (ring, seen) in rings.iter().zip(cursor.seen.iter_mut()) {
             let Ok(entries) = ring.entries.try_lock() else { continue };
-            let newer = entries.iter().rev().take_while(|e| after.is_none_or(|a| e.order > a));
-            out.extend(newer.cloned());
+            let start = out.len();
+            out.extend(entries.iter().rev().take_while(|e| seen.is_none_or(|s| e.order > s)).cloned());
+            if let Some(newest) = out.get(start) {
+                *seen = Some(newest.order);
+            }
         }
         out.sort_by_key(|e| e.order);
         out
     }
+}
+
+/// How far a reader has read each source of a [`DebugLog`].
+#[derive(Debug, Clone, Default)]
+pub struct DebugCursor {
+    /// The newest order returned, by ring.
+    seen: Vec<Option<u64>>,
 }
 
 /// Records the events of one source.
@@ -183,12 +202,30 @@ mod tests {
         let all = log.since(None);
         let seqs: Vec<u64> = all.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, vec![0, 1, 2, 100, 101], "every event, oldest first");
-        let last = all.last().map(|e| e.order);
+        let mut cursor = DebugCursor::default();
+        assert_eq!(log.read_new(&mut cursor).len(), 5);
         a.record(&batch(3, 10));
-        let newer: Vec<u64> = log.since(last).iter().map(|e| e.seq).collect();
+        let newer: Vec<u64> = log.read_new(&mut cursor).iter().map(|e| e.seq).collect();
         assert_eq!(newer, vec![8, 9, 10, 11, 12], "a full ring keeps its newest `capacity` events");
+        assert!(log.read_new(&mut cursor).is_empty(), "nothing twice");
         b.record(&batch(0, 3000));
         let kept = log.since(None).iter().filter(|e| e.source.node == "dbg").count();
         assert_eq!(kept, DEBUG_CAPACITY);
+    }
+
+    #[test]
+    fn a_ring_busy_during_a_read_gives_its_events_on_the_next_read() {
+        let log = DebugLog::new(DebugOutput::Sidebar);
+        let a = log.writer("a", "out", "a.out", 10);
+        let b = log.writer("b", "out", "b.out", 10);
+        a.record(&batch(0, 2));
+        let mut cursor = DebugCursor::default();
+        let busy = a.ring.entries.lock().unwrap();
+        b.record(&batch(10, 2)); // newer than a's events
+        let first: Vec<u64> = log.read_new(&mut cursor).iter().map(|e| e.seq).collect();
+        assert_eq!(first, vec![10, 11]);
+        drop(busy);
+        let second: Vec<u64> = log.read_new(&mut cursor).iter().map(|e| e.seq).collect();
+        assert_eq!(second, vec![0, 1], "older than what was read, still not missed");
     }
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use egui::{Id, RichText, Ui};
-use streamloom_runtime::debug::{DebugEntry, DebugLog};
+use streamloom_runtime::debug::{DebugCursor, DebugEntry, DebugLog};
 
 use super::json_tree::json_tree;
 
@@ -37,8 +37,8 @@ pub struct DebugSidebar {
     /// Events by source (node id, port), oldest first, each bounded by its capacity.
     kept: BTreeMap<(String, String), VecDeque<Kept>>,
     next: u64,
-    /// The log read last, and the order of the last event taken from it.
-    log: Option<(Arc<DebugLog>, Option<u64>)>,
+    /// The log read last, and how far it was read.
+    log: Option<(Arc<DebugLog>, DebugCursor)>,
     /// Takes no new events while set.
     pub paused: bool,
     /// Show only this node's events (all when `None`).
@@ -51,20 +51,17 @@ impl DebugSidebar {
     /// Takes new events from `log` (the current or last run's), unless paused. Never waits.
     pub fn poll(&mut self, log: Option<Arc<DebugLog>>) {
         let Some(log) = log else { return };
-        let after = match &self.log {
-            Some((l, after)) if Arc::ptr_eq(l, &log) => *after,
-            _ => None,
-        };
+        if !self.log.as_ref().is_some_and(|(l, _)| Arc::ptr_eq(l, &log)) {
+            self.log = Some((log, DebugCursor::default()));
+        }
         if self.paused {
-            self.log.get_or_insert((log, after));
             return;
         }
-        let new = log.since(after);
-        let last = new.last().map(|e| e.order).or(after);
+        let Some((log, cursor)) = &mut self.log else { return };
+        let new = log.read_new(cursor);
         for entry in new {
             self.keep(entry);
         }
-        self.log = Some((log, last));
     }
 
     fn keep(&mut self, entry: DebugEntry) {

@@ -123,7 +123,8 @@ impl Runner {
     }
 
     /// Another graph replaces this one: a live run is cancelled at once, and the last run's
-    /// metrics, outcome and problems are forgotten (they belong to the old graph).
+    /// metrics, outcome and problems, and the ports marked for debugging, are forgotten
+    /// (they belong to the old graph).
     pub fn forget(&mut self) {
         if let Some(h) = self.handle.take()
             && h.outcome().is_none()
@@ -135,6 +136,7 @@ impl Runner {
         self.start_problems.clear();
         self.run_problems.clear();
         self.run_problems_dismissed = false;
+        self.debug_ports.clear(); // marks name the old graph's nodes
     }
 
     /// Reads the latest snapshot and outcome without waiting; schedules the next repaint

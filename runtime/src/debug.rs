@@ -147,25 +147,25 @@ impl DebugWriter {
         &self.ring.source
     }
 
-    /// Keeps every event of `batch` (the oldest ones go when the ring is full).
+    /// Keeps every event of `batch` (the oldest ones go when the ring is full; of a batch
+    /// larger than the ring only its last events are copied).
     pub fn record(&self, batch: &[Event]) {
-        self.record_values(batch.iter().map(|e| (e.seq, e.value.clone())), batch.len());
-    }
-
-    /// Keeps `(seq, value)` pairs (`n` of them).
-    pub fn record_values(&self, events: impl Iterator<Item = (u64, Value)>, n: usize) {
-        let capacity = self.ring.source.capacity;
-        // Only the last `capacity` of a large batch can be kept.
-        let skip = n.saturating_sub(capacity);
-        let first = self.log.next.fetch_add(n as u64, Ordering::Relaxed);
+        let kept = &batch[batch.len().saturating_sub(self.ring.source.capacity)..];
+        let skipped = (batch.len() - kept.len()) as u64;
+        let first = self.log.next.fetch_add(batch.len() as u64, Ordering::Relaxed) + skipped;
         let at_secs = self.log.started.elapsed().as_secs_f64();
         let Ok(mut ring) = self.ring.entries.lock() else { return };
-        for (k, (seq, value)) in events.enumerate().skip(skip) {
-            if ring.len() == capacity {
+        for (k, e) in kept.iter().enumerate() {
+            if ring.len() == self.ring.source.capacity {
                 ring.pop_front();
             }
-            let order = first + k as u64;
-            ring.push_back(DebugEntry { order, source: self.ring.source.clone(), at_secs, seq, value });
+            ring.push_back(DebugEntry {
+                order: first + k as u64,
+                source: self.ring.source.clone(),
+                at_secs,
+                seq: e.seq,
+                value: e.value.clone(),
+            });
         }
     }
 

@@ -425,3 +425,27 @@ fn an_unset_variable_in_an_expression_is_a_located_problem_and_a_set_one_is_data
     assert_eq!(lines.lines().count(), 3, "{lines}");
     assert!(lines.contains(r#""k":"\"x\") | env | (\"""#), "the value is data, not program text: {lines}");
 }
+
+#[test]
+fn a_debug_sink_prints_each_event_to_standard_error_headless() {
+    let tmp = tempfile::tempdir().unwrap();
+    let graph = tmp.path().join("debug.ron");
+    std::fs::write(
+        &graph,
+        r#"(
+    format: 1,
+    nodes: [
+        (id: "gen", kind: "generator", version: 1, config: {"count": 3, "payload": "sequence", "seed": 1}),
+        (id: "dbg", kind: "debug", version: 1, config: {"name": "seen"}),
+    ],
+    wires: [(from: ("gen", "out"), to: ("dbg", "in"))],
+)"#,
+    )
+    .unwrap();
+    let out = streamloom(&["--headless", graph.to_str().unwrap()], tmp.path());
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("debug seen: ")).collect();
+    assert_eq!(lines, vec!["debug seen: 0", "debug seen: 1", "debug seen: 2"], "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("debug seen"), "stderr only");
+}

@@ -27,6 +27,7 @@ pub fn builtin_registry() -> Registry {
     r.add::<operators::window::Window>();
     r.add::<sinks::file_sink::FileSink>();
     r.add::<sinks::console_sink::ConsoleSink>();
+    r.add::<sinks::debug_sink::DebugSink>();
     r.add::<sinks::null_sink::NullSink>();
     r.add::<sinks::websocket_sink::WebSocketSink>();
     r

@@ -80,3 +80,17 @@ fn unknown_and_missing_fields_name_the_field() {
     assert_eq!(problems[0].field.as_deref(), Some("condition"));
     assert!(problems[0].message.contains("missing field"), "{}", problems[0].message);
 }
+
+#[test]
+fn every_kind_has_an_example_naming_it_or_one_of_its_parameters() {
+    for kind in builtin_registry().kinds() {
+        let example = kind.example();
+        assert!(example.len() > 40, "{}: an example of a sentence or more for the help panel", kind.name());
+        let params = kind.params();
+        assert!(
+            params.is_empty() || params.iter().any(|p| example.contains(&format!("`{}", p.name))),
+            "{}: the example shows at least one of its parameters: {example}",
+            kind.name()
+        );
+    }
+}

@@ -147,7 +147,7 @@ impl DeadLetters {
             });
             self.pending.push(Event { value, ..event });
         } else {
-            if let Some(tap) = self.output.tap.as_ref().filter(|t| t.is_watched()) {
+            if let Some(tap) = self.output.tap.as_ref().filter(|t| t.is_recording()) {
                 let value =
                     json!({ "node": &*self.node_id, "reason": &reason, "event": event.value, "seq": event.seq });
                 tap.record_owned(Event { value, ..event });
@@ -240,6 +240,8 @@ pub struct NodeContext {
     pub metrics: Arc<NodeMetrics>,
     /// Pause and stop.
     pub control: Control,
+    /// The run's debug log (`debug` and `console_sink` sinks write to it).
+    pub debug: Arc<crate::debug::DebugLog>,
     /// Preferred batch size.
     pub batch_size: usize,
 }

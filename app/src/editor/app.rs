@@ -20,6 +20,8 @@ use super::ports::PortCache;
 use super::problems::{self, ProblemIndex};
 use super::quick_add::QuickAdd;
 use super::run::Runner;
+use super::run_summary::RunSummary;
+use super::sidebar::Sidebar;
 
 /// Default height of the bottom panel: room for three readable charts.
 const BOTTOM_HEIGHT: f32 = 290.0;
@@ -67,6 +69,8 @@ pub struct EditorApp {
     pub(super) close_allowed: bool,
     pub(super) quit_requested: bool,
     last_title: String,
+    pub(super) sidebar: Sidebar,
+    pub(super) run_summary: RunSummary,
 }
 
 impl EditorApp {
@@ -94,6 +98,8 @@ impl EditorApp {
             close_allowed: false,
             quit_requested: false,
             last_title: String::new(),
+            sidebar: Sidebar::default(),
+            run_summary: RunSummary::default(),
         };
         app.refresh();
         app
@@ -193,6 +199,8 @@ impl EditorApp {
         let ctx = ui.ctx().clone();
         self.refresh();
         self.runner.poll(&ctx);
+        self.poll_debug();
+        self.watch_run_end();
         // "run started" is stale once the run has ended: the toolbar says how it ended.
         if self.runner.outcome().is_some() && self.status.as_ref().is_some_and(|s| s.text == RUN_STARTED) {
             self.status = None;
@@ -204,11 +212,14 @@ impl EditorApp {
         Panel::top("toolbar").show(ui, |ui| self.toolbar(ui));
         Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
         Panel::left("palette").default_size(190.0).resizable(true).show(ui, |ui| {
-            if let Some(kind) = self.palette.show(ui, &self.registry) {
+            let picked = self.palette.show(ui, &self.registry);
+            self.sidebar.hovered_kind = self.palette.hovered.take();
+            if let Some(kind) = picked {
                 let pos = self.canvas.view_center();
                 self.apply(Action::AddNode { kind, pos, wire: None });
             }
         });
+        self.sidebar_panel(ui);
         Panel::right("inspector").default_size(300.0).resizable(true).show(ui, |ui| {
             let input = InspectorInput {
                 doc: &mut self.doc,
@@ -263,6 +274,7 @@ impl EditorApp {
         }
         self.commit_moves(&ctx);
         self.refresh();
+        self.run_summary_window(&ctx);
         self.modals(ui);
         self.refresh();
         self.update_title(&ctx);

@@ -61,6 +61,7 @@ impl EditorApp {
 
     fn replace(&mut self, graph: Graph, path: Option<PathBuf>) {
         self.runner.forget();
+        self.sidebar.debug.forget();
         self.doc = super::document::Document::new(graph, path);
         self.selection = Selection::Graph;
         self.canvas = super::canvas::Canvas::default();

@@ -104,6 +104,9 @@ impl EditorApp {
             if ui.button("Layout").on_hover_text("Arrange nodes left to right").clicked() {
                 self.auto_layout();
             }
+            ui.separator();
+            self.run_summary_button(ui);
+            self.sidebar_buttons(ui);
         });
     }
 

@@ -6,18 +6,22 @@
 //! One file per concern: [`app`] (frame orchestration), [`document`] (model + undo),
 //! [`canvas`] and [`viewer`] (the node view), [`palette`], [`quick_add`], [`inspector`] and [`params`],
 //! [`problems`], [`run`] and [`metrics_panel`], [`files`], [`commands`], [`menu`],
-//! [`shortcuts`], [`modals`], plus small helpers.
+//! [`shortcuts`], [`modals`], [`sidebar`] ([`debug_sidebar`], [`help_panel`]), [`run_summary`],
+//! plus small helpers.
 
 pub mod actions;
 pub mod app;
 pub mod canvas;
 pub mod clipboard;
 pub mod commands;
+pub mod debug_sidebar;
 pub mod document;
 pub mod files;
 pub mod fonts;
 pub mod format;
+pub mod help_panel;
 pub mod inspector;
+pub mod json_tree;
 pub mod layout;
 pub mod menu;
 pub mod metrics_panel;
@@ -30,7 +34,9 @@ pub mod ports;
 pub mod problems;
 pub mod quick_add;
 pub mod run;
+pub mod run_summary;
 pub mod shortcuts;
+pub mod sidebar;
 pub mod tap_view;
 pub mod viewer;
 pub mod wire_colors;

@@ -11,12 +11,15 @@ use super::canvas::KindDrag;
 pub struct Palette {
     /// What the user typed.
     pub filter: String,
+    /// The kind whose entry was under the pointer in the last frame (for the help panel).
+    pub hovered: Option<String>,
 }
 
 impl Palette {
     /// Draws the palette; returns the kind the user clicked.
     pub fn show(&mut self, ui: &mut Ui, registry: &Registry) -> Option<String> {
         let mut clicked = None;
+        self.hovered = None;
         ui.heading("Nodes");
         let label = ui.label("Search");
         let search = ui
@@ -60,7 +63,11 @@ impl Palette {
                             .fixed_pos(p + egui::vec2(12.0, 4.0))
                             .show(ui.ctx(), |ui| ui.label(format!("+ {}", k.name())));
                     }
-                    if r.on_hover_text(k.description()).clicked() {
+                    let r = r.on_hover_text(k.description());
+                    if r.hovered() {
+                        self.hovered = Some(k.name().to_string());
+                    }
+                    if r.clicked() {
                         clicked = Some(k.name().to_string());
                     }
                 }

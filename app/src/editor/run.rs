@@ -2,10 +2,12 @@
 //! run at a time. The UI never waits on the runtime: each frame reads the latest snapshot
 //! (a watch channel) and asks for a repaint at a few Hz only while a run is live.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use streamloom_runtime::debug::{DebugLog, DebugOutput};
 use streamloom_runtime::executor::{Engine, RunHandle, RunOptions, RunOutcome};
 use streamloom_runtime::metrics::{History, MetricsSnapshot, NodeStatus};
 use streamloom_runtime::problem::Location;
@@ -27,6 +29,11 @@ pub struct Runner {
     run_problems: Vec<Problem>,
     /// The run's failures no longer apply (the graph was edited since).
     run_problems_dismissed: bool,
+    /// Output ports (node id, port) marked for debugging: kept for the editor session (not
+    /// saved with the graph), applied to every run and to the live one as they change.
+    debug_ports: BTreeSet<(String, String)>,
+    /// How many runs have started (tells one run's end from the next one's).
+    runs_started: u64,
 }
 
 impl Default for Runner {
@@ -46,6 +53,8 @@ impl Runner {
             start_problems: Vec::new(),
             run_problems: Vec::new(),
             run_problems_dismissed: false,
+            debug_ports: BTreeSet::new(),
+            runs_started: 0,
         }
     }
 
@@ -75,11 +84,18 @@ impl Runner {
         self.run_problems.clear();
         self.run_problems_dismissed = false;
         let engine = self.engine.as_ref().map_err(Clone::clone)?;
-        let options = RunOptions { base_dir, watch, ..RunOptions::default() };
+        let options = RunOptions {
+            base_dir,
+            watch,
+            debug: DebugOutput::Sidebar,
+            debug_ports: self.debug_ports.iter().cloned().collect(),
+            ..RunOptions::default()
+        };
         match engine.start(graph, registry, options) {
             Ok(h) => {
                 self.snapshot = Some(h.snapshot());
                 self.handle = Some(h);
+                self.runs_started += 1;
                 self.outcome = None;
                 self.start_problems.clear();
                 Ok(())
@@ -107,7 +123,8 @@ impl Runner {
     }
 
     /// Another graph replaces this one: a live run is cancelled at once, and the last run's
-    /// metrics, outcome and problems are forgotten (they belong to the old graph).
+    /// metrics, outcome and problems, and the ports marked for debugging, are forgotten
+    /// (they belong to the old graph).
     pub fn forget(&mut self) {
         if let Some(h) = self.handle.take()
             && h.outcome().is_none()
@@ -119,6 +136,7 @@ impl Runner {
         self.start_problems.clear();
         self.run_problems.clear();
         self.run_problems_dismissed = false;
+        self.debug_ports.clear(); // marks name the old graph's nodes
     }
 
     /// Reads the latest snapshot and outcome without waiting; schedules the next repaint
@@ -173,6 +191,39 @@ impl Runner {
         let h = self.handle.as_ref()?;
         let index = h.node_ids().iter().position(|n| n == id)?;
         Some(h.tap(index))
+    }
+
+    /// The debug log of the current or last run.
+    pub fn debug_log(&self) -> Option<Arc<DebugLog>> {
+        self.handle.as_ref().map(RunHandle::debug_log)
+    }
+
+    /// Whether output `port` of node `node` is marked for debugging.
+    pub fn is_debugged(&self, node: &str, port: &str) -> bool {
+        self.debug_ports.contains(&(node.to_string(), port.to_string()))
+    }
+
+    /// Marks (or unmarks) output `port` of node `node` for debugging, in the live run too.
+    pub fn set_debugged(&mut self, node: &str, port: &str, on: bool) {
+        let key = (node.to_string(), port.to_string());
+        if on {
+            self.debug_ports.insert(key);
+        } else {
+            self.debug_ports.remove(&key);
+        }
+        if let Some(h) = self.handle.as_ref().filter(|h| h.outcome().is_none()) {
+            h.set_debug(node, port, on);
+        }
+    }
+
+    /// Ports marked for debugging.
+    pub fn debugged_ports(&self) -> &BTreeSet<(String, String)> {
+        &self.debug_ports
+    }
+
+    /// How many runs have started in this editor (the current or last one is this number).
+    pub fn runs_started(&self) -> u64 {
+        self.runs_started
     }
 
     /// How the last run ended.

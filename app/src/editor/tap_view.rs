@@ -15,7 +15,7 @@ pub fn recent_events(ui: &mut Ui, events: &[TappedEvent]) {
     ui.separator();
     ui.label(RichText::new(format!("Recent events ({})", events.len())).strong()).on_hover_text(
         "The last few events of each batch this node sent while selected, on every output \
-         (errors included), newest first.",
+         (errors included), newest first; for a sink, what reached it (`received`).",
     );
     if events.is_empty() {
         ui.label(RichText::new("Nothing has left this node yet.").weak());

@@ -123,6 +123,9 @@ pub fn catalogue_table(kinds: &[KindInfo]) -> String {
             let opt = if p.optional { " (optional)" } else { "" };
             let _ = writeln!(out, "    - {}{opt}: {}", p.name, p.doc);
         }
+        if !k.example.is_empty() {
+            let _ = writeln!(out, "    example: {}", k.example);
+        }
     }
     out
 }

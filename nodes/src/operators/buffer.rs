@@ -48,6 +48,7 @@ impl TypedNodeKind for Buffer {
     const NAME: &'static str = "buffer";
     const DESCRIPTION: &'static str = "A queue node with capacity, when-full policy and optional rate limit";
     const CATEGORY: Category = Category::Operator;
+    const EXAMPLE: &'static str = "Protect a slow sink: `capacity: 10000`, `when_full: \"drop_oldest\"`, `rate_limit: 500` passes at most 500 events per second and, when 10,000 are waiting, drops the oldest (counted as dropped) instead of slowing the source.";
 
     fn params() -> Vec<ParamSpec> {
         vec![

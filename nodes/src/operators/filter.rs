@@ -46,6 +46,7 @@ impl TypedNodeKind for Filter {
     const NAME: &'static str = "filter";
     const DESCRIPTION: &'static str = "Keeps events for which a jq condition is true";
     const CATEGORY: Category = Category::Operator;
+    const EXAMPLE: &'static str = "Keep purchases over 100: `condition: \".type == \\\"purchase\\\" and .value > 100\"`. Events for which the condition is false are counted as filtered; events it cannot evaluate go to `errors`.";
 
     fn params() -> Vec<ParamSpec> {
         let mut params = vec![ParamSpec::new(

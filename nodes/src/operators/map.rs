@@ -47,6 +47,7 @@ impl TypedNodeKind for Map {
     const NAME: &'static str = "map";
     const DESCRIPTION: &'static str = "Reshapes each event with a jq expression";
     const CATEGORY: Category = Category::Operator;
+    const EXAMPLE: &'static str = "Add tax and keep three fields: `expression: \"{user, value, gross: .value * 1.2}\"` turns `{\"user\":\"u1\",\"value\":10,\"type\":\"purchase\"}` into `{\"gross\":12.0,\"user\":\"u1\",\"value\":10}`.";
 
     fn params() -> Vec<ParamSpec> {
         let mut params = vec![ParamSpec::new(

@@ -1,9 +1,11 @@
-//! `console_sink`: prints events to standard output, one JSON value per line.
+//! `console_sink`: prints events to standard output, one JSON value per line; in the editor
+//! they also appear in the debug sidebar (nobody reads the editor's standard output).
 
 use std::io::Write;
 use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
+use streamloom_runtime::debug::{DEBUG_CAPACITY, DebugOutput};
 use streamloom_runtime::io::{NodeContext, Received};
 use streamloom_runtime::registry::{
     BuildContext, Category, ConfigProblem, NodeError, NodeFuture, NodeTask, ParamKind, ParamSpec, PortSpec, PortType,
@@ -26,7 +28,11 @@ pub struct ConsoleSink;
 impl TypedNodeKind for ConsoleSink {
     type Config = ConsoleSinkConfig;
     const NAME: &'static str = "console_sink";
-    const DESCRIPTION: &'static str = "Prints events to standard output as JSON";
+    const DESCRIPTION: &'static str =
+        "Prints events to standard output as JSON (in the editor, also to the debug sidebar)";
+    const EXAMPLE: &'static str = "Wire a filter's `out` into a console_sink with `prefix: \"big: \"` and run \
+        headless: every event that passes prints as `big: {\"amount\":120}` on standard output, \
+        ready to pipe into another tool.";
     const CATEGORY: Category = Category::Sink;
 
     fn params() -> Vec<ParamSpec> {
@@ -49,9 +55,14 @@ impl TypedNodeKind for ConsoleSink {
 /// fails the batch counts as `errors` and the run fails saying how many events were not printed;
 /// if the run is killed while standard output blocks, the batch is `lost_on_kill`.
 async fn run(config: ConsoleSinkConfig, mut ctx: NodeContext) -> Result<(), NodeError> {
+    let sidebar = (ctx.debug.output() == DebugOutput::Sidebar)
+        .then(|| ctx.debug.writer(&ctx.id, "console", &ctx.id, DEBUG_CAPACITY));
     while let Some(msg) = ctx.inputs.recv().await {
         if let Received::Data { batch, .. } = msg {
             let n = batch.len() as u64;
+            if let Some(w) = &sidebar {
+                w.record(&batch);
+            }
             let mut buf = Vec::with_capacity(batch.len() * 96);
             for ev in &batch {
                 buf.extend_from_slice(config.prefix.as_bytes());

@@ -92,6 +92,7 @@ impl TypedNodeKind for FileSink {
     const DESCRIPTION: &'static str =
         "Writes events to a file as JSON Lines, CSV or lines; flushed periodically and at the end";
     const CATEGORY: Category = Category::Sink;
+    const EXAMPLE: &'static str = "Write purchases as CSV: `path: \"out/purchases.csv\"`, `format: \"csv\"`, `columns: [\"ts\", \"user\", \"value\"]`; relative paths are resolved against the graph file's folder, and the file is flushed every `flush_interval_ms` and at the end.";
 
     fn params() -> Vec<ParamSpec> {
         vec![

@@ -1,6 +1,7 @@
 //! Sink kinds: they consume events and have no outputs but `errors`.
 
 pub mod console_sink;
+pub mod debug_sink;
 pub mod file_rotation;
 pub mod file_sink;
 pub mod file_writer;

@@ -22,6 +22,7 @@ impl TypedNodeKind for NullSink {
     const NAME: &'static str = "null_sink";
     const DESCRIPTION: &'static str = "Discards events, counting them (for benchmarks)";
     const CATEGORY: Category = Category::Sink;
+    const EXAMPLE: &'static str = "Measure a pipeline's throughput without writing anything: end it in a null_sink and read its events per second in the metrics or the headless summary.";
 
     fn params() -> Vec<ParamSpec> {
         Vec::new()

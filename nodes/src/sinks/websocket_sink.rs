@@ -136,6 +136,7 @@ impl TypedNodeKind for WebSocketSink {
     const NAME: &'static str = "websocket_sink";
     const DESCRIPTION: &'static str = "WebSocket sink: as a server, broadcasts each event as JSON text to every client (a slow client misses messages, never stalls the others); as a client, sends each event to a server and reconnects with backoff";
     const CATEGORY: Category = Category::Sink;
+    const EXAMPLE: &'static str = "Serve a live feed: `mode: \"server\"`, `bind: \"127.0.0.1:9402\"`; every client connected to ws://127.0.0.1:9402 receives each event as JSON text, and `min_clients: 1` holds the graph until the first client connects.";
     const DEAD_LETTERS: bool = false;
 
     fn params() -> Vec<ParamSpec> {

@@ -85,6 +85,7 @@ impl TypedNodeKind for FileSource {
     const NAME: &'static str = "file_source";
     const DESCRIPTION: &'static str = "Reads a file as lines, JSON Lines or CSV, once or following it as it grows";
     const CATEGORY: Category = Category::Source;
+    const EXAMPLE: &'static str = "Read `../data/events.jsonl` with `format: \"jsonl\"`, `time_field: \"ts\"` and `watermark_delay_ms: 2000`: each line becomes an event, windows downstream close 2 s behind the newest `ts`, and unreadable lines go to `errors` with their line number. `follow: true` keeps reading as the file grows.";
 
     fn params() -> Vec<ParamSpec> {
         vec![

@@ -53,6 +53,7 @@ impl TypedNodeKind for Generator {
     const DESCRIPTION: &'static str =
         "Synthetic events at a set rate or as fast as possible, deterministic with a seed";
     const CATEGORY: Category = Category::Source;
+    const EXAMPLE: &'static str = "A load test: `count: 100000`, `rate: 5000`, `payload: \"sample_events\"`, `seed: 7` sends the same 100,000 purchase-like records at 5,000 per second on every run; leave `rate` out to go as fast as the graph takes them.";
     const DEAD_LETTERS: bool = false;
 
     fn params() -> Vec<ParamSpec> {

@@ -73,6 +73,7 @@ impl TypedNodeKind for WebSocketServer {
     const NAME: &'static str = "websocket_server";
     const DESCRIPTION: &'static str = "WebSocket server: the messages of every connected client are merged into one stream; optional bearer token, malformed messages go to errors";
     const CATEGORY: Category = Category::Source;
+    const EXAMPLE: &'static str = "Take telemetry from browsers or scripts: `port: 9500`, `path: \"/ingest\"`, `token: \"${INGEST_TOKEN}\"`; clients connect to ws://127.0.0.1:9500/ingest with `Authorization: Bearer …` (others get 401), every client's JSON messages become one stream, and the node's status counts the `clients`.";
 
     fn params() -> Vec<ParamSpec> {
         vec![

@@ -125,6 +125,7 @@ impl TypedNodeKind for WebSocketSource {
     const DESCRIPTION: &'static str =
         "WebSocket client: each message received is an event; reconnects with backoff, malformed messages go to errors";
     const CATEGORY: Category = Category::Source;
+    const EXAMPLE: &'static str = "Subscribe to a feed: `url: \"wss://example.org/ticks\"`, `format: \"json\"`, `send_on_connect: [\"{\\\"subscribe\\\":\\\"BTC\\\"}\"]`; each message becomes an event, the connection is retried with backoff, and messages that are not JSON go to `errors` with their text.";
 
     fn params() -> Vec<ParamSpec> {
         let mut p = client_params();

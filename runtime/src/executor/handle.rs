@@ -76,6 +76,16 @@ impl RunHandle {
         }
         tap.recent()
     }
+    /// The run's debug log (the debug sidebar reads it with [`crate::debug::DebugLog::since`]).
+    pub fn debug_log(&self) -> Arc<crate::debug::DebugLog> {
+        self.shared.debug.clone()
+    }
+    /// Marks output port `port` of node `node` for debugging (or unmarks it) while running;
+    /// false if there is no such node or port, or the run keeps no debug log.
+    pub fn set_debug(&self, node: &str, port: &str, on: bool) -> bool {
+        let Some(i) = self.shared.node_ids.iter().position(|n| n == node) else { return false };
+        self.shared.taps.get(i).is_some_and(|t| t.set_debug(port, on))
+    }
     /// A snapshot taken now, straight from the counters.
     pub fn snapshot_now(&self) -> MetricsSnapshot {
         self.shared.snapshot(None, self.shared.started.elapsed().as_secs_f64())

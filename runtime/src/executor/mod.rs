@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::debug::{DebugLog, DebugOutput};
 use crate::env;
 use crate::graph::Graph;
 use crate::io::{Control, NodeContext};
@@ -59,6 +60,12 @@ pub struct RunOptions {
     /// The node whose tap records from the first event (the one the editor inspects when the
     /// run starts); others start recording when first read ([`RunHandle::tap`]).
     pub watch: Option<String>,
+    /// Where `debug` sinks' events go (standard error headless, the sidebar in the editor).
+    pub debug: DebugOutput,
+    /// Output ports (node id, port) marked for debugging from the start (with
+    /// [`DebugOutput::Sidebar`] only); more can be marked while running
+    /// ([`RunHandle::set_debug`]).
+    pub debug_ports: Vec<(String, String)>,
 }
 
 impl Default for RunOptions {
@@ -71,6 +78,8 @@ impl Default for RunOptions {
             rate_window: 4,
             stop_timeout: None,
             watch: None,
+            debug: DebugOutput::Stderr,
+            debug_ports: Vec::new(),
         }
     }
 }
@@ -184,7 +193,14 @@ pub fn start_validated(
             .unwrap_or(DEFAULT_STOP_TIMEOUT),
     };
     let plan = plan::build(graph, registry, &options)?;
-    let wiring = wiring::wire(graph, registry);
+    let debug = DebugLog::new(options.debug);
+    let sidebar = options.debug == DebugOutput::Sidebar;
+    let wiring = wiring::wire(graph, registry, sidebar.then_some(&debug));
+    for (node, port) in &options.debug_ports {
+        if let Some(tap) = graph.nodes.iter().position(|n| &n.id == node).and_then(|i| wiring.taps.get(i)) {
+            tap.set_debug(port, true);
+        }
+    }
 
     let tokens = Tokens {
         stop: CancellationToken::new(),
@@ -206,6 +222,7 @@ pub fn start_validated(
         watched: AtomicUsize::new(watched),
         started: Instant::now(),
         redactor: plan.redactor,
+        debug: debug.clone(),
     });
 
     let mut io: Vec<Option<wiring::NodeIo>> = wiring.io.into_iter().map(Some).collect();
@@ -222,6 +239,7 @@ pub fn start_validated(
             metrics: wiring.node_metrics[built.index].clone(),
             control: Control::new(tokens.stop.clone(), tokens.kill.clone(), paused_rx.clone()),
             batch_size: plan.batch_size,
+            debug: debug.clone(),
         };
         tasks.push((built.index, built.task, ctx));
     }

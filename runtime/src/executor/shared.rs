@@ -23,6 +23,8 @@ pub(crate) struct Shared {
     pub watched: AtomicUsize,
     pub started: Instant,
     pub redactor: Redactor,
+    /// The run's debug log.
+    pub debug: Arc<crate::debug::DebugLog>,
 }
 
 impl Shared {

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use crate::debug::DebugLog;
 use crate::graph::Graph;
 use crate::io::{DeadLetters, Inputs, Output};
 use crate::metrics::{NodeMetrics, WireMetrics};
 use crate::registry::{ERRORS_PORT, Registry};
-use crate::tap::NodeTap;
+use crate::tap::{NodeTap, RECEIVED};
 use crate::wire::WireQueue;
 
 /// One node's ends of the wires.
@@ -29,14 +30,15 @@ pub(crate) struct Wiring {
     pub taps: Vec<Arc<NodeTap>>,
 }
 
-/// Builds the wires of an already validated `graph` (port order from each kind).
-pub(crate) fn wire(graph: &Graph, registry: &Registry) -> Wiring {
+/// Builds the wires of an already validated `graph` (port order from each kind); with
+/// `debug`, every output port can be marked for debugging into that log.
+pub(crate) fn wire(graph: &Graph, registry: &Registry, debug: Option<&Arc<DebugLog>>) -> Wiring {
     let n = graph.nodes.len();
     let node_metrics: Vec<Arc<NodeMetrics>> = (0..n).map(|_| Arc::new(NodeMetrics::default())).collect();
     let notifies: Vec<Arc<Notify>> = (0..n).map(|_| Arc::new(Notify::new())).collect();
     let index_of: HashMap<&str, usize> = graph.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
 
-    let mut inputs: Vec<Inputs> = (0..n).map(|i| Inputs::new(notifies[i].clone(), node_metrics[i].clone())).collect();
+    let mut inputs: Vec<Inputs> = Vec::with_capacity(n);
     let mut outputs: Vec<Vec<Output>> = Vec::with_capacity(n);
     let mut dead: Vec<Output> = Vec::with_capacity(n);
     let mut ports_of = Vec::with_capacity(n);
@@ -44,7 +46,13 @@ pub(crate) fn wire(graph: &Graph, registry: &Registry) -> Wiring {
     for (i, node) in graph.nodes.iter().enumerate() {
         let ports = registry.get(&node.kind).map(|k| k.ports(&node.config)).unwrap_or_default();
         let data: Vec<&str> = ports.outputs.iter().map(|p| p.name.as_str()).filter(|p| *p != ERRORS_PORT).collect();
-        let tap = NodeTap::new(data.iter().copied().chain([ERRORS_PORT]));
+        // A sink's tap also keeps what reached it.
+        let received = data.is_empty().then_some(RECEIVED);
+        let tap = NodeTap::new(
+            data.iter().copied().chain([ERRORS_PORT]).chain(received),
+            debug.map(|d| (d, node.id.as_str())),
+        );
+        inputs.push(Inputs::new(notifies[i].clone(), node_metrics[i].clone()).with_tap(tap.port(RECEIVED)));
         outputs.push(data.iter().map(|p| Output::new(node_metrics[i].clone(), true).with_tap(tap.port(p))).collect());
         dead.push(Output::new(node_metrics[i].clone(), false).with_tap(tap.port(ERRORS_PORT)));
         taps.push(tap);

@@ -57,6 +57,8 @@ pub struct Inputs {
     metrics: Arc<NodeMetrics>,
     idle_timeout: Option<Duration>,
     timer: Option<Instant>,
+    /// Records the tail of each batch received (a sink's tap).
+    tap: Option<crate::tap::PortTap>,
 }
 
 impl Inputs {
@@ -69,7 +71,14 @@ impl Inputs {
             metrics,
             idle_timeout: None,
             timer: None,
+            tap: None,
         }
+    }
+
+    /// Records the tail of every batch received into `tap` (see [`crate::tap`]).
+    pub(crate) fn with_tap(mut self, tap: Option<crate::tap::PortTap>) -> Self {
+        self.tap = tap;
+        self
     }
 
     pub(crate) fn add(&mut self, port: usize, queue: Arc<WireQueue>) {
@@ -174,6 +183,9 @@ impl Inputs {
                 Message::Data(batch) => {
                     self.next = (i + 1) % n;
                     self.metrics.events_in.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    if let Some(tap) = &self.tap {
+                        tap.record(&batch);
+                    }
                     return Some(Popped::Data(Received::Data { port: w.port, batch }));
                 }
                 // Reported (when it raises the minimum) before popping what followed it.

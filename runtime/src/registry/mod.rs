@@ -134,6 +134,10 @@ pub trait NodeKind: Send + Sync + 'static {
     fn category(&self) -> Category;
     /// Current config version; files with a newer one are refused (but kept).
     fn version(&self) -> u32;
+    /// How the kind is typically used, for the help panel (empty: none).
+    fn example(&self) -> &'static str {
+        ""
+    }
     /// The parameters of the config, for forms and docs. Validation enforces their types,
     /// ranges and choices.
     fn params(&self) -> Vec<ParamSpec>;
@@ -169,6 +173,8 @@ pub struct KindInfo {
     pub params: Vec<ParamSpec>,
     /// The default config.
     pub default_config: Value,
+    /// How the kind is typically used (empty: none).
+    pub example: &'static str,
 }
 
 /// All known node kinds, by name.
@@ -215,6 +221,7 @@ impl Registry {
                     ports: k.ports(&default_config),
                     params: k.params(),
                     default_config,
+                    example: k.example(),
                 }
             })
             .collect()

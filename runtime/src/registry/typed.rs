@@ -32,6 +32,8 @@ pub trait TypedNodeKind: Send + Sync + 'static {
     const CATEGORY: Category;
     /// Config version.
     const VERSION: u32 = 1;
+    /// How the kind is typically used, a few sentences for the help panel (empty: none).
+    const EXAMPLE: &'static str = "";
     /// Whether nodes of this kind can send events to their `errors` port (a source that reads
     /// external input can; a generator cannot). Unwired, they are a validation warning.
     const DEAD_LETTERS: bool = true;
@@ -142,6 +144,9 @@ impl<T: TypedNodeKind> NodeKind for Typed<T> {
     }
     fn version(&self) -> u32 {
         T::VERSION
+    }
+    fn example(&self) -> &'static str {
+        T::EXAMPLE
     }
     fn params(&self) -> Vec<ParamSpec> {
         T::params()

@@ -57,6 +57,7 @@ impl TypedNodeKind for Window {
         end, and all open windows at end of stream; a late event within allowed_lateness re-fires its window (the \
         full row, update: true); later ones go to `late` with the reason";
     const CATEGORY: Category = Category::Operator;
+    const EXAMPLE: &'static str = "Purchases per user per minute: `type: \"tumbling\"`, `size: \"1m\"`, `key_by: [\"user\"]`, `aggregates: [\"count = count\", \"total = sum(value)\"]`, `time_field: \"ts\"` emits one row per user and minute, `{user, window_start, window_end, count, total}`, when the watermark passes the minute's end.";
 
     fn params() -> Vec<ParamSpec> {
         config::params()

@@ -1,0 +1,155 @@
+//! The run summary: when a run ends, a window says how it ended (completed, stopped or
+//! failed), how long it ran, what each source and sink took in and sent out, and the run's
+//! errors and drops, all read from the final metrics snapshot. Closed with its ×, reopened
+//! from the toolbar's "Summary".
+
+use egui::{Grid, RichText, Ui};
+use streamloom_runtime::Category;
+use streamloom_runtime::executor::RunOutcome;
+use streamloom_runtime::metrics::MetricsSnapshot;
+
+use super::app::EditorApp;
+use super::problems::ERROR;
+
+/// The summary window's state.
+#[derive(Default)]
+pub struct RunSummary {
+    /// Whether the window is shown.
+    pub open: bool,
+    /// The run (by [`super::run::Runner::runs_started`]) whose end opened the window.
+    seen_end: u64,
+}
+
+/// The run's totals over every node and wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    /// Events sent to `errors` ports (dead letters), all nodes.
+    pub errors: u64,
+    /// Events dropped by full wires (`when_full` drop policies) or inside nodes (buffers).
+    pub dropped: u64,
+    /// Events sent on outputs with no wire.
+    pub discarded: u64,
+    /// Events lost when a node was cancelled.
+    pub lost: u64,
+}
+
+impl Totals {
+    /// The totals of `s` (the same sums as the headless summary).
+    pub fn of(s: &MetricsSnapshot) -> Self {
+        Totals {
+            errors: s.nodes.iter().map(|n| n.errors).sum(),
+            dropped: s.wires.iter().map(|w| w.dropped).sum::<u64>()
+                + s.nodes.iter().map(|n| n.dropped_inside).sum::<u64>(),
+            discarded: s.nodes.iter().map(|n| n.discarded).sum(),
+            lost: s.nodes.iter().map(|n| n.lost_on_kill).sum(),
+        }
+    }
+}
+
+/// One word for how a run ended.
+pub fn outcome_word(o: &RunOutcome) -> &'static str {
+    match o {
+        RunOutcome::Completed => "completed",
+        RunOutcome::Stopped => "stopped",
+        RunOutcome::Failed(_) => "failed",
+    }
+}
+
+impl EditorApp {
+    /// Whether the run summary window is open.
+    pub fn run_summary_open(&self) -> bool {
+        self.run_summary.open
+    }
+
+    /// Opens the summary once when a run ends; call each frame after polling the runner.
+    pub(super) fn watch_run_end(&mut self) {
+        let run = self.runner.runs_started();
+        if self.runner.outcome().is_some() && self.run_summary.seen_end != run {
+            // Even a run that ended before any frame saw it running (a quick one).
+            self.run_summary.seen_end = run;
+            self.run_summary.open = true;
+        } else if self.runner.outcome().is_none() && self.runner.snapshot().is_none() {
+            self.run_summary.open = false; // the graph was replaced
+        }
+    }
+
+    /// The toolbar's button that reopens the summary of the last run.
+    pub(super) fn run_summary_button(&mut self, ui: &mut Ui) {
+        let ended = self.runner.outcome().is_some();
+        if ui
+            .add_enabled(ended, egui::Button::selectable(self.run_summary.open, "Summary"))
+            .on_hover_text("How the last run ended: duration, events per source and sink, errors, drops")
+            .clicked()
+        {
+            self.run_summary.open = !self.run_summary.open;
+        }
+    }
+
+    /// Draws the summary window while open.
+    pub(super) fn run_summary_window(&mut self, ctx: &egui::Context) {
+        let (Some(outcome), Some(snapshot)) = (self.runner.outcome(), self.runner.snapshot()) else { return };
+        let mut open = self.run_summary.open;
+        let center = Some(self.canvas.view_rect().center())
+            .filter(|c| c.is_finite())
+            .unwrap_or_else(|| ctx.content_rect().center());
+        egui::Window::new("Run summary")
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(true)
+            .default_width(460.0)
+            .pivot(egui::Align2::CENTER_CENTER)
+            .default_pos(center)
+            .show(ctx, |ui| summary(ui, outcome, snapshot, &self.registry));
+        self.run_summary.open = open;
+    }
+}
+
+/// The table's rows, sources first then sinks (graph order within each): id, kind, in, out,
+/// errors, dropped, each straight from the snapshot.
+pub fn rows(s: &MetricsSnapshot, registry: &streamloom_runtime::Registry) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for cat in [Category::Source, Category::Sink] {
+        for n in s.nodes.iter().filter(|n| registry.get(&n.kind).is_some_and(|k| k.category() == cat)) {
+            let counts = [n.events_in, n.events_out, n.errors, n.dropped].map(|v| v.to_string());
+            out.push([n.id.clone(), n.kind.clone()].into_iter().chain(counts).collect());
+        }
+    }
+    out
+}
+
+fn summary(ui: &mut Ui, outcome: &RunOutcome, s: &MetricsSnapshot, registry: &streamloom_runtime::Registry) {
+    let word = outcome_word(outcome);
+    let text = RichText::new(format!("Outcome: {word}")).strong();
+    ui.label(if outcome.is_success() { text } else { text.color(ERROR) });
+    if let RunOutcome::Failed(f) = outcome {
+        for (node, message) in f {
+            ui.label(RichText::new(format!("{node}: {message}")).color(ERROR));
+        }
+    }
+    ui.label(format!("Duration: {:.3} s", s.elapsed_secs));
+    ui.add_space(4.0);
+    Grid::new("run-summary").num_columns(6).striped(true).spacing([12.0, 2.0]).show(ui, |ui| {
+        for h in ["node", "kind", "in", "out", "errors", "dropped"] {
+            ui.label(RichText::new(h).strong());
+        }
+        ui.end_row();
+        for row in rows(s, registry) {
+            for (i, cell) in row.into_iter().enumerate() {
+                match i {
+                    0 => ui.label(cell),
+                    1 => ui.label(RichText::new(cell).weak()),
+                    _ => ui.label(RichText::new(cell).monospace()),
+                };
+            }
+            ui.end_row();
+        }
+    });
+    ui.add_space(4.0);
+    let t = Totals::of(s);
+    let line = format!("Errors: {} · dropped: {} · discarded: {} · lost: {}", t.errors, t.dropped, t.discarded, t.lost);
+    let quiet = t.errors + t.dropped + t.discarded + t.lost == 0;
+    ui.label(if quiet { RichText::new(line) } else { RichText::new(line).color(ERROR) }).on_hover_text(
+        "Errors: events sent to `errors` ports, all nodes. Dropped: by full wires or inside nodes. \
+         Discarded: sent on outputs with no wire. Lost: held by nodes cancelled by a stop.",
+    );
+}

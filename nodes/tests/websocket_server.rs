@@ -152,3 +152,49 @@ fn a_client_beyond_max_clients_gets_503() {
     assert_eq!(json_lines(&out), [json!("plain text")]);
     assert_eq!(n(&h.snapshot_now(), "ws").gauges["refused"], 1);
 }
+
+#[test]
+fn event_times_from_clients_drive_watermarks_so_windows_fire_while_clients_stay_connected() {
+    let rt = peer_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let rows = dir.path().join("rows.jsonl");
+    let g = graph(
+        vec![
+            node(
+                "ws",
+                "websocket_server",
+                json!({"bind": "127.0.0.1", "port": 0, "path": "/", "time_field": "t", "watermark_delay": "500ms"}),
+            ),
+            node("win", "window", json!({"type": "tumbling", "size": "1s", "aggregates": ["n = count"]})),
+            node("out", "file_sink", json!({"path": rows.to_str().unwrap(), "flush_interval_ms": 20})),
+        ],
+        vec![wire("ws", "win"), wire("win", "out")],
+        16,
+        64,
+    );
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = start(&engine, &g, RunOptions::default());
+    let url = listening_url(&h);
+    let _client = rt.block_on(async {
+        let mut c = connect(&url, None).await.unwrap();
+        for t in (0..4000).step_by(100) {
+            c.feed(Message::text(json!({"t": t}).to_string())).await.unwrap();
+        }
+        c.flush().await.unwrap();
+        c
+    });
+    // Watermark 3400 after the last event: windows [0,1s), [1s,2s) and [2s,3s) fire while the
+    // client is still connected; [3s,4s) waits.
+    let until = Instant::now() + Duration::from_secs(8);
+    while json_lines(&rows).len() < 3 {
+        assert!(Instant::now() < until, "windows did not fire while connected: {:?}", json_lines(&rows));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let got: Vec<(i64, u64)> =
+        json_lines(&rows).iter().map(|r| (r["window_start"].as_i64().unwrap(), r["n"].as_u64().unwrap())).collect();
+    assert_eq!(got, [(0, 10), (1000, 10), (2000, 10)]);
+    h.stop();
+    assert_eq!(wait(&engine, &h, 5), RunOutcome::Stopped);
+    assert_eq!(json_lines(&rows).len(), 4, "the last window fires at the end of the stream");
+}

@@ -184,3 +184,42 @@ fn server_mode_with_a_token_admits_the_right_token_and_refuses_the_wrong_with_40
     assert_eq!(n(&s, "ws").gauges["refused"], 1);
     assert!(!serde_json::to_string(&s.keyed()).unwrap().contains("t0k3n"));
 }
+
+#[test]
+fn client_mode_sends_over_wss_trusting_a_self_signed_certificate_through_the_ca_file() {
+    let rt = peer_runtime();
+    let (acceptor, pem) = common::tls::self_signed_acceptor();
+    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let url = format!("wss://{}/", listener.local_addr().unwrap());
+    let got = Arc::new(Received::default());
+    let g2 = got.clone();
+    rt.spawn(async move {
+        // A client that does not trust the certificate fails the TLS handshake: wait for the next.
+        while let Ok((tcp, _)) = listener.accept().await {
+            let Ok(tls) = acceptor.accept(tcp).await else { continue };
+            g2.connections.fetch_add(1, Ordering::SeqCst);
+            let mut ws = tokio_tungstenite::accept_async(tls).await.unwrap();
+            while let Some(Ok(m)) = ws.next().await {
+                if let Message::Text(t) = m {
+                    g2.values.lock().unwrap().push(serde_json::from_str(t.as_str()).unwrap());
+                }
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, pem).unwrap();
+    let mut sink = client_sink(&url);
+    sink.config["ca_file"] = json!(ca.to_str().unwrap());
+    let g = graph(vec![generator(500), sink], vec![wire("gen", "ws")], 16, 32);
+    let (outcome, s) = run(&g);
+    assert_eq!(outcome, RunOutcome::Completed);
+    let until = Instant::now() + Duration::from_secs(5);
+    while got.values.lock().unwrap().len() < 500 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let values: Vec<u64> = got.values.lock().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(values, (0..500).collect::<Vec<u64>>(), "every event once, in order, over TLS");
+    assert_eq!(got.connections.load(Ordering::SeqCst), 1);
+    assert_eq!(n(&s, "ws").passed, 500);
+}

@@ -301,20 +301,7 @@ fn a_full_block_wire_stops_the_reading_and_tcp_pushes_back_on_the_server() {
 /// A `wss://` server with a self-signed certificate for 127.0.0.1 made here; returns its URL
 /// and the certificate as PEM. It serves `messages` to one client and closes.
 fn tls_server(rt: &tokio::runtime::Runtime, messages: Vec<String>) -> (String, String) {
-    let key = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
-    let pem = key.cert.pem();
-    #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![key.cert.der().clone()],
-            rustls_pki_types::PrivateKeyDer::Pkcs8(key.key_pair.serialize_der().into()),
-        )
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let (acceptor, pem) = common::tls::self_signed_acceptor();
     let listener = bind(rt, "127.0.0.1:0");
     let url = format!("wss://{}/", listener.local_addr().unwrap());
     rt.spawn(async move {

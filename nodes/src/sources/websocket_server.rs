@@ -27,6 +27,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use super::watermarks::{Watermarks, event_time};
+use crate::ws::duration_field;
 use crate::ws::message::{MessageFormat, decode};
 use crate::ws::server::{Admission, Refusal, refuse_handshake};
 
@@ -49,6 +51,12 @@ pub struct WebSocketServerConfig {
     pub format: MessageFormat,
     /// Largest message accepted, in bytes; a larger one closes that client's connection.
     pub max_message_size: u64,
+    /// Record field (a path) holding the event time in ms since the epoch or RFC 3339 text
+    /// (json only); enables watermarks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_field: Option<String>,
+    /// How far watermarks trail the largest event time seen from any client.
+    pub watermark_delay: String,
 }
 
 impl Default for WebSocketServerConfig {
@@ -61,6 +69,8 @@ impl Default for WebSocketServerConfig {
             max_clients: 64,
             format: MessageFormat::Json,
             max_message_size: 1 << 20,
+            time_field: None,
+            watermark_delay: "0s".into(),
         }
     }
 }
@@ -96,6 +106,16 @@ impl TypedNodeKind for WebSocketServer {
                 "json: each message is a JSON value; text: a string event; binary: the bytes as base64 text",
             ),
             ParamSpec::integer("max_message_size", 16, 1 << 30, "Largest message accepted, in bytes"),
+            ParamSpec::optional(
+                "time_field",
+                ParamKind::Text,
+                "Field with the event time (ms since epoch or RFC 3339 text); enables watermarks (json only)",
+            ),
+            ParamSpec::new(
+                "watermark_delay",
+                ParamKind::Text,
+                "How far watermarks trail the largest event time seen from any client",
+            ),
         ]
     }
 
@@ -118,6 +138,10 @@ impl TypedNodeKind for WebSocketServer {
         if config.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
             p.push(ConfigProblem::field("token", "empty; leave the token out to accept any client"));
         }
+        p.extend(duration_field("watermark_delay", &config.watermark_delay).err());
+        if config.time_field.is_some() && config.format != MessageFormat::Json {
+            p.push(ConfigProblem::field("time_field", "only JSON messages have fields; use format json"));
+        }
         p
     }
 
@@ -128,7 +152,9 @@ impl TypedNodeKind for WebSocketServer {
             .parse::<std::net::IpAddr>()
             .map_err(|_| ConfigProblem::field("bind", "write an IP address, such as 127.0.0.1"))?;
         let addr = SocketAddr::new(ip, config.port);
-        Ok(Box::new(move |ctx: NodeContext| -> NodeFuture { Box::pin(run(config, addr, ctx)) }))
+        let delay = duration_field("watermark_delay", &config.watermark_delay)?;
+        let watermarks = Watermarks::new(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+        Ok(Box::new(move |ctx: NodeContext| -> NodeFuture { Box::pin(run(config, addr, watermarks, ctx)) }))
     }
 }
 
@@ -155,8 +181,15 @@ struct Listener {
     gauges: Gauges,
 }
 
-/// Listens until a stop, merging every client's messages into batches.
-async fn run(config: WebSocketServerConfig, addr: SocketAddr, mut ctx: NodeContext) -> Result<(), NodeError> {
+/// Listens until a stop, merging every client's messages into batches; with a time field,
+/// the watermark trails the largest time seen from any client (clients that lag behind it by
+/// more than the delay send late events).
+async fn run(
+    config: WebSocketServerConfig,
+    addr: SocketAddr,
+    mut watermarks: Watermarks,
+    mut ctx: NodeContext,
+) -> Result<(), NodeError> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| NodeError(format!("websocket_server `{}`: cannot listen on {addr}: {e}", ctx.id)))?;
@@ -196,7 +229,12 @@ async fn run(config: WebSocketServerConfig, addr: SocketAddr, mut ctx: NodeConte
             let Ok(m) = rx.try_recv() else { break };
             take(m, &mut ctx, &mut seq, &mut batch);
         }
+        stamp_times(&mut batch, config.time_field.as_deref());
+        watermarks.observe(&batch);
         ctx.emit(0, batch).await?;
+        if let Some(t) = watermarks.current() {
+            ctx.forward_watermark(t);
+        }
     }
     // Ending the accept loop ends every client's reader: their connections close. What they
     // had already handed over is still sent.
@@ -205,10 +243,20 @@ async fn run(config: WebSocketServerConfig, addr: SocketAddr, mut ctx: NodeConte
     while let Ok(m) = rx.try_recv() {
         take(m, &mut ctx, &mut seq, &mut rest);
     }
+    stamp_times(&mut rest, config.time_field.as_deref());
     ctx.emit(0, rest).await?;
     gauges.clients.set(0);
     ctx.metrics.own.set(NodeState::Closed, format!("stopped listening on {url}"));
     Ok(())
+}
+
+/// Sets each event's time from its field `field`, when the node reads times.
+fn stamp_times(batch: &mut Batch, field: Option<&str>) {
+    if let Some(field) = field {
+        for ev in batch {
+            ev.time = event_time(&ev.value, field);
+        }
+    }
 }
 
 /// One message as an event or a dead letter.

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use egui::emath::TSTransform;
 use egui::{Color32, CornerRadius, Id, LayerId, Pos2, Rect, Stroke, StrokeKind, Ui, pos2, vec2};
-use egui_snarl::ui::{NodeLayout, PinPlacement, SnarlStyle, SnarlWidget, get_selected_nodes};
+use egui_snarl::ui::{NodeLayout, PinPlacement, SnarlStyle, SnarlWidget, WireStyle, get_selected_nodes};
 use egui_snarl::{InPinId, NodeId, OutPinId, Snarl};
 use streamloom_runtime::metrics::{MetricsSnapshot, WireSnapshot};
 use streamloom_runtime::{Graph, PortRef, Registry};
@@ -17,6 +17,7 @@ use super::ports::PortCache;
 use super::problems::{ERROR, ProblemIndex};
 use super::viewer::{ACCENT, CanvasNode, GraphViewer, fill_color};
 use super::wire_colors::{CanvasWire, PinColors};
+use super::wire_hit;
 
 /// What a palette entry carries while dragged onto the canvas.
 #[derive(Debug, Clone)]
@@ -32,6 +33,23 @@ const FIT_MARGIN: f32 = 24.0;
 
 /// Rough node size, for fitting the view before nodes have been measured.
 const NODE_SIZE: egui::Vec2 = vec2(200.0, 110.0);
+
+/// Size of a pin (canvas units).
+const PIN_SIZE: f32 = 9.0;
+
+/// How far a wire's curve leaves its pins horizontally (canvas units), as egui-snarl's
+/// `wire_frame_size`; [`wire_hit`] rebuilds the same curve.
+const WIRE_FRAME: f32 = 3.0 * PIN_SIZE;
+
+/// How close to a wire's curve a click selects it (screen points).
+const WIRE_PICK: f32 = 6.0;
+
+/// The wire whose menu is open, and where the menu was asked for (canvas coordinates).
+struct WireMenu {
+    from: PortRef,
+    to: PortRef,
+    at: [f32; 2],
+}
 
 /// The canvas and its view state.
 pub struct Canvas {
@@ -51,6 +69,7 @@ pub struct Canvas {
     wires: Vec<CanvasWire>,
     colors: PinColors,
     double_click: Option<Pos2>,
+    menu_wire: Option<WireMenu>,
 }
 
 /// Per-frame inputs of [`Canvas::show`].
@@ -90,6 +109,7 @@ impl Default for Canvas {
             wires: Vec::new(),
             colors: PinColors::default(),
             double_click: None,
+            menu_wire: None,
         }
     }
 }
@@ -220,6 +240,19 @@ impl Canvas {
 
     /// Draws the canvas; returns the user's requests.
     pub fn show(&mut self, ui: &mut Ui, input: &CanvasInput<'_>) -> Vec<Action> {
+        // A right-click opens the wire menu when it falls on a wire (pins of the last frame).
+        let mut actions = Vec::new();
+        let mut open_menu = false;
+        if ui.input(|i| i.pointer.secondary_clicked())
+            && let Some(p) = ui.ctx().pointer_interact_pos()
+        {
+            let at = self.screen_to_canvas(p);
+            self.menu_wire = self.wire_at(p, input.graph).map(|(from, to)| WireMenu { from, to, at });
+            if let Some(m) = &self.menu_wire {
+                actions.push(Action::SelectWire(m.from.clone(), m.to.clone()));
+                open_menu = true;
+            }
+        }
         self.pins.borrow_mut().outputs.clear();
         self.pins.borrow_mut().inputs.clear();
         let view_rect = ui.available_rect_before_wrap();
@@ -249,13 +282,14 @@ impl Canvas {
             view_rect,
             to_global: self.to_global,
             node_rects: Vec::new(),
+            wire_menu_open: self.menu_wire.is_some(),
         };
         let response = SnarlWidget::new().id(self.id).style(style()).show(&mut self.snarl, &mut viewer, ui);
         self.to_global = viewer.to_global;
         self.node_rects = viewer.node_rects;
         self.measured = self.node_rects.iter().fold(Rect::NOTHING, |a, (_, r)| a.union(*r));
         self.view_rect = view_rect;
-        let mut actions = viewer.actions;
+        actions.append(&mut viewer.actions);
         if let Some(id) = self.pressed_node(ui.ctx()) {
             actions.push(Action::Focus(id));
         }
@@ -265,7 +299,12 @@ impl Canvas {
             && let Some(p) = ui.ctx().pointer_interact_pos()
         {
             let at = self.to_global.inverse() * p;
-            actions.push(Action::AddNode { kind: kind.0.clone(), pos: [at.x, at.y], wire: None });
+            let pos = [at.x, at.y];
+            match self.wire_at(p, input.graph) {
+                // Dropped on a wire: the node goes in between its ends.
+                Some((from, to)) => actions.push(Action::InsertOnWire { kind: kind.0.clone(), pos, from, to }),
+                None => actions.push(Action::AddNode { kind: kind.0.clone(), pos, wire: None }),
+            }
         }
 
         // A double-click on empty canvas opens quick add there (on screen: the response's
@@ -285,16 +324,19 @@ impl Canvas {
             self.last_selected = selected;
         }
 
+        self.show_wire_menu(ui, input, open_menu, &mut actions);
         self.paint_wire_labels(ui, input);
         if ui.input(|i| i.pointer.primary_clicked())
             && let Some(p) = ui.ctx().pointer_interact_pos()
             && view_rect.contains(p)
         {
             let at = self.to_global.inverse() * p;
-            if let Some(w) =
-                self.wire_labels.iter().find(|(r, _)| r.contains(at)).and_then(|(_, i)| input.graph.wires.get(*i))
-            {
+            let on_label =
+                self.wire_labels.iter().find(|(r, _)| r.contains(at)).and_then(|(_, i)| input.graph.wires.get(*i));
+            if let Some(w) = on_label {
                 actions.push(Action::SelectWire(w.from.clone(), w.to.clone()));
+            } else if let Some((f, t)) = self.wire_at(p, input.graph) {
+                actions.push(Action::SelectWire(f, t));
             }
         }
         actions
@@ -313,6 +355,62 @@ impl Canvas {
         // The id egui-snarl gives a node's frame interaction (see its `draw_node`).
         let frame_id = |n: NodeId| self.id.with(("snarl-node", n)).with("frame");
         self.snarl.nodes_ids_data().find(|(n, _)| frame_id(*n) == hit).map(|(_, node)| node.value.id.clone())
+    }
+
+    /// The open wire menu (opened this frame when `open`); forgets the wire once it closes.
+    fn show_wire_menu(&mut self, ui: &Ui, input: &CanvasInput<'_>, open: bool, actions: &mut Vec<Action>) {
+        let Some(m) = &self.menu_wire else { return };
+        let popup = egui::Popup::new(
+            self.id.with("wire-menu"),
+            ui.ctx().clone(),
+            egui::PopupAnchor::PointerFixed,
+            ui.layer_id(),
+        )
+        .kind(egui::PopupKind::Menu)
+        .layout(egui::Layout::top_down_justified(egui::Align::Min))
+        .style(egui::containers::menu::menu_style)
+        .open_memory(open.then_some(egui::SetOpenCommand::Bool(true)));
+        let context = (input.graph, input.registry, input.ports);
+        let shown = popup.show(|ui| super::wire_menu::show(ui, context, &m.from, &m.to, m.at, actions));
+        if shown.is_none() {
+            self.menu_wire = None;
+        }
+    }
+
+    /// The curve of wire `cw` in canvas coordinates, as drawn last frame.
+    fn wire_curve(&self, cw: &CanvasWire) -> Option<[Pos2; 4]> {
+        let pins = self.pins.borrow();
+        let (a, b) = (pins.outputs.get(&cw.from)?, pins.inputs.get(&cw.to)?);
+        Some(wire_hit::bezier(WIRE_FRAME, *a, *b))
+    }
+
+    /// The wire whose drawn curve passes within a few points of screen point `p` (nearest
+    /// first); none when `p` is on a node, which is drawn above the wires.
+    pub fn wire_at(&self, p: Pos2, graph: &Graph) -> Option<(PortRef, PortRef)> {
+        if !self.view_rect.contains(p) {
+            return None;
+        }
+        let at = self.to_global.inverse() * p;
+        if self.node_rects.iter().any(|(_, r)| r.contains(at)) {
+            return None;
+        }
+        let reach = WIRE_PICK / self.to_global.scaling.max(0.01);
+        let (_, index) = self
+            .wires
+            .iter()
+            .filter_map(|cw| Some((wire_hit::distance(&self.wire_curve(cw)?, at), cw.index)))
+            .filter(|(d, _)| *d <= reach)
+            .min_by(|a, b| a.0.total_cmp(&b.0))?;
+        let w = graph.wires.get(index)?;
+        Some((w.from.clone(), w.to.clone()))
+    }
+
+    /// The point a fraction `t` along the wire from `from` to `to`, on screen, as drawn last
+    /// frame (for tests that click wires).
+    pub fn wire_screen_point(&self, from: &PortRef, to: &PortRef, t: f32, graph: &Graph) -> Option<Pos2> {
+        let cw =
+            self.wires.iter().find(|cw| graph.wires.get(cw.index).is_some_and(|w| &w.from == from && &w.to == to))?;
+        Some(self.to_global * wire_hit::point_at(&self.wire_curve(cw)?, t))
     }
 
     /// Where a node was drawn last frame, on screen (for tests that click nodes).
@@ -450,8 +548,10 @@ fn style() -> SnarlStyle {
     SnarlStyle {
         node_layout: Some(NodeLayout::coil()),
         pin_placement: Some(PinPlacement::Edge),
-        pin_size: Some(9.0),
+        pin_size: Some(PIN_SIZE),
         wire_width: Some(2.5),
+        wire_frame_size: Some(WIRE_FRAME),
+        wire_style: Some(WireStyle::Bezier3),
         collapsible: Some(false),
         // Double-click on empty canvas is quick add; F fits the view.
         centering: Some(false),

@@ -255,6 +255,14 @@ impl EditorApp {
             Action::DropWires(port, output) => {
                 self.doc.edit(|g| g.wires.retain(|w| if output { w.from != port } else { w.to != port }));
             }
+            Action::InsertOnWire { kind, pos, from, to } => self.insert_on_wire(&kind, pos, &from, &to),
+            Action::SetWhenFull(f, t, policy) => {
+                self.doc.edit(|g| {
+                    if let Some(w) = g.wires.iter_mut().find(|w| w.from == f && w.to == t) {
+                        w.when_full = Some(policy);
+                    }
+                });
+            }
         }
         self.refresh();
     }
@@ -283,6 +291,20 @@ impl EditorApp {
         }
         self.selection = Selection::Node(id.clone());
         self.set_status(format!("added {id}"), false);
+    }
+
+    /// Puts a new node of `kind` into the wire `from` → `to` (one undo step), or says why not.
+    pub fn insert_on_wire(&mut self, kind: &str, pos: [f32; 2], from: &PortRef, to: &PortRef) {
+        let registry = &self.registry;
+        let mut result = Err(String::new());
+        self.doc.edit(|g| result = ops::insert_on_wire(g, registry, kind, pos, from, to));
+        match result {
+            Ok(id) => {
+                self.set_status(format!("inserted {id} into {from} → {to}"), false);
+                self.selection = Selection::Node(id);
+            }
+            Err(e) => self.set_status(format!("cannot insert {kind}: {e}"), true),
+        }
     }
 
     /// Lays out every node again (undoable).

@@ -34,6 +34,8 @@ pub mod shortcuts;
 pub mod tap_view;
 pub mod viewer;
 pub mod wire_colors;
+pub mod wire_hit;
+pub mod wire_menu;
 
 use std::path::PathBuf;
 

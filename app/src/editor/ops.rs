@@ -2,9 +2,9 @@
 //! on a plain [`Graph`]; the caller wraps it in an undoable document edit.
 
 use serde_json::Value;
-use streamloom_runtime::{Graph, Node, PortRef, Registry, Wire};
+use streamloom_runtime::{Graph, Node, PortRef, PortType, Registry, Wire};
 
-use super::ports::PortCache;
+use super::ports::{PortCache, node_ports};
 
 /// A new node of `kind` with the kind's example config, at `pos`. Returns its id.
 pub fn add_node(graph: &mut Graph, registry: &Registry, kind: &str, pos: [f32; 2]) -> String {
@@ -120,4 +120,48 @@ pub fn set_param(graph: &mut Graph, id: &str, field: &str, value: Option<Value>)
             }
         }
     }
+}
+
+/// Puts a new node of `kind` at `pos` into the wire `from` → `to`: the wire becomes two, from
+/// `from` into the new node's first input that accepts its events, and from the new node's
+/// first output (other than `errors`) that `to` accepts into `to`. The first keeps the wire's
+/// queue settings. Returns the new node's id; on error the graph is unchanged.
+pub fn insert_on_wire(
+    graph: &mut Graph,
+    registry: &Registry,
+    kind: &str,
+    pos: [f32; 2],
+    from: &PortRef,
+    to: &PortRef,
+) -> Result<String, String> {
+    let k = registry.get(kind).ok_or_else(|| format!("unknown node kind `{kind}`"))?;
+    let index = graph
+        .wires
+        .iter()
+        .position(|w| &w.from == from && &w.to == to)
+        .ok_or_else(|| format!("there is no wire from `{from}` to `{to}`"))?;
+    let port_type = |node: &str, name: &str, output: bool| {
+        let ports = node_ports(graph, registry, node);
+        let list = if output { ports.outputs } else { ports.inputs };
+        list.into_iter().find(|p| p.name == name).map_or(PortType::Any, |p| p.ty)
+    };
+    let (out_ty, in_ty) = (port_type(&from.node, &from.port, true), port_type(&to.node, &to.port, false));
+    let ports = k.ports(&k.default_config());
+    let input = ports
+        .inputs
+        .iter()
+        .find(|p| out_ty.flows_into(p.ty))
+        .ok_or_else(|| format!("`{kind}` has no input that accepts the {} events of `{from}`", out_ty.name()))?;
+    let output = ports
+        .outputs
+        .iter()
+        .find(|p| p.name != streamloom_runtime::registry::ERRORS_PORT && p.ty.flows_into(in_ty))
+        .ok_or_else(|| format!("`{kind}` has no output that `{to}` accepts ({} events)", in_ty.name()))?;
+    let (input, output) = (input.name.clone(), output.name.clone());
+    let id = add_node(graph, registry, kind, pos);
+    let old = graph.wires.remove(index);
+    let upstream = Wire { to: PortRef::new(id.clone(), input), ..old };
+    graph.wires.insert(index, upstream);
+    graph.wires.insert(index + 1, Wire::new(PortRef::new(id.clone(), output), to.clone()));
+    Ok(id)
 }

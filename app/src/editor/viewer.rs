@@ -61,6 +61,8 @@ pub struct GraphViewer<'a> {
     pub to_global: TSTransform,
     /// Measured node rectangles, in canvas coordinates.
     pub node_rects: Vec<(NodeId, Rect)>,
+    /// A wire's own menu is open (a right-click on its curve): no "Add node" menu then.
+    pub wire_menu_open: bool,
 }
 
 impl GraphViewer<'_> {
@@ -326,7 +328,7 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
     }
 
     fn has_graph_menu(&mut self, _pos: Pos2, _snarl: &mut Snarl<CanvasNode>) -> bool {
-        true
+        !self.wire_menu_open
     }
 
     fn show_graph_menu(&mut self, pos: Pos2, ui: &mut Ui, _snarl: &mut Snarl<CanvasNode>) {

@@ -1,0 +1,114 @@
+//! Canvas conveniences, driven with egui_kittest like a person would: picking and editing
+//! wires, placing nodes, comments and groups, edits during a run, zoom and fit.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use egui::accesskit::Role;
+use egui::{Modifiers, PointerButton, Pos2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use serde_json::json;
+use streamloom::editor::{EditorApp, Selection};
+use streamloom_runtime::{Graph, Node, PortRef, Wire};
+
+fn node(id: &str, kind: &str, pos: [f32; 2], config: serde_json::Value) -> Node {
+    Node { id: id.into(), kind: kind.into(), version: 1, position: Some(pos), config }
+}
+
+fn registry() -> streamloom_runtime::Registry {
+    streamloom_nodes::builtin_registry()
+}
+
+/// generator → null_sink, the sink lower right so that the wire bends.
+fn two_nodes() -> Graph {
+    Graph {
+        nodes: vec![
+            node("gen", "generator", [0.0, 0.0], json!({"count": 1000, "payload": "sequence", "seed": 1})),
+            node("sink", "null_sink", [420.0, 220.0], json!({})),
+        ],
+        wires: vec![Wire::new(PortRef::new("gen", "out"), PortRef::new("sink", "in"))],
+        ..Default::default()
+    }
+}
+
+fn harness(app: EditorApp) -> Harness<'static, EditorApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .with_max_steps(20)
+        .build_ui_state(|ui, app: &mut EditorApp| app.ui(ui), app)
+}
+
+/// A press and release of `button` at `pos` with real pointer events.
+fn click_with(h: &mut Harness<'static, EditorApp>, pos: Pos2, button: PointerButton) {
+    h.event(egui::Event::PointerMoved(pos));
+    h.step();
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton { pos, button, pressed, modifiers: Modifiers::NONE });
+        h.step();
+    }
+    h.step();
+}
+
+fn wire_point(h: &Harness<'static, EditorApp>, t: f32) -> Pos2 {
+    let (from, to) = (PortRef::new("gen", "out"), PortRef::new("sink", "in"));
+    h.state().canvas().wire_screen_point(&from, &to, t, h.state().graph()).expect("wire drawn")
+}
+
+#[test]
+fn a_click_anywhere_along_a_wire_selects_it_and_beside_it_does_not() {
+    let mut h = harness(EditorApp::new(registry(), Some((two_nodes(), None))));
+    h.run_ok();
+    // A quarter of the way along, far from the midpoint handle, 3 points off the line.
+    let p = wire_point(&h, 0.25) + egui::vec2(0.0, 3.0);
+    let mid = wire_point(&h, 0.5);
+    assert!(p.distance(mid) > 60.0, "test point {p:?} too close to the midpoint {mid:?}");
+    click_with(&mut h, p + egui::vec2(0.0, 40.0), PointerButton::Primary);
+    assert_eq!(h.state().selection(), &Selection::Graph, "a click beside the wire selects nothing");
+    click_with(&mut h, p, PointerButton::Primary);
+    assert_eq!(h.state().selection(), &Selection::Wire(PortRef::new("gen", "out"), PortRef::new("sink", "in")));
+}
+
+#[test]
+fn right_click_on_a_wire_opens_its_menu_and_insert_splits_it_in_one_undo_step() {
+    let mut h = harness(EditorApp::new(registry(), Some((two_nodes(), None))));
+    h.run_ok();
+    let before = h.state().graph().clone();
+    let p = wire_point(&h, 0.7);
+    click_with(&mut h, p, PointerButton::Secondary);
+    assert!(h.query_by_label("Add node").is_none(), "the wire menu, not the add-node menu");
+    h.get_by_label("Insert node… ⏵").click();
+    h.run_ok();
+    // The palette lists `map` too; the submenu's entry is drawn last.
+    let maps: Vec<_> = h.get_all_by_role_and_label(Role::Button, "map").collect();
+    assert_eq!(maps.len(), 2, "palette and submenu");
+    maps.last().expect("submenu entry").click();
+    h.run_ok();
+    let g = h.state().graph();
+    assert_eq!(g.nodes.len(), 3);
+    let ends: Vec<(String, String)> = g.wires.iter().map(|w| (w.from.to_string(), w.to.to_string())).collect();
+    assert_eq!(
+        ends,
+        vec![("gen.out".to_string(), "map.in".to_string()), ("map.out".to_string(), "sink.in".to_string())]
+    );
+    assert_eq!(h.state().problems().error_count(), 0);
+    h.state_mut().undo();
+    assert_eq!(h.state().graph(), &before, "one undo step takes the insert back");
+}
+
+#[test]
+fn the_wire_menu_sets_the_policy_and_deletes() {
+    let mut h = harness(EditorApp::new(registry(), Some((two_nodes(), None))));
+    h.run_ok();
+    let p = wire_point(&h, 0.3);
+    click_with(&mut h, p, PointerButton::Secondary);
+    h.get_by_label("drop_oldest").click();
+    h.run_ok();
+    assert_eq!(h.state().graph().wires[0].when_full, Some(streamloom_runtime::WhenFull::DropOldest));
+    let p = wire_point(&h, 0.3);
+    click_with(&mut h, p, PointerButton::Secondary);
+    let delete: Vec<_> = h.get_all_by_label("🗑 Delete wire").collect();
+    // The inspector shows the selected wire too; the menu's button is the last one drawn.
+    delete.last().expect("menu").click();
+    h.run_ok();
+    assert!(h.state().graph().wires.is_empty());
+}

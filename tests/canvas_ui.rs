@@ -112,3 +112,28 @@ fn the_wire_menu_sets_the_policy_and_deletes() {
     h.run_ok();
     assert!(h.state().graph().wires.is_empty());
 }
+
+#[test]
+fn palette_clicks_place_nodes_near_the_view_centre_without_covering_any_card() {
+    let g = Graph {
+        nodes: vec![node("gen", "generator", [0.0, 0.0], json!({"count": 10, "payload": "sequence", "seed": 1}))],
+        ..Default::default()
+    };
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    let view = h.state().canvas().view_rect();
+    assert!(h.state().canvas().node_screen_rect("gen").expect("drawn").contains(view.center()), "gen is centred");
+    for _ in 0..4 {
+        h.get_by_role_and_label(Role::Button, "map").click();
+        h.run_ok();
+    }
+    let ids: Vec<String> = h.state().graph().nodes.iter().map(|n| n.id.clone()).collect();
+    assert_eq!(ids.len(), 5);
+    let rects: Vec<egui::Rect> = ids.iter().map(|id| h.state().canvas().node_screen_rect(id).expect("drawn")).collect();
+    for (i, a) in rects.iter().enumerate() {
+        assert!(a.center().distance(view.center()) < 450.0, "{} far from the centre: {a:?}", ids[i]);
+        for (j, b) in rects.iter().enumerate().skip(i + 1) {
+            assert!(!a.intersects(*b), "{} {a:?} overlaps {} {b:?}", ids[i], ids[j]);
+        }
+    }
+}

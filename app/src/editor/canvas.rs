@@ -141,6 +141,24 @@ impl Canvas {
         [at.x, at.y]
     }
 
+    /// The top-left corner nearest to `want` (canvas) where a new card covers no other.
+    pub fn free_spot(&self, graph: &Graph, want: [f32; 2]) -> [f32; 2] {
+        let occupied: Vec<Rect> = graph
+            .nodes
+            .iter()
+            .filter_map(|n| {
+                let measured = self.by_id.get(&n.id).and_then(|id| self.node_rects.iter().find(|(m, _)| m == id));
+                match (measured, n.position) {
+                    (Some((_, r)), _) => Some(*r),
+                    (None, Some([x, y])) => Some(Rect::from_min_size(pos2(x, y), NODE_SIZE)),
+                    (None, None) => None,
+                }
+            })
+            .collect();
+        let p = super::placement::free_spot(&occupied, pos2(want[0], want[1]), NODE_SIZE);
+        [p.x, p.y]
+    }
+
     /// Where empty canvas was double-clicked this frame, on screen (taken once).
     pub fn take_double_click(&mut self) -> Option<Pos2> {
         self.double_click.take()

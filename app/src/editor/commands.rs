@@ -268,6 +268,7 @@ impl EditorApp {
     }
 
     fn add_node(&mut self, kind: &str, pos: [f32; 2], wire: Option<WireEnd>) {
+        let pos = self.canvas.free_spot(self.doc.graph(), pos);
         let registry = &self.registry;
         let mut id = String::new();
         self.doc.edit(|g| id = ops::add_node(g, registry, kind, pos));
@@ -295,6 +296,7 @@ impl EditorApp {
 
     /// Puts a new node of `kind` into the wire `from` → `to` (one undo step), or says why not.
     pub fn insert_on_wire(&mut self, kind: &str, pos: [f32; 2], from: &PortRef, to: &PortRef) {
+        let pos = self.canvas.free_spot(self.doc.graph(), pos);
         let registry = &self.registry;
         let mut result = Err(String::new());
         self.doc.edit(|g| result = ops::insert_on_wire(g, registry, kind, pos, from, to));

@@ -26,6 +26,7 @@ pub mod ops;
 pub mod palette;
 pub mod params;
 pub mod pins;
+pub mod placement;
 pub mod ports;
 pub mod problems;
 pub mod quick_add;

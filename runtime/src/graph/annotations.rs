@@ -71,11 +71,8 @@ pub(super) fn convert(
     map: &SourceMap,
 ) -> Result<(Vec<Comment>, Vec<Group>), Vec<Problem>> {
     let mut problems = Vec::new();
-    let place = |field: &str| Location {
-        line_col: map.top_field(field),
-        field: Some(field.to_string()),
-        ..Default::default()
-    };
+    let place =
+        |field: &str| Location { line_col: map.top_field(field), field: Some(field.to_string()), ..Default::default() };
     let mut seen = std::collections::HashSet::new();
     for c in &comments {
         if !seen.insert(c.id.as_str()) {
@@ -97,7 +94,10 @@ pub(super) fn convert(
         }
         for n in &g.nodes {
             if !node_ids.contains(&n.as_str()) {
-                problems.push(Problem::error(place("groups"), format!("group `{}` names node `{n}`, which does not exist", g.id)));
+                problems.push(Problem::error(
+                    place("groups"),
+                    format!("group `{}` names node `{n}`, which does not exist", g.id),
+                ));
             } else if let Some(other) = member_of.insert(n.as_str(), g.id.as_str()) {
                 problems.push(Problem::error(
                     place("groups"),

@@ -137,3 +137,104 @@ fn palette_clicks_place_nodes_near_the_view_centre_without_covering_any_card() {
         }
     }
 }
+
+/// Presses at `from`, moves to `to` in steps and releases, stepping the UI like a person's drag.
+fn drag(h: &mut Harness<'static, EditorApp>, from: Pos2, to: Pos2) {
+    h.event(egui::Event::PointerMoved(from));
+    h.step();
+    h.event(egui::Event::PointerButton {
+        pos: from,
+        button: PointerButton::Primary,
+        pressed: true,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    for i in 1..=8 {
+        h.event(egui::Event::PointerMoved(from + (to - from) * (i as f32 / 8.0)));
+        h.step();
+    }
+    h.event(egui::Event::PointerButton {
+        pos: to,
+        button: PointerButton::Primary,
+        pressed: false,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    h.step();
+}
+
+fn annotated() -> Graph {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/format-v2/comments_and_groups.ron");
+    streamloom_runtime::graph::load_file(&path).expect("fixture loads").0
+}
+
+fn position(h: &Harness<'static, EditorApp>, id: &str) -> [f32; 2] {
+    h.state().graph().node(id).and_then(|n| n.position).expect("placed")
+}
+
+#[test]
+fn dragging_a_groups_title_moves_its_nodes_together_in_one_undo_step() {
+    let mut h = harness(EditorApp::new(registry(), Some((annotated(), None))));
+    h.run_ok();
+    let before = h.state().graph().clone();
+    let title = h.state().canvas().group_title_screen_rect("work").expect("group frame drawn");
+    let scale = h.state().canvas().transform().scaling;
+    let from = title.center() + egui::vec2(40.0, 0.0);
+    drag(&mut h, from, from + egui::vec2(120.0, 80.0));
+    let moved = |id: &str, h: &Harness<'static, EditorApp>| {
+        let (a, b) = (before.node(id).and_then(|n| n.position).expect("placed"), position(h, id));
+        [(b[0] - a[0]) * scale, (b[1] - a[1]) * scale]
+    };
+    for id in ["gen", "double"] {
+        let d = moved(id, &h);
+        assert!((d[0] - 120.0).abs() < 2.0 && (d[1] - 80.0).abs() < 2.0, "{id} moved {d:?}");
+    }
+    assert_eq!(moved("sink", &h), [0.0, 0.0], "a node outside the group stays");
+    h.state_mut().undo();
+    assert_eq!(h.state().graph(), &before, "one undo step");
+}
+
+#[test]
+fn comments_are_drawn_moved_added_and_undone() {
+    let mut h = harness(EditorApp::new(registry(), Some((annotated(), None))));
+    h.run_ok();
+    h.get_by_label("Ten events,\nthen done.");
+    let r = h.state().canvas().comment_screen_rect("note").expect("comment drawn");
+    let scale = h.state().canvas().transform().scaling;
+    drag(&mut h, r.center(), r.center() + egui::vec2(100.0, 0.0));
+    let p = h.state().graph().comments[0].position;
+    assert!((p[0] * scale - 100.0).abs() < 2.0 && p[1] == 160.0, "{p:?}");
+    h.state_mut().undo();
+    assert_eq!(h.state().graph().comments[0].position, [0.0, 160.0]);
+    // Right-click on empty canvas: "Add comment".
+    let view = h.state().canvas().view_rect();
+    click_with(&mut h, view.right_bottom() - egui::vec2(60.0, 60.0), PointerButton::Secondary);
+    h.get_by_label("📝 Add comment").click();
+    h.run_ok();
+    assert_eq!(h.state().graph().comments.len(), 2);
+    h.get_by_label("New comment");
+    h.state_mut().undo();
+    assert_eq!(h.state().graph().comments.len(), 1);
+    h.state_mut().redo();
+    assert_eq!(h.state().graph().comments.len(), 2);
+}
+
+#[test]
+fn a_group_made_on_the_canvas_is_saved_and_reopened() {
+    let mut h = harness(EditorApp::new(registry(), Some((two_nodes(), None))));
+    h.run_ok();
+    let r = h.state().canvas().node_screen_rect("sink").expect("drawn");
+    click_with(&mut h, egui::pos2(r.right() - 12.0, r.top() + 14.0), PointerButton::Secondary);
+    h.get_by_label("Group").click();
+    h.run_ok();
+    assert_eq!(h.state().graph().groups.len(), 1);
+    assert_eq!(h.state().graph().groups[0].nodes, vec!["sink".to_string()]);
+    h.run_ok();
+    assert!(h.state().canvas().group_title_screen_rect(&h.state().graph().groups[0].id).is_some(), "frame drawn");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("grouped.ron");
+    h.state_mut().save_to(&path).expect("saved");
+    let again = EditorApp::open_file(registry(), path).expect("reopens");
+    assert_eq!(again.graph(), h.state().graph());
+}

@@ -51,4 +51,22 @@ pub enum Action {
     },
     /// Set what a wire does when full.
     SetWhenFull(PortRef, PortRef, WhenFull),
+    /// Add a comment at a canvas position.
+    AddComment([f32; 2]),
+    /// Replace a comment's text (typing into it is one undo step).
+    EditComment(String, String),
+    /// Move a comment to a canvas position.
+    MoveComment(String, [f32; 2]),
+    /// Delete a comment.
+    DeleteComment(String),
+    /// Put nodes into a new group.
+    GroupNodes(Vec<String>),
+    /// Rename a group (typing into its name is one undo step).
+    RenameGroup(String, String),
+    /// Recolour a group.
+    ColorGroup(String, [u8; 3]),
+    /// Remove a group (its nodes stay).
+    Ungroup(String),
+    /// Take nodes out of their groups.
+    LeaveGroups(Vec<String>),
 }

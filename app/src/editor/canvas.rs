@@ -12,6 +12,7 @@ use streamloom_runtime::metrics::{MetricsSnapshot, WireSnapshot};
 use streamloom_runtime::{Graph, PortRef, Registry};
 
 use super::actions::Action;
+use super::canvas_notes::{Notes, NotesOutput, group_frames};
 use super::pins::SharedPins;
 use super::ports::PortCache;
 use super::problems::{ERROR, ProblemIndex};
@@ -70,6 +71,8 @@ pub struct Canvas {
     colors: PinColors,
     double_click: Option<Pos2>,
     menu_wire: Option<WireMenu>,
+    notes: Notes,
+    group_titles: HashMap<String, Rect>,
 }
 
 /// Per-frame inputs of [`Canvas::show`].
@@ -110,6 +113,8 @@ impl Default for Canvas {
             colors: PinColors::default(),
             double_click: None,
             menu_wire: None,
+            notes: Notes::default(),
+            group_titles: HashMap::new(),
         }
     }
 }
@@ -280,6 +285,14 @@ impl Canvas {
             ui.ctx().request_repaint();
         }
         self.colors.update(&self.wires, input.problems, input.metrics);
+        let frames = if input.graph.groups.is_empty() {
+            Vec::new()
+        } else {
+            let rects: HashMap<String, Rect> =
+                self.node_rects.iter().filter_map(|(n, r)| Some((self.snarl.get_node(*n)?.id.clone(), *r))).collect();
+            group_frames(input.graph, &rects)
+        };
+        let selected = self.selected(ui.ctx());
         let mut viewer = GraphViewer {
             nodes: input.graph.nodes.iter().map(|n| (n.id.as_str(), n)).collect(),
             node_metrics: input
@@ -301,6 +314,8 @@ impl Canvas {
             to_global: self.to_global,
             node_rects: Vec::new(),
             wire_menu_open: self.menu_wire.is_some(),
+            group_frames: &frames,
+            selected,
         };
         let response = SnarlWidget::new().id(self.id).style(style()).show(&mut self.snarl, &mut viewer, ui);
         self.to_global = viewer.to_global;
@@ -308,6 +323,7 @@ impl Canvas {
         self.measured = self.node_rects.iter().fold(Rect::NOTHING, |a, (_, r)| a.union(*r));
         self.view_rect = view_rect;
         actions.append(&mut viewer.actions);
+        self.show_notes(ui, input.graph, &frames, view_rect, &mut actions);
         if let Some(id) = self.pressed_node(ui.ctx()) {
             actions.push(Action::Focus(id));
         }
@@ -375,6 +391,40 @@ impl Canvas {
         self.snarl.nodes_ids_data().find(|(n, _)| frame_id(*n) == hit).map(|(_, node)| node.value.id.clone())
     }
 
+    /// Comments, and group title bars (dragging one moves its nodes on the canvas; the move
+    /// reaches the model as one edit when the pointer is released).
+    fn show_notes(
+        &mut self,
+        ui: &mut Ui,
+        graph: &Graph,
+        frames: &[super::canvas_notes::GroupFrame],
+        view_rect: Rect,
+        actions: &mut Vec<Action>,
+    ) {
+        self.group_titles = frames.iter().map(|f| (f.id.clone(), f.title)).collect();
+        if graph.comments.is_empty() && frames.is_empty() {
+            self.notes.comment_rects.clear();
+            return;
+        }
+        let layer = LayerId::new(ui.layer_id().order, self.id);
+        let clip = self.to_global.inverse() * view_rect;
+        let mut notes_ui = ui.new_child(egui::UiBuilder::new().layer_id(layer).max_rect(clip).id_salt("notes"));
+        notes_ui.set_clip_rect(clip);
+        let mut out = NotesOutput::default();
+        self.notes.show(&mut notes_ui, graph, frames, &mut out);
+        actions.append(&mut out.actions);
+        if let Some((ids, delta)) = out.move_nodes {
+            for id in ids {
+                if let Some(&n) = self.by_id.get(&id)
+                    && let Some(info) = self.snarl.get_node_info_mut(n)
+                {
+                    info.pos += delta;
+                }
+            }
+            ui.ctx().request_repaint();
+        }
+    }
+
     /// The open wire menu (opened this frame when `open`); forgets the wire once it closes.
     fn show_wire_menu(&mut self, ui: &Ui, input: &CanvasInput<'_>, open: bool, actions: &mut Vec<Action>) {
         let Some(m) = &self.menu_wire else { return };
@@ -431,6 +481,16 @@ impl Canvas {
         Some(self.to_global * wire_hit::point_at(&self.wire_curve(cw)?, t))
     }
 
+    /// Where a group's title bar was drawn last frame, on screen (for tests that drag groups).
+    pub fn group_title_screen_rect(&self, id: &str) -> Option<Rect> {
+        self.group_titles.get(id).map(|r| self.to_global * *r)
+    }
+
+    /// Where a comment was drawn last frame, on screen (for tests that drag comments).
+    pub fn comment_screen_rect(&self, id: &str) -> Option<Rect> {
+        self.notes.comment_rects.get(id).map(|r| self.to_global * *r)
+    }
+
     /// Where a node was drawn last frame, on screen (for tests that click nodes).
     pub fn node_screen_rect(&self, node: &str) -> Option<Rect> {
         let n = self.by_id.get(node)?;
@@ -440,7 +500,10 @@ impl Canvas {
 
     fn bounds(&self, graph: &Graph) -> Option<Rect> {
         if self.measured.is_positive() && self.measured.is_finite() {
-            return Some(self.measured.expand(FIT_MARGIN));
+            // Group title bars and comments are part of what must be seen.
+            let notes = self.group_titles.values().chain(self.notes.comment_rects.values());
+            let all = notes.fold(self.measured, |a, r| a.union(*r));
+            return Some(all.expand(FIT_MARGIN));
         }
         let mut bb = Rect::NOTHING;
         for n in &graph.nodes {

@@ -256,6 +256,15 @@ impl EditorApp {
                 self.doc.edit(|g| g.wires.retain(|w| if output { w.from != port } else { w.to != port }));
             }
             Action::InsertOnWire { kind, pos, from, to } => self.insert_on_wire(&kind, pos, &from, &to),
+            Action::AddComment(_)
+            | Action::EditComment(..)
+            | Action::MoveComment(..)
+            | Action::DeleteComment(_)
+            | Action::GroupNodes(_)
+            | Action::RenameGroup(..)
+            | Action::ColorGroup(..)
+            | Action::Ungroup(_)
+            | Action::LeaveGroups(_) => self.apply_annotation(action),
             Action::SetWhenFull(f, t, policy) => {
                 self.doc.edit(|g| {
                     if let Some(w) = g.wires.iter_mut().find(|w| w.from == f && w.to == t) {
@@ -306,6 +315,61 @@ impl EditorApp {
                 self.selection = Selection::Node(id);
             }
             Err(e) => self.set_status(format!("cannot insert {kind}: {e}"), true),
+        }
+    }
+
+    /// Applies an edit of comments or groups (one undo step; typing coalesces).
+    fn apply_annotation(&mut self, action: Action) {
+        use super::annotations as an;
+        match action {
+            Action::AddComment(pos) => {
+                self.doc.edit(|g| {
+                    an::add_comment(g, pos);
+                });
+            }
+            Action::EditComment(id, text) => {
+                self.doc.edit_coalesced(&format!("comment:{id}"), |g| {
+                    if let Some(c) = an::comment_mut(g, &id) {
+                        c.text = text;
+                    }
+                });
+            }
+            Action::MoveComment(id, pos) => {
+                self.doc.edit(|g| {
+                    if let Some(c) = an::comment_mut(g, &id) {
+                        c.position = pos;
+                    }
+                });
+            }
+            Action::DeleteComment(id) => {
+                self.doc.edit(|g| an::remove_comment(g, &id));
+            }
+            Action::GroupNodes(ids) => {
+                self.doc.edit(|g| {
+                    an::group_nodes(g, &ids);
+                });
+            }
+            Action::RenameGroup(id, name) => {
+                self.doc.edit_coalesced(&format!("group:{id}"), |g| {
+                    if let Some(gr) = an::group_mut(g, &id) {
+                        gr.name = name;
+                    }
+                });
+            }
+            Action::ColorGroup(id, color) => {
+                self.doc.edit(|g| {
+                    if let Some(gr) = an::group_mut(g, &id) {
+                        gr.color = color;
+                    }
+                });
+            }
+            Action::Ungroup(id) => {
+                self.doc.edit(|g| an::ungroup(g, &id));
+            }
+            Action::LeaveGroups(ids) => {
+                self.doc.edit(|g| an::leave_groups(g, &ids));
+            }
+            _ => {}
         }
     }
 

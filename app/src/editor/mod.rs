@@ -9,8 +9,10 @@
 //! [`shortcuts`], [`modals`], plus small helpers.
 
 pub mod actions;
+pub mod annotations;
 pub mod app;
 pub mod canvas;
+pub mod canvas_notes;
 pub mod clipboard;
 pub mod commands;
 pub mod document;

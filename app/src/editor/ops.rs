@@ -21,6 +21,7 @@ pub fn add_node(graph: &mut Graph, registry: &Registry, kind: &str, pos: [f32; 2
 pub fn remove_nodes(graph: &mut Graph, ids: &[String]) {
     graph.nodes.retain(|n| !ids.contains(&n.id));
     graph.wires.retain(|w| !ids.contains(&w.from.node) && !ids.contains(&w.to.node));
+    super::annotations::leave_groups(graph, ids);
 }
 
 /// Renames a node and every wire end naming it. Refuses empty or taken ids.
@@ -37,6 +38,7 @@ pub fn rename_node(graph: &mut Graph, old: &str, new: &str) -> Result<(), String
     }
     let Some(node) = graph.node_mut(old) else { return Err(format!("no node `{old}`")) };
     node.id = new.to_string();
+    super::annotations::rename_in_groups(graph, old, new);
     for w in &mut graph.wires {
         if w.from.node == old {
             w.from.node = new.to_string();

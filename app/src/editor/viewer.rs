@@ -63,6 +63,10 @@ pub struct GraphViewer<'a> {
     pub node_rects: Vec<(NodeId, Rect)>,
     /// A wire's own menu is open (a right-click on its curve): no "Add node" menu then.
     pub wire_menu_open: bool,
+    /// Group frames to paint behind the nodes.
+    pub group_frames: &'a [super::canvas_notes::GroupFrame],
+    /// Ids of the nodes selected on the canvas.
+    pub selected: Vec<String>,
 }
 
 impl GraphViewer<'_> {
@@ -332,6 +336,11 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
     }
 
     fn show_graph_menu(&mut self, pos: Pos2, ui: &mut Ui, _snarl: &mut Snarl<CanvasNode>) {
+        if ui.button("📝 Add comment").clicked() {
+            self.actions.push(Action::AddComment([pos.x, pos.y]));
+            ui.close();
+        }
+        ui.separator();
         ui.label(RichText::new("Add node").strong());
         self.kinds_menu(ui, pos, |_| true, None);
     }
@@ -387,10 +396,35 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
             self.actions.push(Action::Duplicate(vec![id.clone()]));
             ui.close();
         }
+        let members = if self.selected.contains(&id) { self.selected.clone() } else { vec![id.clone()] };
+        let label = if members.len() > 1 { format!("Group {} selected nodes", members.len()) } else { "Group".into() };
+        if ui.button(label).clicked() {
+            self.actions.push(Action::GroupNodes(members));
+            ui.close();
+        }
+        if self.graph.groups.iter().any(|g| g.nodes.contains(&id)) && ui.button("Remove from group").clicked() {
+            self.actions.push(Action::LeaveGroups(vec![id.clone()]));
+            ui.close();
+        }
         if ui.button("Delete").clicked() {
             self.actions.push(Action::Delete(vec![id]));
             ui.close();
         }
+    }
+
+    fn draw_background(
+        &mut self,
+        background: Option<&egui_snarl::ui::BackgroundPattern>,
+        viewport: &Rect,
+        snarl_style: &egui_snarl::ui::SnarlStyle,
+        style: &egui::Style,
+        painter: &egui::Painter,
+        _snarl: &Snarl<CanvasNode>,
+    ) {
+        if let Some(background) = background {
+            background.draw(viewport, snarl_style, style, painter);
+        }
+        super::canvas_notes::paint_groups(painter, self.group_frames);
     }
 
     fn connect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<CanvasNode>) {

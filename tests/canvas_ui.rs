@@ -238,3 +238,50 @@ fn a_group_made_on_the_canvas_is_saved_and_reopened() {
     let again = EditorApp::open_file(registry(), path).expect("reopens");
     assert_eq!(again.graph(), h.state().graph());
 }
+
+#[test]
+fn nodes_edited_during_a_run_are_marked_and_the_toolbar_says_the_run_uses_the_previous_version() {
+    let g = Graph {
+        nodes: vec![
+            node("gen", "generator", [0.0, 0.0], json!({"rate": 20.0, "payload": "sequence", "seed": 1})),
+            node("m", "map", [300.0, 0.0], json!({"expression": "."})),
+            node("sink", "null_sink", [600.0, 0.0], json!({})),
+        ],
+        wires: vec![
+            Wire::new(PortRef::new("gen", "out"), PortRef::new("m", "in")),
+            Wire::new(PortRef::new("m", "out"), PortRef::new("sink", "in")),
+        ],
+        ..Default::default()
+    };
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    h.get_by_label("▶ Run").click();
+    h.step();
+    assert!(h.state().runner().is_running());
+    assert!(h.query_by_label("✎ edited").is_none());
+    h.state_mut().select_node("m");
+    h.step();
+    let field = h.get_by_label("expression *");
+    field.focus();
+    field.type_text(" | .");
+    for _ in 0..3 {
+        h.step();
+    }
+    let diff = h.state().edited_since_run().clone();
+    assert_eq!(diff.changed.iter().collect::<Vec<_>>(), vec!["m"]);
+    h.get_by_label("✎ edited");
+    h.get_by_label_contains("since the run started: it uses the previous version");
+    // Moving a node is not an edit the run would see.
+    assert!(!diff.changed.contains("gen"));
+    h.get_by_label("⏹ Stop").click();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while h.state().runner().is_running() {
+        h.step();
+        assert!(std::time::Instant::now() < deadline, "the run did not stop");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    h.step();
+    h.step();
+    assert!(h.query_by_label("✎ edited").is_none(), "no mark once the run has ended");
+    assert!(h.query_by_label_contains("it uses the previous version").is_none());
+}

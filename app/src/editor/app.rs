@@ -67,6 +67,10 @@ pub struct EditorApp {
     pub(super) close_allowed: bool,
     pub(super) quit_requested: bool,
     last_title: String,
+    /// The graph as the live run started it (edits since then wait for the next run).
+    pub(super) run_graph: Option<Graph>,
+    /// What was edited since the live run started.
+    pub(super) run_diff: super::run_diff::RunDiff,
 }
 
 impl EditorApp {
@@ -94,6 +98,8 @@ impl EditorApp {
             close_allowed: false,
             quit_requested: false,
             last_title: String::new(),
+            run_graph: None,
+            run_diff: Default::default(),
         };
         app.refresh();
         app
@@ -141,6 +147,11 @@ impl EditorApp {
         &self.problems
     }
 
+    /// What was edited since the live run started (empty when nothing runs).
+    pub fn edited_since_run(&self) -> &super::run_diff::RunDiff {
+        &self.run_diff
+    }
+
     /// The canvas (for tests and benches).
     pub fn canvas(&self) -> &Canvas {
         &self.canvas
@@ -175,6 +186,8 @@ impl EditorApp {
         self.runner.dismiss_run_problems();
         self.runner.start_problems.clear();
         let graph = self.doc.graph();
+        self.run_diff =
+            self.run_graph.as_ref().map(|r| super::run_diff::RunDiff::between(r, graph)).unwrap_or_default();
         self.ports = PortCache::build(graph, &self.registry);
         self.problems = ProblemIndex::new(validate(graph, &self.registry));
         self.canvas.sync(graph, &self.ports);
@@ -198,6 +211,11 @@ impl EditorApp {
             self.status = None;
         }
         self.handle_keys(&ctx);
+        if self.run_graph.is_some() && !self.runner.is_running() {
+            // The run ended: edits no longer differ from anything running.
+            self.run_graph = None;
+            self.run_diff = Default::default();
+        }
         self.refresh();
 
         Panel::top("menu").show(ui, |ui| self.menu_bar(ui));
@@ -248,6 +266,7 @@ impl EditorApp {
                     metrics: self.runner.snapshot(),
                     focus,
                     wire: wire.as_ref(),
+                    edited_since_run: &self.run_diff.changed,
                 };
                 self.canvas.show(ui, &input)
             })

@@ -91,6 +91,8 @@ pub struct CanvasInput<'a> {
     pub focus: Option<&'a str>,
     /// Inspected wire.
     pub wire: Option<&'a (PortRef, PortRef)>,
+    /// Nodes edited since the live run started (marked on their cards).
+    pub edited_since_run: &'a HashSet<String>,
 }
 
 impl Default for Canvas {
@@ -316,6 +318,7 @@ impl Canvas {
             wire_menu_open: self.menu_wire.is_some(),
             group_frames: &frames,
             selected,
+            edited_since_run: input.edited_since_run,
         };
         let response = SnarlWidget::new().id(self.id).style(style()).show(&mut self.snarl, &mut viewer, ui);
         self.to_global = viewer.to_global;

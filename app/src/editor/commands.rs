@@ -61,6 +61,7 @@ impl EditorApp {
 
     fn replace(&mut self, graph: Graph, path: Option<PathBuf>) {
         self.runner.forget();
+        self.run_graph = None;
         self.doc = super::document::Document::new(graph, path);
         self.selection = Selection::Graph;
         self.canvas = super::canvas::Canvas::default();
@@ -221,7 +222,11 @@ impl EditorApp {
             _ => None,
         };
         match self.runner.start(self.doc.graph(), &self.registry, base, watch) {
-            Ok(()) => self.set_status(super::app::RUN_STARTED, false),
+            Ok(()) => {
+                self.run_graph = Some(self.doc.graph().clone());
+                self.run_diff = Default::default();
+                self.set_status(super::app::RUN_STARTED, false);
+            }
             Err(e) => {
                 self.bottom_tab = super::app::BottomTab::Problems;
                 self.set_status(e, true);

@@ -97,6 +97,10 @@ impl EditorApp {
                 status.clone()
             };
             ui.label(RichText::new(short).monospace()).on_hover_text(status);
+            if !self.run_diff.is_empty() {
+                ui.label(RichText::new(self.run_diff.summary()).color(super::viewer::EDITED))
+                    .on_hover_text("Stop and run again to use the edited graph.");
+            }
             ui.separator();
             if ui.button("Fit").on_hover_text("Fit the graph in view (F)").clicked() {
                 self.canvas.request_fit();

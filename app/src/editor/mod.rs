@@ -33,6 +33,7 @@ pub mod ports;
 pub mod problems;
 pub mod quick_add;
 pub mod run;
+pub mod run_diff;
 pub mod shortcuts;
 pub mod tap_view;
 pub mod viewer;

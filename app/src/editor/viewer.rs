@@ -24,6 +24,9 @@ pub struct CanvasNode {
     pub id: String,
 }
 
+/// Colour of the mark on nodes edited since the run started.
+pub const EDITED: Color32 = Color32::from_rgb(235, 180, 70);
+
 /// Accent colour of the focused node and selected wire.
 pub const ACCENT: Color32 = Color32::from_rgb(80, 200, 255);
 
@@ -67,6 +70,8 @@ pub struct GraphViewer<'a> {
     pub group_frames: &'a [super::canvas_notes::GroupFrame],
     /// Ids of the nodes selected on the canvas.
     pub selected: Vec<String>,
+    /// Nodes edited since the live run started.
+    pub edited_since_run: &'a std::collections::HashSet<String>,
 }
 
 impl GraphViewer<'_> {
@@ -163,6 +168,8 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         let Some(n) = snarl.get_node(node) else { return default };
         if self.focus == Some(n.id.as_str()) {
             default.stroke(Stroke::new(2.5, ACCENT))
+        } else if self.edited_since_run.contains(&n.id) {
+            default.stroke(Stroke::new(2.0, EDITED))
         } else if self.problems.node(&n.id).any(|p| p.is_error()) {
             default.stroke(Stroke::new(2.0, ERROR))
         } else {
@@ -189,6 +196,11 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
             } else {
                 ui.label(RichText::new(format!("{kind} (unknown kind)")).color(ERROR).small())
                     .on_hover_text("This kind is not in this build; the node is kept as it is and saved unchanged.");
+            }
+            if self.edited_since_run.contains(&id) {
+                ui.label(RichText::new("✎ edited").small().color(EDITED)).on_hover_text(
+                    "Edited since the run started: the run uses the previous version until it is run again.",
+                );
             }
         });
     }

@@ -285,3 +285,69 @@ fn nodes_edited_during_a_run_are_marked_and_the_toolbar_says_the_run_uses_the_pr
     assert!(h.query_by_label("✎ edited").is_none(), "no mark once the run has ended");
     assert!(h.query_by_label_contains("it uses the previous version").is_none());
 }
+
+/// A harness whose monitor is `monitor` points.
+fn on_monitor(app: EditorApp, monitor: egui::Vec2) -> Harness<'static, EditorApp> {
+    let mut h = harness(app);
+    h.input_mut().viewports.entry(egui::ViewportId::ROOT).or_default().monitor_size = Some(monitor);
+    h
+}
+
+#[test]
+fn the_window_opens_at_a_size_that_fits_its_monitor() {
+    for (monitor, expect) in
+        [(egui::vec2(1600.0, 1000.0), egui::vec2(1440.0, 900.0)), (egui::vec2(1024.0, 600.0), egui::vec2(921.6, 560.0))]
+    {
+        let mut h = on_monitor(EditorApp::new(registry(), Some((two_nodes(), None))), monitor);
+        h.run_ok();
+        let size = h.ctx.content_rect().size();
+        assert!((size - expect).length() < 1.0, "monitor {monitor:?}: window {size:?}, expected {expect:?}");
+    }
+}
+
+/// 120 nodes in a 12 × 10 grid: too big to fit 1280 × 800 at a legible scale.
+fn large_graph() -> Graph {
+    let mut g = Graph::default();
+    for i in 0..120 {
+        let pos = [(i % 12) as f32 * 280.0, (i / 12) as f32 * 150.0];
+        g.nodes.push(node(&format!("m{i}"), "map", pos, json!({"expression": "."})));
+    }
+    g
+}
+
+#[test]
+fn fit_never_zooms_below_legible_and_centres_a_graph_too_big_to_fit() {
+    let mut h = harness(EditorApp::new(registry(), Some((large_graph(), None))));
+    h.run_ok();
+    let canvas = h.state().canvas();
+    assert_eq!(canvas.transform().scaling, 0.6, "the smallest legible scale");
+    let mut nodes = egui::Rect::NOTHING;
+    for n in &h.state().graph().nodes {
+        nodes = nodes.union(canvas.node_screen_rect(&n.id).expect("drawn"));
+    }
+    let off = nodes.center() - canvas.view_rect().center();
+    assert!(off.length() < 30.0, "graph centre {:?} vs view centre {:?}", nodes.center(), canvas.view_rect().center());
+}
+
+#[test]
+fn one_ctrl_wheel_notch_zooms_between_10_and_15_percent() {
+    let mut h = harness(EditorApp::new(registry(), Some((two_nodes(), None))));
+    h.run_ok();
+    let at = h.state().canvas().view_rect().center();
+    for (lines, grow) in [(1.0, true), (-1.0, false)] {
+        let before = h.state().canvas().transform().scaling;
+        h.event(egui::Event::PointerMoved(at));
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Line,
+            delta: egui::vec2(0.0, lines),
+            modifiers: Modifiers::COMMAND,
+            phase: egui::TouchPhase::Move,
+        });
+        for _ in 0..10 {
+            h.step();
+        }
+        let ratio = h.state().canvas().transform().scaling / before;
+        let step = if grow { ratio } else { 1.0 / ratio };
+        assert!((1.10..=1.15).contains(&step), "one notch zoomed by {ratio} (from {before})");
+    }
+}

@@ -71,6 +71,8 @@ pub struct EditorApp {
     pub(super) run_graph: Option<Graph>,
     /// What was edited since the live run started.
     pub(super) run_diff: super::run_diff::RunDiff,
+    /// Frames left to try sizing the window to its monitor (0: done).
+    window_fit_tries: u8,
 }
 
 impl EditorApp {
@@ -100,6 +102,7 @@ impl EditorApp {
             last_title: String::new(),
             run_graph: None,
             run_diff: Default::default(),
+            window_fit_tries: 10,
         };
         app.refresh();
         app
@@ -204,6 +207,11 @@ impl EditorApp {
     /// Draws the whole editor into `ui` and handles its input.
     pub fn ui(&mut self, ui: &mut Ui) {
         let ctx = ui.ctx().clone();
+        if self.window_fit_tries > 0 {
+            // Ctrl+scroll: about 12 % per wheel notch (egui's default is about 22 %).
+            ctx.options_mut(|o| o.input_options.scroll_zoom_speed = super::ZOOM_PER_SCROLL_POINT);
+            self.window_fit_tries = if super::window_fit::fit_window(&ctx) { 0 } else { self.window_fit_tries - 1 };
+        }
         self.refresh();
         self.runner.poll(&ctx);
         // "run started" is stale once the run has ended: the toolbar says how it ended.

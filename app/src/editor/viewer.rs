@@ -24,6 +24,9 @@ pub struct CanvasNode {
     pub id: String,
 }
 
+/// The smallest scale "fit" zooms to: below it, card labels are too small to read.
+pub const MIN_FIT_SCALE: f32 = 0.6;
+
 /// Colour of the mark on nodes edited since the run started.
 pub const EDITED: Color32 = Color32::from_rgb(235, 180, 70);
 
@@ -481,10 +484,11 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
             && bb.width() > 0.0
             && bb.height() > 0.0
         {
-            // Shrink only as much as the nodes need, and never magnify past 1:1 (a small
-            // graph stays at its natural size rather than blowing up).
+            // Shrink only as much as the nodes need, never magnify past 1:1 (a small graph stays
+            // at its natural size) and never below legible labels (a large graph is centred at
+            // that scale instead; pan to see the rest).
             let view = self.view_rect.shrink(12.0);
-            let scale = (view.width() / bb.width()).min(view.height() / bb.height()).clamp(0.1, 1.0);
+            let scale = (view.width() / bb.width()).min(view.height() / bb.height()).clamp(MIN_FIT_SCALE, 1.0);
             let translation = view.center().to_vec2() - bb.center().to_vec2() * scale;
             *to_global = TSTransform::new(translation, scale);
         }

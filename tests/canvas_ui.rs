@@ -351,3 +351,175 @@ fn one_ctrl_wheel_notch_zooms_between_10_and_15_percent() {
         assert!((1.10..=1.15).contains(&step), "one notch zoomed by {ratio} (from {before})");
     }
 }
+
+/// 300 nodes and 300 wires: 100 chains generator → map → null_sink, each generator also wired
+/// straight to its sink.
+fn graph_300() -> Graph {
+    let mut g = Graph::default();
+    for c in 0..100 {
+        let (x, y) = ((c % 5) as f32 * 900.0, (c / 5) as f32 * 150.0);
+        let (gen_id, map_id, sink_id) = (format!("g{c}"), format!("m{c}"), format!("s{c}"));
+        g.nodes.push(node(&gen_id, "generator", [x, y], json!({"count": 10, "payload": "sequence", "seed": 1})));
+        g.nodes.push(node(&map_id, "map", [x + 280.0, y], json!({"expression": "."})));
+        g.nodes.push(node(&sink_id, "null_sink", [x + 560.0, y], json!({})));
+        g.wires.push(Wire::new(PortRef::new(&gen_id, "out"), PortRef::new(&map_id, "in")));
+        g.wires.push(Wire::new(PortRef::new(&map_id, "out"), PortRef::new(&sink_id, "in")));
+        g.wires.push(Wire::new(PortRef::new(&gen_id, "out"), PortRef::new(&sink_id, "in")));
+    }
+    g
+}
+
+/// Milliseconds per frame while panning and zooming: mean and 95th percentile of
+/// `frames` frames (each: the app's frame, layout and AccessKit, then tessellation).
+fn pan_zoom_frames(h: &mut Harness<'static, EditorApp>, frames: usize) -> (f64, f64) {
+    let at = h.state().canvas().view_rect().center();
+    let mut times = Vec::with_capacity(frames);
+    for i in 0..frames {
+        h.event(egui::Event::PointerMoved(at));
+        let event = if i % 4 == 3 {
+            egui::Event::MouseWheel {
+                unit: egui::MouseWheelUnit::Line,
+                delta: egui::vec2(0.0, if i % 8 == 3 { 1.0 } else { -1.0 }),
+                modifiers: Modifiers::COMMAND,
+                phase: egui::TouchPhase::Move,
+            }
+        } else {
+            let d = if i % 8 < 4 { 40.0 } else { -40.0 };
+            egui::Event::MouseWheel {
+                unit: egui::MouseWheelUnit::Point,
+                delta: egui::vec2(d, d / 2.0),
+                modifiers: Modifiers::NONE,
+                phase: egui::TouchPhase::Move,
+            }
+        };
+        let start = std::time::Instant::now();
+        h.event(event);
+        h.step();
+        let shapes = h.output().shapes.clone();
+        let ppp = h.output().pixels_per_point;
+        let meshes = h.ctx.tessellate(shapes, ppp);
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        assert!(!meshes.is_empty());
+    }
+    times.sort_by(f64::total_cmp);
+    let mean = times.iter().sum::<f64>() / frames as f64;
+    (mean, times[frames * 95 / 100])
+}
+
+/// Frame time of a 300-node, 300-wire graph while panning and zooming. The figure that counts
+/// is from a release build:
+/// `cargo test --release -p streamloom --test canvas_ui bench_300 -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark: prints ms/frame; run in release"]
+fn bench_300_nodes_300_wires_pan_zoom() {
+    let g = graph_300();
+    assert_eq!((g.nodes.len(), g.wires.len()), (300, 300));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1440.0, 900.0))
+        .with_max_steps(20)
+        .build_ui_state(|ui, app: &mut EditorApp| app.ui(ui), EditorApp::new(registry(), Some((g, None))));
+    for _ in 0..5 {
+        h.step();
+    }
+    pan_zoom_frames(&mut h, 20);
+    let (mean, p95) = pan_zoom_frames(&mut h, 200);
+    let scale = h.state().canvas().transform().scaling;
+    println!("300 nodes, 300 wires, at fit (scale {scale:.2}): {mean:.2} ms/frame mean, {p95:.2} ms p95");
+    // Zoomed out until every card is on screen: the most drawn per frame.
+    h.state_mut().canvas_mut().zoom(0.3);
+    for _ in 0..3 {
+        h.step();
+    }
+    let (mean_all, p95_all) = pan_zoom_frames(&mut h, 200);
+    let scale = h.state().canvas().transform().scaling;
+    println!(
+        "300 nodes, 300 wires, all on screen (scale {scale:.2}): {mean_all:.2} ms/frame mean, {p95_all:.2} ms p95"
+    );
+}
+
+fn repaint_delay(h: &Harness<'static, EditorApp>) -> std::time::Duration {
+    h.output().viewport_output.get(&egui::ViewportId::ROOT).map_or(std::time::Duration::MAX, |v| v.repaint_delay)
+}
+
+/// Steps for `secs` seconds of wall time, a frame every 50 ms.
+fn step_for(h: &mut Harness<'static, EditorApp>, secs: f64) {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs_f64(secs);
+    while std::time::Instant::now() < end {
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_editor_repaints_at_the_sample_rate_while_running_and_not_when_paused_or_ended() {
+    let g = Graph {
+        nodes: vec![
+            node("gen", "generator", [0.0, 0.0], json!({"rate": 50.0, "payload": "sequence", "seed": 1})),
+            node("sink", "null_sink", [300.0, 0.0], json!({})),
+        ],
+        wires: vec![Wire::new(PortRef::new("gen", "out"), PortRef::new("sink", "in"))],
+        ..Default::default()
+    };
+    // Frames 1/60 s apart (egui takes the predicted frame time off a requested delay).
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .with_step_dt(1.0 / 60.0)
+        .build_ui_state(|ui, app: &mut EditorApp| app.ui(ui), EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    assert_eq!(repaint_delay(&h), std::time::Duration::MAX, "idle: no repaint without input");
+    h.get_by_label("▶ Run").click();
+    step_for(&mut h, 0.6);
+    let running = repaint_delay(&h);
+    // The sample interval (250 ms) less one predicted frame.
+    assert!((200..=250).contains(&running.as_millis()), "{running:?} {:?}", h.ctx.repaint_causes());
+    h.get_by_label("⏸ Pause").click();
+    // Rates fall to zero over a second of samples, then the counters settle.
+    step_for(&mut h, 3.5);
+    assert!(h.state().runner().is_paused());
+    assert_eq!(repaint_delay(&h), std::time::Duration::MAX, "a paused, settled run does not repaint");
+    h.get_by_label("⏵ Resume").click();
+    step_for(&mut h, 0.3);
+    assert!(repaint_delay(&h) <= std::time::Duration::from_millis(250), "resumed: repaints again");
+    h.get_by_label("⏹ Stop").click();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while h.state().runner().outcome().is_none() {
+        step_for(&mut h, 0.05);
+        assert!(std::time::Instant::now() < deadline, "the run did not stop");
+    }
+    h.step();
+    h.step();
+    assert_eq!(repaint_delay(&h), std::time::Duration::MAX, "an ended run does not repaint");
+    let gen_status = h.state().runner().snapshot().and_then(|s| s.node("gen")).map(|n| n.status.name());
+    assert_eq!(gen_status, Some("finished"), "a stopped source reads finished");
+    assert!(h.query_all_by_label_contains("finished").count() > 0, "the card says finished");
+}
+
+#[test]
+fn a_full_wire_too_short_for_its_gauge_still_shows_depth_and_capacity() {
+    // The generator outruns a buffer let through at 5 events/s: the short wire between them fills.
+    let mut wire = Wire::new(PortRef::new("gen", "out"), PortRef::new("slow", "in"));
+    wire.capacity = Some(16);
+    let g = Graph {
+        nodes: vec![
+            node("gen", "generator", [0.0, 0.0], json!({"payload": "sequence", "seed": 1})),
+            node("slow", "buffer", [150.0, 0.0], json!({"capacity": 16, "rate_limit": 5.0})),
+            node("sink", "null_sink", [500.0, 0.0], json!({})),
+        ],
+        wires: vec![wire, Wire::new(PortRef::new("slow", "out"), PortRef::new("sink", "in"))],
+        ..Default::default()
+    };
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    h.get_by_label("▶ Run").click();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        step_for(&mut h, 0.1);
+        let texts = h.state().canvas().gauge_texts().to_vec();
+        if texts.iter().any(|(id, t)| id == "gen.out -> slow.in" && t == "16/16") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no 16/16 gauge on the full wire: {texts:?}");
+    }
+    h.get_by_label("⏹ Stop").click();
+    step_for(&mut h, 0.2);
+}

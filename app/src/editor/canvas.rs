@@ -63,6 +63,7 @@ pub struct Canvas {
     fit_pending: u8,
     last_selected: Vec<NodeId>,
     wire_labels: Vec<(Rect, usize)>,
+    gauge_texts: Vec<(String, String)>,
     forced: Option<TSTransform>,
     port_index: HashMap<(String, String, bool), usize>,
     measured: Rect,
@@ -107,6 +108,7 @@ impl Default for Canvas {
             fit_pending: 3,
             last_selected: Vec::new(),
             wire_labels: Vec::new(),
+            gauge_texts: Vec::new(),
             forced: None,
             port_index: HashMap::new(),
             measured: Rect::NOTHING,
@@ -522,6 +524,7 @@ impl Canvas {
     /// too short on screen for one, a dot in the queue's fill colour stands in for it.
     fn paint_wire_labels(&mut self, ui: &Ui, input: &CanvasInput<'_>) {
         self.wire_labels.clear();
+        self.gauge_texts.clear();
         let painter = ui.ctx().layer_painter(LayerId::new(ui.layer_id().order, self.id));
         let pins = self.pins.borrow();
         // Canvas units per screen point (labels grow with the canvas only when zoomed in).
@@ -550,6 +553,17 @@ impl Canvas {
                     let color = if selected { ACCENT } else { ERROR };
                     painter.circle_stroke(mid, 7.0 * k, Stroke::new(1.5 * k, color));
                 }
+                // A filling or dropping queue is when its numbers matter: they show above the dot.
+                if let Some(g) = gauge.filter(|_| queue_fill(s) >= 0.5 || s.dropped > 0) {
+                    self.gauge_texts.push((cw.id.clone(), g.text().to_string()));
+                    let above = Rect::from_center_size(
+                        mid - vec2(0.0, (GAUGE_HEIGHT + 4.0) * k),
+                        vec2(gauge_width, GAUGE_HEIGHT * k),
+                    );
+                    painter.rect_filled(above, CornerRadius::same(4), Color32::from_gray(30).gamma_multiply(0.92));
+                    painter.galley(above.center() - g.size() / 2.0, g, Color32::WHITE);
+                    self.wire_labels.push((above, cw.index));
+                }
                 self.wire_labels.push((handle, cw.index));
                 continue;
             }
@@ -567,6 +581,7 @@ impl Canvas {
                 bar.set_width(bar.width() * queue_fill(s).max(0.02));
                 painter.rect_filled(bar, CornerRadius::same(3), fill_color(queue_fill(s)).gamma_multiply(0.8));
                 if let Some(g) = gauge {
+                    self.gauge_texts.push((cw.id.clone(), g.text().to_string()));
                     painter.galley(rect.center() - g.size() / 2.0, g, Color32::WHITE);
                 }
             } else if has_problem {
@@ -601,6 +616,12 @@ impl Canvas {
             pins.inputs.get(&InPinId { node: n, input: i })
         }?;
         Some(self.to_global * *p)
+    }
+
+    /// The queue gauges drawn last frame with their text, by wire id (for tests: counters
+    /// shown must be true and visible).
+    pub fn gauge_texts(&self) -> &[(String, String)] {
+        &self.gauge_texts
     }
 
     /// The canvas's rectangle on screen, as of the last frame.

@@ -12,8 +12,13 @@ use streamloom_runtime::problem::Location;
 use streamloom_runtime::tap::TappedEvent;
 use streamloom_runtime::{Graph, Problem, Registry};
 
-/// How often the UI refreshes while a graph runs.
-pub const REFRESH: Duration = Duration::from_millis(200);
+/// How often the runtime samples metrics for the editor; the UI repaints at this rate while a
+/// run is live and its counters move, and not at all otherwise.
+pub const REFRESH: Duration = Duration::from_millis(250);
+
+/// A paused run stops repainting once its counters have not moved for this long (queues
+/// drain and rates fall to zero for a moment after a pause).
+const PAUSED_SETTLE: Duration = Duration::from_millis(1500);
 
 /// The run state of the editor.
 pub struct Runner {
@@ -27,6 +32,8 @@ pub struct Runner {
     run_problems: Vec<Problem>,
     /// The run's failures no longer apply (the graph was edited since).
     run_problems_dismissed: bool,
+    /// When the live run's counters last moved (paused runs repaint only shortly after).
+    last_change: std::time::Instant,
 }
 
 impl Default for Runner {
@@ -46,6 +53,7 @@ impl Runner {
             start_problems: Vec::new(),
             run_problems: Vec::new(),
             run_problems_dismissed: false,
+            last_change: std::time::Instant::now(),
         }
     }
 
@@ -75,7 +83,7 @@ impl Runner {
         self.run_problems.clear();
         self.run_problems_dismissed = false;
         let engine = self.engine.as_ref().map_err(Clone::clone)?;
-        let options = RunOptions { base_dir, watch, ..RunOptions::default() };
+        let options = RunOptions { base_dir, watch, sample_interval: REFRESH, ..RunOptions::default() };
         match engine.start(graph, registry, options) {
             Ok(h) => {
                 self.snapshot = Some(h.snapshot());
@@ -125,13 +133,20 @@ impl Runner {
     /// while running. Call once per frame.
     pub fn poll(&mut self, ctx: &egui::Context) {
         let Some(h) = &self.handle else { return };
-        self.snapshot = Some(h.snapshot());
+        let snapshot = h.snapshot();
+        let moved = self.snapshot.as_ref().is_none_or(|old| old.nodes != snapshot.nodes || old.wires != snapshot.wires);
+        if moved {
+            self.last_change = std::time::Instant::now();
+        }
+        self.snapshot = Some(snapshot);
         if self.outcome.is_none() {
             self.outcome = h.outcome();
             if self.outcome.is_some() {
                 // One more frame shows the final snapshot.
                 ctx.request_repaint();
-            } else {
+            } else if !h.is_paused() || self.last_change.elapsed() < PAUSED_SETTLE {
+                // Running: repaint at the sample rate. Paused: only until the counters settle
+                // (pressing Resume or Stop is input, which repaints anyway).
                 ctx.request_repaint_after(REFRESH);
             }
         }

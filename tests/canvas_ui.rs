@@ -31,6 +31,23 @@ fn two_nodes() -> Graph {
     }
 }
 
+#[test]
+fn inserting_into_a_short_wire_moves_the_downstream_cards_right_to_make_room() {
+    let mut g = two_nodes();
+    g.nodes[1].position = Some([200.0, 0.0]);
+    g.nodes.push(node("after", "null_sink", [500.0, 0.0], json!({})));
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    h.state_mut().insert_on_wire("map", [0.0, 0.0], &PortRef::new("gen", "out"), &PortRef::new("sink", "in"));
+    h.run_ok();
+    let rect = |id: &str| h.state().canvas().node_screen_rect(id).expect("drawn");
+    let (gen_r, map_r, sink_r) = (rect("gen"), rect("map"), rect("sink"));
+    assert!(gen_r.right() < map_r.left() && map_r.right() < sink_r.left(), "{gen_r:?} {map_r:?} {sink_r:?}");
+    let x = |id: &str| h.state().graph().node(id).and_then(|n| n.position).map(|p| p[0]);
+    assert!(x("sink") > Some(200.0), "sink moved right: {:?}", x("sink"));
+    assert_eq!(x("after"), Some(500.0), "a card not downstream of the wire stays");
+}
+
 fn harness(app: EditorApp) -> Harness<'static, EditorApp> {
     Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
@@ -91,6 +108,11 @@ fn right_click_on_a_wire_opens_its_menu_and_insert_splits_it_in_one_undo_step() 
         vec![("gen.out".to_string(), "map.in".to_string()), ("map.out".to_string(), "sink.in".to_string())]
     );
     assert_eq!(h.state().problems().error_count(), 0);
+    // The new card sits between the two, covering neither.
+    h.run_ok();
+    let rect = |id: &str| h.state().canvas().node_screen_rect(id).expect("drawn");
+    let (gen_r, map_r, sink_r) = (rect("gen"), rect("map"), rect("sink"));
+    assert!(gen_r.right() < map_r.left() && map_r.right() < sink_r.left(), "{gen_r:?} {map_r:?} {sink_r:?}");
     h.state_mut().undo();
     assert_eq!(h.state().graph(), &before, "one undo step takes the insert back");
 }

@@ -150,6 +150,27 @@ impl Canvas {
         [at.x, at.y]
     }
 
+    /// Where a node inserted into the wire `from` → `to` goes (canvas, top-left): between the
+    /// two cards, level with the wire's middle; and how far the cards downstream of the wire
+    /// must move right to make room for it (0 when there is room).
+    pub fn insert_spot(&self, from: &PortRef, to: &PortRef) -> Option<([f32; 2], f32)> {
+        let rect_of = |id: &str| {
+            let n = self.by_id.get(id)?;
+            self.node_rects.iter().find(|(m, _)| m == n).map(|(_, r)| *r)
+        };
+        let (a, b) = (rect_of(&from.node)?, rect_of(&to.node)?);
+        let cw = self.wires.iter().find(|cw| {
+            self.snarl.get_node(cw.from.node).is_some_and(|n| n.id == from.node)
+                && self.snarl.get_node(cw.to.node).is_some_and(|n| n.id == to.node)
+        })?;
+        let mid = wire_hit::point_at(&self.wire_curve(cw)?, 0.5);
+        let gap = 2.0 * super::placement::GAP;
+        let x = (mid.x - NODE_SIZE.x / 2.0).max(a.right() + gap);
+        let y = mid.y - NODE_SIZE.y / 2.0;
+        let shift = (x + NODE_SIZE.x + gap - b.left()).max(0.0);
+        Some(([x, y], shift))
+    }
+
     /// The top-left corner nearest to `want` (canvas) where a new card covers no other.
     pub fn free_spot(&self, graph: &Graph, want: [f32; 2]) -> [f32; 2] {
         let occupied: Vec<Rect> = graph

@@ -310,10 +310,19 @@ impl EditorApp {
 
     /// Puts a new node of `kind` into the wire `from` → `to` (one undo step), or says why not.
     pub fn insert_on_wire(&mut self, kind: &str, pos: [f32; 2], from: &PortRef, to: &PortRef) {
-        let pos = self.canvas.free_spot(self.doc.graph(), pos);
+        // Between the wire's two cards; the cards downstream move right when there is no room.
+        let (pos, shift) = match self.canvas.insert_spot(from, to) {
+            Some(spot) => spot,
+            None => (self.canvas.free_spot(self.doc.graph(), pos), 0.0),
+        };
         let registry = &self.registry;
         let mut result = Err(String::new());
-        self.doc.edit(|g| result = ops::insert_on_wire(g, registry, kind, pos, from, to));
+        self.doc.edit(|g| {
+            result = ops::insert_on_wire(g, registry, kind, pos, from, to);
+            if shift > 0.0 && result.is_ok() {
+                ops::shift_downstream(g, &to.node, shift);
+            }
+        });
         match result {
             Ok(id) => {
                 self.set_status(format!("inserted {id} into {from} → {to}"), false);

@@ -79,6 +79,22 @@ pub fn check_connect(graph: &Graph, ports: &PortCache, from: &PortRef, to: &Port
     Ok(())
 }
 
+/// Moves node `start` and every node downstream of it right by `dx`.
+pub fn shift_downstream(graph: &mut Graph, start: &str, dx: f32) {
+    let mut stack = vec![start.to_string()];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(n) = stack.pop() {
+        if seen.insert(n.clone()) {
+            stack.extend(graph.wires.iter().filter(|w| w.from.node == n).map(|w| w.to.node.clone()));
+        }
+    }
+    for node in graph.nodes.iter_mut().filter(|n| seen.contains(&n.id)) {
+        if let Some(p) = &mut node.position {
+            p[0] += dx;
+        }
+    }
+}
+
 /// Whether following wires from node `start` reaches node `goal`.
 fn reaches(graph: &Graph, start: &str, goal: &str) -> bool {
     let mut stack = vec![start];

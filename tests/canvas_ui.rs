@@ -545,3 +545,15 @@ fn a_full_wire_too_short_for_its_gauge_still_shows_depth_and_capacity() {
     h.get_by_label("⏹ Stop").click();
     step_for(&mut h, 0.2);
 }
+
+#[test]
+fn dropping_a_palette_entry_on_a_wire_inserts_the_node_into_it() {
+    let mut h = harness(EditorApp::new(registry(), Some((two_nodes(), None))));
+    h.run_ok();
+    let from = h.get_by_role_and_label(Role::Button, "filter").rect().center();
+    let to = wire_point(&h, 0.4);
+    drag(&mut h, from, to);
+    h.run_ok();
+    let ends: Vec<String> = h.state().graph().wires.iter().map(|w| w.id()).collect();
+    assert_eq!(ends, vec!["gen.out -> filter.in".to_string(), "filter.out -> sink.in".to_string()]);
+}

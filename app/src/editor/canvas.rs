@@ -12,13 +12,15 @@ use streamloom_runtime::metrics::{MetricsSnapshot, WireSnapshot};
 use streamloom_runtime::{Graph, PortRef, Registry};
 
 use super::actions::Action;
-use super::canvas_notes::{Notes, NotesOutput, group_frames};
+use super::canvas_notes::{Notes, group_frames};
 use super::pins::SharedPins;
 use super::ports::PortCache;
 use super::problems::{ERROR, ProblemIndex};
 use super::viewer::{ACCENT, CanvasNode, GraphViewer, fill_color};
 use super::wire_colors::{CanvasWire, PinColors};
-use super::wire_hit;
+
+mod notes;
+mod wires;
 
 /// What a palette entry carries while dragged onto the canvas.
 #[derive(Debug, Clone)]
@@ -148,45 +150,6 @@ impl Canvas {
     pub fn screen_to_canvas(&self, p: Pos2) -> [f32; 2] {
         let at = self.to_global.inverse() * p;
         [at.x, at.y]
-    }
-
-    /// Where a node inserted into the wire `from` → `to` goes (canvas, top-left): between the
-    /// two cards, level with the wire's middle; and how far the cards downstream of the wire
-    /// must move right to make room for it (0 when there is room).
-    pub fn insert_spot(&self, from: &PortRef, to: &PortRef) -> Option<([f32; 2], f32)> {
-        let rect_of = |id: &str| {
-            let n = self.by_id.get(id)?;
-            self.node_rects.iter().find(|(m, _)| m == n).map(|(_, r)| *r)
-        };
-        let (a, b) = (rect_of(&from.node)?, rect_of(&to.node)?);
-        let cw = self.wires.iter().find(|cw| {
-            self.snarl.get_node(cw.from.node).is_some_and(|n| n.id == from.node)
-                && self.snarl.get_node(cw.to.node).is_some_and(|n| n.id == to.node)
-        })?;
-        let mid = wire_hit::point_at(&self.wire_curve(cw)?, 0.5);
-        let gap = 2.0 * super::placement::GAP;
-        let x = (mid.x - NODE_SIZE.x / 2.0).max(a.right() + gap);
-        let y = mid.y - NODE_SIZE.y / 2.0;
-        let shift = (x + NODE_SIZE.x + gap - b.left()).max(0.0);
-        Some(([x, y], shift))
-    }
-
-    /// The top-left corner nearest to `want` (canvas) where a new card covers no other.
-    pub fn free_spot(&self, graph: &Graph, want: [f32; 2]) -> [f32; 2] {
-        let occupied: Vec<Rect> = graph
-            .nodes
-            .iter()
-            .filter_map(|n| {
-                let measured = self.by_id.get(&n.id).and_then(|id| self.node_rects.iter().find(|(m, _)| m == id));
-                match (measured, n.position) {
-                    (Some((_, r)), _) => Some(*r),
-                    (None, Some([x, y])) => Some(Rect::from_min_size(pos2(x, y), NODE_SIZE)),
-                    (None, None) => None,
-                }
-            })
-            .collect();
-        let p = super::placement::free_spot(&occupied, pos2(want[0], want[1]), NODE_SIZE);
-        [p.x, p.y]
     }
 
     /// Where empty canvas was double-clicked this frame, on screen (taken once).
@@ -415,106 +378,6 @@ impl Canvas {
         // The id egui-snarl gives a node's frame interaction (see its `draw_node`).
         let frame_id = |n: NodeId| self.id.with(("snarl-node", n)).with("frame");
         self.snarl.nodes_ids_data().find(|(n, _)| frame_id(*n) == hit).map(|(_, node)| node.value.id.clone())
-    }
-
-    /// Comments, and group title bars (dragging one moves its nodes on the canvas; the move
-    /// reaches the model as one edit when the pointer is released).
-    fn show_notes(
-        &mut self,
-        ui: &mut Ui,
-        graph: &Graph,
-        frames: &[super::canvas_notes::GroupFrame],
-        view_rect: Rect,
-        actions: &mut Vec<Action>,
-    ) {
-        self.group_titles = frames.iter().map(|f| (f.id.clone(), f.title)).collect();
-        if graph.comments.is_empty() && frames.is_empty() {
-            self.notes.comment_rects.clear();
-            return;
-        }
-        let layer = LayerId::new(ui.layer_id().order, self.id);
-        let clip = self.to_global.inverse() * view_rect;
-        let mut notes_ui = ui.new_child(egui::UiBuilder::new().layer_id(layer).max_rect(clip).id_salt("notes"));
-        notes_ui.set_clip_rect(clip);
-        let mut out = NotesOutput::default();
-        self.notes.show(&mut notes_ui, graph, frames, &mut out);
-        actions.append(&mut out.actions);
-        if let Some((ids, delta)) = out.move_nodes {
-            for id in ids {
-                if let Some(&n) = self.by_id.get(&id)
-                    && let Some(info) = self.snarl.get_node_info_mut(n)
-                {
-                    info.pos += delta;
-                }
-            }
-            ui.ctx().request_repaint();
-        }
-    }
-
-    /// The open wire menu (opened this frame when `open`); forgets the wire once it closes.
-    fn show_wire_menu(&mut self, ui: &Ui, input: &CanvasInput<'_>, open: bool, actions: &mut Vec<Action>) {
-        let Some(m) = &self.menu_wire else { return };
-        let popup = egui::Popup::new(
-            self.id.with("wire-menu"),
-            ui.ctx().clone(),
-            egui::PopupAnchor::PointerFixed,
-            ui.layer_id(),
-        )
-        .kind(egui::PopupKind::Menu)
-        .layout(egui::Layout::top_down_justified(egui::Align::Min))
-        .style(egui::containers::menu::menu_style)
-        .open_memory(open.then_some(egui::SetOpenCommand::Bool(true)));
-        let context = (input.graph, input.registry, input.ports);
-        let shown = popup.show(|ui| super::wire_menu::show(ui, context, &m.from, &m.to, m.at, actions));
-        if shown.is_none() {
-            self.menu_wire = None;
-        }
-    }
-
-    /// The curve of wire `cw` in canvas coordinates, as drawn last frame.
-    fn wire_curve(&self, cw: &CanvasWire) -> Option<[Pos2; 4]> {
-        let pins = self.pins.borrow();
-        let (a, b) = (pins.outputs.get(&cw.from)?, pins.inputs.get(&cw.to)?);
-        Some(wire_hit::bezier(WIRE_FRAME, *a, *b))
-    }
-
-    /// The wire whose drawn curve passes within a few points of screen point `p` (nearest
-    /// first); none when `p` is on a node, which is drawn above the wires.
-    pub fn wire_at(&self, p: Pos2, graph: &Graph) -> Option<(PortRef, PortRef)> {
-        if !self.view_rect.contains(p) {
-            return None;
-        }
-        let at = self.to_global.inverse() * p;
-        if self.node_rects.iter().any(|(_, r)| r.contains(at)) {
-            return None;
-        }
-        let reach = WIRE_PICK / self.to_global.scaling.max(0.01);
-        let (_, index) = self
-            .wires
-            .iter()
-            .filter_map(|cw| Some((wire_hit::distance(&self.wire_curve(cw)?, at), cw.index)))
-            .filter(|(d, _)| *d <= reach)
-            .min_by(|a, b| a.0.total_cmp(&b.0))?;
-        let w = graph.wires.get(index)?;
-        Some((w.from.clone(), w.to.clone()))
-    }
-
-    /// The point a fraction `t` along the wire from `from` to `to`, on screen, as drawn last
-    /// frame (for tests that click wires).
-    pub fn wire_screen_point(&self, from: &PortRef, to: &PortRef, t: f32, graph: &Graph) -> Option<Pos2> {
-        let cw =
-            self.wires.iter().find(|cw| graph.wires.get(cw.index).is_some_and(|w| &w.from == from && &w.to == to))?;
-        Some(self.to_global * wire_hit::point_at(&self.wire_curve(cw)?, t))
-    }
-
-    /// Where a group's title bar was drawn last frame, on screen (for tests that drag groups).
-    pub fn group_title_screen_rect(&self, id: &str) -> Option<Rect> {
-        self.group_titles.get(id).map(|r| self.to_global * *r)
-    }
-
-    /// Where a comment was drawn last frame, on screen (for tests that drag comments).
-    pub fn comment_screen_rect(&self, id: &str) -> Option<Rect> {
-        self.notes.comment_rects.get(id).map(|r| self.to_global * *r)
     }
 
     /// Where a node was drawn last frame, on screen (for tests that click nodes).

@@ -391,72 +391,109 @@ fn graph_300() -> Graph {
     g
 }
 
-/// Milliseconds per frame while panning and zooming: mean and 95th percentile of
-/// `frames` frames (each: the app's frame, layout and AccessKit, then tessellation).
+/// The `i`-th event of the pan-and-zoom pattern: three wheel pans, then a Ctrl+wheel zoom
+/// notch, in and out in turn.
+fn pan_zoom_event(i: usize) -> egui::Event {
+    if i % 4 == 3 {
+        egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Line,
+            delta: egui::vec2(0.0, if i % 8 == 3 { 1.0 } else { -1.0 }),
+            modifiers: Modifiers::COMMAND,
+            phase: egui::TouchPhase::Move,
+        }
+    } else {
+        let d = if i % 8 < 4 { 40.0 } else { -40.0 };
+        egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(d, d / 2.0),
+            modifiers: Modifiers::NONE,
+            phase: egui::TouchPhase::Move,
+        }
+    }
+}
+
+/// Mean and 95th percentile of `times` (ms).
+fn mean_p95(mut times: Vec<f64>) -> (f64, f64) {
+    times.sort_by(f64::total_cmp);
+    let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
+    (mean, times[times.len() * 95 / 100])
+}
+
+/// Milliseconds per frame in the harness while panning and zooming: each frame is a harness
+/// step (the app's frame, egui's end of frame and the harness's AccessKit tree) and
+/// tessellation.
 fn pan_zoom_frames(h: &mut Harness<'static, EditorApp>, frames: usize) -> (f64, f64) {
     let at = h.state().canvas().view_rect().center();
     let mut times = Vec::with_capacity(frames);
     for i in 0..frames {
         h.event(egui::Event::PointerMoved(at));
-        let event = if i % 4 == 3 {
-            egui::Event::MouseWheel {
-                unit: egui::MouseWheelUnit::Line,
-                delta: egui::vec2(0.0, if i % 8 == 3 { 1.0 } else { -1.0 }),
-                modifiers: Modifiers::COMMAND,
-                phase: egui::TouchPhase::Move,
-            }
-        } else {
-            let d = if i % 8 < 4 { 40.0 } else { -40.0 };
-            egui::Event::MouseWheel {
-                unit: egui::MouseWheelUnit::Point,
-                delta: egui::vec2(d, d / 2.0),
-                modifiers: Modifiers::NONE,
-                phase: egui::TouchPhase::Move,
-            }
-        };
         let start = std::time::Instant::now();
-        h.event(event);
+        h.event(pan_zoom_event(i));
         h.step();
         let shapes = h.output().shapes.clone();
-        let ppp = h.output().pixels_per_point;
-        let meshes = h.ctx.tessellate(shapes, ppp);
+        let meshes = h.ctx.tessellate(shapes, h.output().pixels_per_point);
         times.push(start.elapsed().as_secs_f64() * 1000.0);
         assert!(!meshes.is_empty());
     }
-    times.sort_by(f64::total_cmp);
-    let mean = times.iter().sum::<f64>() / frames as f64;
-    (mean, times[frames * 95 / 100])
+    mean_p95(times)
 }
 
-/// Frame time of a 300-node, 300-wire graph while panning and zooming. The figure that counts
-/// is from a release build:
+/// The same frames as a window draws them (a plain egui context: no AccessKit tree, which
+/// eframe builds only for a screen reader): the app's frame, egui's end of frame, tessellation.
+fn pan_zoom_frames_plain(g: Graph, zoom: f32, frames: usize) -> (f64, f64, f32) {
+    let ctx = egui::Context::default();
+    let mut app = EditorApp::new(registry(), Some((g, None)));
+    let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1440.0, 900.0));
+    let mut t = 0.0;
+    let mut frame = |app: &mut EditorApp, events: Vec<egui::Event>| {
+        t += 1.0 / 60.0;
+        let input = egui::RawInput { screen_rect: Some(screen), time: Some(t), events, ..Default::default() };
+        let start = std::time::Instant::now();
+        let out = ctx.run_ui(input, |ui| app.ui(ui));
+        let meshes = ctx.tessellate(out.shapes, out.pixels_per_point);
+        assert!(!meshes.is_empty());
+        start.elapsed().as_secs_f64() * 1000.0
+    };
+    for _ in 0..10 {
+        frame(&mut app, Vec::new());
+    }
+    app.canvas_mut().zoom(zoom);
+    let at = app.canvas().view_rect().center();
+    for i in 0..20 {
+        frame(&mut app, vec![egui::Event::PointerMoved(at), pan_zoom_event(i)]);
+    }
+    let times = (0..frames).map(|i| frame(&mut app, vec![egui::Event::PointerMoved(at), pan_zoom_event(i)])).collect();
+    let (mean, p95) = mean_p95(times);
+    (mean, p95, app.canvas().transform().scaling)
+}
+
+/// Frame time of a 300-node, 300-wire graph while panning and zooming, at the fit view and
+/// zoomed out until every card is on screen. The figure that counts is from a release build:
 /// `cargo test --release -p streamloom --test canvas_ui bench_300 -- --ignored --nocapture`.
 #[test]
 #[ignore = "benchmark: prints ms/frame; run in release"]
 fn bench_300_nodes_300_wires_pan_zoom() {
     let g = graph_300();
     assert_eq!((g.nodes.len(), g.wires.len()), (300, 300));
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1440.0, 900.0))
-        .with_max_steps(20)
-        .build_ui_state(|ui, app: &mut EditorApp| app.ui(ui), EditorApp::new(registry(), Some((g, None))));
-    for _ in 0..5 {
-        h.step();
+    for (zoom, view) in [(1.0, "at fit"), (0.3, "all on screen")] {
+        let (mean, p95, scale) = pan_zoom_frames_plain(g.clone(), zoom, 300);
+        println!(
+            "300 nodes, 300 wires, {view} (scale {scale:.2}), as a window: {mean:.2} ms/frame mean, {p95:.2} ms p95"
+        );
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1440.0, 900.0))
+            .with_max_steps(20)
+            .build_ui_state(|ui, app: &mut EditorApp| app.ui(ui), EditorApp::new(registry(), Some((g.clone(), None))));
+        for _ in 0..5 {
+            h.step();
+        }
+        h.state_mut().canvas_mut().zoom(zoom);
+        pan_zoom_frames(&mut h, 20);
+        let (mean, p95) = pan_zoom_frames(&mut h, 200);
+        println!(
+            "300 nodes, 300 wires, {view}, kittest harness with AccessKit: {mean:.2} ms/frame mean, {p95:.2} ms p95"
+        );
     }
-    pan_zoom_frames(&mut h, 20);
-    let (mean, p95) = pan_zoom_frames(&mut h, 200);
-    let scale = h.state().canvas().transform().scaling;
-    println!("300 nodes, 300 wires, at fit (scale {scale:.2}): {mean:.2} ms/frame mean, {p95:.2} ms p95");
-    // Zoomed out until every card is on screen: the most drawn per frame.
-    h.state_mut().canvas_mut().zoom(0.3);
-    for _ in 0..3 {
-        h.step();
-    }
-    let (mean_all, p95_all) = pan_zoom_frames(&mut h, 200);
-    let scale = h.state().canvas().transform().scaling;
-    println!(
-        "300 nodes, 300 wires, all on screen (scale {scale:.2}): {mean_all:.2} ms/frame mean, {p95_all:.2} ms p95"
-    );
 }
 
 fn repaint_delay(h: &Harness<'static, EditorApp>) -> std::time::Duration {

@@ -342,7 +342,7 @@ fn fit_never_zooms_below_legible_and_centres_a_graph_too_big_to_fit() {
     let mut h = harness(EditorApp::new(registry(), Some((large_graph(), None))));
     h.run_ok();
     let canvas = h.state().canvas();
-    assert_eq!(canvas.transform().scaling, 0.6, "the smallest legible scale");
+    assert_eq!(canvas.transform().scaling, 0.7, "the smallest legible scale");
     let mut nodes = egui::Rect::NOTHING;
     for n in &h.state().graph().nodes {
         nodes = nodes.union(canvas.node_screen_rect(&n.id).expect("drawn"));

@@ -594,3 +594,26 @@ fn dropping_a_palette_entry_on_a_wire_inserts_the_node_into_it() {
     let ends: Vec<String> = h.state().graph().wires.iter().map(|w| w.id()).collect();
     assert_eq!(ends, vec!["gen.out -> filter.in".to_string(), "filter.out -> sink.in".to_string()]);
 }
+
+#[test]
+fn cards_off_screen_are_sketched_at_their_full_size() {
+    let mut h = harness(EditorApp::new(registry(), Some((large_graph(), None))));
+    h.run_ok();
+    h.run_ok();
+    let canvas = h.state().canvas();
+    let (view, scale) = (canvas.view_rect(), canvas.transform().scaling);
+    let (corner, centre) =
+        (canvas.node_screen_rect("m0").expect("drawn"), canvas.node_screen_rect("m66").expect("drawn"));
+    assert!(!view.intersects(corner) && view.intersects(centre), "{corner:?} {centre:?} in {view:?}");
+    assert!(h.query_by_label("m0").is_none(), "an off-screen card draws no texts");
+    h.get_by_label("m66");
+    // The same card drawn in full, alone on the canvas at 1:1, has the same size.
+    let alone = Graph { nodes: vec![large_graph().nodes[0].clone()], ..Default::default() };
+    let mut h1 = harness(EditorApp::new(registry(), Some((alone, None))));
+    h1.run_ok();
+    h1.get_by_label("m0");
+    let full =
+        h1.state().canvas().node_screen_rect("m0").expect("drawn").size() / h1.state().canvas().transform().scaling;
+    let sketched = corner.size() / scale;
+    assert!((full - sketched).length() < 0.5, "full {full:?} vs sketched {sketched:?}");
+}

@@ -37,6 +37,9 @@ const FIT_MARGIN: f32 = 24.0;
 /// Rough node size, for fitting the view before nodes have been measured.
 const NODE_SIZE: egui::Vec2 = vec2(200.0, 110.0);
 
+/// Below this scale cards are drawn without their texts (they would be too small to read).
+const SKETCH_BELOW: f32 = 0.45;
+
 /// Size of a pin (canvas units).
 const PIN_SIZE: f32 = 9.0;
 
@@ -281,6 +284,7 @@ impl Canvas {
             group_frames(input.graph, &rects)
         };
         let selected = self.selected(ui.ctx());
+        let sketch = self.sketched_nodes(view_rect);
         let mut viewer = GraphViewer {
             nodes: input.graph.nodes.iter().map(|n| (n.id.as_str(), n)).collect(),
             node_metrics: input
@@ -305,6 +309,7 @@ impl Canvas {
             group_frames: &frames,
             selected,
             edited_since_run: input.edited_since_run,
+            sketch,
         };
         let response = SnarlWidget::new().id(self.id).style(style()).show(&mut self.snarl, &mut viewer, ui);
         self.to_global = viewer.to_global;
@@ -363,6 +368,23 @@ impl Canvas {
             }
         }
         actions
+    }
+
+    /// Nodes drawn without their texts this frame: all of them below [`SKETCH_BELOW`] (labels
+    /// cannot be read there), else those whose card was wholly off screen last frame. A card
+    /// keeps its size either way, so nothing moves when it comes into view.
+    fn sketched_nodes(&self, view_rect: Rect) -> HashSet<NodeId> {
+        if !view_rect.is_finite() || self.node_rects.is_empty() {
+            return HashSet::new();
+        }
+        let scale = self.to_global.scaling;
+        // A card's width of margin: one panned into view is drawn in full before it shows.
+        let visible = (self.to_global.inverse() * view_rect).expand(NODE_SIZE.x);
+        self.node_rects
+            .iter()
+            .filter(|(_, r)| scale < SKETCH_BELOW || !visible.intersects(*r))
+            .map(|(n, _)| *n)
+            .collect()
     }
 
     /// The node whose frame (header, body, footer) was clicked or started a drag this frame.

@@ -77,6 +77,15 @@ pub struct GraphViewer<'a> {
     pub selected: Vec<String>,
     /// Nodes edited since the live run started.
     pub edited_since_run: &'a std::collections::HashSet<String>,
+    /// Nodes whose header and pin names are not drawn this frame (off screen, or too small to
+    /// read): their cards keep their size, without a widget per text.
+    pub sketch: std::collections::HashSet<NodeId>,
+}
+
+/// Room a text would take as a label, taken without drawing it (for sketched cards).
+fn text_space(ui: &mut Ui, text: &str, style: egui::TextStyle) {
+    let galley = ui.painter().layout_no_wrap(text.to_string(), style.resolve(ui.style()), Color32::TRANSPARENT);
+    ui.allocate_space(galley.size());
 }
 
 impl GraphViewer<'_> {
@@ -194,6 +203,13 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         ui.style_mut().interaction.selectable_labels = false;
         let Some(id) = snarl.get_node(node).map(|n| n.id.clone()) else { return };
         let kind = self.nodes.get(id.as_str()).map(|n| n.kind.clone()).unwrap_or_default();
+        if self.sketch.contains(&node) && self.registry.get(&kind).is_some() && !self.edited_since_run.contains(&id) {
+            ui.horizontal(|ui| {
+                text_space(ui, &id, egui::TextStyle::Body);
+                text_space(ui, &kind, egui::TextStyle::Small);
+            });
+            return;
+        }
         ui.horizontal(|ui| {
             ui.label(RichText::new(&id).strong());
             if let Some(k) = self.registry.get(&kind) {
@@ -228,6 +244,14 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
             return TrackedPin { info: PinInfo::circle(), key, sink };
         };
         let missing = spec.required && pin.remotes.is_empty();
+        let info = |spec: &PortSpec| {
+            let wire = self.colors.input(pin.id).unwrap_or_else(|| type_color(spec.ty));
+            PinInfo::circle().with_fill(type_color(spec.ty)).with_wire_color(wire)
+        };
+        if self.sketch.contains(&pin.id.node) {
+            text_space(ui, &spec.name, egui::TextStyle::Body);
+            return TrackedPin { info: info(spec), key, sink };
+        }
         let text = RichText::new(&spec.name);
         let text = if missing { text.color(ERROR) } else { text };
         // Hover text is formatted only when hovered.
@@ -249,6 +273,12 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
             return TrackedPin { info: PinInfo::circle(), key, sink };
         };
         let is_errors = spec.name == streamloom_runtime::registry::ERRORS_PORT;
+        if self.sketch.contains(&pin.id.node) {
+            text_space(ui, &spec.name, egui::TextStyle::Body);
+            let wire = self.colors.output(pin.id).unwrap_or_else(|| type_color(spec.ty));
+            let info = PinInfo::circle().with_fill(type_color(spec.ty)).with_wire_color(wire);
+            return TrackedPin { info, key, sink };
+        }
         let text = if is_errors { RichText::new(&spec.name).weak() } else { RichText::new(&spec.name) };
         ui.label(text).on_hover_ui(|ui| {
             ui.label(format!("output `{}` · {} events\n{}", spec.name, spec.ty.name(), spec.doc));

@@ -617,3 +617,20 @@ fn cards_off_screen_are_sketched_at_their_full_size() {
     let sketched = corner.size() / scale;
     assert!((full - sketched).length() < 0.5, "full {full:?} vs sketched {sketched:?}");
 }
+
+#[test]
+fn a_click_on_a_comment_lying_over_a_wire_does_not_select_the_wire() {
+    let mut g = two_nodes();
+    g.comments.push(streamloom_runtime::graph::Comment {
+        id: "c".into(),
+        text: "A note laid over the wire\nwith two lines".into(),
+        position: [180.0, 100.0],
+    });
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    let p = wire_point(&h, 0.5);
+    let note = h.state().canvas().comment_screen_rect("c").expect("drawn");
+    assert!(note.contains(p), "the test needs the note over the wire: {note:?} {p:?}");
+    click_with(&mut h, p, PointerButton::Primary);
+    assert_eq!(h.state().selection(), &Selection::Graph);
+}

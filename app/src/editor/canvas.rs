@@ -359,8 +359,12 @@ impl Canvas {
             && view_rect.contains(p)
         {
             let at = self.to_global.inverse() * p;
-            let on_label =
-                self.wire_labels.iter().find(|(r, _)| r.contains(at)).and_then(|(_, i)| input.graph.wires.get(*i));
+            let on_note = self.notes.comment_rects.values().chain(self.group_titles.values()).any(|r| r.contains(at));
+            let on_label = self
+                .wire_labels
+                .iter()
+                .find(|(r, _)| !on_note && r.contains(at))
+                .and_then(|(_, i)| input.graph.wires.get(*i));
             if let Some(w) = on_label {
                 actions.push(Action::SelectWire(w.from.clone(), w.to.clone()));
             } else if let Some((f, t)) = self.wire_at(p, input.graph) {

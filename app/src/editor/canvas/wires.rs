@@ -24,7 +24,9 @@ impl Canvas {
             return None;
         }
         let at = self.to_global.inverse() * p;
-        if self.node_rects.iter().any(|(_, r)| r.contains(at)) {
+        // Cards, comments and group title bars lie above the wires.
+        let above = self.node_rects.iter().map(|(_, r)| r).chain(self.notes.comment_rects.values());
+        if above.chain(self.group_titles.values()).any(|r| r.contains(at)) {
             return None;
         }
         let reach = WIRE_PICK / self.to_global.scaling.max(0.01);

@@ -634,3 +634,19 @@ fn a_click_on_a_comment_lying_over_a_wire_does_not_select_the_wire() {
     click_with(&mut h, p, PointerButton::Primary);
     assert_eq!(h.state().selection(), &Selection::Graph);
 }
+
+#[test]
+fn ctrl_g_groups_the_inspected_node_and_edit_menu_adds_a_comment() {
+    let mut h = harness(EditorApp::new(registry(), Some((two_nodes(), None))));
+    h.state_mut().select_node("gen");
+    h.run_ok();
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::G);
+    h.run_ok();
+    assert_eq!(h.state().graph().groups.len(), 1);
+    assert_eq!(h.state().graph().groups[0].nodes, vec!["gen".to_string()]);
+    h.get_by_label("Edit").click();
+    h.run_ok();
+    h.get_by_label("Add comment").click();
+    h.run_ok();
+    assert_eq!(h.state().graph().comments.len(), 1);
+}

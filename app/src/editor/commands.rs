@@ -332,6 +332,16 @@ impl EditorApp {
         }
     }
 
+    /// Puts the selected nodes (or the inspected one) into a new group.
+    pub fn group_selection(&mut self, ctx: &egui::Context) {
+        let ids = self.target_nodes(ctx);
+        if ids.is_empty() {
+            self.set_status("select nodes to group (Shift+click or drag a rectangle with Shift)", false);
+        } else {
+            self.apply(Action::GroupNodes(ids));
+        }
+    }
+
     /// Applies an edit of comments or groups (one undo step; typing coalesces).
     fn apply_annotation(&mut self, action: Action) {
         use super::annotations as an;

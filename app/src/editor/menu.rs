@@ -56,6 +56,14 @@ impl EditorApp {
                 if ui.add(Button::new("Delete").shortcut_text("Del")).clicked() {
                     self.delete_selection(&ui.ctx().clone());
                 }
+                ui.separator();
+                if ui.add(Button::new("Group selection").shortcut_text("Ctrl+G")).clicked() {
+                    self.group_selection(&ui.ctx().clone());
+                }
+                if ui.button("Add comment").clicked() {
+                    let at = self.canvas.free_spot(self.doc.graph(), self.canvas.view_center());
+                    self.apply(super::actions::Action::AddComment(at));
+                }
             });
             ui.menu_button("View", |ui| {
                 if ui.add(Button::new("Fit graph").shortcut_text("F")).clicked() {

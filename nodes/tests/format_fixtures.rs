@@ -48,3 +48,14 @@ fn an_unknown_kind_survives_load_and_save_unchanged() {
     let (again, _) = parse(&to_ron(&graph)).unwrap();
     assert_eq!(again.node("later"), Some(later));
 }
+
+#[test]
+fn a_format_2_file_keeps_its_comments_and_groups() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/format-v2/comments_and_groups.ron");
+    let (graph, _) = load_file(&path).unwrap();
+    assert_eq!(graph.comments.len(), 1);
+    assert_eq!(graph.comments[0].text, "Ten events,\nthen done.");
+    assert_eq!(graph.groups[0].nodes, vec!["gen".to_string(), "double".to_string()]);
+    assert_eq!(graph.groups[0].color, [200, 120, 40]);
+    assert!(to_ron(&graph).contains("format: 2,"));
+}

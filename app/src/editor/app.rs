@@ -71,6 +71,12 @@ pub struct EditorApp {
     last_title: String,
     pub(super) sidebar: Sidebar,
     pub(super) run_summary: RunSummary,
+    /// The graph as the live run started it (edits since then wait for the next run).
+    pub(super) run_graph: Option<Graph>,
+    /// What was edited since the live run started.
+    pub(super) run_diff: super::run_diff::RunDiff,
+    /// Frames left to try sizing the window to its monitor (0: done).
+    window_fit_tries: u8,
 }
 
 impl EditorApp {
@@ -100,6 +106,9 @@ impl EditorApp {
             last_title: String::new(),
             sidebar: Sidebar::default(),
             run_summary: RunSummary::default(),
+            run_graph: None,
+            run_diff: Default::default(),
+            window_fit_tries: 10,
         };
         app.refresh();
         app
@@ -147,6 +156,11 @@ impl EditorApp {
         &self.problems
     }
 
+    /// What was edited since the live run started (empty when nothing runs).
+    pub fn edited_since_run(&self) -> &super::run_diff::RunDiff {
+        &self.run_diff
+    }
+
     /// The canvas (for tests and benches).
     pub fn canvas(&self) -> &Canvas {
         &self.canvas
@@ -181,6 +195,8 @@ impl EditorApp {
         self.runner.dismiss_run_problems();
         self.runner.start_problems.clear();
         let graph = self.doc.graph();
+        self.run_diff =
+            self.run_graph.as_ref().map(|r| super::run_diff::RunDiff::between(r, graph)).unwrap_or_default();
         self.ports = PortCache::build(graph, &self.registry);
         self.problems = ProblemIndex::new(validate(graph, &self.registry));
         self.canvas.sync(graph, &self.ports);
@@ -197,6 +213,11 @@ impl EditorApp {
     /// Draws the whole editor into `ui` and handles its input.
     pub fn ui(&mut self, ui: &mut Ui) {
         let ctx = ui.ctx().clone();
+        if self.window_fit_tries > 0 {
+            // Ctrl+scroll: about 12 % per wheel notch (egui's default is about 22 %).
+            ctx.options_mut(|o| o.input_options.scroll_zoom_speed = super::ZOOM_PER_SCROLL_POINT);
+            self.window_fit_tries = if super::window_fit::fit_window(&ctx) { 0 } else { self.window_fit_tries - 1 };
+        }
         self.refresh();
         self.runner.poll(&ctx);
         self.poll_debug();
@@ -206,6 +227,11 @@ impl EditorApp {
             self.status = None;
         }
         self.handle_keys(&ctx);
+        if self.run_graph.is_some() && !self.runner.is_running() {
+            // The run ended: edits no longer differ from anything running.
+            self.run_graph = None;
+            self.run_diff = Default::default();
+        }
         self.refresh();
 
         Panel::top("menu").show(ui, |ui| self.menu_bar(ui));
@@ -259,6 +285,7 @@ impl EditorApp {
                     metrics: self.runner.snapshot(),
                     focus,
                     wire: wire.as_ref(),
+                    edited_since_run: &self.run_diff.changed,
                 };
                 self.canvas.show(ui, &input)
             })

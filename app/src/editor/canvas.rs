@@ -6,17 +6,21 @@ use std::collections::{HashMap, HashSet};
 
 use egui::emath::TSTransform;
 use egui::{Color32, CornerRadius, Id, LayerId, Pos2, Rect, Stroke, StrokeKind, Ui, pos2, vec2};
-use egui_snarl::ui::{NodeLayout, PinPlacement, SnarlStyle, SnarlWidget, get_selected_nodes};
+use egui_snarl::ui::{NodeLayout, PinPlacement, SnarlStyle, SnarlWidget, WireStyle, get_selected_nodes};
 use egui_snarl::{InPinId, NodeId, OutPinId, Snarl};
 use streamloom_runtime::metrics::{MetricsSnapshot, WireSnapshot};
 use streamloom_runtime::{Graph, PortRef, Registry};
 
 use super::actions::Action;
+use super::canvas_notes::{Notes, group_frames};
 use super::pins::SharedPins;
 use super::ports::PortCache;
 use super::problems::{ERROR, ProblemIndex};
 use super::viewer::{ACCENT, CanvasNode, GraphViewer, fill_color};
 use super::wire_colors::{CanvasWire, PinColors};
+
+mod notes;
+mod wires;
 
 /// What a palette entry carries while dragged onto the canvas.
 #[derive(Debug, Clone)]
@@ -33,6 +37,26 @@ const FIT_MARGIN: f32 = 24.0;
 /// Rough node size, for fitting the view before nodes have been measured.
 const NODE_SIZE: egui::Vec2 = vec2(200.0, 110.0);
 
+/// Below this scale cards are drawn without their texts (they would be too small to read).
+const SKETCH_BELOW: f32 = 0.45;
+
+/// Size of a pin (canvas units).
+const PIN_SIZE: f32 = 9.0;
+
+/// How far a wire's curve leaves its pins horizontally (canvas units), as egui-snarl's
+/// `wire_frame_size`; [`wire_hit`] rebuilds the same curve.
+const WIRE_FRAME: f32 = 3.0 * PIN_SIZE;
+
+/// How close to a wire's curve a click selects it (screen points).
+const WIRE_PICK: f32 = 6.0;
+
+/// The wire whose menu is open, and where the menu was asked for (canvas coordinates).
+struct WireMenu {
+    from: PortRef,
+    to: PortRef,
+    at: [f32; 2],
+}
+
 /// The canvas and its view state.
 pub struct Canvas {
     snarl: Snarl<CanvasNode>,
@@ -44,6 +68,7 @@ pub struct Canvas {
     fit_pending: u8,
     last_selected: Vec<NodeId>,
     wire_labels: Vec<(Rect, usize)>,
+    gauge_texts: Vec<(String, String)>,
     forced: Option<TSTransform>,
     port_index: HashMap<(String, String, bool), usize>,
     measured: Rect,
@@ -51,6 +76,9 @@ pub struct Canvas {
     wires: Vec<CanvasWire>,
     colors: PinColors,
     double_click: Option<Pos2>,
+    menu_wire: Option<WireMenu>,
+    notes: Notes,
+    group_titles: HashMap<String, Rect>,
 }
 
 /// Per-frame inputs of [`Canvas::show`].
@@ -69,6 +97,8 @@ pub struct CanvasInput<'a> {
     pub focus: Option<&'a str>,
     /// Inspected wire.
     pub wire: Option<&'a (PortRef, PortRef)>,
+    /// Nodes edited since the live run started (marked on their cards).
+    pub edited_since_run: &'a HashSet<String>,
 }
 
 impl Default for Canvas {
@@ -83,6 +113,7 @@ impl Default for Canvas {
             fit_pending: 3,
             last_selected: Vec::new(),
             wire_labels: Vec::new(),
+            gauge_texts: Vec::new(),
             forced: None,
             port_index: HashMap::new(),
             measured: Rect::NOTHING,
@@ -90,6 +121,9 @@ impl Default for Canvas {
             wires: Vec::new(),
             colors: PinColors::default(),
             double_click: None,
+            menu_wire: None,
+            notes: Notes::default(),
+            group_titles: HashMap::new(),
         }
     }
 }
@@ -220,6 +254,19 @@ impl Canvas {
 
     /// Draws the canvas; returns the user's requests.
     pub fn show(&mut self, ui: &mut Ui, input: &CanvasInput<'_>) -> Vec<Action> {
+        // A right-click opens the wire menu when it falls on a wire (pins of the last frame).
+        let mut actions = Vec::new();
+        let mut open_menu = false;
+        if ui.input(|i| i.pointer.secondary_clicked())
+            && let Some(p) = ui.ctx().pointer_interact_pos()
+        {
+            let at = self.screen_to_canvas(p);
+            self.menu_wire = self.wire_at(p, input.graph).map(|(from, to)| WireMenu { from, to, at });
+            if let Some(m) = &self.menu_wire {
+                actions.push(Action::SelectWire(m.from.clone(), m.to.clone()));
+                open_menu = true;
+            }
+        }
         self.pins.borrow_mut().outputs.clear();
         self.pins.borrow_mut().inputs.clear();
         let view_rect = ui.available_rect_before_wrap();
@@ -229,6 +276,15 @@ impl Canvas {
             ui.ctx().request_repaint();
         }
         self.colors.update(&self.wires, input.problems, input.metrics);
+        let frames = if input.graph.groups.is_empty() {
+            Vec::new()
+        } else {
+            let rects: HashMap<String, Rect> =
+                self.node_rects.iter().filter_map(|(n, r)| Some((self.snarl.get_node(*n)?.id.clone(), *r))).collect();
+            group_frames(input.graph, &rects)
+        };
+        let selected = self.selected(ui.ctx());
+        let sketch = self.sketched_nodes(view_rect);
         let mut viewer = GraphViewer {
             nodes: input.graph.nodes.iter().map(|n| (n.id.as_str(), n)).collect(),
             node_metrics: input
@@ -249,13 +305,19 @@ impl Canvas {
             view_rect,
             to_global: self.to_global,
             node_rects: Vec::new(),
+            wire_menu_open: self.menu_wire.is_some(),
+            group_frames: &frames,
+            selected,
+            edited_since_run: input.edited_since_run,
+            sketch,
         };
         let response = SnarlWidget::new().id(self.id).style(style()).show(&mut self.snarl, &mut viewer, ui);
         self.to_global = viewer.to_global;
         self.node_rects = viewer.node_rects;
         self.measured = self.node_rects.iter().fold(Rect::NOTHING, |a, (_, r)| a.union(*r));
         self.view_rect = view_rect;
-        let mut actions = viewer.actions;
+        actions.append(&mut viewer.actions);
+        self.show_notes(ui, input.graph, &frames, view_rect, &mut actions);
         if let Some(id) = self.pressed_node(ui.ctx()) {
             actions.push(Action::Focus(id));
         }
@@ -265,7 +327,12 @@ impl Canvas {
             && let Some(p) = ui.ctx().pointer_interact_pos()
         {
             let at = self.to_global.inverse() * p;
-            actions.push(Action::AddNode { kind: kind.0.clone(), pos: [at.x, at.y], wire: None });
+            let pos = [at.x, at.y];
+            match self.wire_at(p, input.graph) {
+                // Dropped on a wire: the node goes in between its ends.
+                Some((from, to)) => actions.push(Action::InsertOnWire { kind: kind.0.clone(), pos, from, to }),
+                None => actions.push(Action::AddNode { kind: kind.0.clone(), pos, wire: None }),
+            }
         }
 
         // A double-click on empty canvas opens quick add there (on screen: the response's
@@ -285,19 +352,43 @@ impl Canvas {
             self.last_selected = selected;
         }
 
+        self.show_wire_menu(ui, input, open_menu, &mut actions);
         self.paint_wire_labels(ui, input);
         if ui.input(|i| i.pointer.primary_clicked())
             && let Some(p) = ui.ctx().pointer_interact_pos()
             && view_rect.contains(p)
         {
             let at = self.to_global.inverse() * p;
-            if let Some(w) =
-                self.wire_labels.iter().find(|(r, _)| r.contains(at)).and_then(|(_, i)| input.graph.wires.get(*i))
-            {
+            let on_note = self.notes.comment_rects.values().chain(self.group_titles.values()).any(|r| r.contains(at));
+            let on_label = self
+                .wire_labels
+                .iter()
+                .find(|(r, _)| !on_note && r.contains(at))
+                .and_then(|(_, i)| input.graph.wires.get(*i));
+            if let Some(w) = on_label {
                 actions.push(Action::SelectWire(w.from.clone(), w.to.clone()));
+            } else if let Some((f, t)) = self.wire_at(p, input.graph) {
+                actions.push(Action::SelectWire(f, t));
             }
         }
         actions
+    }
+
+    /// Nodes drawn without their texts this frame: all of them below [`SKETCH_BELOW`] (labels
+    /// cannot be read there), else those whose card was wholly off screen last frame. A card
+    /// keeps its size either way, so nothing moves when it comes into view.
+    fn sketched_nodes(&self, view_rect: Rect) -> HashSet<NodeId> {
+        if !view_rect.is_finite() || self.node_rects.is_empty() {
+            return HashSet::new();
+        }
+        let scale = self.to_global.scaling;
+        // A card's width of margin: one panned into view is drawn in full before it shows.
+        let visible = (self.to_global.inverse() * view_rect).expand(NODE_SIZE.x);
+        self.node_rects
+            .iter()
+            .filter(|(_, r)| scale < SKETCH_BELOW || !visible.intersects(*r))
+            .map(|(n, _)| *n)
+            .collect()
     }
 
     /// The node whose frame (header, body, footer) was clicked or started a drag this frame.
@@ -324,7 +415,10 @@ impl Canvas {
 
     fn bounds(&self, graph: &Graph) -> Option<Rect> {
         if self.measured.is_positive() && self.measured.is_finite() {
-            return Some(self.measured.expand(FIT_MARGIN));
+            // Group title bars and comments are part of what must be seen.
+            let notes = self.group_titles.values().chain(self.notes.comment_rects.values());
+            let all = notes.fold(self.measured, |a, r| a.union(*r));
+            return Some(all.expand(FIT_MARGIN));
         }
         let mut bb = Rect::NOTHING;
         for n in &graph.nodes {
@@ -340,6 +434,7 @@ impl Canvas {
     /// too short on screen for one, a dot in the queue's fill colour stands in for it.
     fn paint_wire_labels(&mut self, ui: &Ui, input: &CanvasInput<'_>) {
         self.wire_labels.clear();
+        self.gauge_texts.clear();
         let painter = ui.ctx().layer_painter(LayerId::new(ui.layer_id().order, self.id));
         let pins = self.pins.borrow();
         // Canvas units per screen point (labels grow with the canvas only when zoomed in).
@@ -368,6 +463,17 @@ impl Canvas {
                     let color = if selected { ACCENT } else { ERROR };
                     painter.circle_stroke(mid, 7.0 * k, Stroke::new(1.5 * k, color));
                 }
+                // A filling or dropping queue is when its numbers matter: they show above the dot.
+                if let Some(g) = gauge.filter(|_| queue_fill(s) >= 0.5 || s.dropped > 0) {
+                    self.gauge_texts.push((cw.id.clone(), g.text().to_string()));
+                    let above = Rect::from_center_size(
+                        mid - vec2(0.0, (GAUGE_HEIGHT + 4.0) * k),
+                        vec2(gauge_width, GAUGE_HEIGHT * k),
+                    );
+                    painter.rect_filled(above, CornerRadius::same(4), Color32::from_gray(30).gamma_multiply(0.92));
+                    painter.galley(above.center() - g.size() / 2.0, g, Color32::WHITE);
+                    self.wire_labels.push((above, cw.index));
+                }
                 self.wire_labels.push((handle, cw.index));
                 continue;
             }
@@ -385,6 +491,7 @@ impl Canvas {
                 bar.set_width(bar.width() * queue_fill(s).max(0.02));
                 painter.rect_filled(bar, CornerRadius::same(3), fill_color(queue_fill(s)).gamma_multiply(0.8));
                 if let Some(g) = gauge {
+                    self.gauge_texts.push((cw.id.clone(), g.text().to_string()));
                     painter.galley(rect.center() - g.size() / 2.0, g, Color32::WHITE);
                 }
             } else if has_problem {
@@ -421,6 +528,12 @@ impl Canvas {
         Some(self.to_global * *p)
     }
 
+    /// The queue gauges drawn last frame with their text, by wire id (for tests: counters
+    /// shown must be true and visible).
+    pub fn gauge_texts(&self) -> &[(String, String)] {
+        &self.gauge_texts
+    }
+
     /// The canvas's rectangle on screen, as of the last frame.
     pub fn view_rect(&self) -> Rect {
         self.view_rect
@@ -450,8 +563,10 @@ fn style() -> SnarlStyle {
     SnarlStyle {
         node_layout: Some(NodeLayout::coil()),
         pin_placement: Some(PinPlacement::Edge),
-        pin_size: Some(9.0),
+        pin_size: Some(PIN_SIZE),
         wire_width: Some(2.5),
+        wire_frame_size: Some(WIRE_FRAME),
+        wire_style: Some(WireStyle::Bezier3),
         collapsible: Some(false),
         // Double-click on empty canvas is quick add; F fits the view.
         centering: Some(false),

@@ -62,6 +62,7 @@ impl EditorApp {
     fn replace(&mut self, graph: Graph, path: Option<PathBuf>) {
         self.runner.forget();
         self.sidebar.debug.forget();
+        self.run_graph = None;
         self.doc = super::document::Document::new(graph, path);
         self.selection = Selection::Graph;
         self.canvas = super::canvas::Canvas::default();
@@ -222,7 +223,11 @@ impl EditorApp {
             _ => None,
         };
         match self.runner.start(self.doc.graph(), &self.registry, base, watch) {
-            Ok(()) => self.set_status(super::app::RUN_STARTED, false),
+            Ok(()) => {
+                self.run_graph = Some(self.doc.graph().clone());
+                self.run_diff = Default::default();
+                self.set_status(super::app::RUN_STARTED, false);
+            }
             Err(e) => {
                 self.bottom_tab = super::app::BottomTab::Problems;
                 self.set_status(e, true);
@@ -256,11 +261,29 @@ impl EditorApp {
             Action::DropWires(port, output) => {
                 self.doc.edit(|g| g.wires.retain(|w| if output { w.from != port } else { w.to != port }));
             }
+            Action::InsertOnWire { kind, pos, from, to } => self.insert_on_wire(&kind, pos, &from, &to),
+            Action::AddComment(_)
+            | Action::EditComment(..)
+            | Action::MoveComment(..)
+            | Action::DeleteComment(_)
+            | Action::GroupNodes(_)
+            | Action::RenameGroup(..)
+            | Action::ColorGroup(..)
+            | Action::Ungroup(_)
+            | Action::LeaveGroups(_) => self.apply_annotation(action),
+            Action::SetWhenFull(f, t, policy) => {
+                self.doc.edit(|g| {
+                    if let Some(w) = g.wires.iter_mut().find(|w| w.from == f && w.to == t) {
+                        w.when_full = Some(policy);
+                    }
+                });
+            }
         }
         self.refresh();
     }
 
     fn add_node(&mut self, kind: &str, pos: [f32; 2], wire: Option<WireEnd>) {
+        let pos = self.canvas.free_spot(self.doc.graph(), pos);
         let registry = &self.registry;
         let mut id = String::new();
         self.doc.edit(|g| id = ops::add_node(g, registry, kind, pos));
@@ -284,6 +307,95 @@ impl EditorApp {
         }
         self.selection = Selection::Node(id.clone());
         self.set_status(format!("added {id}"), false);
+    }
+
+    /// Puts a new node of `kind` into the wire `from` → `to` (one undo step), or says why not.
+    pub fn insert_on_wire(&mut self, kind: &str, pos: [f32; 2], from: &PortRef, to: &PortRef) {
+        // Between the wire's two cards; the cards downstream move right when there is no room.
+        let (pos, shift) = match self.canvas.insert_spot(from, to) {
+            Some(spot) => spot,
+            None => (self.canvas.free_spot(self.doc.graph(), pos), 0.0),
+        };
+        let registry = &self.registry;
+        let mut result = Err(String::new());
+        self.doc.edit(|g| {
+            result = ops::insert_on_wire(g, registry, kind, pos, from, to);
+            if shift > 0.0 && result.is_ok() {
+                ops::shift_downstream(g, &to.node, shift);
+            }
+        });
+        match result {
+            Ok(id) => {
+                self.set_status(format!("inserted {id} into {from} → {to}"), false);
+                self.selection = Selection::Node(id);
+            }
+            Err(e) => self.set_status(format!("cannot insert {kind}: {e}"), true),
+        }
+    }
+
+    /// Puts the selected nodes (or the inspected one) into a new group.
+    pub fn group_selection(&mut self, ctx: &egui::Context) {
+        let ids = self.target_nodes(ctx);
+        if ids.is_empty() {
+            self.set_status("select nodes to group (Shift+click or drag a rectangle with Shift)", false);
+        } else {
+            self.apply(Action::GroupNodes(ids));
+        }
+    }
+
+    /// Applies an edit of comments or groups (one undo step; typing coalesces).
+    fn apply_annotation(&mut self, action: Action) {
+        use super::annotations as an;
+        match action {
+            Action::AddComment(pos) => {
+                self.doc.edit(|g| {
+                    an::add_comment(g, pos);
+                });
+            }
+            Action::EditComment(id, text) => {
+                self.doc.edit_coalesced(&format!("comment:{id}"), |g| {
+                    if let Some(c) = an::comment_mut(g, &id) {
+                        c.text = text;
+                    }
+                });
+            }
+            Action::MoveComment(id, pos) => {
+                self.doc.edit(|g| {
+                    if let Some(c) = an::comment_mut(g, &id) {
+                        c.position = pos;
+                    }
+                });
+            }
+            Action::DeleteComment(id) => {
+                self.doc.edit(|g| an::remove_comment(g, &id));
+            }
+            Action::GroupNodes(ids) => {
+                self.doc.edit(|g| {
+                    an::group_nodes(g, &ids);
+                });
+            }
+            Action::RenameGroup(id, name) => {
+                self.doc.edit_coalesced(&format!("group:{id}"), |g| {
+                    if let Some(gr) = an::group_mut(g, &id) {
+                        gr.name = name;
+                    }
+                });
+            }
+            Action::ColorGroup(id, color) => {
+                self.doc.edit(|g| {
+                    if let Some(gr) = an::group_mut(g, &id) {
+                        gr.color = color;
+                    }
+                });
+            }
+            Action::Ungroup(id) => {
+                self.doc.edit(|g| an::ungroup(g, &id));
+            }
+            Action::LeaveGroups(ids) => {
+                self.doc.edit(|g| an::leave_groups(g, &ids));
+            }
+            _ => {}
+        }
     }
 
     /// Lays out every node again (undoable).

@@ -56,6 +56,14 @@ impl EditorApp {
                 if ui.add(Button::new("Delete").shortcut_text("Del")).clicked() {
                     self.delete_selection(&ui.ctx().clone());
                 }
+                ui.separator();
+                if ui.add(Button::new("Group selection").shortcut_text("Ctrl+G")).clicked() {
+                    self.group_selection(&ui.ctx().clone());
+                }
+                if ui.button("Add comment").clicked() {
+                    let at = self.canvas.free_spot(self.doc.graph(), self.canvas.view_center());
+                    self.apply(super::actions::Action::AddComment(at));
+                }
             });
             ui.menu_button("View", |ui| {
                 if ui.add(Button::new("Fit graph").shortcut_text("F")).clicked() {
@@ -97,6 +105,10 @@ impl EditorApp {
                 status.clone()
             };
             ui.label(RichText::new(short).monospace()).on_hover_text(status);
+            if !self.run_diff.is_empty() {
+                ui.label(RichText::new(self.run_diff.summary()).color(super::viewer::EDITED))
+                    .on_hover_text("Stop and run again to use the edited graph.");
+            }
             ui.separator();
             if ui.button("Fit").on_hover_text("Fit the graph in view (F)").clicked() {
                 self.canvas.request_fit();

@@ -10,8 +10,10 @@
 //! plus small helpers.
 
 pub mod actions;
+pub mod annotations;
 pub mod app;
 pub mod canvas;
+pub mod canvas_notes;
 pub mod clipboard;
 pub mod commands;
 pub mod debug_sidebar;
@@ -30,16 +32,21 @@ pub mod ops;
 pub mod palette;
 pub mod params;
 pub mod pins;
+pub mod placement;
 pub mod ports;
 pub mod problems;
 pub mod quick_add;
 pub mod run;
+pub mod run_diff;
 pub mod run_summary;
 pub mod shortcuts;
 pub mod sidebar;
 pub mod tap_view;
 pub mod viewer;
+pub mod window_fit;
 pub mod wire_colors;
+pub mod wire_hit;
+pub mod wire_menu;
 
 use std::path::PathBuf;
 
@@ -55,7 +62,7 @@ impl eframe::App for EditorApp {
 }
 
 /// Zoom per point of Ctrl+scroll: `exp(40 × this)` ≈ 1.12 for one wheel notch (40 points).
-const ZOOM_PER_SCROLL_POINT: f32 = 1.0 / 350.0;
+pub(crate) const ZOOM_PER_SCROLL_POINT: f32 = 1.0 / 350.0;
 
 /// Opens the editor window on the graph at `path` (an empty graph when `None`) and returns
 /// when the window closes.
@@ -67,7 +74,8 @@ pub fn run(path: Option<PathBuf>, registry: Registry) -> anyhow::Result<()> {
     .with_user_recent();
     let title = app.document().title();
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default().with_title(title).with_inner_size([1280.0, 800.0]),
+        // A first guess: the first frames resize the window to fit its monitor (see `window_fit`).
+        viewport: egui::ViewportBuilder::default().with_title(title).with_inner_size([1024.0, 680.0]),
         persist_window: false,
         ..Default::default()
     };
@@ -76,8 +84,6 @@ pub fn run(path: Option<PathBuf>, registry: Registry) -> anyhow::Result<()> {
         options,
         Box::new(|cc| {
             fonts::install(&cc.egui_ctx);
-            // Ctrl+scroll: about 12 % per wheel notch (egui's default is about 22 %).
-            cc.egui_ctx.options_mut(|o| o.input_options.scroll_zoom_speed = ZOOM_PER_SCROLL_POINT);
             Ok(Box::new(app))
         }),
     )

@@ -14,8 +14,13 @@ use streamloom_runtime::problem::Location;
 use streamloom_runtime::tap::TappedEvent;
 use streamloom_runtime::{Graph, Problem, Registry};
 
-/// How often the UI refreshes while a graph runs.
-pub const REFRESH: Duration = Duration::from_millis(200);
+/// How often the runtime samples metrics for the editor; the UI repaints at this rate while a
+/// run is live and its counters move, and not at all otherwise.
+pub const REFRESH: Duration = Duration::from_millis(250);
+
+/// A paused run stops repainting once its counters have not moved for this long (queues
+/// drain and rates fall to zero for a moment after a pause).
+const PAUSED_SETTLE: Duration = Duration::from_millis(1500);
 
 /// The run state of the editor.
 pub struct Runner {
@@ -34,6 +39,8 @@ pub struct Runner {
     debug_ports: BTreeSet<(String, String)>,
     /// How many runs have started (tells one run's end from the next one's).
     runs_started: u64,
+    /// When the live run's counters last moved (paused runs repaint only shortly after).
+    last_change: std::time::Instant,
 }
 
 impl Default for Runner {
@@ -55,6 +62,7 @@ impl Runner {
             run_problems_dismissed: false,
             debug_ports: BTreeSet::new(),
             runs_started: 0,
+            last_change: std::time::Instant::now(),
         }
     }
 
@@ -89,6 +97,7 @@ impl Runner {
             watch,
             debug: DebugOutput::Sidebar,
             debug_ports: self.debug_ports.iter().cloned().collect(),
+            sample_interval: REFRESH,
             ..RunOptions::default()
         };
         match engine.start(graph, registry, options) {
@@ -143,13 +152,20 @@ impl Runner {
     /// while running. Call once per frame.
     pub fn poll(&mut self, ctx: &egui::Context) {
         let Some(h) = &self.handle else { return };
-        self.snapshot = Some(h.snapshot());
+        let snapshot = h.snapshot();
+        let moved = self.snapshot.as_ref().is_none_or(|old| old.nodes != snapshot.nodes || old.wires != snapshot.wires);
+        if moved {
+            self.last_change = std::time::Instant::now();
+        }
+        self.snapshot = Some(snapshot);
         if self.outcome.is_none() {
             self.outcome = h.outcome();
             if self.outcome.is_some() {
                 // One more frame shows the final snapshot.
                 ctx.request_repaint();
-            } else {
+            } else if !h.is_paused() || self.last_change.elapsed() < PAUSED_SETTLE {
+                // Running: repaint at the sample rate. Paused: only until the counters settle
+                // (pressing Resume or Stop is input, which repaints anyway).
                 ctx.request_repaint_after(REFRESH);
             }
         }

@@ -52,6 +52,9 @@ impl EditorApp {
             let ids = self.target_nodes(ctx);
             self.apply(Action::Duplicate(ids));
         }
+        if ctx.input_mut(|i| i.consume_shortcut(&cmd(Key::G))) {
+            self.group_selection(ctx);
+        }
         if ctx.input_mut(|i| {
             i.consume_key(Modifiers::NONE, Key::Delete) || i.consume_key(Modifiers::NONE, Key::Backspace)
         }) {

@@ -24,6 +24,14 @@ pub struct CanvasNode {
     pub id: String,
 }
 
+/// The smallest scale "fit" zooms to: below it, card labels are too small to read (seen under
+/// Xvfb: at 0.6 the minified font atlas turns "g1" into "q1" and "out" into "ou:"; at 0.67 and
+/// above the labels read cleanly).
+pub const MIN_FIT_SCALE: f32 = 0.7;
+
+/// Colour of the mark on nodes edited since the run started.
+pub const EDITED: Color32 = Color32::from_rgb(235, 180, 70);
+
 /// Accent colour of the focused node and selected wire.
 pub const ACCENT: Color32 = Color32::from_rgb(80, 200, 255);
 
@@ -61,6 +69,23 @@ pub struct GraphViewer<'a> {
     pub to_global: TSTransform,
     /// Measured node rectangles, in canvas coordinates.
     pub node_rects: Vec<(NodeId, Rect)>,
+    /// A wire's own menu is open (a right-click on its curve): no "Add node" menu then.
+    pub wire_menu_open: bool,
+    /// Group frames to paint behind the nodes.
+    pub group_frames: &'a [super::canvas_notes::GroupFrame],
+    /// Ids of the nodes selected on the canvas.
+    pub selected: Vec<String>,
+    /// Nodes edited since the live run started.
+    pub edited_since_run: &'a std::collections::HashSet<String>,
+    /// Nodes whose header and pin names are not drawn this frame (off screen, or too small to
+    /// read): their cards keep their size, without a widget per text.
+    pub sketch: std::collections::HashSet<NodeId>,
+}
+
+/// Room a text would take as a label, taken without drawing it (for sketched cards).
+fn text_space(ui: &mut Ui, text: &str, style: egui::TextStyle) {
+    let galley = ui.painter().layout_no_wrap(text.to_string(), style.resolve(ui.style()), Color32::TRANSPARENT);
+    ui.allocate_space(galley.size());
 }
 
 impl GraphViewer<'_> {
@@ -168,6 +193,8 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         let Some(n) = snarl.get_node(node) else { return default };
         if self.focus == Some(n.id.as_str()) {
             default.stroke(Stroke::new(2.5, ACCENT))
+        } else if self.edited_since_run.contains(&n.id) {
+            default.stroke(Stroke::new(2.0, EDITED))
         } else if self.problems.node(&n.id).any(|p| p.is_error()) {
             default.stroke(Stroke::new(2.0, ERROR))
         } else {
@@ -187,6 +214,13 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         ui.style_mut().interaction.selectable_labels = false;
         let Some(id) = snarl.get_node(node).map(|n| n.id.clone()) else { return };
         let kind = self.nodes.get(id.as_str()).map(|n| n.kind.clone()).unwrap_or_default();
+        if self.sketch.contains(&node) && self.registry.get(&kind).is_some() && !self.edited_since_run.contains(&id) {
+            ui.horizontal(|ui| {
+                text_space(ui, &id, egui::TextStyle::Body);
+                text_space(ui, &kind, egui::TextStyle::Small);
+            });
+            return;
+        }
         ui.horizontal(|ui| {
             ui.label(RichText::new(&id).strong());
             if let Some(k) = self.registry.get(&kind) {
@@ -194,6 +228,11 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
             } else {
                 ui.label(RichText::new(format!("{kind} (unknown kind)")).color(ERROR).small())
                     .on_hover_text("This kind is not in this build; the node is kept as it is and saved unchanged.");
+            }
+            if self.edited_since_run.contains(&id) {
+                ui.label(RichText::new("✎ edited").small().color(EDITED)).on_hover_text(
+                    "Edited since the run started: the run uses the previous version until it is run again.",
+                );
             }
         });
     }
@@ -216,6 +255,14 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
             return TrackedPin { info: PinInfo::circle(), key, sink };
         };
         let missing = spec.required && pin.remotes.is_empty();
+        let info = |spec: &PortSpec| {
+            let wire = self.colors.input(pin.id).unwrap_or_else(|| type_color(spec.ty));
+            PinInfo::circle().with_fill(type_color(spec.ty)).with_wire_color(wire)
+        };
+        if self.sketch.contains(&pin.id.node) {
+            text_space(ui, &spec.name, egui::TextStyle::Body);
+            return TrackedPin { info: info(spec), key, sink };
+        }
         let text = RichText::new(&spec.name);
         let text = if missing { text.color(ERROR) } else { text };
         // Hover text is formatted only when hovered.
@@ -237,6 +284,12 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
             return TrackedPin { info: PinInfo::circle(), key, sink };
         };
         let is_errors = spec.name == streamloom_runtime::registry::ERRORS_PORT;
+        if self.sketch.contains(&pin.id.node) {
+            text_space(ui, &spec.name, egui::TextStyle::Body);
+            let wire = self.colors.output(pin.id).unwrap_or_else(|| type_color(spec.ty));
+            let info = PinInfo::circle().with_fill(type_color(spec.ty)).with_wire_color(wire);
+            return TrackedPin { info, key, sink };
+        }
         let text = if is_errors { RichText::new(&spec.name).weak() } else { RichText::new(&spec.name) };
         ui.label(text).on_hover_ui(|ui| {
             ui.label(format!("output `{}` · {} events\n{}", spec.name, spec.ty.name(), spec.doc));
@@ -332,10 +385,15 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
     }
 
     fn has_graph_menu(&mut self, _pos: Pos2, _snarl: &mut Snarl<CanvasNode>) -> bool {
-        true
+        !self.wire_menu_open
     }
 
     fn show_graph_menu(&mut self, pos: Pos2, ui: &mut Ui, _snarl: &mut Snarl<CanvasNode>) {
+        if ui.button("📝 Add comment").clicked() {
+            self.actions.push(Action::AddComment([pos.x, pos.y]));
+            ui.close();
+        }
+        ui.separator();
         ui.label(RichText::new("Add node").strong());
         self.kinds_menu(ui, pos, |_| true, None);
     }
@@ -391,10 +449,35 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
             self.actions.push(Action::Duplicate(vec![id.clone()]));
             ui.close();
         }
+        let members = if self.selected.contains(&id) { self.selected.clone() } else { vec![id.clone()] };
+        let label = if members.len() > 1 { format!("Group {} selected nodes", members.len()) } else { "Group".into() };
+        if ui.button(label).clicked() {
+            self.actions.push(Action::GroupNodes(members));
+            ui.close();
+        }
+        if self.graph.groups.iter().any(|g| g.nodes.contains(&id)) && ui.button("Remove from group").clicked() {
+            self.actions.push(Action::LeaveGroups(vec![id.clone()]));
+            ui.close();
+        }
         if ui.button("Delete").clicked() {
             self.actions.push(Action::Delete(vec![id]));
             ui.close();
         }
+    }
+
+    fn draw_background(
+        &mut self,
+        background: Option<&egui_snarl::ui::BackgroundPattern>,
+        viewport: &Rect,
+        snarl_style: &egui_snarl::ui::SnarlStyle,
+        style: &egui::Style,
+        painter: &egui::Painter,
+        _snarl: &Snarl<CanvasNode>,
+    ) {
+        if let Some(background) = background {
+            background.draw(viewport, snarl_style, style, painter);
+        }
+        super::canvas_notes::paint_groups(painter, self.group_frames);
     }
 
     fn connect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<CanvasNode>) {
@@ -439,10 +522,11 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
             && bb.width() > 0.0
             && bb.height() > 0.0
         {
-            // Shrink only as much as the nodes need, and never magnify past 1:1 (a small
-            // graph stays at its natural size rather than blowing up).
+            // Shrink only as much as the nodes need, never magnify past 1:1 (a small graph stays
+            // at its natural size) and never below legible labels (a large graph is centred at
+            // that scale instead; pan to see the rest).
             let view = self.view_rect.shrink(12.0);
-            let scale = (view.width() / bb.width()).min(view.height() / bb.height()).clamp(0.1, 1.0);
+            let scale = (view.width() / bb.width()).min(view.height() / bb.height()).clamp(MIN_FIT_SCALE, 1.0);
             let translation = view.center().to_vec2() - bb.center().to_vec2() * scale;
             *to_global = TSTransform::new(translation, scale);
         }

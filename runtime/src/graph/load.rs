@@ -9,6 +9,7 @@ use ron::extensions::Extensions;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::annotations::{CommentV2, GroupV2, convert};
 use super::config_value::{MAX_CONFIG_DEPTH, optional_config};
 use super::{FORMAT_VERSION, Graph, Node, PortRef, Settings, SourceMap, WhenFull, Wire};
 use crate::problem::{Location, MAX_NAME, Problem, Problems, cut};
@@ -46,6 +47,43 @@ struct GraphFileV1 {
     nodes: Vec<NodeV1>,
     #[serde(default)]
     wires: Vec<WireV1>,
+}
+
+/// Format 2: format 1 plus comments and groups.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GraphFileV2 {
+    #[allow(dead_code)]
+    format: u32,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    settings: Settings,
+    #[serde(default)]
+    nodes: Vec<NodeV1>,
+    #[serde(default)]
+    wires: Vec<WireV1>,
+    #[serde(default)]
+    comments: Vec<CommentV2>,
+    #[serde(default)]
+    groups: Vec<GroupV2>,
+}
+
+impl From<GraphFileV1> for GraphFileV2 {
+    fn from(f: GraphFileV1) -> Self {
+        GraphFileV2 {
+            format: f.format,
+            name: f.name,
+            description: f.description,
+            settings: f.settings,
+            nodes: f.nodes,
+            wires: f.wires,
+            comments: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
 }
 
 fn default_version() -> u32 {
@@ -113,7 +151,11 @@ pub fn parse(text: &str) -> Result<(Graph, SourceMap), Problems> {
     let graph = match format {
         1 => {
             let file: GraphFileV1 = opts.from_str(text).map_err(|e| Problems::from(syntax_problem(&e, text, &map)))?;
-            from_v1(file, &map)?
+            from_v2(file.into(), &map)?
+        }
+        2 => {
+            let file: GraphFileV2 = opts.from_str(text).map_err(|e| Problems::from(syntax_problem(&e, text, &map)))?;
+            from_v2(file, &map)?
         }
         n if n > FORMAT_VERSION => {
             return Err(Problems::from(Problem::error(
@@ -152,7 +194,7 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<(Graph, SourceMap), Problems> {
     }
 }
 
-fn from_v1(file: GraphFileV1, map: &SourceMap) -> Result<Graph, Problems> {
+fn from_v2(file: GraphFileV2, map: &SourceMap) -> Result<Graph, Problems> {
     let mut problems = Vec::new();
     for (i, n) in file.nodes.iter().enumerate() {
         if let Some((x, y)) = n.position
@@ -172,10 +214,20 @@ fn from_v1(file: GraphFileV1, map: &SourceMap) -> Result<Graph, Problems> {
             ));
         }
     }
+    let node_ids: Vec<&str> = file.nodes.iter().map(|n| n.id.as_str()).collect();
+    let (comments, groups) = match convert(file.comments, file.groups, &node_ids, map) {
+        Ok(annotations) => annotations,
+        Err(p) => {
+            problems.extend(p);
+            Default::default()
+        }
+    };
     if !problems.is_empty() {
         return Err(Problems(problems));
     }
     Ok(Graph {
+        comments,
+        groups,
         name: file.name,
         description: file.description,
         settings: file.settings,

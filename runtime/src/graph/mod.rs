@@ -2,6 +2,7 @@
 //! settings. This is the in-memory form of a graph file; the editor edits it and the
 //! executor runs it. Canvas ids and GUI types never appear here.
 
+mod annotations;
 mod config_value;
 mod load;
 mod source_map;
@@ -9,6 +10,7 @@ mod source_map;
 mod tests;
 mod write;
 
+pub use annotations::{Comment, DEFAULT_GROUP_COLOR, Group};
 pub use config_value::{MAX_CONFIG_DEPTH, depth as config_depth};
 pub use load::{MAX_POSITION, RON_RECURSION_LIMIT, load_file, parse, parse_bytes};
 pub use source_map::SourceMap;
@@ -19,8 +21,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The newest graph file format this build reads and the one it writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest graph file format this build reads. Format 2 adds comments and groups; a graph
+/// without them is still written as format 1, so older builds keep opening it.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Default capacity of a wire, in events, when neither the wire nor the graph sets one.
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -38,6 +41,10 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     /// Wires, in file order.
     pub wires: Vec<Wire>,
+    /// Notes on the canvas (format 2 on).
+    pub comments: Vec<Comment>,
+    /// Named, coloured groups of nodes (format 2 on).
+    pub groups: Vec<Group>,
 }
 
 /// Graph-wide settings; every field is optional.
@@ -181,6 +188,10 @@ impl Graph {
             return base.to_string();
         }
         (2..).map(|i| format!("{base}_{i}")).find(|id| self.node(id).is_none()).unwrap_or_default()
+    }
+    /// The oldest file format that holds everything in this graph (what [`to_ron`] writes).
+    pub fn format(&self) -> u32 {
+        if self.comments.is_empty() && self.groups.is_empty() { 1 } else { 2 }
     }
     /// Capacity of `wire`, after defaults.
     pub fn capacity_of(&self, wire: &Wire) -> usize {

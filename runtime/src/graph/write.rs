@@ -14,7 +14,8 @@ const INLINE_WIDTH: usize = 72;
 /// Serializes a graph as RON text.
 pub fn to_ron(graph: &Graph) -> String {
     let mut out = String::from("(\n");
-    let _ = writeln!(out, "{INDENT}format: {FORMAT_VERSION},");
+    // The oldest format that holds the graph, so older builds open what they can.
+    let _ = writeln!(out, "{INDENT}format: {},", graph.format().min(FORMAT_VERSION));
     if let Some(name) = &graph.name {
         let _ = writeln!(out, "{INDENT}name: {},", string(name));
     }
@@ -46,8 +47,41 @@ pub fn to_ron(graph: &Graph) -> String {
         let _ = writeln!(out, "{INDENT}{INDENT}{},", wire_line(wire));
     }
     let _ = writeln!(out, "{INDENT}],");
+    write_annotations(&mut out, graph);
     out.push_str(")\n");
     out
+}
+
+/// Comments and groups (format 2), one per line; nothing when there are none.
+fn write_annotations(out: &mut String, graph: &Graph) {
+    if !graph.comments.is_empty() {
+        let _ = writeln!(out, "{INDENT}comments: [");
+        for c in &graph.comments {
+            let [x, y] = c.position;
+            let _ = writeln!(
+                out,
+                "{INDENT}{INDENT}(id: {}, text: {}, position: ({x:?}, {y:?})),",
+                string(&c.id),
+                string(&c.text)
+            );
+        }
+        let _ = writeln!(out, "{INDENT}],");
+    }
+    if !graph.groups.is_empty() {
+        let _ = writeln!(out, "{INDENT}groups: [");
+        for g in &graph.groups {
+            let [r, gr, b] = g.color;
+            let nodes: Vec<String> = g.nodes.iter().map(|n| string(n)).collect();
+            let _ = writeln!(
+                out,
+                "{INDENT}{INDENT}(id: {}, name: {}, color: ({r}, {gr}, {b}), nodes: [{}]),",
+                string(&g.id),
+                string(&g.name),
+                nodes.join(", ")
+            );
+        }
+        let _ = writeln!(out, "{INDENT}],");
+    }
 }
 
 fn write_node(out: &mut String, node: &Node) {
@@ -217,7 +251,46 @@ mod tests {
                     when_full: Some(WhenFull::DropOldest),
                 },
             ],
+            ..Default::default()
         }
+    }
+
+    #[test]
+    fn comments_and_groups_round_trip_as_format_2_and_a_graph_without_them_stays_format_1() {
+        let plain = sample();
+        assert!(to_ron(&plain).contains("format: 1,"));
+        let mut g = sample();
+        g.comments.push(crate::graph::Comment {
+            id: "c1".into(),
+            text: "Reads \"x\"\nthen fans out".into(),
+            position: [-20.5, 300.0],
+        });
+        g.groups.push(crate::graph::Group {
+            id: "g1".into(),
+            name: "Ingest".into(),
+            color: [200, 120, 40],
+            nodes: vec!["read".into(), "odd keys".into()],
+        });
+        let text = to_ron(&g);
+        assert!(text.contains("format: 2,"), "{text}");
+        let (back, _) = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(back, g);
+        assert_eq!(to_ron(&back), text);
+    }
+
+    #[test]
+    fn a_group_naming_a_missing_node_is_refused_naming_the_group() {
+        let text = "(format: 2, nodes: [(id: \"a\", kind: \"map\", config: ())],\n groups: [(id: \"g\", name: \"G\", nodes: [\"a\", \"b\"])])";
+        let problems = parse(text).map(|_| ()).expect_err("refused");
+        let p = &problems.0[0];
+        assert!(p.message.contains("group `g` names node `b`"), "{p}");
+        assert_eq!(p.location.line_col.map(|(l, _)| l), Some(2), "{p}");
+    }
+
+    #[test]
+    fn a_format_1_file_cannot_hold_comments() {
+        let text = "(format: 1, nodes: [], comments: [(id: \"c\", text: \"hi\")])";
+        assert!(parse(text).is_err());
     }
 
     #[test]

@@ -1,0 +1,73 @@
+//! Comments and groups on the canvas (drawn by [`crate::editor::canvas_notes`]), and where
+//! new cards go so that they cover none.
+
+use egui::{LayerId, Rect, Ui, pos2};
+use streamloom_runtime::Graph;
+
+use super::{Canvas, NODE_SIZE};
+use crate::editor::actions::Action;
+use crate::editor::canvas_notes::{GroupFrame, NotesOutput};
+
+impl Canvas {
+    /// Comments, and group title bars (dragging one moves its nodes on the canvas; the move
+    /// reaches the model as one edit when the pointer is released).
+    pub(super) fn show_notes(
+        &mut self,
+        ui: &mut Ui,
+        graph: &Graph,
+        frames: &[GroupFrame],
+        view_rect: Rect,
+        actions: &mut Vec<Action>,
+    ) {
+        self.group_titles = frames.iter().map(|f| (f.id.clone(), f.title)).collect();
+        if graph.comments.is_empty() && frames.is_empty() {
+            self.notes.comment_rects.clear();
+            return;
+        }
+        let layer = LayerId::new(ui.layer_id().order, self.id);
+        let clip = self.to_global.inverse() * view_rect;
+        let mut notes_ui = ui.new_child(egui::UiBuilder::new().layer_id(layer).max_rect(clip).id_salt("notes"));
+        notes_ui.set_clip_rect(clip);
+        let mut out = NotesOutput::default();
+        self.notes.show(&mut notes_ui, graph, frames, &mut out);
+        actions.append(&mut out.actions);
+        if let Some((ids, delta)) = out.move_nodes {
+            for id in ids {
+                if let Some(&n) = self.by_id.get(&id)
+                    && let Some(info) = self.snarl.get_node_info_mut(n)
+                {
+                    info.pos += delta;
+                }
+            }
+            ui.ctx().request_repaint();
+        }
+    }
+
+    /// Where a group's title bar was drawn last frame, on screen (for tests that drag groups).
+    pub fn group_title_screen_rect(&self, id: &str) -> Option<Rect> {
+        self.group_titles.get(id).map(|r| self.to_global * *r)
+    }
+
+    /// Where a comment was drawn last frame, on screen (for tests that drag comments).
+    pub fn comment_screen_rect(&self, id: &str) -> Option<Rect> {
+        self.notes.comment_rects.get(id).map(|r| self.to_global * *r)
+    }
+
+    /// The top-left corner nearest to `want` (canvas) where a new card covers no other.
+    pub fn free_spot(&self, graph: &Graph, want: [f32; 2]) -> [f32; 2] {
+        let occupied: Vec<Rect> = graph
+            .nodes
+            .iter()
+            .filter_map(|n| {
+                let measured = self.by_id.get(&n.id).and_then(|id| self.node_rects.iter().find(|(m, _)| m == id));
+                match (measured, n.position) {
+                    (Some((_, r)), _) => Some(*r),
+                    (None, Some([x, y])) => Some(Rect::from_min_size(pos2(x, y), NODE_SIZE)),
+                    (None, None) => None,
+                }
+            })
+            .collect();
+        let p = crate::editor::placement::free_spot(&occupied, pos2(want[0], want[1]), NODE_SIZE);
+        [p.x, p.y]
+    }
+}

@@ -1,0 +1,55 @@
+//! Where a new node goes: the free spot nearest to where it was asked for, so that cards
+//! added to the canvas never cover each other.
+
+use egui::{Pos2, Rect, Vec2, vec2};
+
+/// Room kept between a new card and its neighbours (canvas units).
+pub const GAP: f32 = 24.0;
+
+/// Distance between the spots tried, ring after ring around the wanted one (canvas units).
+const STEP: f32 = 40.0;
+
+/// Rings tried before giving up and taking the wanted spot.
+const RINGS: i32 = 60;
+
+/// The top-left corner nearest to `want` where a card of `size` overlaps none of `occupied`
+/// (with [`GAP`] around it); `want` itself when it is free.
+pub fn free_spot(occupied: &[Rect], want: Pos2, size: Vec2) -> Pos2 {
+    let fits = |p: Pos2| {
+        let r = Rect::from_min_size(p, size).expand(GAP);
+        !occupied.iter().any(|o| o.intersects(r))
+    };
+    if fits(want) {
+        return want;
+    }
+    for ring in 1..=RINGS {
+        // Every spot on the square ring, nearest to `want` first.
+        let mut spots: Vec<Pos2> = Vec::new();
+        for i in -ring..=ring {
+            for (dx, dy) in [(i, -ring), (i, ring), (-ring, i), (ring, i)] {
+                spots.push(want + vec2(dx as f32, dy as f32) * STEP);
+            }
+        }
+        spots.sort_by(|a, b| a.distance_sq(want).total_cmp(&b.distance_sq(want)));
+        if let Some(p) = spots.into_iter().find(|p| fits(*p)) {
+            return p;
+        }
+    }
+    want
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use egui::pos2;
+
+    #[test]
+    fn a_free_spot_is_kept_and_a_taken_one_moves_just_clear_of_the_card() {
+        let size = vec2(200.0, 110.0);
+        assert_eq!(free_spot(&[], pos2(5.0, 5.0), size), pos2(5.0, 5.0));
+        let taken = [Rect::from_min_size(pos2(0.0, 0.0), size)];
+        let p = free_spot(&taken, pos2(0.0, 0.0), size);
+        assert!(!Rect::from_min_size(p, size).expand(GAP).intersects(taken[0]), "{p:?}");
+        assert!(p.distance(pos2(0.0, 0.0)) < 250.0, "{p:?} is not near");
+    }
+}

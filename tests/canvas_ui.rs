@@ -536,6 +536,8 @@ fn the_editor_repaints_at_the_sample_rate_while_running_and_not_when_paused_or_e
     step_for(&mut h, 3.5);
     assert!(h.state().runner().is_paused());
     assert_eq!(repaint_delay(&h), std::time::Duration::MAX, "a paused, settled run does not repaint");
+    assert_eq!(h.query_all_by_label("● paused").count(), 2, "paused cards say so, not \"running\"");
+    assert_eq!(h.query_all_by_label_contains("/s").count(), 0, "a paused card shows no rate");
     h.get_by_label("⏵ Resume").click();
     step_for(&mut h, 0.3);
     assert!(repaint_delay(&h) <= std::time::Duration::from_millis(250), "resumed: repaints again");
@@ -551,6 +553,7 @@ fn the_editor_repaints_at_the_sample_rate_while_running_and_not_when_paused_or_e
     let gen_status = h.state().runner().snapshot().and_then(|s| s.node("gen")).map(|n| n.status.name());
     assert_eq!(gen_status, Some("finished"), "a stopped source reads finished");
     assert!(h.query_all_by_label_contains("finished").count() > 0, "the card says finished");
+    assert_eq!(h.query_all_by_label_contains("/s").count(), 0, "an ended card keeps no stale rate");
 }
 
 #[test]

@@ -286,6 +286,7 @@ impl EditorApp {
                     focus,
                     wire: wire.as_ref(),
                     edited_since_run: &self.run_diff.changed,
+                    paused: self.runner.is_paused(),
                 };
                 self.canvas.show(ui, &input)
             })

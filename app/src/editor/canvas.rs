@@ -99,6 +99,8 @@ pub struct CanvasInput<'a> {
     pub wire: Option<&'a (PortRef, PortRef)>,
     /// Nodes edited since the live run started (marked on their cards).
     pub edited_since_run: &'a HashSet<String>,
+    /// The live run is paused (running nodes say so, and show no rate).
+    pub paused: bool,
 }
 
 impl Default for Canvas {
@@ -309,6 +311,7 @@ impl Canvas {
             group_frames: &frames,
             selected,
             edited_since_run: input.edited_since_run,
+            paused: input.paused,
             sketch,
         };
         let response = SnarlWidget::new().id(self.id).style(style()).show(&mut self.snarl, &mut viewer, ui);

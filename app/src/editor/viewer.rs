@@ -14,7 +14,7 @@ use super::actions::{Action, WireEnd};
 use super::format;
 use super::pins::{PinKey, SharedPins, TrackedPin};
 use super::ports::{PortCache, type_color};
-use super::problems::{ERROR, ProblemIndex};
+use super::problems::{ERROR, ProblemIndex, WARNING};
 use super::wire_colors::PinColors;
 
 /// What the canvas stores per node: only the model id. Everything else is read from the model.
@@ -77,6 +77,8 @@ pub struct GraphViewer<'a> {
     pub selected: Vec<String>,
     /// Nodes edited since the live run started.
     pub edited_since_run: &'a std::collections::HashSet<String>,
+    /// The live run is paused.
+    pub paused: bool,
     /// Nodes whose header and pin names are not drawn this frame (off screen, or too small to
     /// read): their cards keep their size, without a widget per text.
     pub sketch: std::collections::HashSet<NodeId>,
@@ -210,8 +212,10 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         ui: &mut Ui,
         snarl: &mut Snarl<CanvasNode>,
     ) {
-        // Plain labels: a click on them selects the node instead of selecting text.
+        // Plain labels: a click on them selects the node instead of selecting text; lines never
+        // wrap (a wrapped card grows down over the cards below it).
         ui.style_mut().interaction.selectable_labels = false;
+        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
         let Some(id) = snarl.get_node(node).map(|n| n.id.clone()) else { return };
         let kind = self.nodes.get(id.as_str()).map(|n| n.kind.clone()).unwrap_or_default();
         if self.sketch.contains(&node) && self.registry.get(&kind).is_some() && !self.edited_since_run.contains(&id) {
@@ -317,9 +321,18 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         ui.vertical(|ui| {
             if let Some(s) = self.node_metrics.get(id.as_str()) {
                 ui.horizontal(|ui| {
-                    ui.label(RichText::new(format!("● {}", s.status.name())).color(status_color(s.status)).small());
-                    let rate = s.rate_out.max(s.rate_in);
-                    ui.label(RichText::new(format::rate(rate)).small().monospace());
+                    // A rate is shown while the node runs; a paused or ended node has none.
+                    let running = s.status == NodeStatus::Running;
+                    let (name, color) = if running && self.paused {
+                        ("paused", WARNING)
+                    } else {
+                        (s.status.name(), status_color(s.status))
+                    };
+                    ui.label(RichText::new(format!("● {name}")).color(color).small());
+                    if running && !self.paused {
+                        let rate = s.rate_out.max(s.rate_in);
+                        ui.label(RichText::new(format::rate(rate)).small().monospace());
+                    }
                 });
                 ui.label(
                     RichText::new(format!("in {}  out {}", format::count(s.events_in), format::count(s.events_out)))

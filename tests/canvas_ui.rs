@@ -653,3 +653,31 @@ fn ctrl_g_groups_the_inspected_node_and_edit_menu_adds_a_comment() {
     h.run_ok();
     assert_eq!(h.state().graph().comments.len(), 1);
 }
+
+#[test]
+fn the_metrics_panel_keeps_its_height_during_a_run() {
+    let g = Graph {
+        nodes: vec![
+            node("gen", "generator", [0.0, 0.0], json!({"rate": 200.0, "payload": "sequence", "seed": 1})),
+            node("sink", "null_sink", [300.0, 0.0], json!({})),
+        ],
+        wires: vec![Wire::new(PortRef::new("gen", "out"), PortRef::new("sink", "in"))],
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_ui_state(|ui, app: &mut EditorApp| app.ui(ui), EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    h.get_by_label("▶ Run").click();
+    h.run_ok();
+    h.get_by_label("Metrics").click();
+    step_for(&mut h, 0.5);
+    let top = h.get_by_label("Metrics").rect().top();
+    // Before the fix each frame grew the panel by a chart title's height, until it covered the canvas.
+    step_for(&mut h, 1.5);
+    let later = h.get_by_label("Metrics").rect().top();
+    assert!((later - top).abs() < 1.0, "the bottom panel moved from y={top} to y={later}");
+    assert!(later > 300.0, "the canvas keeps its room: the panel starts at y={later}");
+    h.get_by_label("⏹ Stop").click();
+    step_for(&mut h, 0.5);
+}

@@ -438,7 +438,11 @@ impl Canvas {
     fn paint_wire_labels(&mut self, ui: &Ui, input: &CanvasInput<'_>) {
         self.wire_labels.clear();
         self.gauge_texts.clear();
-        let painter = ui.ctx().layer_painter(LayerId::new(ui.layer_id().order, self.id));
+        // Clipped to the canvas: the labels never spill over the panels around it.
+        let painter = ui
+            .ctx()
+            .layer_painter(LayerId::new(ui.layer_id().order, self.id))
+            .with_clip_rect(self.to_global.inverse() * self.view_rect);
         let pins = self.pins.borrow();
         // Canvas units per screen point (labels grow with the canvas only when zoomed in).
         let k = 1.0 / self.to_global.scaling.clamp(0.05, 1.0);

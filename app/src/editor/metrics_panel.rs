@@ -54,11 +54,12 @@ impl MetricsPanel {
                 });
             });
             let w = (ui.available_width() / 3.0 - 6.0).max(120.0);
-            let h = ui.available_height().max(80.0);
+            // Each chart takes the height left under its title: a chart as tall as the whole
+            // panel would grow the panel by its title's height on every frame.
             ui.vertical(|ui| {
                 ui.set_width(w);
                 ui.label("Throughput (events/s; dashed: in)");
-                chart("throughput", h, "events/s").show(ui, |p| {
+                chart("throughput", ui.available_height().max(80.0), "events/s").show(ui, |p| {
                     for (i, id) in node_ids.iter().enumerate().filter(|(_, id)| self.nodes.contains(*id)) {
                         p.line(
                             Line::new(format!("{id} out"), series(&history, |s| s.rate_out.get(i).map(|v| *v as f64)))
@@ -76,7 +77,7 @@ impl MetricsPanel {
                 ui.set_width(w);
                 ui.label("Queue depth (dotted: capacity)");
                 let snap = runner.snapshot();
-                chart("depth", h, "events queued").show(ui, |p| {
+                chart("depth", ui.available_height().max(80.0), "events queued").show(ui, |p| {
                     for (i, id) in wire_ids.iter().enumerate().filter(|(_, id)| self.wires.contains(*id)) {
                         p.line(
                             Line::new(id.clone(), series(&history, |s| s.max_depth.get(i).map(|v| *v as f64)))
@@ -95,7 +96,7 @@ impl MetricsPanel {
             ui.vertical(|ui| {
                 ui.set_width(w);
                 ui.label("Errors and drops (totals)");
-                chart("errors", h, "events").show(ui, |p| {
+                chart("errors", ui.available_height().max(80.0), "events").show(ui, |p| {
                     for (i, id) in node_ids.iter().enumerate().filter(|(_, id)| self.nodes.contains(*id)) {
                         p.line(
                             Line::new(format!("{id} errors"), series(&history, |s| s.errors.get(i).map(|v| *v as f64)))

@@ -212,10 +212,8 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         ui: &mut Ui,
         snarl: &mut Snarl<CanvasNode>,
     ) {
-        // Plain labels: a click on them selects the node instead of selecting text; lines never
-        // wrap (a wrapped card grows down over the cards below it).
+        // Plain labels: a click on them selects the node instead of selecting text.
         ui.style_mut().interaction.selectable_labels = false;
-        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
         let Some(id) = snarl.get_node(node).map(|n| n.id.clone()) else { return };
         let kind = self.nodes.get(id.as_str()).map(|n| n.kind.clone()).unwrap_or_default();
         if self.sketch.contains(&node) && self.registry.get(&kind).is_some() && !self.edited_since_run.contains(&id) {
@@ -317,6 +315,8 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
     ) {
         // Plain labels: a click on them selects the node instead of selecting text.
         ui.style_mut().interaction.selectable_labels = false;
+        // Lines never wrap: a wrapped card grows down over the cards below it.
+        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
         let Some(id) = snarl.get_node(node).map(|n| n.id.clone()) else { return };
         ui.vertical(|ui| {
             if let Some(s) = self.node_metrics.get(id.as_str()) {
@@ -362,8 +362,8 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
                     ui.label(RichText::new(truncate(&line, 48)).small().color(own_state_color(s.state)))
                         .on_hover_text(&line);
                 }
-                if let Some(line) = s.gauges_line() {
-                    ui.label(RichText::new(truncate(&line, 48)).small().monospace()).on_hover_text(&line);
+                for line in gauge_lines(s, CARD_LINE) {
+                    ui.label(RichText::new(line).small().monospace());
                 }
                 if s.errors > 0 || s.dropped > 0 {
                     ui.label(
@@ -554,4 +554,24 @@ fn truncate(s: &str, max: usize) -> String {
         let t: String = s.chars().take(max).collect();
         format!("{t}…")
     }
+}
+
+/// Characters in a card's line of gauges.
+const CARD_LINE: usize = 28;
+
+/// A node's gauges as `name value` pairs, packed into lines of at most `width` characters
+/// (a pair longer than that has a line of its own).
+fn gauge_lines(s: &NodeSnapshot, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for (name, value) in &s.gauges {
+        let pair = format!("{name} {}", format::count(*value));
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 2 + pair.chars().count() <= width => {
+                line.push_str("  ");
+                line.push_str(&pair);
+            }
+            _ => lines.push(pair),
+        }
+    }
+    lines
 }

@@ -352,6 +352,21 @@ fn fit_never_zooms_below_legible_and_centres_a_graph_too_big_to_fit() {
 }
 
 #[test]
+fn the_fit_button_shows_every_node_even_when_that_takes_a_small_scale() {
+    let mut h = harness(EditorApp::new(registry(), Some((large_graph(), None))));
+    h.run_ok();
+    h.get_by_label("Fit").click();
+    h.run_ok();
+    let canvas = h.state().canvas();
+    assert!(canvas.transform().scaling < 0.7, "smaller than an opened graph's floor");
+    let view = canvas.view_rect().expand(1.0);
+    for n in &h.state().graph().nodes {
+        let r = canvas.node_screen_rect(&n.id).expect("drawn");
+        assert!(view.contains_rect(r), "{} at {r:?} is outside the view {view:?}", n.id);
+    }
+}
+
+#[test]
 fn one_ctrl_wheel_notch_zooms_between_10_and_15_percent() {
     let mut h = harness(EditorApp::new(registry(), Some((two_nodes(), None))));
     h.run_ok();

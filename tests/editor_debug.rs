@@ -263,8 +263,13 @@ fn the_run_summary_opens_when_a_run_ends_with_numbers_equal_to_the_metrics_and_r
             n.dropped.to_string(),
         ]
     };
-    assert_eq!(row, vec![expect(source), expect(sink)], "sources, then sinks; the map is not listed");
-    assert_eq!(shown(&h, "40"), 1, "gen's out");
+    let map = s.nodes.iter().find(|n| n.kind == "map").unwrap();
+    assert_eq!(
+        row,
+        vec![expect(source), expect(map), expect(sink)],
+        "sources, operators, sinks: the map's 20 errors have their row"
+    );
+    assert_eq!(shown(&h, "40"), 2, "gen's out and map's in");
     assert!(shown(&h, "20") >= 1, "sink's in");
 
     // Closed with its ×, reopened from the toolbar.

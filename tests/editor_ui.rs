@@ -664,6 +664,17 @@ fn a_refused_run_lists_each_problem_once_and_an_edit_clears_it() {
     // The Problems panel names the node: "node `loose`: required input ...".
     let listed = h.query_all_by_label_contains("`loose`: required input `in` is not connected").count();
     assert_eq!(listed, 1, "listed once, not once from validation and once from the refused start");
+    // The tab counts what the list shows, and the status bar counts errors as the start did.
+    let (run, others) = streamloom::editor::problems::listed(
+        h.state().problems(),
+        &h.state().runner().start_problems,
+        h.state().runner().run_problems(),
+    );
+    let rows = run.len() + others.len();
+    h.get_by_label(&format!("Problems ({rows})"));
+    let errors = others.iter().filter(|p| p.is_error()).count();
+    h.get_by_label(&format!("cannot run: {errors} error(s), see Problems"));
+    h.get_by_label(&format!("⛔ {errors} error(s)"));
     // Deleting the loose node fixes it: nothing stale stays listed.
     h.state_mut().select_node("loose");
     h.run_ok();
@@ -671,4 +682,5 @@ fn a_refused_run_lists_each_problem_once_and_an_edit_clears_it() {
     h.run_ok();
     assert!(h.query_by_label_contains("is not connected").is_none());
     assert!(h.state().runner().start_problems.is_empty());
+    assert!(h.query_by_label_contains("cannot run").is_none(), "the refusal is gone from the status bar");
 }

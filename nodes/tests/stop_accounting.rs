@@ -161,3 +161,36 @@ fn a_stopped_generator_loses_nothing_between_generating_and_sending() {
         assert_node_equation(sink);
     }
 }
+
+#[test]
+fn whole_run_rates_leave_pauses_out_and_the_snapshot_says_how_long_the_run_was_paused() {
+    let g = graph(
+        vec![
+            node("gen", "generator", json!({"count": 600, "rate": 2000.0, "payload": "sequence", "seed": 1})),
+            node("sink", "null_sink", json!({})),
+        ],
+        vec![wire("gen", "sink")],
+        64,
+        16,
+    );
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = start(&engine, &g, RunOptions::default());
+    std::thread::sleep(Duration::from_millis(100));
+    h.pause();
+    std::thread::sleep(Duration::from_millis(600));
+    let paused = h.snapshot_now();
+    assert!(paused.paused_secs >= 0.5, "the current pause counts: {}", paused.paused_secs);
+    h.resume();
+    assert_eq!(wait(&engine, &h, 10), RunOutcome::Completed);
+    let s = h.snapshot();
+    let source = n(&s, "gen");
+    assert_eq!(source.events_out, 600);
+    assert!(s.paused_secs >= 0.6 && s.paused_secs < s.elapsed_secs, "{} of {}", s.paused_secs, s.elapsed_secs);
+    let running = s.elapsed_secs - s.paused_secs;
+    assert!(
+        (source.rate_out * running - 600.0).abs() < 1.0,
+        "rate {} over {running} s of running, not over the {} s with the pause",
+        source.rate_out,
+        s.elapsed_secs
+    );
+}

@@ -251,8 +251,10 @@ pub struct WireSnapshot {
 /// All counters at one instant.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MetricsSnapshot {
-    /// Seconds since the graph started.
+    /// Seconds since the graph started (pauses included).
     pub elapsed_secs: f64,
+    /// Of those, seconds spent paused (whole-run rates leave them out).
+    pub paused_secs: f64,
     /// Per node, in graph order.
     pub nodes: Vec<NodeSnapshot>,
     /// Per wire, in graph order.

@@ -19,7 +19,7 @@ use super::palette::Palette;
 use super::ports::PortCache;
 use super::problems::{self, ProblemIndex};
 use super::quick_add::QuickAdd;
-use super::run::Runner;
+use super::run::{CANNOT_RUN, Runner};
 use super::run_summary::RunSummary;
 use super::sidebar::Sidebar;
 
@@ -194,6 +194,10 @@ impl EditorApp {
         // last start was refused stale (validation below says what still holds).
         self.runner.dismiss_run_problems();
         self.runner.start_problems.clear();
+        // "cannot run: …" was about the graph before this edit.
+        if self.status.as_ref().is_some_and(|s| s.text.starts_with(CANNOT_RUN)) {
+            self.status = None;
+        }
         let graph = self.doc.graph();
         self.run_diff =
             self.run_graph.as_ref().map(|r| super::run_diff::RunDiff::between(r, graph)).unwrap_or_default();
@@ -322,7 +326,9 @@ impl EditorApp {
         // list) and keeps that height, leaving the charts cramped when switching to Metrics.
         ui.set_min_height(ui.available_height());
         ui.horizontal(|ui| {
-            let n = self.problems.all().len() + self.runner.start_problems.len() + self.runner.run_problems().len();
+            let (run, others) =
+                problems::listed(&self.problems, &self.runner.start_problems, self.runner.run_problems());
+            let n = run.len() + others.len();
             let label = if n == 0 { "Problems".to_string() } else { format!("Problems ({n})") };
             ui.selectable_value(&mut self.bottom_tab, BottomTab::Problems, label);
             ui.selectable_value(&mut self.bottom_tab, BottomTab::Metrics, "Metrics");

@@ -66,6 +66,8 @@ pub struct Canvas {
     to_global: TSTransform,
     view_rect: Rect,
     fit_pending: u8,
+    /// The smallest scale the pending fit may choose.
+    fit_min: f32,
     last_selected: Vec<NodeId>,
     wire_labels: Vec<(Rect, usize)>,
     gauge_texts: Vec<(String, String)>,
@@ -113,6 +115,7 @@ impl Default for Canvas {
             to_global: TSTransform::IDENTITY,
             view_rect: Rect::NOTHING,
             fit_pending: 3,
+            fit_min: super::viewer::MIN_FIT_SCALE,
             last_selected: Vec::new(),
             wire_labels: Vec::new(),
             gauge_texts: Vec::new(),
@@ -136,10 +139,12 @@ impl Canvas {
         self.id
     }
 
-    /// Fits every node into view on the next frame.
+    /// Fits every node into view on the next frame (the user asked: the whole graph is shown,
+    /// however small; a graph opened is fitted no smaller than legible).
     pub fn request_fit(&mut self) {
         // Repeated for a few frames: panel sizes settle after the first one.
         self.fit_pending = 3;
+        self.fit_min = super::viewer::MIN_ASKED_FIT_SCALE;
     }
 
     /// The canvas point at the centre of the view.
@@ -303,6 +308,7 @@ impl Canvas {
             pins: self.pins.clone(),
             actions: Vec::new(),
             fit,
+            fit_min: self.fit_min,
             forced: self.forced.take(),
             view_rect,
             to_global: self.to_global,

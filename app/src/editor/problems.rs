@@ -64,6 +64,21 @@ impl ProblemIndex {
     }
 }
 
+/// The problems the panel lists, each once: the last run's failures, then the reasons its
+/// start was refused that validation does not repeat, then validation's. The tab's count is
+/// this list's length.
+pub fn listed<'a>(
+    problems: &'a ProblemIndex,
+    start_problems: &'a [Problem],
+    run_problems: &'a [Problem],
+) -> (Vec<&'a Problem>, Vec<&'a Problem>) {
+    // A start refused for a validation problem repeats it: list each problem once.
+    let fresh = start_problems
+        .iter()
+        .filter(|p| !problems.all().iter().any(|q| q.location == p.location && q.message == p.message));
+    (run_problems.iter().collect(), fresh.chain(problems.all()).collect())
+}
+
 /// Lists every problem (failures of the last run first, as `run: node `x` failed: ...`);
 /// returns the node or wire the user clicked.
 pub fn show_panel(
@@ -73,12 +88,13 @@ pub fn show_panel(
     run_problems: &[Problem],
 ) -> Option<Problem> {
     let mut clicked = None;
-    if problems.all().is_empty() && start_problems.is_empty() && run_problems.is_empty() {
+    let (run, others) = listed(problems, start_problems, run_problems);
+    if run.is_empty() && others.is_empty() {
         ui.label(RichText::new("✔ No problems: the graph can run.").color(Color32::from_rgb(110, 190, 110)));
         return None;
     }
     egui::ScrollArea::vertical().auto_shrink([false, true]).show(ui, |ui| {
-        for p in run_problems {
+        for p in run {
             let text = if p.is_error() {
                 format!("⛔ run: {} failed: {}", p.location, p.message)
             } else {
@@ -88,11 +104,7 @@ pub fn show_panel(
                 clicked = Some(p.clone());
             }
         }
-        // A start refused for a validation problem repeats it: list each problem once.
-        let fresh = start_problems
-            .iter()
-            .filter(|p| !problems.all().iter().any(|q| q.location == p.location && q.message == p.message));
-        for p in fresh.chain(problems.all()) {
+        for p in others {
             let color = severity_color(p.severity);
             let icon = if p.is_error() { "⛔" } else { "⚠" };
             let loc = p.location.to_string();

@@ -14,6 +14,9 @@ use streamloom_runtime::problem::Location;
 use streamloom_runtime::tap::TappedEvent;
 use streamloom_runtime::{Graph, Problem, Registry};
 
+/// How the status bar starts the message of a refused start (cleared by the next edit).
+pub const CANNOT_RUN: &str = "cannot run:";
+
 /// How often the runtime samples metrics for the editor; the UI repaints at this rate while a
 /// run is live and its counters move, and not at all otherwise.
 pub const REFRESH: Duration = Duration::from_millis(250);
@@ -110,9 +113,9 @@ impl Runner {
                 Ok(())
             }
             Err(problems) => {
-                let n = problems.0.len();
+                let errors = problems.0.iter().filter(|p| p.is_error()).count();
                 self.start_problems = problems.0;
-                Err(format!("cannot run: {n} problem(s), see Problems"))
+                Err(format!("{CANNOT_RUN} {errors} error(s), see Problems"))
             }
         }
     }

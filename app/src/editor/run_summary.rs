@@ -104,11 +104,12 @@ impl EditorApp {
     }
 }
 
-/// The table's rows, sources first then sinks (graph order within each): id, kind, in, out,
-/// errors, dropped, each straight from the snapshot.
+/// The table's rows, sources first, then operators, then sinks (graph order within each), so
+/// every error and drop in the totals has its row: id, kind, in, out, errors, dropped, each
+/// straight from the snapshot.
 pub fn rows(s: &MetricsSnapshot, registry: &streamloom_runtime::Registry) -> Vec<Vec<String>> {
     let mut out = Vec::new();
-    for cat in [Category::Source, Category::Sink] {
+    for cat in [Category::Source, Category::Operator, Category::Sink] {
         for n in s.nodes.iter().filter(|n| registry.get(&n.kind).is_some_and(|k| k.category() == cat)) {
             let counts = [n.events_in, n.events_out, n.errors, n.dropped].map(|v| v.to_string());
             out.push([n.id.clone(), n.kind.clone()].into_iter().chain(counts).collect());
@@ -126,7 +127,17 @@ fn summary(ui: &mut Ui, outcome: &RunOutcome, s: &MetricsSnapshot, registry: &st
             ui.label(RichText::new(format!("{node}: {message}")).color(ERROR));
         }
     }
-    ui.label(format!("Duration: {:.3} s", s.elapsed_secs));
+    if s.paused_secs > 0.0 {
+        // Whole-run rates on the cards leave the pauses out too.
+        ui.label(format!(
+            "Duration: {:.3} s, of which paused {:.3} s (running {:.3} s)",
+            s.elapsed_secs,
+            s.paused_secs,
+            (s.elapsed_secs - s.paused_secs).max(0.0)
+        ));
+    } else {
+        ui.label(format!("Duration: {:.3} s", s.elapsed_secs));
+    }
     ui.add_space(4.0);
     Grid::new("run-summary").num_columns(6).striped(true).spacing([12.0, 2.0]).show(ui, |ui| {
         for h in ["node", "kind", "in", "out", "errors", "dropped"] {

@@ -28,6 +28,8 @@ pub struct CanvasNode {
 /// Xvfb: at 0.6 the minified font atlas turns "g1" into "q1" and "out" into "ou:"; at 0.67 and
 /// above the labels read cleanly).
 pub const MIN_FIT_SCALE: f32 = 0.7;
+/// The smallest scale of a fit the user asked for (the Fit button): everything is shown.
+pub const MIN_ASKED_FIT_SCALE: f32 = 0.1;
 
 /// Colour of the mark on nodes edited since the run started.
 pub const EDITED: Color32 = Color32::from_rgb(235, 180, 70);
@@ -61,6 +63,8 @@ pub struct GraphViewer<'a> {
     pub actions: Vec<Action>,
     /// A canvas-space rectangle to fit into the view this frame.
     pub fit: Option<Rect>,
+    /// The smallest scale `fit` may choose.
+    pub fit_min: f32,
     /// A transform to apply this frame (zoom buttons).
     pub forced: Option<TSTransform>,
     /// The canvas rectangle on screen.
@@ -536,10 +540,10 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
             && bb.height() > 0.0
         {
             // Shrink only as much as the nodes need, never magnify past 1:1 (a small graph stays
-            // at its natural size) and never below legible labels (a large graph is centred at
-            // that scale instead; pan to see the rest).
+            // at its natural size). A graph opened never goes below legible labels (a large one
+            // is centred at that scale instead; pan to see the rest); the Fit button shows all.
             let view = self.view_rect.shrink(12.0);
-            let scale = (view.width() / bb.width()).min(view.height() / bb.height()).clamp(MIN_FIT_SCALE, 1.0);
+            let scale = (view.width() / bb.width()).min(view.height() / bb.height()).clamp(self.fit_min, 1.0);
             let translation = view.center().to_vec2() - bb.center().to_vec2() * scale;
             *to_global = TSTransform::new(translation, scale);
         }

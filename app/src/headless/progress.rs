@@ -131,6 +131,7 @@ mod tests {
     fn the_live_table_prints_each_nodes_own_state_message_and_gauges_under_it() {
         let s = MetricsSnapshot {
             elapsed_secs: 1.0,
+            paused_secs: 0.0,
             nodes: vec![
                 node("feed", Some(NodeState::Reconnecting), Some("attempt 3, next in 4.2 s"), &[("reconnects", 3)]),
                 node("quiet", None, None, &[]),

@@ -88,14 +88,16 @@ impl RunHandle {
     }
     /// A snapshot taken now, straight from the counters.
     pub fn snapshot_now(&self) -> MetricsSnapshot {
-        self.shared.snapshot(None, self.shared.started.elapsed().as_secs_f64())
+        self.shared.snapshot(None, self.shared.clock.elapsed_secs())
     }
     /// Pauses sources (events in flight keep draining).
     pub fn pause(&self) {
+        self.shared.clock.pause();
         self.paused.send_replace(true);
     }
     /// Resumes after [`RunHandle::pause`].
     pub fn resume(&self) {
+        self.shared.clock.resume();
         self.paused.send_replace(false);
     }
     /// Whether paused.
@@ -110,6 +112,7 @@ impl RunHandle {
             self.kill.cancel();
             return StopRequest::Killed;
         }
+        self.shared.clock.resume();
         self.paused.send_replace(false);
         self.stop.cancel();
         arm_kill_timer(&self.rt, self.kill.clone(), self.done.clone(), self.stop_timeout);

@@ -7,6 +7,7 @@
 //! [`sampler`] (snapshots and chart history), [`handle`] (what callers hold).
 
 mod catch_unwind;
+mod clock;
 mod handle;
 mod plan;
 mod sampler;
@@ -19,7 +20,7 @@ pub use handle::{RunHandle, StopRequest};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, AtomicUsize};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -220,7 +221,7 @@ pub fn start_validated(
         wires: wiring.wire_metrics,
         taps: wiring.taps,
         watched: AtomicUsize::new(watched),
-        started: Instant::now(),
+        clock: clock::RunClock::start(),
         redactor: plan.redactor,
         debug: debug.clone(),
     });

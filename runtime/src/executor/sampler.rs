@@ -32,7 +32,7 @@ pub(crate) async fn run(
             _ = ticker.tick() => false,
             _ = done.cancelled() => true,
         };
-        let t = shared.started.elapsed().as_secs_f64();
+        let t = shared.clock.elapsed_secs();
         let ins: Vec<u64> = shared.nodes.iter().map(|m| m.events_in.load(Ordering::Relaxed)).collect();
         let outs: Vec<u64> = shared.nodes.iter().map(|m| m.events_out.load(Ordering::Relaxed)).collect();
         recent.push_back((t, ins.clone(), outs.clone()));
@@ -71,12 +71,13 @@ pub(crate) async fn run(
     }
 }
 
-/// The final snapshot: rates over the whole run.
+/// The final snapshot: rates over the whole run, its pauses left out.
 pub(crate) fn final_snapshot(shared: &Shared) -> MetricsSnapshot {
-    let t = shared.started.elapsed().as_secs_f64().max(1e-9);
+    let t = shared.clock.elapsed_secs();
+    let active = (t - shared.clock.paused_secs()).max(1e-9);
     let whole: (Vec<f64>, Vec<f64>) = (
-        shared.nodes.iter().map(|m| m.events_in.load(Ordering::Relaxed) as f64 / t).collect(),
-        shared.nodes.iter().map(|m| m.events_out.load(Ordering::Relaxed) as f64 / t).collect(),
+        shared.nodes.iter().map(|m| m.events_in.load(Ordering::Relaxed) as f64 / active).collect(),
+        shared.nodes.iter().map(|m| m.events_out.load(Ordering::Relaxed) as f64 / active).collect(),
     );
     shared.snapshot(Some(&whole), t)
 }

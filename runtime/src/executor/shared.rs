@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
 use crate::metrics::{MetricsSnapshot, NodeMetrics, NodeSnapshot, WireMetrics, WireSnapshot};
 use crate::redact::Redactor;
@@ -21,7 +20,8 @@ pub(crate) struct Shared {
     pub taps: Vec<Arc<NodeTap>>,
     /// Index + 1 of the node whose tap records (0: none).
     pub watched: AtomicUsize,
-    pub started: Instant,
+    /// Time since the start, and the pauses.
+    pub clock: super::clock::RunClock,
     pub redactor: Redactor,
     /// The run's debug log.
     pub debug: Arc<crate::debug::DebugLog>,
@@ -88,6 +88,6 @@ impl Shared {
                 }
             })
             .collect();
-        MetricsSnapshot { elapsed_secs: t, nodes, wires }
+        MetricsSnapshot { elapsed_secs: t, paused_secs: self.clock.paused_secs(), nodes, wires }
     }
 }

@@ -140,7 +140,19 @@ impl DebugSidebar {
             format!("{} of {total} event(s) match", matching.len())
         };
         let paused = if self.paused { " · paused" } else { "" };
-        ui.label(RichText::new(format!("{count}{paused}")).weak());
+        // A full source lets its oldest events go: say so rather than look like the end.
+        let capacity_reached = self
+            .kept
+            .values()
+            .filter_map(|ring| ring.back().map(|k| (ring.len(), k.entry.source.capacity)))
+            .filter(|&(len, capacity)| len >= capacity.max(1))
+            .map(|(_, capacity)| capacity)
+            .max();
+        let full = match capacity_reached {
+            Some(cap) => format!(" · sources keep their newest {cap}, older ones are let go"),
+            None => String::new(),
+        };
+        ui.label(RichText::new(format!("{count}{full}{paused}")).weak());
         ui.separator();
         if total == 0 {
             ui.label(

@@ -100,9 +100,11 @@ pub fn range(kind: &ParamKind) -> Option<String> {
     }
 }
 
+/// What a new node has: a value, or `unset` for an optional parameter left out (the kind then
+/// uses the fallback its doc gives).
 fn default_text(v: Option<&Value>) -> String {
     match v {
-        None | Some(Value::Null) => "none".into(),
+        None | Some(Value::Null) => "unset".into(),
         Some(Value::String(s)) if s.is_empty() => "\"\" (empty)".into(),
         Some(v) => v.to_string(),
     }

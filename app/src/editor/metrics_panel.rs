@@ -75,7 +75,7 @@ impl MetricsPanel {
             });
             ui.vertical(|ui| {
                 ui.set_width(w);
-                ui.label("Queue depth (dotted: capacity)");
+                ui.label("Queue depth (highest per sample; dotted: capacity)");
                 let snap = runner.snapshot();
                 chart("depth", ui.available_height().max(80.0), "events queued").show(ui, |p| {
                     for (i, id) in wire_ids.iter().enumerate().filter(|(_, id)| self.wires.contains(*id)) {

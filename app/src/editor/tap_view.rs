@@ -18,7 +18,13 @@ pub fn recent_events(ui: &mut Ui, events: &[TappedEvent]) {
          (errors included), newest first; for a sink, what reached it (`received`).",
     );
     if events.is_empty() {
-        ui.label(RichText::new("Nothing has left this node yet.").weak());
+        ui.label(
+            RichText::new(
+                "Nothing recorded: a node's events are recorded while it is selected during a run \
+                 (select it, then run), or mark its output for debugging in the Debug sidebar.",
+            )
+            .weak(),
+        );
         return;
     }
     for t in events {

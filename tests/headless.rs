@@ -145,8 +145,11 @@ fn websocket_loopback_example_reads_back_every_event_it_broadcasts() {
     assert_eq!((client["state"].as_str(), client["status"].as_str()), (Some("closed"), Some("finished")), "{client}");
     assert!(client["gauges"]["reconnects"].is_u64(), "{client}");
     let server = &m["nodes"]["ws_server"];
-    assert_eq!(server["state"], "listening", "{server}");
-    assert!(server["state_message"].as_str().unwrap().ends_with("0 client(s); 0 message(s) skipped for slow clients"));
+    // Ended: the card and the summary must not keep saying "listening".
+    assert_eq!(server["state"], "closed", "{server}");
+    let message = server["state_message"].as_str().unwrap();
+    assert!(message.starts_with("stopped listening on ws://127.0.0.1:9402/; closed "), "{message}");
+    assert!(message.ends_with("client(s); 0 message(s) skipped for slow clients"), "{message}");
     assert_eq!((server["gauges"]["clients"].as_u64(), server["gauges"]["skipped"].as_u64()), (Some(0), Some(0)));
     let window = &m["nodes"]["per_type"];
     assert_eq!(window["gauges"], serde_json::json!({"open_windows": 0, "keys": 0, "state_bytes": 0}), "{window}");

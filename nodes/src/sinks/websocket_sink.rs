@@ -318,7 +318,15 @@ async fn run(config: WebSocketSinkConfig, mut ctx: NodeContext) -> Result<(), No
     }
     drop(listening);
     let clients = std::mem::take(&mut hub.clients);
-    hub.show(&ctx.metrics);
+    let closed = clients.len();
     close_all(clients, CLOSE_TIMEOUT).await;
+    ctx.metrics.own.set_gauge("clients", 0);
+    ctx.metrics.own.set(
+        NodeState::Closed,
+        format!(
+            "stopped listening on ws://{}/; closed {closed} client(s); {} message(s) skipped for slow clients",
+            hub.addr, hub.skipped
+        ),
+    );
     Ok(())
 }

@@ -6,8 +6,9 @@
 use egui::{Event, Key, Modifiers, PointerButton, Pos2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use serde_json::json;
 use streamloom::editor::EditorApp;
-use streamloom_runtime::Graph;
+use streamloom_runtime::{Graph, Node, PortRef, Wire};
 
 fn registry() -> streamloom_runtime::Registry {
     streamloom_nodes::builtin_registry()
@@ -38,12 +39,36 @@ fn clicks(h: &mut Harness<'static, EditorApp>, pos: Pos2, times: usize, modifier
     }
     h.event(Event::PointerMoved(pos));
     h.step();
+    h.event(Event::ModifiersChanged(modifiers));
+    h.step();
     for _ in 0..times {
         for pressed in [true, false] {
             h.event(Event::PointerButton { pos, button: PointerButton::Primary, pressed, modifiers });
             h.step();
         }
     }
+    h.event(Event::ModifiersChanged(Modifiers::NONE));
+    h.step();
+    h.step();
+}
+
+/// Presses at `from`, moves to `to` in steps and releases, holding `modifiers` throughout.
+fn drag(h: &mut Harness<'static, EditorApp>, from: Pos2, to: Pos2, modifiers: Modifiers) {
+    for _ in 0..40 {
+        h.step();
+    }
+    h.event(Event::ModifiersChanged(modifiers));
+    h.event(Event::PointerMoved(from));
+    h.step();
+    h.event(Event::PointerButton { pos: from, button: PointerButton::Primary, pressed: true, modifiers });
+    h.step();
+    for i in 1..=8 {
+        h.event(Event::PointerMoved(from + (to - from) * (i as f32 / 8.0)));
+        h.step();
+    }
+    h.event(Event::PointerButton { pos: to, button: PointerButton::Primary, pressed: false, modifiers });
+    h.step();
+    h.event(Event::ModifiersChanged(Modifiers::NONE));
     h.step();
     h.step();
 }
@@ -103,4 +128,115 @@ fn a_double_clicked_group_title_renames_the_group_on_enter() {
     assert_eq!(h.state().graph().groups[0].name, "Workers");
     h.state_mut().undo();
     assert_eq!(h.state().graph().groups[0].name, "Work", "one undo step");
+}
+
+fn node(id: &str, kind: &str, pos: [f32; 2], config: serde_json::Value) -> Node {
+    Node { id: id.into(), kind: kind.into(), version: 1, position: Some(pos), config }
+}
+
+/// generator → map → null_sink in a row.
+fn three_nodes() -> Graph {
+    Graph {
+        nodes: vec![
+            node("gen", "generator", [0.0, 0.0], json!({"count": 10, "payload": "sequence", "seed": 1})),
+            node("double", "map", [280.0, 0.0], json!({"expression": "."})),
+            node("sink", "null_sink", [560.0, 0.0], json!({})),
+        ],
+        wires: vec![
+            Wire::new(PortRef::new("gen", "out"), PortRef::new("double", "in")),
+            Wire::new(PortRef::new("double", "out"), PortRef::new("sink", "in")),
+        ],
+        ..Default::default()
+    }
+}
+
+/// A screen point on empty canvas `below` points under a node's card.
+fn under(h: &Harness<'static, EditorApp>, id: &str, x: f32, below: f32) -> Pos2 {
+    let r = h.state().canvas().node_screen_rect(id).expect("drawn");
+    let at = egui::pos2(x, r.bottom() + below);
+    assert!(h.state().canvas().view_rect().contains(at), "{at:?} is in view");
+    at
+}
+
+/// A point on a node's header beside its title.
+fn header(h: &Harness<'static, EditorApp>, id: &str) -> Pos2 {
+    let r = h.state().canvas().node_screen_rect(id).expect("drawn");
+    egui::pos2(r.right() - 12.0, r.top() + 14.0)
+}
+
+fn selected(h: &Harness<'static, EditorApp>) -> Vec<String> {
+    let mut ids = h.state().canvas().selected(&h.ctx);
+    ids.sort();
+    ids
+}
+
+#[test]
+fn shift_and_ctrl_clicks_toggle_nodes_and_a_click_on_empty_canvas_clears_the_selection() {
+    let mut h = harness(EditorApp::new(registry(), Some((three_nodes(), None))));
+    let (gen_at, sink_at) = (header(&h, "gen"), header(&h, "sink"));
+    clicks(&mut h, gen_at, 1, Modifiers::SHIFT);
+    clicks(&mut h, sink_at, 1, Modifiers::SHIFT);
+    assert_eq!(selected(&h), ["gen", "sink"]);
+    clicks(&mut h, gen_at, 1, Modifiers::SHIFT);
+    assert_eq!(selected(&h), ["sink"], "Shift+click on a selected node removes it");
+    clicks(&mut h, gen_at, 1, Modifiers::COMMAND);
+    assert_eq!(selected(&h), ["gen", "sink"], "Ctrl+click on an unselected node adds it");
+    clicks(&mut h, gen_at, 1, Modifiers::COMMAND);
+    assert_eq!(selected(&h), ["sink"], "Ctrl+click on a selected node removes it");
+    let empty = under(&h, "double", header(&h, "double").x, 60.0);
+    clicks(&mut h, empty, 1, Modifiers::NONE);
+    assert_eq!(selected(&h), Vec::<String>::new(), "a click on empty canvas clears the selection");
+    clicks(&mut h, sink_at, 1, Modifiers::SHIFT);
+    let double_at = header(&h, "double");
+    clicks(&mut h, double_at, 1, Modifiers::NONE);
+    assert_eq!(selected(&h), ["double"], "a plain click on a node outside the selection selects only it");
+}
+
+#[test]
+fn a_shift_drag_rectangle_selects_nodes_that_ctrl_g_groups_and_delete_removes_in_one_step() {
+    let mut h = harness(EditorApp::new(registry(), Some((three_nodes(), None))));
+    let (gen_r, double_r) =
+        (h.state().canvas().node_screen_rect("gen").unwrap(), h.state().canvas().node_screen_rect("double").unwrap());
+    let from = under(&h, "gen", gen_r.center().x, 40.0);
+    let to = egui::pos2(double_r.left() + 20.0, gen_r.center().y);
+    drag(&mut h, from, to, Modifiers::SHIFT);
+    assert_eq!(selected(&h), ["double", "gen"]);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::G);
+    h.run_ok();
+    let groups = &h.state().graph().groups;
+    assert_eq!(groups.len(), 1);
+    let mut members = groups[0].nodes.clone();
+    members.sort();
+    assert_eq!(members, ["double", "gen"]);
+    let before = h.state().graph().clone();
+    h.key_press(Key::Delete);
+    h.run_ok();
+    let left: Vec<&str> = h.state().graph().nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(left, ["sink"]);
+    h.state_mut().undo();
+    assert_eq!(h.state().graph(), &before, "one undo step");
+}
+
+#[test]
+fn dragging_one_selected_node_moves_all_selected_in_one_undo_step() {
+    let mut h = harness(EditorApp::new(registry(), Some((three_nodes(), None))));
+    let (gen_at, double_at) = (header(&h, "gen"), header(&h, "double"));
+    clicks(&mut h, gen_at, 1, Modifiers::SHIFT);
+    clicks(&mut h, double_at, 1, Modifiers::SHIFT);
+    let before = h.state().graph().clone();
+    let scale = h.state().canvas().transform().scaling;
+    let from = header(&h, "gen");
+    drag(&mut h, from, from + egui::vec2(80.0, 120.0), Modifiers::NONE);
+    let moved = |id: &str, h: &Harness<'static, EditorApp>| {
+        let a = before.node(id).and_then(|n| n.position).expect("placed");
+        let b = h.state().graph().node(id).and_then(|n| n.position).expect("placed");
+        [(b[0] - a[0]) * scale, (b[1] - a[1]) * scale]
+    };
+    for id in ["gen", "double"] {
+        let d = moved(id, &h);
+        assert!((d[0] - 80.0).abs() < 2.0 && (d[1] - 120.0).abs() < 2.0, "{id} moved {d:?}");
+    }
+    assert_eq!(moved("sink", &h), [0.0, 0.0], "an unselected node stays");
+    h.state_mut().undo();
+    assert_eq!(h.state().graph(), &before, "one undo step");
 }

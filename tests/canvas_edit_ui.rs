@@ -240,3 +240,23 @@ fn dragging_one_selected_node_moves_all_selected_in_one_undo_step() {
     h.state_mut().undo();
     assert_eq!(h.state().graph(), &before, "one undo step");
 }
+
+#[test]
+fn a_letter_typed_over_the_canvas_opens_quick_add_with_it_in_the_search() {
+    let mut h = harness(EditorApp::new(registry(), Some((three_nodes(), None))));
+    let at = under(&h, "double", header(&h, "double").x, 60.0);
+    h.event(Event::PointerMoved(at));
+    h.step();
+    h.key_press(Key::M);
+    h.event(Event::Text("m".into()));
+    h.run_ok();
+    let search = h.get_by_label("Add node");
+    assert_eq!(search.value().as_deref(), Some("m"), "the typed letter is in the search");
+    // The field has the focus, its cursor after the letter: typing goes on from there.
+    h.event(Event::Text("ap".into()));
+    h.run_ok();
+    assert_eq!(h.get_by_label("Add node").value().as_deref(), Some("map"));
+    h.key_press(Key::Enter);
+    h.run_ok();
+    assert!(h.state().graph().node("map").is_some(), "Enter added the typed kind");
+}

@@ -260,3 +260,41 @@ fn a_letter_typed_over_the_canvas_opens_quick_add_with_it_in_the_search() {
     h.run_ok();
     assert!(h.state().graph().node("map").is_some(), "Enter added the typed kind");
 }
+
+#[test]
+fn edit_paste_asks_the_window_for_the_clipboard_and_pastes_nodes_with_their_group_and_comment() {
+    let mut h = harness(EditorApp::new(registry(), Some((annotated(), None))));
+    let (gen_at, double_at) = (header(&h, "gen"), header(&h, "double"));
+    clicks(&mut h, gen_at, 1, Modifiers::SHIFT);
+    clicks(&mut h, double_at, 1, Modifiers::SHIFT);
+    // What the window sends for Ctrl+C.
+    h.event(Event::Copy);
+    h.step();
+    let copied = h
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            egui::OutputCommand::CopyText(t) => Some(t.clone()),
+            _ => None,
+        })
+        .expect("Ctrl+C copies graph text");
+    h.get_by_label("Edit").click();
+    h.run_ok();
+    h.get_by_label_contains("Paste").click();
+    h.step();
+    let asked = h.output().viewport_output.values().any(|v| v.commands.contains(&egui::ViewportCommand::RequestPaste));
+    assert!(asked, "Paste asks the window for the clipboard");
+    // What eframe sends back with the clipboard's text.
+    h.event(Event::Paste(copied));
+    h.run_ok();
+    let g = h.state().graph();
+    assert!(g.node("gen_2").is_some() && g.node("double_2").is_some(), "{:?}", g.nodes);
+    assert_eq!(g.wires.len(), 3, "the wire between the copies came along");
+    assert_eq!(g.groups.len(), 2);
+    assert_eq!(g.groups[1].nodes, ["gen_2", "double_2"]);
+    assert_eq!(g.comments.len(), 2, "the comment under the copied cards came along");
+    h.state_mut().undo();
+    assert_eq!(h.state().graph(), &annotated(), "one undo step");
+}

@@ -286,11 +286,16 @@ fn edit_paste_asks_the_window_for_the_clipboard_and_pastes_nodes_with_their_grou
     h.step();
     let asked = h.output().viewport_output.values().any(|v| v.commands.contains(&egui::ViewportCommand::RequestPaste));
     assert!(asked, "Paste asks the window for the clipboard");
-    // What eframe sends back with the clipboard's text.
+    // What eframe sends back with the clipboard's text; the copies go to the pointer.
+    let pointer = under(&h, "double", header(&h, "double").x, 60.0);
+    let want = h.state().canvas().screen_to_canvas(pointer);
+    h.event(Event::PointerMoved(pointer));
     h.event(Event::Paste(copied));
     h.run_ok();
     let g = h.state().graph();
     assert!(g.node("gen_2").is_some() && g.node("double_2").is_some(), "{:?}", g.nodes);
+    let at = g.node("gen_2").and_then(|n| n.position).expect("placed");
+    assert!((at[0] - want[0]).abs() < 0.5 && (at[1] - want[1]).abs() < 0.5, "pasted at {at:?}, pointer at {want:?}");
     assert_eq!(g.wires.len(), 3, "the wire between the copies came along");
     assert_eq!(g.groups.len(), 2);
     assert_eq!(g.groups[1].nodes, ["gen_2", "double_2"]);

@@ -14,9 +14,19 @@ const CARD: [f32; 2] = [200.0, 110.0];
 /// How far beside the copied cards a comment may start and still go with them.
 const COMMENT_MARGIN: f32 = 60.0;
 
-/// The selected nodes, the wires between them, their groups (copied members only) and the
-/// comments that start among their cards, as graph file text.
+/// The selected nodes and the wires between them, as graph file text.
 pub fn copy_text(graph: &Graph, ids: &[String]) -> String {
+    let part = Graph {
+        nodes: graph.nodes.iter().filter(|n| ids.contains(&n.id)).cloned().collect(),
+        wires: graph.wires.iter().filter(|w| ids.contains(&w.from.node) && ids.contains(&w.to.node)).cloned().collect(),
+        ..Default::default()
+    };
+    to_ron(&part)
+}
+
+/// What Copy puts on the clipboard: [`copy_text`] plus the nodes' groups (copied members
+/// only) and the comments that start among their cards.
+pub fn copy_text_with_notes(graph: &Graph, ids: &[String]) -> String {
     let nodes: Vec<_> = graph.nodes.iter().filter(|n| ids.contains(&n.id)).cloned().collect();
     let groups = graph
         .groups
@@ -59,8 +69,17 @@ fn bounds(positions: impl Iterator<Item = [f32; 2]>) -> Option<[f32; 4]> {
     })
 }
 
-/// Adds the nodes and wires of pasted graph text, renaming ids that are taken and shifting
-/// positions by `offset`. Returns the new ids, or why the text is not a graph.
+/// How far to shift pasted graph text so that its nodes' top-left corner lands at `at`;
+/// `None` when the text holds no placed node (or is not a graph).
+pub fn offset_to(text: &str, at: [f32; 2]) -> Option<[f32; 2]> {
+    let (part, _) = parse(text).ok()?;
+    let corner = part.nodes.iter().filter_map(|n| n.position).reduce(|a, b| [a[0].min(b[0]), a[1].min(b[1])])?;
+    Some([at[0] - corner[0], at[1] - corner[1]])
+}
+
+/// Adds the nodes, wires, comments and groups of pasted graph text, renaming ids that are
+/// taken and shifting positions by `offset`. Returns the new ids, or why the text is not a
+/// graph.
 pub fn paste_into(graph: &mut Graph, text: &str, offset: [f32; 2]) -> Result<Vec<String>, String> {
     let (part, _) = parse(text).map_err(|p| p.to_string())?;
     let mut renamed: HashMap<String, String> = HashMap::new();
@@ -139,7 +158,7 @@ mod tests {
         });
         g.comments.push(Comment { id: "near".into(), text: "about a".into(), position: [20.0, 150.0] });
         g.comments.push(Comment { id: "away".into(), text: "elsewhere".into(), position: [2000.0, 900.0] });
-        let text = copy_text(&g, &["a".into(), "b".into()]);
+        let text = copy_text_with_notes(&g, &["a".into(), "b".into()]);
         paste_into(&mut g, &text, [0.0, 400.0]).unwrap();
         assert_eq!(g.groups.len(), 2);
         assert_eq!(

@@ -121,7 +121,9 @@ impl EditorApp {
             self.copy_selection(ctx);
         }
         if let Some(text) = paste {
-            self.paste_text(&text);
+            // At the pointer when it is over the canvas (as Node-RED does).
+            let at = ctx.pointer_hover_pos().filter(|p| self.canvas.view_rect().contains(*p));
+            self.paste_text_at(&text, at.map(|p| self.canvas.screen_to_canvas(p)));
         }
     }
 }

@@ -303,3 +303,33 @@ fn edit_paste_asks_the_window_for_the_clipboard_and_pastes_nodes_with_their_grou
     h.state_mut().undo();
     assert_eq!(h.state().graph(), &annotated(), "one undo step");
 }
+
+#[test]
+fn edit_text_in_a_comments_menu_and_escape_on_a_group_name_work_too() {
+    let mut h = harness(EditorApp::new(registry(), Some((annotated(), None))));
+    let r = h.state().canvas().comment_screen_rect("note").expect("comment drawn");
+    h.event(Event::PointerMoved(r.center()));
+    h.step();
+    for pressed in [true, false] {
+        h.event(Event::PointerButton {
+            pos: r.center(),
+            button: PointerButton::Secondary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+        h.step();
+    }
+    h.run_ok();
+    h.get_by_label("✏ Edit text").click();
+    h.run_ok();
+    type_text(&mut h, "!");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
+    h.run_ok();
+    assert_eq!(comment_text(&h), "Ten events,\nthen done.!");
+    let title = h.state().canvas().group_title_screen_rect("work").expect("group drawn");
+    clicks(&mut h, title.center(), 2, Modifiers::NONE);
+    type_text(&mut h, "ers");
+    h.key_press(Key::Escape);
+    h.run_ok();
+    assert_eq!(h.state().graph().groups[0].name, "Work", "Escape keeps the old name");
+}

@@ -1,5 +1,6 @@
-//! Quick add: Tab (no text field focused) or a double-click on empty canvas opens a small
-//! searchable list of every registered kind at the pointer. Enter or a click adds the
+//! Quick add: Tab (no text field focused), a double-click on empty canvas, or a name typed
+//! over the canvas (its first letters seed the search) opens a small searchable list of every
+//! registered kind at the pointer. Enter or a click adds the
 //! highlighted kind there (as [`Action::AddNode`], the palette's path); Escape closes it.
 
 use egui::{Id, Key, Pos2, RichText, Ui};

@@ -100,6 +100,14 @@ impl Notes {
     /// coordinates) and above the nodes.
     pub fn show(&mut self, ui: &mut Ui, graph: &Graph, frames: &[GroupFrame], out: &mut NotesOutput) {
         self.comment_rects.clear();
+        // A note removed while edited (undo from the menu, say) takes its editor with it.
+        let gone = self.editing.as_ref().is_some_and(|e| match &e.target {
+            NoteTarget::Comment(id) => !graph.comments.iter().any(|c| &c.id == id),
+            NoteTarget::Group(id) => !frames.iter().any(|f| &f.id == id),
+        });
+        if gone {
+            self.editing = None;
+        }
         for f in frames {
             let r = ui.interact(f.title, ui.id().with(("group", &f.id)), Sense::click_and_drag());
             if r.dragged() {

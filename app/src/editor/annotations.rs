@@ -9,7 +9,7 @@ pub const GROUP_COLORS: [[u8; 3]; 6] =
     [DEFAULT_GROUP_COLOR, [80, 170, 110], [200, 120, 40], [190, 80, 80], [150, 100, 200], [120, 120, 120]];
 
 /// `base`, `base_2`, `base_3`, ... : the first that `taken` refuses.
-fn fresh(base: &str, taken: impl Fn(&str) -> bool) -> String {
+pub fn fresh(base: &str, taken: impl Fn(&str) -> bool) -> String {
     if !taken(base) {
         return base.to_string();
     }

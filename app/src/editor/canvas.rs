@@ -20,6 +20,7 @@ use super::viewer::{ACCENT, CanvasNode, GraphViewer, fill_color};
 use super::wire_colors::{CanvasWire, PinColors};
 
 mod notes;
+mod selection;
 mod wires;
 
 /// What a palette entry carries while dragged onto the canvas.
@@ -320,7 +321,9 @@ impl Canvas {
             paused: input.paused,
             sketch,
         };
+        let real_modifiers = self.steer_selection(ui.ctx(), input.graph);
         let response = SnarlWidget::new().id(self.id).style(style()).show(&mut self.snarl, &mut viewer, ui);
+        Self::restore_modifiers(ui.ctx(), real_modifiers);
         self.to_global = viewer.to_global;
         self.node_rects = viewer.node_rects;
         self.measured = self.node_rects.iter().fold(Rect::NOTHING, |a, (_, r)| a.union(*r));

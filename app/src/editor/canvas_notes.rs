@@ -1,6 +1,7 @@
 //! Comments and groups on the canvas. Group frames are painted behind the nodes (around their
 //! members' cards, with a title bar to drag the whole group by); comments are notes drawn over
-//! the canvas, moved by dragging and edited from their context menu.
+//! the canvas, moved by dragging. A double-click on a comment or a group's title edits it in
+//! place ([`NoteEdit`]).
 
 use std::collections::HashMap;
 
@@ -9,6 +10,7 @@ use streamloom_runtime::Graph;
 
 use super::actions::Action;
 use super::annotations::GROUP_COLORS;
+use super::note_edit::{EditEnd, NoteEdit, NoteTarget};
 
 /// Room between a group's frame and its members' cards (canvas units).
 const PAD: f32 = 14.0;
@@ -80,6 +82,8 @@ pub struct Notes {
     drag: Option<(String, Vec2)>,
     /// Where each comment was drawn last frame (canvas coordinates).
     pub comment_rects: HashMap<String, Rect>,
+    /// The comment or group name being edited in place.
+    pub editing: Option<NoteEdit>,
 }
 
 /// What the user did with comments and groups this frame.
@@ -96,29 +100,50 @@ impl Notes {
     /// coordinates) and above the nodes.
     pub fn show(&mut self, ui: &mut Ui, graph: &Graph, frames: &[GroupFrame], out: &mut NotesOutput) {
         self.comment_rects.clear();
+        // A note removed while edited (undo from the menu, say) takes its editor with it.
+        let gone = self.editing.as_ref().is_some_and(|e| match &e.target {
+            NoteTarget::Comment(id) => !graph.comments.iter().any(|c| &c.id == id),
+            NoteTarget::Group(id) => !frames.iter().any(|f| &f.id == id),
+        });
+        if gone {
+            self.editing = None;
+        }
         for f in frames {
             let r = ui.interact(f.title, ui.id().with(("group", &f.id)), Sense::click_and_drag());
             if r.dragged() {
                 let members = graph.groups.iter().find(|g| g.id == f.id).map(|g| g.nodes.clone()).unwrap_or_default();
                 out.move_nodes = Some((members, r.drag_delta()));
             }
-            r.on_hover_text("Drag to move the group; right-click to rename, recolour or ungroup")
-                .context_menu(|ui| group_menu(ui, graph, &f.id, &mut out.actions));
+            let mut rename = r.double_clicked();
+            r.on_hover_text("Drag to move the group; double-click to rename; right-click to recolour or ungroup")
+                .context_menu(|ui| rename |= group_menu(ui, graph, &f.id, &mut out.actions));
+            let target = NoteTarget::Group(f.id.clone());
+            if rename {
+                self.editing = Some(NoteEdit::new(target.clone(), &f.name));
+            }
+            if self.editing.as_ref().is_some_and(|e| e.is_for(&target)) {
+                let bar = f.title.shrink2(vec2(6.0, 2.0));
+                let mut child = ui.new_child(egui::UiBuilder::new().max_rect(bar).id_salt(("group-name", &f.id)));
+                self.finish_edit(&mut child, bar.width(), &mut out.actions);
+            }
         }
         for c in &graph.comments {
             let offset = self.drag.as_ref().filter(|(id, _)| id == &c.id).map_or(Vec2::ZERO, |(_, d)| *d);
             let at = egui::pos2(c.position[0], c.position[1]) + offset;
             let area = Rect::from_min_size(at, vec2(COMMENT_WIDTH, 2000.0));
             let mut child = ui.new_child(egui::UiBuilder::new().max_rect(area).id_salt(("comment", &c.id)));
-            let frame = Frame::new()
-                .fill(COMMENT_FILL)
-                .stroke(Stroke::new(1.0, Color32::from_rgb(150, 140, 80)))
-                .corner_radius(CornerRadius::same(4))
-                .inner_margin(8.0)
-                .show(&mut child, |ui| {
-                    ui.style_mut().interaction.selectable_labels = false;
-                    ui.label(RichText::new(&c.text).color(Color32::from_rgb(240, 235, 200)));
+            let target = NoteTarget::Comment(c.id.clone());
+            if self.editing.as_ref().is_some_and(|e| e.is_for(&target)) {
+                let frame = comment_frame().show(&mut child, |ui| {
+                    self.finish_edit(ui, COMMENT_WIDTH - 16.0, &mut out.actions);
                 });
+                self.comment_rects.insert(c.id.clone(), frame.response.rect);
+                continue;
+            }
+            let frame = comment_frame().show(&mut child, |ui| {
+                ui.style_mut().interaction.selectable_labels = false;
+                ui.label(RichText::new(&c.text).color(Color32::from_rgb(240, 235, 200)));
+            });
             self.comment_rects.insert(c.id.clone(), frame.response.rect);
             let r = ui.interact(frame.response.rect, ui.id().with(("comment", &c.id)), Sense::click_and_drag());
             if r.dragged() {
@@ -131,30 +156,61 @@ impl Notes {
                 let p = [c.position[0] + d.x, c.position[1] + d.y];
                 out.actions.push(Action::MoveComment(id, p));
             }
-            r.on_hover_text("Drag to move; right-click to edit or delete")
-                .context_menu(|ui| comment_menu(ui, &c.id, &c.text, &mut out.actions));
+            let mut edit = r.double_clicked();
+
+            r.on_hover_text("Drag to move; double-click to edit; right-click to edit or delete")
+                .context_menu(|ui| edit |= comment_menu(ui, &c.id, &mut out.actions));
+            if edit {
+                self.editing = Some(NoteEdit::new(target, &c.text));
+            }
+        }
+    }
+
+    /// Shows the open editor; when it ends, turns a changed text into one edit.
+    fn finish_edit(&mut self, ui: &mut Ui, width: f32, actions: &mut Vec<Action>) {
+        let Some(edit) = self.editing.as_mut() else { return };
+        let Some(end) = edit.show(ui, width) else { return };
+        let target = edit.target.clone();
+        self.editing = None;
+        if let EditEnd::Commit(text) = end {
+            actions.push(match target {
+                NoteTarget::Comment(id) => Action::EditComment(id, text),
+                NoteTarget::Group(id) => Action::RenameGroup(id, text),
+            });
         }
     }
 }
 
-fn comment_menu(ui: &mut Ui, id: &str, text: &str, actions: &mut Vec<Action>) {
+/// A comment's paper.
+fn comment_frame() -> Frame {
+    Frame::new()
+        .fill(COMMENT_FILL)
+        .stroke(Stroke::new(1.0, Color32::from_rgb(150, 140, 80)))
+        .corner_radius(CornerRadius::same(4))
+        .inner_margin(8.0)
+}
+
+/// A comment's menu; returns whether "Edit text" was picked.
+fn comment_menu(ui: &mut Ui, id: &str, actions: &mut Vec<Action>) -> bool {
     ui.label(RichText::new("Comment").strong());
-    let mut edited = text.to_string();
-    if ui.add(egui::TextEdit::multiline(&mut edited).desired_rows(3)).changed() {
-        actions.push(Action::EditComment(id.to_string(), edited));
-    }
+    let edit = ui.button("✏ Edit text").clicked();
     if ui.button("🗑 Delete comment").clicked() {
         actions.push(Action::DeleteComment(id.to_string()));
         ui.close();
     }
+    if edit {
+        ui.close();
+    }
+    edit
 }
 
-fn group_menu(ui: &mut Ui, graph: &Graph, id: &str, actions: &mut Vec<Action>) {
-    let Some(g) = graph.groups.iter().find(|g| g.id == id) else { return };
+/// A group's menu; returns whether "Rename" was picked.
+fn group_menu(ui: &mut Ui, graph: &Graph, id: &str, actions: &mut Vec<Action>) -> bool {
+    let Some(g) = graph.groups.iter().find(|g| g.id == id) else { return false };
     ui.label(RichText::new("Group").strong());
-    let mut name = g.name.clone();
-    if ui.text_edit_singleline(&mut name).changed() {
-        actions.push(Action::RenameGroup(id.to_string(), name));
+    let rename = ui.button("✏ Rename").clicked();
+    if rename {
+        ui.close();
     }
     ui.horizontal(|ui| {
         for c in GROUP_COLORS {
@@ -171,4 +227,5 @@ fn group_menu(ui: &mut Ui, graph: &Graph, id: &str, actions: &mut Vec<Action>) {
         actions.push(Action::Ungroup(id.to_string()));
         ui.close();
     }
+    rename
 }

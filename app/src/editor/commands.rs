@@ -171,14 +171,22 @@ impl EditorApp {
         if ids.is_empty() {
             return;
         }
-        ctx.copy_text(super::clipboard::copy_text(self.doc.graph(), &ids));
+        ctx.copy_text(super::clipboard::copy_text_with_notes(self.doc.graph(), &ids));
         self.set_status(format!("copied {} node(s)", ids.len()), false);
     }
 
-    /// Adds nodes from graph text (what Copy puts on the clipboard).
+    /// Adds nodes from graph text (what Copy puts on the clipboard), shifted a little from
+    /// where they were copied.
     pub fn paste_text(&mut self, text: &str) {
+        self.paste_text_at(text, None);
+    }
+
+    /// Adds nodes from graph text with their top-left card at canvas point `at` (else
+    /// shifted a little from where they were copied).
+    pub fn paste_text_at(&mut self, text: &str, at: Option<[f32; 2]>) {
+        let offset = at.and_then(|at| super::clipboard::offset_to(text, at)).unwrap_or([40.0, 40.0]);
         let mut result = Ok(Vec::new());
-        self.doc.edit(|g| result = super::clipboard::paste_into(g, text, [40.0, 40.0]));
+        self.doc.edit(|g| result = super::clipboard::paste_into(g, text, offset));
         match result {
             Ok(ids) => {
                 self.set_status(format!("pasted {} node(s)", ids.len()), false);

@@ -49,6 +49,10 @@ impl EditorApp {
                 if ui.add(Button::new("Copy").shortcut_text("Ctrl+C")).clicked() {
                     self.copy_selection(&ui.ctx().clone());
                 }
+                if ui.add(Button::new("Paste").shortcut_text("Ctrl+V")).clicked() {
+                    // The window reads the clipboard and sends it back as a paste event.
+                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::RequestPaste);
+                }
                 if ui.add(Button::new("Duplicate").shortcut_text("Ctrl+D")).clicked() {
                     let ids = self.target_nodes(ui.ctx());
                     self.apply(super::actions::Action::Duplicate(ids));

@@ -28,6 +28,7 @@ pub mod layout;
 pub mod menu;
 pub mod metrics_panel;
 pub mod modals;
+pub mod note_edit;
 pub mod ops;
 pub mod palette;
 pub mod params;

@@ -1,5 +1,6 @@
-//! Quick add: Tab (no text field focused) or a double-click on empty canvas opens a small
-//! searchable list of every registered kind at the pointer. Enter or a click adds the
+//! Quick add: Tab (no text field focused), a double-click on empty canvas, or a name typed
+//! over the canvas (its first letters seed the search) opens a small searchable list of every
+//! registered kind at the pointer. Enter or a click adds the
 //! highlighted kind there (as [`Action::AddNode`], the palette's path); Escape closes it.
 
 use egui::{Id, Key, Pos2, RichText, Ui};
@@ -21,6 +22,8 @@ pub struct QuickAdd {
     /// The highlighted entry among the matches.
     highlighted: usize,
     focus_frames: u8,
+    /// The search field's cursor goes after the seeded text on the next frame.
+    cursor_to_end: bool,
 }
 
 impl QuickAdd {
@@ -33,8 +36,16 @@ impl QuickAdd {
     pub fn open(&mut self, screen: Pos2, canvas: [f32; 2]) {
         self.at = Some((screen, canvas));
         self.filter.clear();
+        self.cursor_to_end = false;
         self.highlighted = 0;
         self.focus_frames = FOCUS_FRAMES;
+    }
+
+    /// Puts `text` into the search field (what was typed to open the popup); the field's
+    /// cursor goes after it.
+    pub fn seed(&mut self, text: &str) {
+        self.filter = text.to_string();
+        self.cursor_to_end = true;
     }
 
     /// Closes the popup.
@@ -85,9 +96,14 @@ impl QuickAdd {
                 egui::Frame::popup(ui.style()).show(ui, |ui| {
                     ui.set_width(220.0);
                     let label = ui.label(RichText::new("Add node").strong());
+                    let search_id = Id::new("quick-add-search");
+                    if std::mem::take(&mut self.cursor_to_end) {
+                        place_cursor_at_end(ui.ctx(), search_id, &self.filter);
+                    }
                     let search = ui
                         .add(
                             egui::TextEdit::singleline(&mut self.filter)
+                                .id(search_id)
                                 .hint_text("🔍 kind")
                                 .desired_width(f32::INFINITY),
                         )
@@ -132,4 +148,12 @@ impl QuickAdd {
         }
         picked.map(|kind| Action::AddNode { kind, pos: canvas, wire: None })
     }
+}
+
+/// Puts the cursor of the text field `id` after `text`.
+fn place_cursor_at_end(ctx: &egui::Context, id: Id, text: &str) {
+    let mut state = egui::text_edit::TextEditState::load(ctx, id).unwrap_or_default();
+    let end = egui::text::CCursor::new(text.chars().count());
+    state.cursor.set_char_range(Some(egui::text::CCursorRange::one(end)));
+    state.store(ctx, id);
 }

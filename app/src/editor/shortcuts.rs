@@ -7,6 +7,30 @@ use super::actions::Action;
 use super::app::EditorApp;
 use super::commands::Pending;
 
+/// Takes this frame's typed text when it could start a kind's name (letters, digits, `_`)
+/// and no Ctrl/Alt is held, so it reaches quick add's search instead of being lost.
+fn take_typed_name(ctx: &egui::Context) -> Option<String> {
+    ctx.input_mut(|i| {
+        if i.modifiers.command || i.modifiers.alt {
+            return None;
+        }
+        let is_name = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_alphanumeric() || c == '_');
+        let typed: String = i
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Text(t) if is_name(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        if typed.is_empty() {
+            return None;
+        }
+        i.events.retain(|e| !matches!(e, Event::Text(t) if is_name(t)));
+        Some(typed)
+    })
+}
+
 const fn cmd(key: Key) -> KeyboardShortcut {
     KeyboardShortcut::new(Modifiers::COMMAND, key)
 }
@@ -60,8 +84,19 @@ impl EditorApp {
         }) {
             self.delete_selection(ctx);
         }
-        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::F)) {
+        let fit = ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::F));
+        if fit {
             self.canvas.request_fit();
+        }
+        // A name typed over the canvas opens quick add with what was typed (F above fits).
+        let over_canvas = ctx.pointer_hover_pos().filter(|p| self.canvas.view_rect().contains(*p));
+        if !fit
+            && over_canvas.is_some()
+            && !self.quick_add.is_open()
+            && let Some(text) = take_typed_name(ctx)
+        {
+            self.open_quick_add(over_canvas);
+            self.quick_add.seed(&text);
         }
         if ctx.input_mut(|i| i.consume_shortcut(&cmd(Key::Plus)) || i.consume_shortcut(&cmd(Key::Equals))) {
             self.canvas.zoom(1.25);
@@ -86,7 +121,9 @@ impl EditorApp {
             self.copy_selection(ctx);
         }
         if let Some(text) = paste {
-            self.paste_text(&text);
+            // At the pointer when it is over the canvas (as Node-RED does).
+            let at = ctx.pointer_hover_pos().filter(|p| self.canvas.view_rect().contains(*p));
+            self.paste_text_at(&text, at.map(|p| self.canvas.screen_to_canvas(p)));
         }
     }
 }

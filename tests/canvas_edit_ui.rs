@@ -333,3 +333,19 @@ fn edit_text_in_a_comments_menu_and_escape_on_a_group_name_work_too() {
     h.run_ok();
     assert_eq!(h.state().graph().groups[0].name, "Work", "Escape keeps the old name");
 }
+
+#[test]
+fn quick_add_lists_kinds_whose_name_matches_before_those_matching_by_description() {
+    let mut h = harness(EditorApp::new(registry(), Some((three_nodes(), None))));
+    let at = under(&h, "double", header(&h, "double").x, 60.0);
+    h.event(Event::PointerMoved(at));
+    h.step();
+    h.key_press(Key::W);
+    h.event(Event::Text("wi".into()));
+    h.run_ok();
+    h.key_press(Key::Enter);
+    h.run_ok();
+    // "wi" is in several descriptions ("with", "window"): the kind named by it is first.
+    let kinds: Vec<&str> = h.state().graph().nodes.iter().map(|n| n.kind.as_str()).collect();
+    assert!(kinds.contains(&"window"), "Enter added the window kind: {kinds:?}");
+}

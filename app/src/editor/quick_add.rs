@@ -72,6 +72,19 @@ impl QuickAdd {
                     .map(move |k| (cat, k.name().to_string(), k.description().to_string()))
             })
             .collect();
+        // Kinds whose name matches come first (the highlighted one is what Enter adds), then
+        // those that match by description only; categories stay together within each.
+        let mut matches = matches;
+        matches.sort_by_key(|(_, name, _)| {
+            let name = name.to_lowercase();
+            if name.starts_with(&needle) {
+                0
+            } else if name.contains(&needle) {
+                1
+            } else {
+                2
+            }
+        });
         let (up, down, enter, escape) = ui.input(|i| {
             (
                 i.key_pressed(Key::ArrowUp),

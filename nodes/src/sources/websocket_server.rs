@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::ws::message::{MessageFormat, decode};
+use crate::ws::message::{MessageFormat, decode, decode_text};
 use crate::ws::server::{Admission, Refusal, refuse_handshake};
 
 /// Config of `websocket_server`.
@@ -280,7 +280,7 @@ async fn read_client(
 ) {
     while let Some(Ok(m)) = ws.next().await {
         let decoded = match m {
-            Message::Text(t) => decode(t.as_bytes(), format),
+            Message::Text(t) => decode_text(t.as_str(), format),
             Message::Binary(b) => decode(&b, format),
             Message::Close(_) => break,
             _ => continue,

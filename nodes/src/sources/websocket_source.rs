@@ -25,7 +25,7 @@ use crate::ws::client::{ClientFields, ClientSettings, Socket, client_params, pos
 use crate::ws::duration_field;
 use crate::ws::liveness::{Duty, Liveness};
 pub use crate::ws::message::MessageFormat;
-use crate::ws::message::decode;
+use crate::ws::message::{decode, decode_text};
 
 /// Config of `websocket_source`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -342,7 +342,7 @@ fn take(
             });
         }
         Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return None,
-        Message::Text(t) => decode(t.as_bytes(), s.config.format),
+        Message::Text(t) => decode_text(t.as_str(), s.config.format),
         Message::Binary(b) => decode(&b, s.config.format),
     };
     let n = *seq;

@@ -299,10 +299,21 @@ async fn read(
             }
         };
         let mut batch: Batch = Vec::new();
-        let mut ended = take(first, s, ctx, gauges, &mut liveness, seq, &mut batch);
+        // What the socket already holds arrived now: one clock reading for the batch.
+        let now = tokio::time::Instant::now();
+        let mut note = |read: &Option<Result<Message, _>>| {
+            if let Some(Ok(m)) = read {
+                liveness.received_at(m, now);
+            }
+        };
+        note(&first);
+        let mut ended = take(first, s, ctx, gauges, seq, &mut batch);
         while ended.is_none() && batch.len() < ctx.batch_size {
             match socket.next().now_or_never() {
-                Some(m) => ended = take(m, s, ctx, gauges, &mut liveness, seq, &mut batch),
+                Some(m) => {
+                    note(&m);
+                    ended = take(m, s, ctx, gauges, seq, &mut batch);
+                }
                 None => break,
             }
         }
@@ -324,7 +335,6 @@ fn take(
     s: &Settings,
     ctx: &mut NodeContext,
     gauges: &Gauges,
-    liveness: &mut Liveness,
     seq: &mut u64,
     batch: &mut Batch,
 ) -> Option<String> {
@@ -333,7 +343,6 @@ fn take(
         Some(Err(e)) => return Some(e.to_string()),
         Some(Ok(m)) => m,
     };
-    liveness.received(&message);
     let parsed = match message {
         Message::Close(frame) => {
             return Some(match frame {

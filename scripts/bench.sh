@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -q -p streamloom --no-default-features
-bin=target/release/streamloom
+bin="${CARGO_TARGET_DIR:-target}/release/streamloom"
 work="${BENCH_DIR:-target/bench}"
 mkdir -p "$work"
 n="${BENCH_EVENTS:-1000000}"

@@ -50,6 +50,15 @@ pub struct TimeSource {
 }
 
 impl TimeSource {
+    /// The event time of a record in ms, when it has one: [`TimeSource::time_of`] without
+    /// the text of why not, for callers that take an event without a time as it is.
+    pub fn time_if_any(&self, value: &Value, stamped: Option<i64>) -> Option<i64> {
+        match &self.field {
+            None => stamped,
+            Some(_) => self.time_of(value, stamped).ok(),
+        }
+    }
+
     /// The event time of a record in ms, or why there is none.
     pub fn time_of(&self, value: &Value, stamped: Option<i64>) -> Result<i64, String> {
         let Some(path) = &self.field else {
@@ -130,5 +139,20 @@ mod tests {
         let stamped = TimeSource { field: None, unit: TimeUnit::Ms };
         assert_eq!(stamped.time_of(&json!({}), Some(7)), Ok(7));
         assert!(stamped.time_of(&json!({}), None).is_err());
+    }
+
+    #[test]
+    fn a_time_if_any_is_the_time_or_none_where_time_of_says_why_not() {
+        let ms = TimeSource { field: Some(Path::parse("t")), unit: TimeUnit::Ms };
+        let stamped = TimeSource { field: None, unit: TimeUnit::Ms };
+        for (source, value, stamp) in [
+            (&ms, json!({"t": 1500}), None),
+            (&ms, json!({"t": "soon"}), Some(3)),
+            (&ms, json!({"u": 1}), None),
+            (&stamped, json!({}), Some(7)),
+            (&stamped, json!({"t": 1}), None),
+        ] {
+            assert_eq!(source.time_if_any(&value, stamp), source.time_of(&value, stamp).ok(), "{value}");
+        }
     }
 }

@@ -145,7 +145,13 @@ impl Node {
         match &self.kind {
             Kind::Id | Kind::Update(..) => true,
             Kind::Del(paths) => paths.len() == 1,
-            _ => false,
+            // These arms of `run_owned` consume the input or stream from it.
+            Kind::Path(_) | Kind::Select(_) => false,
+            Kind::Pipe(l, r) if l.owned_safe && !r.may_jaq => false,
+            // The condition only reads the input; a branch hands it back if it does.
+            Kind::If(c, t, e) if c.single && t.owned_safe && e.owned_safe => t.fails_untouched() && e.fails_untouched(),
+            // `run_owned` evaluates a single-output node on a borrowed input.
+            _ => self.single,
         }
     }
 }
@@ -859,8 +865,8 @@ impl Node {
             Kind::If(c, t, e) if c.single && t.owned_safe && e.owned_safe => {
                 let b = match c.one(&v) {
                     Ok(x) => truthy(&x),
-                    Err(Fail::Jaq) => return Err((Fail::Jaq, Some(v))),
-                    Err(e) => return Err((e, None)),
+                    // The condition only read the input (see `fails_untouched`).
+                    Err(e) => return Err((e, Some(v))),
                 };
                 if b { t.run_owned(v, out) } else { e.run_owned(v, out) }
             }
@@ -877,8 +883,8 @@ impl Node {
                     let y = y.into_owned();
                     out(y).map_err(|e| (e, None))
                 }
-                Err(Fail::Jaq) => Err((Fail::Jaq, Some(v))),
-                Err(e) => Err((e, None)),
+                // `one` only read the input (see `fails_untouched`).
+                Err(e) => Err((e, Some(v))),
             },
             _ => match self.many(&v, out) {
                 Ok(()) => Ok(()),

@@ -336,3 +336,25 @@ fn jq_compat_native_fixes() {
     assert_eq!(fallback("[nth(1, 2; range(5))]", json!(null)), "[1,2]");
     assert_eq!(fallback("join(\",\")", json!([null, 1, "a", null])), r#"",1,a,""#);
 }
+
+/// A failing single-output program (an object built from the input, a condition) hands the
+/// event back as it came in, with jaq's message, without the evaluator copying it first.
+#[test]
+fn a_failing_single_output_program_hands_back_its_input_untouched() {
+    let input = json!({"type": "purchase", "value": {"a": true}, "user": "u1"});
+    for src in [
+        r#"if .type == "purchase" then {p: 1, v: (.value * 1.1)} else {p: 0, v: 0} end"#,
+        "{v: (.value - 1)}",
+        r#"if (.value - 1) > 0 then 1 else 2 end"#,
+        ".value + 1",
+    ] {
+        let e = Expr::compile(src).unwrap();
+        assert!(e.is_native(), "{src}");
+        assert!(e.native.as_ref().is_some_and(|n| n.fails_untouched()), "{src}");
+        let jaq = Expr::compile_jaq_only(src).unwrap();
+        let (err, back) = e.try_apply(input.clone(), &mut |v| panic!("{src}: output {v}")).unwrap_err();
+        let (jaq_err, _) = jaq.try_apply(input.clone(), &mut |_| {}).unwrap_err();
+        assert_eq!(back, Some(input.clone()), "{src}");
+        assert_eq!(err, jaq_err, "{src}");
+    }
+}

@@ -377,10 +377,11 @@ impl Reader {
     fn pump(&mut self, lines: &mut Lines, max_chunks: usize) -> Result<Pumped, String> {
         let batch = self.spec.batch_size.max(1);
         let mut sent = 0;
+        // Asked once per chunk, not per line: a stop waits for at most one batch of lines.
+        if self.stopped() {
+            return Ok(Pumped::Gone);
+        }
         loop {
-            if self.stopped() {
-                return Ok(Pumped::Gone);
-            }
             let n = lines.file.read_until_newline(&mut lines.data)?;
             // A UTF-8 byte-order mark at the start of a file is not part of its first line.
             if !lines.bom_checked && (lines.data.len() >= BOM.len() || n == 0 || lines.data.last() == Some(&b'\n')) {
@@ -400,6 +401,9 @@ impl Reader {
                 sent += 1;
                 if sent >= max_chunks {
                     return Ok(Pumped::More);
+                }
+                if self.stopped() {
+                    return Ok(Pumped::Gone);
                 }
             }
         }

@@ -29,7 +29,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::watermarks::{Watermarks, event_time};
 use crate::ws::duration_field;
-use crate::ws::message::{MessageFormat, decode};
+use crate::ws::message::{MessageFormat, decode, decode_text};
 use crate::ws::server::{Admission, Refusal, refuse_handshake};
 
 /// Config of `websocket_server`.
@@ -328,7 +328,7 @@ async fn read_client(
 ) {
     while let Some(Ok(m)) = ws.next().await {
         let decoded = match m {
-            Message::Text(t) => decode(t.as_bytes(), format),
+            Message::Text(t) => decode_text(t.as_str(), format),
             Message::Binary(b) => decode(&b, format),
             Message::Close(_) => break,
             _ => continue,

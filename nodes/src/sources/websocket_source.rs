@@ -25,7 +25,7 @@ use crate::ws::client::{ClientFields, ClientSettings, Socket, client_params, pos
 use crate::ws::duration_field;
 use crate::ws::liveness::{Duty, Liveness};
 pub use crate::ws::message::MessageFormat;
-use crate::ws::message::decode;
+use crate::ws::message::{decode, decode_text};
 
 /// Config of `websocket_source`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -299,10 +299,21 @@ async fn read(
             }
         };
         let mut batch: Batch = Vec::new();
-        let mut ended = take(first, s, ctx, gauges, &mut liveness, seq, &mut batch);
+        // What the socket already holds arrived now: one clock reading for the batch.
+        let now = tokio::time::Instant::now();
+        let mut note = |read: &Option<Result<Message, _>>| {
+            if let Some(Ok(m)) = read {
+                liveness.received_at(m, now);
+            }
+        };
+        note(&first);
+        let mut ended = take(first, s, ctx, gauges, seq, &mut batch);
         while ended.is_none() && batch.len() < ctx.batch_size {
             match socket.next().now_or_never() {
-                Some(m) => ended = take(m, s, ctx, gauges, &mut liveness, seq, &mut batch),
+                Some(m) => {
+                    note(&m);
+                    ended = take(m, s, ctx, gauges, seq, &mut batch);
+                }
                 None => break,
             }
         }
@@ -324,7 +335,6 @@ fn take(
     s: &Settings,
     ctx: &mut NodeContext,
     gauges: &Gauges,
-    liveness: &mut Liveness,
     seq: &mut u64,
     batch: &mut Batch,
 ) -> Option<String> {
@@ -333,7 +343,6 @@ fn take(
         Some(Err(e)) => return Some(e.to_string()),
         Some(Ok(m)) => m,
     };
-    liveness.received(&message);
     let parsed = match message {
         Message::Close(frame) => {
             return Some(match frame {
@@ -342,7 +351,7 @@ fn take(
             });
         }
         Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return None,
-        Message::Text(t) => decode(t.as_bytes(), s.config.format),
+        Message::Text(t) => decode_text(t.as_str(), s.config.format),
         Message::Binary(b) => decode(&b, s.config.format),
     };
     let n = *seq;

@@ -48,8 +48,13 @@ impl Liveness {
 
     /// Notes a message received.
     pub fn received(&mut self, m: &Message) {
+        self.received_at(m, Instant::now());
+    }
+
+    /// Notes a message received at `now` (one clock reading for a batch of messages).
+    pub fn received_at(&mut self, m: &Message, now: Instant) {
         match m {
-            Message::Text(_) | Message::Binary(_) => self.last_data = Instant::now(),
+            Message::Text(_) | Message::Binary(_) => self.last_data = now,
             Message::Pong(_) => self.awaiting_pong = None,
             _ => {}
         }

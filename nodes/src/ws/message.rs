@@ -31,3 +31,30 @@ pub fn decode(bytes: &[u8], format: MessageFormat) -> Result<(Value, usize), (St
     }?;
     Ok((value, bytes.len()))
 }
+
+/// A text message (already checked to be UTF-8 by the WebSocket layer) as a value and its
+/// length, like [`decode`] but without checking every string of a JSON message again.
+pub fn decode_text(text: &str, format: MessageFormat) -> Result<(Value, usize), (String, String)> {
+    match format {
+        MessageFormat::Json => serde_json::from_str(text)
+            .map(|value| (value, text.len()))
+            .map_err(|e| (text.to_owned(), format!("not JSON: {e}"))),
+        _ => decode(text.as_bytes(), format),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_message_decodes_as_its_bytes_would() {
+        let cases = [r#"{"ts":1,"user":"u1","type":"click","value":2.5,"név":"é"}"#, "[1, 2", "plain text ✓", ""];
+        for text in cases {
+            for format in [MessageFormat::Json, MessageFormat::Text, MessageFormat::Binary] {
+                assert_eq!(decode_text(text, format), decode(text.as_bytes(), format), "{format:?} {text:?}");
+            }
+        }
+        assert!(decode_text("[1, 2", MessageFormat::Json).is_err());
+    }
+}

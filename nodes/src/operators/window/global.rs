@@ -52,19 +52,22 @@ impl GlobalWindows {
     pub fn add(&mut self, event: &Value, time: Option<i64>) {
         self.arrivals += 1;
         self.fields.key_text(event, &mut self.key_buf);
-        if !self.keys.contains_key(self.key_buf.as_str()) {
-            let state = KeyState {
-                key: self.fields.key_of(event),
-                accs: self.specs.iter().map(|s| Acc::new(s.func)).collect(),
-                events: 0,
-                span: None,
-                changed: false,
-                emitted: false,
-            };
-            self.keys.insert(self.key_buf.clone(), state);
-        }
+        // One lookup for a key already seen (every event but a key's first).
+        let k = match self.keys.get_mut(self.key_buf.as_str()) {
+            Some(k) => k,
+            None => {
+                let state = KeyState {
+                    key: self.fields.key_of(event),
+                    accs: self.specs.iter().map(|s| Acc::new(s.func)).collect(),
+                    events: 0,
+                    span: None,
+                    changed: false,
+                    emitted: false,
+                };
+                self.keys.entry(self.key_buf.clone()).or_insert(state)
+            }
+        };
         let specs = &self.specs;
-        let Some(k) = self.keys.get_mut(self.key_buf.as_str()) else { return };
         for (spec, acc) in specs.iter().zip(k.accs.iter_mut()) {
             acc.add(spec, event, time.unwrap_or(0), self.arrivals);
         }

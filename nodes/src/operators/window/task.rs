@@ -88,18 +88,20 @@ pub async fn run(setup: Setup, mut ctx: NodeContext) -> Result<(), NodeError> {
                         ctx.errors.report(ev, reason);
                         continue;
                     }
-                    let t = if processing { Ok(now_ms()) } else { time.time_of(&ev.value, ev.time) };
                     let windows = match &mut logic {
                         Logic::Count(w) => {
-                            resolved += w.add(&ev.value, t.ok(), &mut out.rows);
+                            let t = if processing { Some(now_ms()) } else { time.time_if_any(&ev.value, ev.time) };
+                            resolved += w.add(&ev.value, t, &mut out.rows);
                             continue;
                         }
                         Logic::Global(w, _) => {
-                            w.add(&ev.value, t.ok());
+                            let t = if processing { Some(now_ms()) } else { time.time_if_any(&ev.value, ev.time) };
+                            w.add(&ev.value, t);
                             continue;
                         }
                         Logic::Time(w) => w,
                     };
+                    let t = if processing { Ok(now_ms()) } else { time.time_of(&ev.value, ev.time) };
                     let t = match t {
                         Ok(t) => t,
                         Err(reason) => {

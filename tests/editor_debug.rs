@@ -63,6 +63,19 @@ fn shown_seqs(h: &Harness<'static, EditorApp>) -> Vec<u64> {
 }
 
 #[test]
+fn each_run_starts_the_debug_list_afresh() {
+    let g = graph(30, "debug", json!({"name": "seen", "max_events": 100}));
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    run_to_end(&mut h);
+    h.get_by_label("30 event(s)");
+    run_to_end(&mut h);
+    // Not 60: the second run's events only.
+    h.get_by_label("30 event(s)");
+    assert_eq!(shown_seqs(&h), (0..30).rev().collect::<Vec<u64>>());
+}
+
+#[test]
 fn a_debug_sink_fills_the_sidebar_newest_first_bounded_by_max_events() {
     let g = graph(50, "debug", json!({"name": "seen", "max_events": 20}));
     let mut h = harness(EditorApp::new(registry(), Some((g, None))));
@@ -98,14 +111,14 @@ fn text_and_node_filters_pause_and_clear() {
     assert!(shown_seqs(&h).is_empty());
     h.get_by_label("0 of 10 event(s) match");
 
-    // Pause: a second run adds nothing; resume takes what the run kept.
+    // Pause: a second run changes nothing; resume shows what that run kept, in place of the first's.
     h.get_by_label("⏸ Pause list").click();
     h.run_ok();
     run_to_end(&mut h);
     assert_eq!(h.state().debug_sidebar().len(), 10, "paused: nothing new taken");
     h.get_by_label("⏵ Resume list").click();
     h.run_ok();
-    assert_eq!(h.state().debug_sidebar().len(), 20, "resumed: the second run's events arrive");
+    assert_eq!(h.state().debug_sidebar().len(), 10, "resumed: the second run's events, not both runs'");
     h.get_by_label("Clear").click();
     h.run_ok();
     assert!(h.state().debug_sidebar().is_empty());

@@ -256,6 +256,7 @@ impl EditorApp {
                 registry: &self.registry,
                 problems: &self.problems,
                 metrics: self.runner.snapshot(),
+                paused: self.runner.is_paused(),
                 tap: match &self.selection {
                     Selection::Node(id) => self.runner.tap(id),
                     _ => None,

@@ -3,8 +3,9 @@
 //! and by text, and a collapsible JSON view per event.
 //!
 //! It keeps its own copy, at most each source's capacity (1000 by default) per source, so
-//! memory stays bounded and the events of the last run stay until cleared (or the graph is
-//! replaced). While paused it takes nothing new; on resume it takes what the run still keeps
+//! memory stays bounded and the events of the last run stay until cleared, the next run
+//! starts (each run's list starts empty) or the graph is replaced. While paused it takes
+//! nothing new, even from a new run; on resume it takes what the latest run still keeps
 //! (events a source's ring dropped meanwhile are not shown).
 
 use std::collections::{BTreeMap, VecDeque};
@@ -51,11 +52,14 @@ impl DebugSidebar {
     /// Takes new events from `log` (the current or last run's), unless paused. Never waits.
     pub fn poll(&mut self, log: Option<Arc<DebugLog>>) {
         let Some(log) = log else { return };
-        if !self.log.as_ref().is_some_and(|(l, _)| Arc::ptr_eq(l, &log)) {
-            self.log = Some((log, DebugCursor::default()));
-        }
+        // Paused, the list stays as it is, even across runs.
         if self.paused {
             return;
+        }
+        if !self.log.as_ref().is_some_and(|(l, _)| Arc::ptr_eq(l, &log)) {
+            // A new run: its list starts empty (counts never mix two runs).
+            self.kept.clear();
+            self.log = Some((log, DebugCursor::default()));
         }
         let Some((log, cursor)) = &mut self.log else { return };
         let new = log.read_new(cursor);

@@ -41,6 +41,8 @@ pub struct InspectorInput<'a> {
     pub problems: &'a ProblemIndex,
     /// Live metrics.
     pub metrics: Option<&'a MetricsSnapshot>,
+    /// The live run is paused.
+    pub paused: bool,
     /// The last events that left the inspected node, newest first (while or after a run).
     pub tap: Option<Vec<TappedEvent>>,
 }
@@ -159,13 +161,18 @@ impl Inspector {
         if let Some(s) = input.metrics.and_then(|m| m.node(id)) {
             ui.separator();
             ui.label(RichText::new("Live").strong());
+            // While running: the recent rate; once ended: the average over the run's running
+            // time (pauses left out), said as such.
+            let running = s.status == streamloom_runtime::metrics::NodeStatus::Running;
+            let status = if running && input.paused { "paused".to_string() } else { s.status.name().to_string() };
+            let (rate_in, rate_out) = if running { ("rate in", "rate out") } else { ("average in", "average out") };
             egui::Grid::new("node-metrics").show(ui, |ui| {
                 for (k, v) in [
-                    ("status", s.status.name().to_string()),
+                    ("status", status),
                     ("in", s.events_in.to_string()),
                     ("out", s.events_out.to_string()),
-                    ("rate in", super::format::rate(s.rate_in)),
-                    ("rate out", super::format::rate(s.rate_out)),
+                    (rate_in, super::format::rate(s.rate_in)),
+                    (rate_out, super::format::rate(s.rate_out)),
                     ("passed", s.passed.to_string()),
                     ("filtered", s.filtered.to_string()),
                     ("errors", s.errors.to_string()),

@@ -59,7 +59,7 @@ impl MetricsPanel {
             ui.vertical(|ui| {
                 ui.set_width(w);
                 ui.label("Throughput (events/s; dashed: in)");
-                chart("throughput", ui.available_height().max(80.0), "events/s").show(ui, |p| {
+                chart("throughput", ui.available_height().max(80.0), w, "events/s").show(ui, |p| {
                     for (i, id) in node_ids.iter().enumerate().filter(|(_, id)| self.nodes.contains(*id)) {
                         p.line(
                             Line::new(format!("{id} out"), series(&history, |s| s.rate_out.get(i).map(|v| *v as f64)))
@@ -77,7 +77,7 @@ impl MetricsPanel {
                 ui.set_width(w);
                 ui.label("Queue depth (highest per sample; dotted: capacity)");
                 let snap = runner.snapshot();
-                chart("depth", ui.available_height().max(80.0), "events queued").show(ui, |p| {
+                chart("depth", ui.available_height().max(80.0), w, "events queued").show(ui, |p| {
                     for (i, id) in wire_ids.iter().enumerate().filter(|(_, id)| self.wires.contains(*id)) {
                         p.line(
                             Line::new(id.clone(), series(&history, |s| s.max_depth.get(i).map(|v| *v as f64)))
@@ -96,7 +96,7 @@ impl MetricsPanel {
             ui.vertical(|ui| {
                 ui.set_width(w);
                 ui.label("Errors and drops (totals)");
-                chart("errors", ui.available_height().max(80.0), "events").show(ui, |p| {
+                chart("errors", ui.available_height().max(80.0), w, "events").show(ui, |p| {
                     for (i, id) in node_ids.iter().enumerate().filter(|(_, id)| self.nodes.contains(*id)) {
                         p.line(
                             Line::new(format!("{id} errors"), series(&history, |s| s.errors.get(i).map(|v| *v as f64)))
@@ -118,16 +118,23 @@ impl MetricsPanel {
 }
 
 /// A chart over the run's seconds: legend, axis titles, a hover readout, never below zero.
-fn chart(id: &str, height: f32, unit: &'static str) -> Plot<'static> {
-    Plot::new(id.to_owned())
-        .height(height - 20.0)
-        .legend(
+/// Narrower charts leave out their legend, which would cover the lines: the ticked names at
+/// the left are in the same colours, and hovering a line names it.
+const LEGEND_MIN_WIDTH: f32 = 330.0;
+
+fn chart(id: &str, height: f32, width: f32, unit: &'static str) -> Plot<'static> {
+    let plot = Plot::new(id.to_owned()).height(height - 20.0);
+    let plot = if width >= LEGEND_MIN_WIDTH {
+        plot.legend(
             Legend::default()
                 .text_style(egui::TextStyle::Small)
                 .background_alpha(0.4)
                 .position(egui_plot::Corner::LeftTop),
         )
-        .x_axis_label("seconds since the run started")
+    } else {
+        plot
+    };
+    plot.x_axis_label("s since the run started")
         .y_axis_label(unit)
         .include_y(0.0)
         .include_y(1.0)

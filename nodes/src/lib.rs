@@ -23,6 +23,7 @@ pub fn builtin_registry() -> Registry {
     r.add::<sources::websocket_source::WebSocketSource>();
     r.add::<sources::websocket_server::WebSocketServer>();
     r.add::<sources::nats_source::NatsSource>();
+    r.add::<sources::mqtt_source::MqttSource>();
     r.add::<operators::filter::Filter>();
     r.add::<operators::map::Map>();
     r.add::<operators::buffer::Buffer>();
@@ -33,6 +34,7 @@ pub fn builtin_registry() -> Registry {
     r.add::<sinks::null_sink::NullSink>();
     r.add::<sinks::websocket_sink::WebSocketSink>();
     r.add::<sinks::nats_sink::NatsSink>();
+    r.add::<sinks::mqtt_sink::MqttSink>();
     r
 }
 

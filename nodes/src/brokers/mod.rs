@@ -2,6 +2,7 @@
 //! acknowledgements of a batch, and the reconnect delays.
 
 pub mod acks;
+pub mod mqtt_conn;
 pub mod nats_conn;
 pub mod template;
 

@@ -4,6 +4,7 @@ pub mod file_follow;
 pub mod file_reader;
 pub mod file_source;
 pub mod generator;
+pub mod mqtt_source;
 pub mod nats_source;
 pub mod watermarks;
 pub mod websocket_server;

@@ -90,6 +90,14 @@ impl Broker {
         }
     }
 
+    /// Asks the process to shut down (SIGTERM: mosquitto saves its sessions) and waits.
+    pub fn stop_gracefully(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = c.wait();
+        }
+    }
+
     /// (Re)starts the process on the same port and store; returns once the port accepts.
     pub fn restart(&mut self) {
         self.stop();

@@ -27,3 +27,17 @@ fn nats_server_with_jetstream_starts_and_restarts_on_its_port() {
 fn mosquitto_starts_and_restarts_on_its_port() {
     starts_and_restarts(Kind::Mosquitto, "mosquitto_starts_and_restarts_on_its_port");
 }
+
+/// The broker example graphs load and validate with the built-in kinds.
+#[test]
+fn the_broker_example_graphs_validate() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/graphs");
+    for name in ["nats_pipeline.ron", "mqtt_feed.ron"] {
+        let (graph, map) =
+            streamloom_runtime::graph::load_file(&root.join(name)).unwrap_or_else(|p| panic!("{name}: {p}"));
+        let problems =
+            streamloom_runtime::validate::validate_located(&graph, &streamloom_nodes::builtin_registry(), &map);
+        assert!(problems.0.is_empty(), "{name}: {problems}");
+        assert!(graph.description.as_deref().unwrap_or_default().starts_with("Expects "), "{name} names its server");
+    }
+}

@@ -3,7 +3,7 @@
 //! follow our backoff, and its events drive the node's own status and `reconnects` gauge.
 //! Tokens and passwords (usually `${ENV}`) are never written to logs, status or errors.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions, Event, ServerAddr};
@@ -147,31 +147,49 @@ pub async fn connect(s: &NatsSettings, metrics: Arc<NodeMetrics>, capacity: usiz
         options = options.require_tls(true).tls_client_config(tls.clone());
     }
     let (initial, max) = s.backoff;
-    let m = metrics.clone();
+    // Why the last attempt failed, shown with the next delay.
+    let last_error: Arc<Mutex<String>> = Arc::default();
+    let (m, last) = (metrics.clone(), last_error.clone());
     options = options.reconnect_delay_callback(move |attempt| {
         let delay = reconnect_delay(attempt, initial, max);
-        let state =
-            if m.own.read().state == Some(NodeState::Failed) { NodeState::Failed } else { NodeState::Reconnecting };
-        m.own.set(state, format!("attempt {attempt}, next in {:.1} s", delay.as_secs_f64()));
+        let why = last.lock().map(|w| w.clone()).unwrap_or_default();
+        let state = if is_refusal(&why) { NodeState::Failed } else { NodeState::Reconnecting };
+        let why = if why.is_empty() { String::new() } else { format!(" ({why})") };
+        m.own.set(state, format!("attempt {attempt}, next in {:.1} s{why}", delay.as_secs_f64()));
         delay
     });
     let m = metrics.clone();
     let reconnects = metrics.own.gauge("reconnects");
     options = options.event_callback(move |event| {
-        let m = m.clone();
-        let reconnects = reconnects.clone();
+        let (m, reconnects, last) = (m.clone(), reconnects.clone(), last_error.clone());
         async move {
             match event {
-                Event::Connected => m.own.set(NodeState::Connected, ""),
+                Event::Connected => {
+                    if let Ok(mut w) = last.lock() {
+                        w.clear();
+                    }
+                    m.own.set(NodeState::Connected, "")
+                }
                 Event::Disconnected => {
                     reconnects.add(1);
                     m.own.set(NodeState::Reconnecting, "disconnected");
                 }
-                Event::ServerError(async_nats::ServerError::AuthorizationViolation) => {
-                    m.own.set(NodeState::Failed, "authorization violation: check the token or user/password")
+                Event::ClientError(e) => {
+                    let why = e.to_string();
+                    if is_refusal(&why) {
+                        m.own.set(NodeState::Failed, format!("{why}: check the token or user/password; retrying"));
+                    }
+                    if let Ok(mut w) = last.lock() {
+                        *w = why;
+                    }
                 }
-                Event::ClientError(e) => tracing::warn!("nats client: {e}"),
-                Event::ServerError(e) => tracing::warn!("nats server: {e}"),
+                Event::ServerError(e) => {
+                    let why = e.to_string();
+                    if is_refusal(&why) {
+                        m.own.set(NodeState::Failed, format!("{why}: check the token or user/password"));
+                    }
+                    tracing::warn!("nats server: {why}");
+                }
                 Event::SlowConsumer(_) => {
                     tracing::warn!("nats: the server dropped messages for a slow subscription (core NATS, output full)")
                 }
@@ -180,4 +198,11 @@ pub async fn connect(s: &NatsSettings, metrics: Arc<NodeMetrics>, capacity: usiz
         }
     });
     options.connect(s.servers.clone()).await.map_err(|e| format!("connect: {e}"))
+}
+
+/// Whether a failure is the server refusing the credentials (retrying will not help until
+/// they change).
+fn is_refusal(why: &str) -> bool {
+    let why = why.to_ascii_lowercase();
+    why.contains("authorization") || why.contains("authentication")
 }

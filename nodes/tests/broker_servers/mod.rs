@@ -37,6 +37,7 @@ pub struct Broker {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    extra: Vec<String>,
 }
 
 /// Where `name` is: on `PATH` or in the sbin folders Debian installs servers to.
@@ -56,6 +57,12 @@ impl Broker {
     /// Starts a broker of `kind` on a free port, or `None` (after a loud SKIPPED line naming
     /// `test`) when its binary is not installed.
     pub fn start(kind: Kind, test: &str) -> Option<Broker> {
+        Broker::start_with(kind, test, |_| Vec::new())
+    }
+
+    /// As [`Broker::start`], with more command-line arguments made from the broker's
+    /// temp folder (certificates, tokens).
+    pub fn start_with(kind: Kind, test: &str, extra: impl FnOnce(&Path) -> Vec<String>) -> Option<Broker> {
         let Some(binary) = find_binary(kind.binary()) else {
             eprintln!(
                 "*** SKIPPED: {test}: `{}` is not installed (run scripts/setup.sh test); nothing was tested ***",
@@ -64,7 +71,8 @@ impl Broker {
             return None;
         };
         let dir = tempfile::tempdir().unwrap();
-        let mut b = Broker { kind, binary, port: free_port(), dir, child: None };
+        let extra = extra(dir.path());
+        let mut b = Broker { kind, binary, port: free_port(), dir, child: None, extra };
         b.restart();
         Some(b)
     }
@@ -112,6 +120,7 @@ impl Broker {
                 cmd.arg("-c").arg(self.mosquitto_conf(&store));
             }
         }
+        cmd.args(&self.extra);
         let log = std::fs::File::create(self.dir.path().join("broker.log")).unwrap();
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
         self.child = Some(cmd.spawn().unwrap());

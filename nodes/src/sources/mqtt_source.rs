@@ -209,9 +209,9 @@ struct MqttAck(AsyncClient, Publish);
 
 impl AckHandle for MqttAck {
     /// Never waits: the event-loop task that drains the client's requests may itself be
-    /// waiting for this node to take a message. A full request queue (only while the
-    /// connection is down) loses the acknowledgement, and the broker delivers the message
-    /// again: a duplicate, never a loss.
+    /// waiting for this node to take a message. The request queue has room for every packet
+    /// id, so it is never full; an acknowledgement that still fails (the client closed) is
+    /// redelivered by the broker: a duplicate, never a loss.
     async fn ack(self) -> Result<(), String> {
         self.0.try_ack(&self.1).map_err(|e| e.to_string())
     }
@@ -228,8 +228,11 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         publishes: Some(tx),
         unacked: unacked.clone(),
     };
-    // Room for the acknowledgements of every message in flight.
-    let (client, task) = start(s.options, s.backoff, capacity.saturating_add(ctx.batch_size), driver);
+    // Room for an acknowledgement of every message the broker can have in flight: each
+    // holds one of the 65,535 packet ids, so `try_ack` never finds the queue full (a full
+    // queue would lose the acknowledgement and hold the broker's in-flight window).
+    let requests = usize::from(u16::MAX) + ctx.batch_size + 16;
+    let (client, task) = start(s.options, s.backoff, requests, driver);
     let mut seq = 0u64;
     loop {
         ctx.control.wait_if_paused().await;

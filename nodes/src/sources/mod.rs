@@ -5,6 +5,7 @@ pub mod file_reader;
 pub mod file_source;
 pub mod generator;
 pub mod mqtt_source;
+mod nats_jetstream;
 pub mod nats_source;
 pub mod watermarks;
 pub mod websocket_server;

@@ -313,3 +313,61 @@ fn a_slow_pipeline_keeps_in_flight_bounded_and_loses_nothing() {
     assert_eq!(numbers(&out), (0..3000).collect::<Vec<u64>>(), "all, in order, under backpressure");
     assert!(max_held <= 8, "the node holds at most a batch unacknowledged: {max_held}");
 }
+
+#[test]
+fn a_password_from_the_environment_is_accepted_and_a_wrong_one_fails_with_the_reason() {
+    let test = "a_password_from_the_environment_is_accepted_and_a_wrong_one_fails_with_the_reason";
+    let Some(b) = Broker::start_with(Kind::Mosquitto, test, |dir| {
+        let file = dir.join("passwords");
+        let made = std::process::Command::new("mosquitto_passwd")
+            .arg("-c")
+            .arg("-b")
+            .arg(&file)
+            .args(["loom", "pa55-w0rd"])
+            .status();
+        assert!(made.is_ok_and(|s| s.success()), "mosquitto_passwd wrote the password file");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        vec!["allow_anonymous false".into(), format!("password_file {}", file.display())]
+    }) else {
+        return;
+    };
+    let run_with = |password: &'static str| {
+        let g = graph(
+            vec![
+                source("src", b.port, json!({"username": "loom", "password": "${MQTT_PASSWORD}"})),
+                node("null", "null_sink", json!({})),
+            ],
+            vec![wire("src", "null")],
+            16,
+            32,
+        );
+        let engine = Engine::new(Some(2)).unwrap();
+        let env = move |name: &str| (name == "MQTT_PASSWORD").then(|| password.to_string());
+        let h = start(&engine, &g, RunOptions { env: std::sync::Arc::new(env), ..Default::default() });
+        (engine, h)
+    };
+    let (engine, h) = run_with("pa55-w0rd");
+    wait_connected(&h, &["src"]);
+    assert!(!serde_json::to_string(&h.snapshot_now().keyed()).unwrap().contains("pa55-w0rd"));
+    h.stop();
+    assert_eq!(wait(&engine, &h, 5), RunOutcome::Stopped);
+
+    let (engine, h) = run_with("wrong");
+    let started = Instant::now();
+    let mut line = String::new();
+    while !line.starts_with("failed") && started.elapsed() < Duration::from_secs(5) {
+        line = state_line(&h, "src");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        line.starts_with("failed: attempt ")
+            && (line.contains("NotAuthorized") || line.contains("BadUserNamePassword")),
+        "{line}"
+    );
+    h.stop();
+    assert_eq!(wait(&engine, &h, 5), RunOutcome::Stopped);
+}

@@ -323,3 +323,57 @@ fn a_slow_pipeline_keeps_unacknowledged_messages_within_max_in_flight() {
     assert!(max_pending <= 20, "at most max_in_flight unacknowledged at any time: {max_pending}");
     assert!(max_pending > 0, "the sampling saw messages in flight");
 }
+
+#[test]
+fn core_publish_fills_the_subject_template_and_events_without_the_field_go_to_errors() {
+    let Some(b) =
+        Broker::start(Kind::Nats, "core_publish_fills_the_subject_template_and_events_without_the_field_go_to_errors")
+    else {
+        return;
+    };
+    let rt = peer();
+    let (client, mut sub) = rt.block_on(async {
+        let client = async_nats::connect(b.url()).await.unwrap();
+        let sub = client.subscribe("events.>").await.unwrap();
+        client.flush().await.unwrap();
+        (client, sub)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let errs = dir.path().join("errors.jsonl");
+    let g = graph(
+        vec![
+            node("gen", "generator", json!({"count": 500, "rate": null, "payload": "sample_events", "seed": 3})),
+            // Events under 300 lose their `type` (about 30%): no subject can be made for them.
+            node("strip", "map", json!({"expression": "if .value < 300 then del(.type) else . end"})),
+            node("pub", "nats_sink", json!({"servers": [b.url()], "subject": "events.{type}"})),
+            file_sink("errs", &errs),
+        ],
+        vec![wire("gen", "strip"), wire("strip", "pub"), errors_wire("pub", "errs")],
+        16,
+        32,
+    );
+    let (outcome, s) = run(&g);
+    assert_eq!(outcome, RunOutcome::Completed);
+    let p = n(&s, "pub");
+    assert_eq!(p.passed + p.errors, 500, "{p:?}");
+    assert!(p.errors > 0 && p.passed > 0, "{p:?}");
+    assert_node_equation(p);
+    let got = rt.block_on(async {
+        let mut got = Vec::new();
+        while let Ok(Some(m)) =
+            tokio::time::timeout(Duration::from_millis(500), futures_util::StreamExt::next(&mut sub)).await
+        {
+            got.push(m);
+        }
+        got
+    });
+    assert_eq!(got.len() as u64, p.passed, "every published event arrived");
+    for m in &got {
+        let v: Value = serde_json::from_slice(&m.payload).unwrap();
+        assert_eq!(m.subject.as_str(), format!("events.{}", v["type"].as_str().unwrap()));
+    }
+    let errors = json_lines(&errs);
+    assert_eq!(errors.len() as u64, p.errors);
+    assert!(errors[0]["reason"].as_str().unwrap().contains("no field `type`"), "{}", errors[0]);
+    drop(client);
+}

@@ -60,8 +60,9 @@ impl Broker {
         Broker::start_with(kind, test, |_| Vec::new())
     }
 
-    /// As [`Broker::start`], with more command-line arguments made from the broker's
-    /// temp folder (certificates, tokens).
+    /// As [`Broker::start`], with more settings made from the broker's temp folder:
+    /// command-line arguments for nats-server (certificates, tokens), config lines for
+    /// mosquitto (they replace `allow_anonymous true`).
     pub fn start_with(kind: Kind, test: &str, extra: impl FnOnce(&Path) -> Vec<String>) -> Option<Broker> {
         let Some(binary) = find_binary(kind.binary()) else {
             eprintln!(
@@ -120,7 +121,9 @@ impl Broker {
                 cmd.arg("-c").arg(self.mosquitto_conf(&store));
             }
         }
-        cmd.args(&self.extra);
+        if self.kind == Kind::Nats {
+            cmd.args(&self.extra);
+        }
         let log = std::fs::File::create(self.dir.path().join("broker.log")).unwrap();
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
         self.child = Some(cmd.spawn().unwrap());
@@ -149,11 +152,18 @@ impl Broker {
             std::fs::set_permissions(self.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         let conf = self.dir.path().join("mosquitto.conf");
-        let text = format!(
-            "listener {} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 100000\n",
+        let mut text = format!(
+            "listener {} 127.0.0.1\npersistence true\npersistence_location {}/\nmax_queued_messages 100000\n",
             self.port,
             store.display()
         );
+        if self.extra.is_empty() {
+            text.push_str("allow_anonymous true\n");
+        }
+        for line in &self.extra {
+            text.push_str(line);
+            text.push('\n');
+        }
         std::fs::write(&conf, text).unwrap();
         conf
     }

@@ -66,3 +66,39 @@ impl<H: AckHandle> Drop for PendingAcks<H> {
         self.unacked.sub(self.handles.len() as u64);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{AckHandle, PendingAcks};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use streamloom_runtime::metrics::NodeMetrics;
+
+    /// Counts acknowledgements; every third fails.
+    struct Counting(Arc<AtomicUsize>, usize);
+
+    impl AckHandle for Counting {
+        async fn ack(self) -> Result<(), String> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            if self.1 % 3 == 2 { Err(format!("ack {} failed", self.1)) } else { Ok(()) }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_unacked_gauge_counts_what_is_held_until_settled_or_dropped() {
+        let metrics = NodeMetrics::default();
+        let unacked = metrics.own.gauge("unacked");
+        let sent = Arc::new(AtomicUsize::new(0));
+        let mut acks = PendingAcks::new(unacked.clone());
+        for i in 0..6 {
+            acks.push(Counting(sent.clone(), i));
+        }
+        assert_eq!((acks.len(), unacked.get()), (6, 6));
+        let failed = acks.settle().await;
+        assert_eq!(failed, Some((2, "ack 5 failed".to_string())));
+        assert_eq!((sent.load(Ordering::SeqCst), unacked.get()), (6, 0));
+        acks.push(Counting(sent.clone(), 0));
+        drop(acks);
+        assert_eq!(unacked.get(), 0, "dropped unsettled: the broker redelivers, the gauge forgets");
+    }
+}

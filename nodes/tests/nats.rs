@@ -377,3 +377,28 @@ fn core_publish_fills_the_subject_template_and_events_without_the_field_go_to_er
     assert!(errors[0]["reason"].as_str().unwrap().contains("no field `type`"), "{}", errors[0]);
     drop(client);
 }
+
+#[test]
+fn deliver_by_start_time_skips_what_was_stored_before_it() {
+    let Some(b) = Broker::start(Kind::Nats, "deliver_by_start_time_skips_what_was_stored_before_it") else { return };
+    let rt = peer();
+    create_stream(&rt, &b.url());
+    js_publish(&rt, &b.url(), "orders.old", (0..50).map(|i| i.to_string()).collect());
+    std::thread::sleep(Duration::from_millis(100));
+    let since = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+    std::thread::sleep(Duration::from_millis(100));
+    js_publish(&rt, &b.url(), "orders.new", (50..80).map(|i| i.to_string()).collect());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let g = graph(
+        vec![js_source(&b.url(), json!({"deliver": "by_start_time", "start_time": since})), file_sink("file", &out)],
+        vec![wire("src", "file")],
+        16,
+        32,
+    );
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = start(&engine, &g, RunOptions::default());
+    let outcome = stop_when(&engine, &h, 10, || json_lines(&out).len() >= 30);
+    assert_eq!(outcome, RunOutcome::Stopped);
+    assert_eq!(numbers(&out), (50..80).collect::<Vec<u64>>(), "only what was stored after start_time");
+}

@@ -371,3 +371,39 @@ fn a_password_from_the_environment_is_accepted_and_a_wrong_one_fails_with_the_re
     h.stop();
     assert_eq!(wait(&engine, &h, 5), RunOutcome::Stopped);
 }
+
+#[test]
+fn a_sink_facing_an_unreachable_broker_says_reconnecting_and_stop_ends_the_run() {
+    let port = broker_servers::free_port();
+    let g = graph(
+        vec![
+            node("gen", "generator", json!({"count": null, "rate": 1000.0, "payload": "sequence", "seed": 1})),
+            node(
+                "pub",
+                "mqtt_sink",
+                json!({"server": format!("mqtt://127.0.0.1:{port}"), "topic": "x",
+                "backoff_initial": "100ms", "backoff_max": "300ms"}),
+            ),
+        ],
+        vec![wire("gen", "pub")],
+        16,
+        32,
+    );
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = start(&engine, &g, RunOptions::default());
+    let started = Instant::now();
+    let mut line = String::new();
+    while !line.starts_with("reconnecting: attempt ") && started.elapsed() < Duration::from_secs(3) {
+        line = state_line(&h, "pub");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(line.starts_with("reconnecting: attempt "), "{line}");
+    std::thread::sleep(Duration::from_millis(300));
+    let stopping = Instant::now();
+    h.stop();
+    assert_eq!(wait(&engine, &h, 5), RunOutcome::Stopped);
+    assert!(stopping.elapsed() < Duration::from_secs(3), "stopped in {:?}", stopping.elapsed());
+    let s = h.snapshot_now();
+    assert_node_equation(n(&s, "pub"));
+    assert_wires(&s);
+}

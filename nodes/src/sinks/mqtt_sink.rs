@@ -230,13 +230,20 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         }
         ctx.errors.flush().await;
     }
-    // The broker's acknowledgements of what was handed over, within the drain timeout.
+    // The broker's acknowledgements of what was handed over, within the drain timeout; a
+    // stop while the broker is away waits for nothing (what it held is counted below).
+    let away = |ctx: &NodeContext| ctx.control.stopping() && ctx.metrics.own.read().state != Some(NodeState::Connected);
     let deadline = tokio::time::Instant::now() + s.drain_timeout;
-    while unacked.get() > 0 && tokio::time::Instant::now() < deadline && !ctx.control.kill.is_cancelled() {
+    while unacked.get() > 0 && tokio::time::Instant::now() < deadline && !ctx.control.kill.is_cancelled() && !away(&ctx)
+    {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), client.disconnect()).await;
-    let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
+    let mut task = task;
+    if !away(&ctx) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), client.disconnect()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), &mut task).await;
+    }
+    task.abort();
     let left = unacked.get();
     if stopped_with > 0 || left > 0 {
         ctx.metrics.own.set(

@@ -2,13 +2,14 @@
 # Installs the system packages Streamloom needs, once. Idempotent and quiet when all is there.
 #   scripts/setup.sh editor   what the editor needs at run time (X11/Wayland client libs, GL)
 #   scripts/setup.sh test     plus what the tests need (Mesa's software Vulkan/GL for rendered
-#                             UI snapshots, Xvfb and xdotool for screenshots)
+#                             UI snapshots, Xvfb and xdotool for screenshots, and the
+#                             brokers the broker node tests start: nats-server and mosquitto)
 set -euo pipefail
 profile="${1:-test}"
 
 packages=(libxkbcommon-x11-0 libx11-6 libxcursor1 libxrandr2 libxi6 libgl1 libegl1 libgl1-mesa-dri libglx-mesa0 libegl-mesa0)
 if [ "$profile" = test ]; then
-    packages+=(mesa-vulkan-drivers libvulkan1 xvfb xdotool python3)
+    packages+=(mesa-vulkan-drivers libvulkan1 xvfb xdotool python3 nats-server mosquitto)
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

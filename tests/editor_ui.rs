@@ -496,13 +496,11 @@ fn double_click_on_empty_canvas_opens_quick_add() {
         (title.left() - at.x).abs() < 40.0 && (title.top() - at.y).abs() < 60.0,
         "the popup opens at the pointer {at:?}, not at {title:?}"
     );
-    // The popup's entry (right of the palette), not the palette's button of the same name.
-    h.get_all_by_label("file_sink")
-        .find(|n| n.rect().left() >= title.left() - 1.0)
-        .expect("entry in the popup")
-        .click();
+    // The popup's entry (right of the palette), not the palette's button of the same name;
+    // one near the top, within the popup's scrolled view.
+    h.get_all_by_label("filter").find(|n| n.rect().left() >= title.left() - 1.0).expect("entry in the popup").click();
     h.run_ok();
-    assert!(h.state().graph().nodes.iter().any(|n| n.kind == "file_sink"));
+    assert!(h.state().graph().nodes.iter().any(|n| n.kind == "filter"));
     assert!(h.query_by_label("Add node").is_none());
 }
 

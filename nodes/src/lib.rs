@@ -2,6 +2,7 @@
 //! `sinks/`: its config struct (whose `Default` is the example), ports, validation, runtime
 //! behaviour and tests. Registering a kind is one line in [`builtin_registry`].
 
+pub mod brokers;
 pub mod event_time;
 pub mod expr;
 pub mod operators;
@@ -21,6 +22,8 @@ pub fn builtin_registry() -> Registry {
     r.add::<sources::file_source::FileSource>();
     r.add::<sources::websocket_source::WebSocketSource>();
     r.add::<sources::websocket_server::WebSocketServer>();
+    r.add::<sources::nats_source::NatsSource>();
+    r.add::<sources::mqtt_source::MqttSource>();
     r.add::<operators::filter::Filter>();
     r.add::<operators::map::Map>();
     r.add::<operators::buffer::Buffer>();
@@ -30,6 +33,8 @@ pub fn builtin_registry() -> Registry {
     r.add::<sinks::debug_sink::DebugSink>();
     r.add::<sinks::null_sink::NullSink>();
     r.add::<sinks::websocket_sink::WebSocketSink>();
+    r.add::<sinks::nats_sink::NatsSink>();
+    r.add::<sinks::mqtt_sink::MqttSink>();
     r
 }
 

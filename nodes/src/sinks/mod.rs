@@ -5,6 +5,8 @@ pub mod debug_sink;
 pub mod file_rotation;
 pub mod file_sink;
 pub mod file_writer;
+pub mod mqtt_sink;
+pub mod nats_sink;
 pub mod null_sink;
 pub mod websocket_clients;
 pub mod websocket_sink;

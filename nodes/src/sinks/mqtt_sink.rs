@@ -1,0 +1,255 @@
+//! `mqtt_sink`: publishes each event as JSON to a topic made from its fields
+//! (`sensors/{device}/temp`) at QoS 0, 1 or 2, optionally retained. An event whose topic
+//! cannot be made goes to `errors`.
+//!
+//! The client queues at most a batch of publishes; while the broker is away the queue
+//! fills and the sink stops taking input, so the wire's policy decides. Accounting:
+//! `passed` counts events handed to the client; the `unacked` gauge counts QoS 1/2
+//! publishes the broker has not acknowledged yet (the client sends them again after a
+//! reconnect). At the end the sink waits up to `drain_timeout` for them.
+
+use std::time::Duration;
+
+use rumqttc::QoS;
+use serde::{Deserialize, Serialize};
+use streamloom_runtime::io::{NodeContext, Received};
+use streamloom_runtime::metrics::NodeState;
+use streamloom_runtime::registry::{
+    BuildContext, Category, ConfigProblem, NodeError, NodeFuture, NodeTask, ParamKind, ParamSpec, PortSpec, PortType,
+    Ports, TypedNodeKind,
+};
+
+use crate::brokers::mqtt_conn::{Driver, MqttFields, mqtt_params, qos, start};
+use crate::brokers::template::Template;
+use crate::ws::backoff::Backoff;
+use crate::ws::duration_field;
+
+/// Config of `mqtt_sink`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttSinkConfig {
+    /// `mqtt://host:port` or `mqtts://host:port`.
+    pub server: String,
+    /// Client id.
+    pub client_id: String,
+    /// Topic template: `{field}` is replaced by the event's field.
+    pub topic: String,
+    /// QoS 0, 1 or 2.
+    pub qos: u8,
+    /// Ask the broker to keep the last message of each topic for new subscribers.
+    pub retain: bool,
+    /// Longest wait at the end for the broker to acknowledge QoS 1/2 publishes.
+    pub drain_timeout: String,
+    /// User name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Password (`${ENV}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// CA certificates (PEM) trusted besides the system's roots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// Start afresh at each connect.
+    pub clean_session: bool,
+    /// Keep-alive interval.
+    pub keep_alive: String,
+    /// First reconnect delay.
+    pub backoff_initial: String,
+    /// Largest reconnect delay.
+    pub backoff_max: String,
+}
+
+impl Default for MqttSinkConfig {
+    fn default() -> Self {
+        MqttSinkConfig {
+            server: "mqtt://127.0.0.1:1883".into(),
+            client_id: "streamloom-sink".into(),
+            topic: "alerts/{device}".into(),
+            qos: 1,
+            retain: false,
+            drain_timeout: "5s".into(),
+            username: None,
+            password: None,
+            ca_file: None,
+            clean_session: false,
+            keep_alive: "30s".into(),
+            backoff_initial: "500ms".into(),
+            backoff_max: "30s".into(),
+        }
+    }
+}
+
+impl MqttSinkConfig {
+    fn connection(&self) -> MqttFields<'_> {
+        MqttFields {
+            server: &self.server,
+            client_id: &self.client_id,
+            username: self.username.as_deref(),
+            password: self.password.as_deref(),
+            ca_file: self.ca_file.as_deref(),
+            clean_session: self.clean_session,
+            keep_alive: &self.keep_alive,
+            backoff_initial: &self.backoff_initial,
+            backoff_max: &self.backoff_max,
+        }
+    }
+}
+
+/// The `mqtt_sink` kind.
+pub struct MqttSink;
+
+impl TypedNodeKind for MqttSink {
+    type Config = MqttSinkConfig;
+    const NAME: &'static str = "mqtt_sink";
+    const DESCRIPTION: &'static str =
+        "Publishes events as JSON to MQTT topics made from their fields, at QoS 0/1/2, optionally retained";
+    const CATEGORY: Category = Category::Sink;
+    const EXAMPLE: &'static str = "Publish alerts per device: `server: \"mqtt://127.0.0.1:1883\"`, `topic: \"alerts/{device}\"`, `qos: 1`, `retain: true`; the broker acknowledges each publish (the `unacked` gauge counts those it has not yet), and an event without `device` goes to `errors`.";
+
+    fn params() -> Vec<ParamSpec> {
+        let mut p = mqtt_params();
+        p.splice(
+            2..2,
+            [
+                ParamSpec::new(
+                    "topic",
+                    ParamKind::Text,
+                    "Topic template: {field} is replaced by the event's field (alerts/{device})",
+                ),
+                ParamSpec::integer(
+                    "qos",
+                    0,
+                    2,
+                    "0: at most once; 1: at least once; 2: exactly once between client and broker",
+                ),
+                ParamSpec::new(
+                    "retain",
+                    ParamKind::Bool,
+                    "The broker keeps the last message of each topic for new subscribers",
+                ),
+                ParamSpec::new(
+                    "drain_timeout",
+                    ParamKind::Text,
+                    "Longest wait at the end for the broker's acknowledgements",
+                ),
+            ],
+        );
+        p
+    }
+
+    fn ports(_config: &MqttSinkConfig) -> Ports {
+        Ports { inputs: vec![PortSpec::input("in", PortType::Any, "Events to publish")], outputs: vec![] }
+    }
+
+    fn validate(config: &MqttSinkConfig) -> Vec<ConfigProblem> {
+        let mut p = config.connection().validate();
+        match Template::parse(config.topic.trim()) {
+            Err(e) => p.push(ConfigProblem::field("topic", format!("topic template: {e}"))),
+            Ok(_) if config.topic.contains(['+', '#']) => {
+                p.push(ConfigProblem::field("topic", "a topic to publish to has no wildcards"))
+            }
+            Ok(_) => {}
+        }
+        p.extend(qos("qos", config.qos).err());
+        p.extend(duration_field("drain_timeout", &config.drain_timeout).err());
+        p
+    }
+
+    fn build(config: MqttSinkConfig, ctx: &BuildContext) -> Result<Box<dyn NodeTask>, ConfigProblem> {
+        let (options, backoff) = config.connection().build(ctx)?;
+        let settings = Settings {
+            topic: Template::parse(config.topic.trim()).map_err(|e| ConfigProblem::field("topic", e))?,
+            qos: qos("qos", config.qos)?,
+            drain_timeout: duration_field("drain_timeout", &config.drain_timeout)?,
+            options,
+            backoff,
+            config,
+        };
+        Ok(Box::new(move |ctx: NodeContext| -> NodeFuture { Box::pin(run(settings, ctx)) }))
+    }
+}
+
+struct Settings {
+    config: MqttSinkConfig,
+    options: rumqttc::MqttOptions,
+    backoff: Backoff,
+    topic: Template,
+    qos: QoS,
+    drain_timeout: Duration,
+}
+
+async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
+    let unacked = ctx.metrics.own.gauge("unacked");
+    let driver =
+        Driver { metrics: ctx.metrics.clone(), subscriptions: Vec::new(), publishes: None, unacked: unacked.clone() };
+    let (client, task) = start(s.options, s.backoff, ctx.batch_size, driver);
+    let mut stopped_with = 0usize;
+    while let Some(r) = ctx.inputs.recv().await {
+        let Received::Data { batch, .. } = r else { continue };
+        if stopped_with > 0 || ctx.control.stopping() && ctx.metrics.own.read().state != Some(NodeState::Connected) {
+            stopped_with += batch.len();
+            ctx.metrics.count_dropped_inside(batch.len());
+            continue;
+        }
+        let total = batch.len();
+        for (i, ev) in batch.into_iter().enumerate() {
+            let topic = match s.topic.render(&ev.value) {
+                Ok(t) if !t.is_empty() && !t.contains(['+', '#']) => t,
+                Ok(t) => {
+                    ctx.errors.report(ev, format!("topic `{t}` is not a topic to publish to"));
+                    continue;
+                }
+                Err(e) => {
+                    ctx.errors.report(ev, format!("topic: {e}"));
+                    continue;
+                }
+            };
+            let payload = ev.value.to_string().into_bytes();
+            if s.qos != QoS::AtMostOnce {
+                unacked.add(1);
+            }
+            let published = tokio::select! {
+                biased;
+                _ = ctx.control.stop.cancelled(), if ctx.metrics.own.read().state != Some(NodeState::Connected) => None,
+                r = client.publish(topic, s.qos, s.config.retain, payload) => Some(r),
+            };
+            match published {
+                Some(Ok(())) => ctx.metrics.count_passed(1),
+                other => {
+                    if s.qos != QoS::AtMostOnce {
+                        unacked.sub(1);
+                    }
+                    if let Some(Err(e)) = other {
+                        tracing::warn!(node = %ctx.id, "mqtt_sink: publish: {e}");
+                    }
+                    stopped_with += total - i;
+                    ctx.metrics.count_dropped_inside(total - i);
+                    break;
+                }
+            }
+        }
+        ctx.errors.flush().await;
+    }
+    // The broker's acknowledgements of what was handed over, within the drain timeout; a
+    // stop while the broker is away waits for nothing (what it held is counted below).
+    let away = |ctx: &NodeContext| ctx.control.stopping() && ctx.metrics.own.read().state != Some(NodeState::Connected);
+    let deadline = tokio::time::Instant::now() + s.drain_timeout;
+    while unacked.get() > 0 && tokio::time::Instant::now() < deadline && !ctx.control.kill.is_cancelled() && !away(&ctx)
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut task = task;
+    if !away(&ctx) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), client.disconnect()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), &mut task).await;
+    }
+    task.abort();
+    let left = unacked.get();
+    if stopped_with > 0 || left > 0 {
+        ctx.metrics.own.set(
+            NodeState::Failed,
+            format!("{stopped_with} event(s) not published (stopped while away); {left} publish(es) not acknowledged by the broker"),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,299 @@
+//! `mqtt_source`: subscribes to MQTT topic filters (wildcards `+` `#`, shared subscriptions
+//! `$share/group/filter` to split messages across several instances) at QoS 0, 1 or 2.
+//! Each message becomes an event (JSON, text, or binary as base64); a malformed one goes to
+//! `errors` with its raw text. With `clean_session` off and a fixed `client_id` the broker
+//! keeps the session while the node is away and delivers the QoS 1/2 messages it queued.
+//!
+//! QoS 1/2 is at-least-once up to the first wire (interim guarantee): a message is
+//! acknowledged (PUBACK / PUBREC) once its event was accepted by the output wire; one not
+//! acknowledged when the connection breaks is delivered again. At most `max_in_flight`
+//! messages wait between the client and the wire; while the wire is full the reading
+//! stops, the broker's in-flight window fills and it queues the rest. End-to-end
+//! acknowledgement after the sinks wrote will replace this (see [`crate::brokers::acks`]).
+
+use futures_util::FutureExt;
+use rumqttc::{AsyncClient, Publish, QoS};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use streamloom_runtime::io::NodeContext;
+use streamloom_runtime::registry::{
+    BuildContext, Category, ConfigProblem, NodeError, NodeFuture, NodeTask, ParamKind, ParamSpec, PortSpec, PortType,
+    Ports, TypedNodeKind,
+};
+use streamloom_runtime::{Batch, Event};
+use tokio::sync::mpsc;
+
+use crate::brokers::acks::{AckHandle, PendingAcks};
+use crate::brokers::mqtt_conn::{Driver, MqttFields, mqtt_params, qos, start};
+use crate::ws::backoff::Backoff;
+use crate::ws::message::{MessageFormat, decode};
+
+/// Config of `mqtt_source`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttSourceConfig {
+    /// `mqtt://host:port` or `mqtts://host:port`.
+    pub server: String,
+    /// Client id.
+    pub client_id: String,
+    /// Topic filters; `$share/group/filter` shares messages across subscribers.
+    pub topics: Vec<String>,
+    /// QoS 0, 1 or 2.
+    pub qos: u8,
+    /// json, text or binary.
+    pub format: MessageFormat,
+    /// Most messages waiting between the client and the output wire.
+    pub max_in_flight: u64,
+    /// User name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Password (`${ENV}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// CA certificates (PEM) trusted besides the system's roots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// Start afresh at each connect.
+    pub clean_session: bool,
+    /// Keep-alive interval.
+    pub keep_alive: String,
+    /// First reconnect delay.
+    pub backoff_initial: String,
+    /// Largest reconnect delay.
+    pub backoff_max: String,
+}
+
+impl Default for MqttSourceConfig {
+    fn default() -> Self {
+        MqttSourceConfig {
+            server: "mqtt://127.0.0.1:1883".into(),
+            client_id: "streamloom-source".into(),
+            topics: vec!["sensors/#".into()],
+            qos: 1,
+            format: MessageFormat::Json,
+            max_in_flight: 256,
+            username: None,
+            password: None,
+            ca_file: None,
+            clean_session: true,
+            keep_alive: "30s".into(),
+            backoff_initial: "500ms".into(),
+            backoff_max: "30s".into(),
+        }
+    }
+}
+
+impl MqttSourceConfig {
+    fn connection(&self) -> MqttFields<'_> {
+        MqttFields {
+            server: &self.server,
+            client_id: &self.client_id,
+            username: self.username.as_deref(),
+            password: self.password.as_deref(),
+            ca_file: self.ca_file.as_deref(),
+            clean_session: self.clean_session,
+            keep_alive: &self.keep_alive,
+            backoff_initial: &self.backoff_initial,
+            backoff_max: &self.backoff_max,
+        }
+    }
+}
+
+/// The `mqtt_source` kind.
+pub struct MqttSource;
+
+impl TypedNodeKind for MqttSource {
+    type Config = MqttSourceConfig;
+    const NAME: &'static str = "mqtt_source";
+    const DESCRIPTION: &'static str = "MQTT subscriber: topic filters, QoS 0/1/2, shared subscriptions, persistent session; malformed messages go to errors";
+    const CATEGORY: Category = Category::Source;
+    const EXAMPLE: &'static str = "Share a sensor feed across instances: `server: \"mqtt://127.0.0.1:1883\"`, `topics: [\"$share/loom/sensors/+/temp\"]`, `qos: 1`, `client_id: \"loom-1\"`, `clean_session: false`; each message is acknowledged once its event is on the output wire, and the broker keeps the session while the node is away.";
+
+    fn params() -> Vec<ParamSpec> {
+        let mut p = mqtt_params();
+        p.splice(
+            2..2,
+            [
+                ParamSpec::new(
+                    "topics",
+                    ParamKind::TextList,
+                    "Topic filters (+ and # wildcards); $share/group/filter splits messages across subscribers",
+                ),
+                ParamSpec::integer(
+                    "qos",
+                    0,
+                    2,
+                    "0: at most once; 1: at least once; 2: exactly once between broker and client",
+                ),
+                ParamSpec::choice(
+                    "format",
+                    &["json", "text", "binary"],
+                    "json: each message is a JSON value; text: a string; binary: base64 text",
+                ),
+                ParamSpec::integer(
+                    "max_in_flight",
+                    1,
+                    65_535,
+                    "Most messages waiting between the client and the output wire",
+                ),
+            ],
+        );
+        p
+    }
+
+    fn ports(config: &MqttSourceConfig) -> Ports {
+        let ty = match config.format {
+            MessageFormat::Json => PortType::Any,
+            MessageFormat::Text | MessageFormat::Binary => PortType::Text,
+        };
+        Ports { inputs: vec![], outputs: vec![PortSpec::output("out", ty, "One event per message")] }
+    }
+
+    fn validate(config: &MqttSourceConfig) -> Vec<ConfigProblem> {
+        let mut p = config.connection().validate();
+        if config.topics.is_empty() {
+            p.push(ConfigProblem::field("topics", "name at least one topic filter (sensors/#)"));
+        }
+        for (i, t) in config.topics.iter().enumerate() {
+            if let Some(why) = check_filter(t) {
+                p.push(ConfigProblem::field(&format!("topics[{i}]"), why));
+            }
+        }
+        p.extend(qos("qos", config.qos).err());
+        if config.max_in_flight == 0 {
+            p.push(ConfigProblem::field("max_in_flight", "must be at least 1"));
+        }
+        p
+    }
+
+    fn build(config: MqttSourceConfig, ctx: &BuildContext) -> Result<Box<dyn NodeTask>, ConfigProblem> {
+        let (options, backoff) = config.connection().build(ctx)?;
+        let settings = Settings { qos: qos("qos", config.qos)?, options, backoff, config };
+        Ok(Box::new(move |ctx: NodeContext| -> NodeFuture { Box::pin(run(settings, ctx)) }))
+    }
+}
+
+/// Why a topic filter is not one, if it is not.
+fn check_filter(t: &str) -> Option<&'static str> {
+    let plain = match t.strip_prefix("$share/") {
+        Some(rest) => match rest.split_once('/') {
+            Some((group, f)) if !group.is_empty() && !group.contains(['+', '#']) => f,
+            _ => return Some("write a shared subscription as $share/group/filter"),
+        },
+        None => t,
+    };
+    let levels: Vec<&str> = plain.split('/').collect();
+    if plain.is_empty() {
+        return Some("a topic filter is not empty");
+    }
+    for (i, l) in levels.iter().enumerate() {
+        if l.contains('#') && (*l != "#" || i + 1 != levels.len()) {
+            return Some("# stands alone as the last level");
+        }
+        if l.contains('+') && *l != "+" {
+            return Some("+ stands alone as a level");
+        }
+    }
+    None
+}
+
+struct Settings {
+    config: MqttSourceConfig,
+    options: rumqttc::MqttOptions,
+    backoff: Backoff,
+    qos: QoS,
+}
+
+/// One QoS 1/2 message's acknowledgement.
+struct MqttAck(AsyncClient, Publish);
+
+impl AckHandle for MqttAck {
+    /// Never waits: the event-loop task that drains the client's requests may itself be
+    /// waiting for this node to take a message. The request queue has room for every packet
+    /// id, so it is never full; an acknowledgement that still fails (the client closed) is
+    /// redelivered by the broker: a duplicate, never a loss.
+    async fn ack(self) -> Result<(), String> {
+        self.0.try_ack(&self.1).map_err(|e| e.to_string())
+    }
+}
+
+async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
+    let capacity = usize::try_from(s.config.max_in_flight).unwrap_or(usize::MAX);
+    let (tx, mut rx) = mpsc::channel(capacity);
+    let unacked = ctx.metrics.own.gauge("unacked");
+    let in_flight = ctx.metrics.own.gauge("in_flight");
+    let driver = Driver {
+        metrics: ctx.metrics.clone(),
+        subscriptions: s.config.topics.iter().map(|t| (t.trim().to_string(), s.qos)).collect(),
+        publishes: Some(tx),
+        unacked: unacked.clone(),
+    };
+    // Room for an acknowledgement of every message the broker can have in flight: each
+    // holds one of the 65,535 packet ids, so `try_ack` never finds the queue full (a full
+    // queue would lose the acknowledgement and hold the broker's in-flight window).
+    let requests = usize::from(u16::MAX) + ctx.batch_size + 16;
+    let (client, task) = start(s.options, s.backoff, requests, driver);
+    let mut seq = 0u64;
+    loop {
+        ctx.control.wait_if_paused().await;
+        let first = tokio::select! {
+            biased;
+            _ = ctx.control.stop.cancelled() => break,
+            p = rx.recv() => p,
+        };
+        let Some(first) = first else { break };
+        let mut acks = PendingAcks::new(unacked.clone());
+        let mut batch: Batch = Vec::new();
+        let mut next = Some(first);
+        while let Some(p) = next.take() {
+            in_flight.add(1);
+            take(&p.payload, s.config.format, &mut ctx, &mut seq, &mut batch);
+            if p.qos != QoS::AtMostOnce {
+                acks.push(MqttAck(client.clone(), p));
+            }
+            if batch.len() < ctx.batch_size
+                && let Some(Some(p)) = rx.recv().now_or_never()
+            {
+                next = Some(p);
+            }
+        }
+        let emitted = ctx.emit(0, batch).await;
+        in_flight.set(0);
+        emitted?;
+        if let Some((failed, why)) = acks.settle().await {
+            tracing::warn!(node = %ctx.id, "mqtt_source: {failed} acknowledgement(s) failed (delivered again later): {why}");
+        }
+    }
+    // What was not acknowledged is delivered again (to this session or another member).
+    drop(rx);
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), client.disconnect()).await;
+    task.abort();
+    Ok(())
+}
+
+/// Turns one message's payload into an event (or a dead letter with the raw text).
+fn take(payload: &[u8], format: MessageFormat, ctx: &mut NodeContext, seq: &mut u64, batch: &mut Batch) {
+    let n = *seq;
+    *seq += 1;
+    match decode(payload, format) {
+        Ok((value, _)) => batch.push(Event::new(value, ctx.index, n)),
+        Err((raw, reason)) => {
+            ctx.errors.report_value(Value::String(raw), format!("message {n}: {reason}"), ctx.index, n)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_filter;
+
+    #[test]
+    fn topic_filters_and_shared_subscriptions_are_checked() {
+        for ok in ["a/b", "a/+/c", "a/#", "#", "$share/g/a/+", "$share/g/#"] {
+            assert_eq!(check_filter(ok), None, "{ok}");
+        }
+        for bad in ["", "a/#/b", "a/b#", "a+/b", "$share//a", "$share/g"] {
+            assert!(check_filter(bad).is_some(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `nats_source`'s JetStream mode: a durable pull consumer read in fetches of at most
+//! `max_in_flight` messages, each batch acknowledged once the output wire accepted it
+//! (at-least-once up to the first wire), errors retried with backoff until a stop.
+
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
+use futures_util::{FutureExt, StreamExt};
+use streamloom_runtime::Batch;
+use streamloom_runtime::io::NodeContext;
+use streamloom_runtime::metrics::{Gauge, NodeState};
+use streamloom_runtime::registry::NodeError;
+
+use super::nats_source::{Settings, take};
+use crate::brokers::acks::{AckHandle, PendingAcks};
+use crate::brokers::reconnect_delay;
+
+/// The source's gauges besides `reconnects`.
+pub(super) struct Gauges {
+    pub(super) in_flight: Gauge,
+    pub(super) unacked: Gauge,
+}
+
+/// A JetStream message's acknowledgement.
+struct JsAck(async_nats::jetstream::message::Acker);
+
+impl AckHandle for JsAck {
+    async fn ack(self) -> Result<(), String> {
+        self.0.ack().await.map_err(|e| e.to_string())
+    }
+}
+
+/// JetStream: fetches at most `max_in_flight` messages at a time from the durable pull
+/// consumer, emits them, then acknowledges them; errors (a broker away) are retried with
+/// backoff until a stop.
+pub(super) async fn jetstream(
+    s: &Settings,
+    stream: &str,
+    client: async_nats::Client,
+    ctx: &mut NodeContext,
+    gauges: &Gauges,
+) -> Result<(), NodeError> {
+    let js = async_nats::jetstream::new(client);
+    let mut seq = 0u64;
+    let mut failures = 0usize;
+    loop {
+        let why = match consume(s, stream, &js, ctx, gauges, &mut seq, &mut failures).await? {
+            None => return Ok(()),
+            Some(why) => why,
+        };
+        failures += 1;
+        let delay = reconnect_delay(failures, s.backoff.0, s.backoff.1);
+        tracing::warn!(node = %ctx.id, "nats_source: {why}; next try in {delay:?}");
+        if ctx.metrics.own.read().state == Some(NodeState::Connected) {
+            ctx.metrics
+                .own
+                .set(NodeState::Degraded, format!("{why}; attempt {failures}, next in {:.1} s", delay.as_secs_f64()));
+        }
+        if !ctx.control.sleep_until(tokio::time::Instant::now() + delay).await {
+            return Ok(());
+        }
+    }
+}
+
+/// Binds the consumer and reads until a stop (`None`) or an error (its text).
+async fn consume(
+    s: &Settings,
+    stream: &str,
+    js: &async_nats::jetstream::Context,
+    ctx: &mut NodeContext,
+    gauges: &Gauges,
+    seq: &mut u64,
+    failures: &mut usize,
+) -> Result<Option<String>, NodeError> {
+    let consumer = tokio::select! {
+        biased;
+        _ = ctx.control.stop.cancelled() => return Ok(None),
+        c = bind(s, stream, js) => match c { Ok(c) => c, Err(e) => return Ok(Some(e)) },
+    };
+    let max = usize::try_from(s.config.max_in_flight).unwrap_or(usize::MAX);
+    loop {
+        let request = consumer.batch().max_messages(max).expires(Duration::from_secs(1)).messages();
+        let mut messages = tokio::select! {
+            biased;
+            _ = ctx.control.stop.cancelled() => return Ok(None),
+            m = request => match m { Ok(m) => m, Err(e) => return Ok(Some(format!("fetch: {e}"))) },
+        };
+        loop {
+            ctx.control.wait_if_paused().await;
+            let first = tokio::select! {
+                biased;
+                _ = ctx.control.stop.cancelled() => return Ok(None),
+                m = messages.next() => m,
+            };
+            let first = match first {
+                None => break,
+                Some(Err(e)) => return Ok(Some(format!("fetch: {e}"))),
+                Some(Ok(m)) => m,
+            };
+            *failures = 0;
+            let mut acks = PendingAcks::new(gauges.unacked.clone());
+            let mut batch: Batch = Vec::new();
+            let mut next = Some(first);
+            while let Some(m) = next.take() {
+                let (message, acker) = m.split();
+                gauges.in_flight.add(1);
+                take(&message.payload, s.config.format, ctx, seq, &mut batch);
+                acks.push(JsAck(acker));
+                if batch.len() < ctx.batch_size
+                    && let Some(Some(Ok(m))) = messages.next().now_or_never()
+                {
+                    next = Some(m);
+                }
+            }
+            let n = acks.len() as u64;
+            let emitted = ctx.emit(0, batch).await;
+            gauges.in_flight.sub(n);
+            emitted?;
+            if let Some((failed, why)) = acks.settle().await {
+                tracing::warn!(node = %ctx.id, "nats_source: {failed} acknowledgement(s) failed (redelivered later): {why}");
+            }
+        }
+    }
+}
+
+/// Gets (or creates) the durable pull consumer.
+async fn bind(s: &Settings, stream: &str, js: &async_nats::jetstream::Context) -> Result<PullConsumer, String> {
+    let st = js.get_stream(stream).await.map_err(|e| format!("stream `{stream}`: {e}"))?;
+    let durable = s.config.durable.trim();
+    let config = pull::Config {
+        durable_name: Some(durable.to_string()),
+        deliver_policy: s.deliver,
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: s.ack_wait,
+        max_ack_pending: i64::try_from(s.config.max_in_flight).unwrap_or(i64::MAX),
+        filter_subject: s.config.subject.trim().to_string(),
+        ..Default::default()
+    };
+    st.get_or_create_consumer(durable, config).await.map_err(|e| format!("consumer `{durable}`: {e}"))
+}

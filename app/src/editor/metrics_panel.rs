@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use egui::Color32;
 use egui::{RichText, Ui};
-use egui_plot::{HLine, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{AxisHints, HLine, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints};
 use streamloom_runtime::metrics::History;
 
 use super::run::Runner;
@@ -134,7 +134,9 @@ fn chart(id: &str, height: f32, width: f32, unit: &'static str) -> Plot<'static>
     } else {
         plot
     };
-    plot.x_axis_label("s since the run started")
+    // Seconds labelled 30 points apart (egui_plot's default of 60 leaves a narrow chart's axis
+    // with only "0").
+    plot.custom_x_axes(vec![AxisHints::new_x().label("s since the run started").label_spacing(30.0..=45.0)])
         .y_axis_label(unit)
         .include_y(0.0)
         .include_y(1.0)

@@ -257,6 +257,7 @@ impl EditorApp {
                 problems: &self.problems,
                 metrics: self.runner.snapshot(),
                 paused: self.runner.is_paused(),
+                run_ended: self.runner.outcome().is_some(),
                 tap: match &self.selection {
                     Selection::Node(id) => self.runner.tap(id),
                     _ => None,

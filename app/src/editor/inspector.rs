@@ -43,6 +43,8 @@ pub struct InspectorInput<'a> {
     pub metrics: Option<&'a MetricsSnapshot>,
     /// The live run is paused.
     pub paused: bool,
+    /// The run has ended: its snapshot's rates are averages over the whole run.
+    pub run_ended: bool,
     /// The last events that left the inspected node, newest first (while or after a run).
     pub tap: Option<Vec<TappedEvent>>,
 }
@@ -161,11 +163,12 @@ impl Inspector {
         if let Some(s) = input.metrics.and_then(|m| m.node(id)) {
             ui.separator();
             ui.label(RichText::new("Live").strong());
-            // While running: the recent rate; once ended: the average over the run's running
+            // While the run goes on: the recent rate; once it ended: the average over its running
             // time (pauses left out), said as such.
             let running = s.status == streamloom_runtime::metrics::NodeStatus::Running;
             let status = if running && input.paused { "paused".to_string() } else { s.status.name().to_string() };
-            let (rate_in, rate_out) = if running { ("rate in", "rate out") } else { ("average in", "average out") };
+            let (rate_in, rate_out) =
+                if input.run_ended { ("average in", "average out") } else { ("rate in", "rate out") };
             egui::Grid::new("node-metrics").show(ui, |ui| {
                 for (k, v) in [
                     ("status", status),

@@ -13,7 +13,7 @@ use streamloom_runtime::metrics::{Gauge, NodeMetrics, NodeState};
 use streamloom_runtime::registry::{BuildContext, ConfigProblem, ParamKind, ParamSpec};
 use tokio::sync::mpsc;
 
-use crate::ws::backoff::Backoff;
+use crate::ws::backoff::{Backoff, backoff_params};
 use crate::ws::{duration_field, tls};
 
 /// The connection fields of an MQTT node's config, borrowed.
@@ -41,6 +41,7 @@ pub struct MqttFields<'a> {
 
 /// The parameter docs of the connection fields.
 pub fn mqtt_params() -> Vec<ParamSpec> {
+    let [backoff_initial, backoff_max] = backoff_params();
     vec![
         ParamSpec::new("server", ParamKind::Text, "Broker: mqtt://host:1883, or mqtts://host:8883 for TLS"),
         ParamSpec::new(
@@ -65,8 +66,8 @@ pub fn mqtt_params() -> Vec<ParamSpec> {
             ParamKind::Text,
             "Keep-alive interval (a silent connection is dead after 1.5 times this)",
         ),
-        ParamSpec::new("backoff_initial", ParamKind::Text, "Wait after the first failed attempt; doubles after each"),
-        ParamSpec::new("backoff_max", ParamKind::Text, "Longest wait between attempts"),
+        backoff_initial,
+        backoff_max,
     ]
 }
 

@@ -11,6 +11,7 @@ use streamloom_runtime::metrics::{NodeMetrics, NodeState};
 use streamloom_runtime::registry::{BuildContext, ConfigProblem, ParamKind, ParamSpec};
 
 use super::reconnect_delay;
+use crate::ws::backoff::backoff_params;
 use crate::ws::{duration_field, tls};
 
 /// The connection fields of a NATS node's config, borrowed.
@@ -37,6 +38,7 @@ pub struct NatsFields<'a> {
 
 /// The parameter docs of the connection fields.
 pub fn nats_params() -> Vec<ParamSpec> {
+    let [backoff_initial, backoff_max] = backoff_params();
     vec![
         ParamSpec::new("servers", ParamKind::TextList, "Servers to connect to: nats://host:4222 (tls:// for TLS)"),
         ParamSpec::optional("token", ParamKind::Text, "Auth token; use ${ENV} (never shown in logs or status)"),
@@ -49,8 +51,8 @@ pub fn nats_params() -> Vec<ParamSpec> {
             "PEM file of CA certificates trusted besides the system's roots",
         ),
         ParamSpec::new("connect_timeout", ParamKind::Text, "Longest wait for one connection attempt"),
-        ParamSpec::new("backoff_initial", ParamKind::Text, "Wait after the first failed attempt; doubles after each"),
-        ParamSpec::new("backoff_max", ParamKind::Text, "Longest wait between attempts"),
+        backoff_initial,
+        backoff_max,
     ]
 }
 

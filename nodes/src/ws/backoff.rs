@@ -2,6 +2,16 @@
 
 use std::time::Duration;
 
+use streamloom_runtime::registry::{ParamKind, ParamSpec};
+
+/// The parameter docs of `backoff_initial` and `backoff_max`, shared by every connecting kind.
+pub fn backoff_params() -> [ParamSpec; 2] {
+    [
+        ParamSpec::new("backoff_initial", ParamKind::Text, "Wait after the first failed attempt; doubles after each"),
+        ParamSpec::new("backoff_max", ParamKind::Text, "Longest wait between attempts"),
+    ]
+}
+
 /// Delays between failed attempts: `initial`, doubling up to `max`, each cut by a random
 /// factor in [0.5, 1] so that many clients do not retry in step. After `max_attempts`
 /// consecutive failures (0: never) it gives up.

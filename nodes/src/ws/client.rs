@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
-use super::backoff::Backoff;
+use super::backoff::{Backoff, backoff_params};
 use super::liveness::LivenessOptions;
 use super::{check_ws_url, duration_field, tls};
 
@@ -53,6 +53,7 @@ pub struct ClientFields<'a> {
 
 /// The parameter docs of the connection fields, in the order the editor shows them.
 pub fn client_params() -> Vec<ParamSpec> {
+    let [backoff_initial, backoff_max] = backoff_params();
     vec![
         ParamSpec::new("url", ParamKind::Text, "Server to connect to: ws://host:port/path or wss:// (TLS)"),
         ParamSpec::optional(
@@ -64,8 +65,8 @@ pub fn client_params() -> Vec<ParamSpec> {
         ParamSpec::new("connect_timeout", ParamKind::Text, "Longest wait to connect and handshake (10s, 500ms)"),
         ParamSpec::optional("ping_interval", ParamKind::Text, "Send a ping this often (30s); empty: no pings"),
         ParamSpec::new("pong_timeout", ParamKind::Text, "A ping unanswered this long is a dead connection: reconnect"),
-        ParamSpec::new("backoff_initial", ParamKind::Text, "Wait after the first failed attempt; doubles after each"),
-        ParamSpec::new("backoff_max", ParamKind::Text, "Longest wait between attempts"),
+        backoff_initial,
+        backoff_max,
         ParamSpec::integer(
             "max_attempts",
             0,

@@ -184,6 +184,8 @@ fn websocket_relay_example_sends_every_event_from_a_client_sink_to_a_server_sour
         (Some("finished"), Some(2000))
     );
     assert_eq!(nodes["ws_server"]["state"], "closed", "{}", nodes["ws_server"]);
+    // The run is over: the client's card and summary must not keep saying "connected".
+    assert_eq!(nodes["ws_client"]["state"], "closed", "{}", nodes["ws_client"]);
     assert!(nodes["ws_server"]["gauges"]["bytes_in"].as_u64().unwrap() > 0);
 }
 

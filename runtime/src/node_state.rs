@@ -126,6 +126,26 @@ impl OwnStatus {
         self.gauge(name).set(v);
     }
 
+    /// At the end of the node's run: a state that says the node is still live (connecting,
+    /// connected, reconnecting, listening, degraded) becomes `closed`, its message kept, so a
+    /// card or report read after the run never says "connected".
+    pub fn close_if_live(&self) {
+        let mut inner = self.lock();
+        if let Some(
+            NodeState::Connecting
+            | NodeState::Connected
+            | NodeState::Reconnecting
+            | NodeState::Listening
+            | NodeState::Degraded,
+        ) = inner.state
+        {
+            inner.state = Some(NodeState::Closed);
+            if inner.message.as_deref().is_none_or(str::is_empty) {
+                inner.message = Some("the run ended".to_string());
+            }
+        }
+    }
+
     /// The status at this instant.
     pub fn read(&self) -> OwnStatusSnapshot {
         let inner = self.lock();
@@ -172,6 +192,22 @@ mod tests {
         assert_eq!(s.read().message.as_deref(), Some("2 clients"));
         s.set_gauge("clients", 7);
         assert_eq!(clients.get(), 7, "the same gauge by name and by handle");
+    }
+
+    #[test]
+    fn a_live_state_closes_at_the_end_of_the_run_and_failed_or_closed_stay() {
+        let s = OwnStatus::default();
+        s.close_if_live();
+        assert_eq!(s.read().state, None, "a node that never said anything still says nothing");
+        s.set_state(NodeState::Connected);
+        s.close_if_live();
+        assert_eq!((s.read().state, s.read().message.as_deref()), (Some(NodeState::Closed), Some("the run ended")));
+        s.set(NodeState::Listening, "on ws://127.0.0.1:1/; 0 client(s)");
+        s.close_if_live();
+        assert_eq!(s.read().message.as_deref(), Some("on ws://127.0.0.1:1/; 0 client(s)"), "its last word kept");
+        s.set(NodeState::Failed, "gave up");
+        s.close_if_live();
+        assert_eq!(s.read().state, Some(NodeState::Failed));
     }
 
     #[test]

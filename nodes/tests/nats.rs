@@ -290,6 +290,57 @@ fn malformed_payloads_go_to_errors_with_their_raw_text() {
 }
 
 #[test]
+fn core_nats_counts_every_message_the_client_dropped_as_a_slow_consumer() {
+    let Some(b) = Broker::start(Kind::Nats, "core_nats_counts_every_message_the_client_dropped_as_a_slow_consumer")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    // The client holds at most 8 messages; the pipeline takes 400 a second.
+    let g = graph(
+        vec![
+            node("src", "nats_source", json!({"servers": [b.url()], "subject": "ticks", "max_in_flight": 8})),
+            node("slow", "buffer", json!({"capacity": 1, "when_full": "block", "rate_limit": 400.0})),
+            file_sink("file", &out),
+        ],
+        vec![wire("src", "slow"), wire("slow", "file")],
+        1,
+        8,
+    );
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = start(&engine, &g, RunOptions::default());
+    let started = Instant::now();
+    while !state_line(&h, "src").starts_with("connected") {
+        assert!(started.elapsed() < Duration::from_secs(5), "the source connects");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let rt = peer();
+    rt.block_on(async {
+        let client = async_nats::connect(b.url()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for i in 0..2000u64 {
+            client.publish("ticks", i.to_string().into()).await.unwrap();
+        }
+        client.flush().await.unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    h.stop();
+    assert_eq!(wait(&engine, &h, 10), RunOutcome::Stopped);
+    let s = h.snapshot_now();
+    let src = n(&s, "src");
+    assert!(src.dropped_inside > 0, "the slow pipeline made the client drop: {src:?}");
+    assert_eq!(
+        src.events_out + src.errors + src.dropped_inside,
+        2000,
+        "every message delivered is accounted for: {src:?}"
+    );
+    assert_eq!(src.dropped, src.dropped_inside, "{src:?}");
+    assert_eq!(json_lines(&out).len() as u64, src.events_out, "what the source sent on reached the file");
+    assert_node_equation(n(&s, "slow"));
+}
+
+#[test]
 fn a_slow_pipeline_keeps_unacknowledged_messages_within_max_in_flight() {
     let Some(b) = Broker::start(Kind::Nats, "a_slow_pipeline_keeps_unacknowledged_messages_within_max_in_flight")
     else {

@@ -192,9 +192,10 @@ pub async fn connect(s: &NatsSettings, metrics: Arc<NodeMetrics>, capacity: usiz
                     }
                     tracing::warn!("nats server: {why}");
                 }
-                Event::SlowConsumer(_) => {
-                    tracing::warn!("nats: the server dropped messages for a slow subscription (core NATS, output full)")
-                }
+                Event::SlowConsumer(_) => m.own.set(
+                    NodeState::Degraded,
+                    "slow consumer: the output is full and the client drops messages (counted as dropped when the subscription ends)",
+                ),
                 other => tracing::debug!("nats: {other}"),
             }
         }

@@ -3,8 +3,11 @@
 //! text, or binary as base64); a malformed one goes to `errors` with its raw text.
 //!
 //! Core NATS is at-most-once: while the output wire is full, the client's bounded buffer
-//! (`max_in_flight` messages) fills and the server drops what does not fit (a slow
-//! consumer, logged as a warning).
+//! (`max_in_flight` messages) fills and the client drops what does not fit (a slow
+//! consumer: the node says `degraded`). Every message the connection received and the node
+//! never took (dropped as a slow consumer, or still buffered when the run stopped) is counted
+//! as `dropped` when the subscription ends, so `out + errors + dropped` equals what the server
+//! delivered.
 //!
 //! JetStream is at-least-once up to the first wire (interim guarantee): a batch of at most
 //! `max_in_flight` messages is fetched, and its messages are acknowledged once the batch was
@@ -69,7 +72,7 @@ pub struct NatsSourceConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
     /// JetStream: most messages delivered and not yet acknowledged. Core NATS: most
-    /// messages the client holds for the node before the server drops more (slow consumer).
+    /// messages the client holds for the node before it drops more (slow consumer, counted as dropped).
     pub max_in_flight: u64,
     /// A message unacknowledged this long is delivered again.
     pub ack_wait: String,
@@ -173,7 +176,7 @@ impl TypedNodeKind for NatsSource {
                 ParamSpec::new("durable", ParamKind::Text, "Durable pull consumer name (JetStream); nodes sharing it share the messages"),
                 ParamSpec::choice("deliver", &["all", "new", "by_start_time"], "Where a new consumer starts"),
                 ParamSpec::optional("start_time", ParamKind::Text, "RFC 3339 start for by_start_time"),
-                ParamSpec::integer("max_in_flight", 1, 1 << 20, "JetStream: most messages delivered and not yet acknowledged; core: most held before the server drops (slow consumer)"),
+                ParamSpec::integer("max_in_flight", 1, 1 << 20, "JetStream: most messages delivered and not yet acknowledged; core: most held before the client drops (slow consumer, counted as dropped)"),
                 ParamSpec::new("ack_wait", ParamKind::Text, "An unacknowledged message is delivered again after this long"),
             ],
         );
@@ -268,14 +271,14 @@ async fn core(s: &Settings, client: &async_nats::Client, ctx: &mut NodeContext) 
     };
     let mut sub = subscribed.map_err(|e| NodeError(format!("nats_source `{}`: subscribe: {e}", ctx.id)))?;
     let mut seq = 0u64;
-    loop {
+    let result = loop {
         ctx.control.wait_if_paused().await;
         let first = tokio::select! {
             biased;
-            _ = ctx.control.stop.cancelled() => return Ok(()),
+            _ = ctx.control.stop.cancelled() => break Ok(()),
             m = sub.next() => m,
         };
-        let Some(first) = first else { return Ok(()) };
+        let Some(first) = first else { break Ok(()) };
         let mut batch: Batch = Vec::new();
         take(&first.payload, s.config.format, ctx, &mut seq, &mut batch);
         while batch.len() < ctx.batch_size {
@@ -284,7 +287,31 @@ async fn core(s: &Settings, client: &async_nats::Client, ctx: &mut NodeContext) 
                 _ => break,
             }
         }
-        ctx.emit(0, batch).await?;
+        if let Err(e) = ctx.emit(0, batch).await {
+            break Err(e);
+        }
+    };
+    count_client_drops(client, sub, seq, ctx).await;
+    result
+}
+
+/// Counts as `dropped` every message the connection received for the subscription and the
+/// node never took: those the client dropped as a slow consumer and those still buffered.
+/// Unsubscribing and then flushing (a round trip) makes the count final: the server sends
+/// nothing after it answered the flush.
+async fn count_client_drops(
+    client: &async_nats::Client,
+    mut sub: async_nats::Subscriber,
+    taken: u64,
+    ctx: &NodeContext,
+) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), sub.unsubscribe()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
+    let received = client.statistics().in_messages.load(std::sync::atomic::Ordering::Acquire);
+    let dropped = received.saturating_sub(taken);
+    if dropped > 0 {
+        ctx.metrics.count_dropped_inside(usize::try_from(dropped).unwrap_or(usize::MAX));
+        tracing::warn!(node = %ctx.id, "nats_source: {dropped} message(s) received and never taken (slow consumer or still buffered at the end), counted as dropped");
     }
 }
 

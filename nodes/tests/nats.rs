@@ -229,6 +229,35 @@ fn after_a_broker_restart_mid_stream_nothing_acknowledged_is_lost() {
 }
 
 #[test]
+fn a_second_run_of_a_jetstream_sink_is_stored_again_not_taken_for_retries() {
+    let Some(b) = Broker::start(Kind::Nats, "a_second_run_of_a_jetstream_sink_is_stored_again_not_taken_for_retries")
+    else {
+        return;
+    };
+    let rt = peer();
+    create_stream(&rt, &b.url());
+    let g = graph(
+        vec![
+            node("gen", "generator", json!({"count": 200, "payload": "sequence", "seed": 1})),
+            node("pub", "nats_sink", json!({"servers": [b.url()], "subject": "orders.placed", "jetstream": true})),
+        ],
+        vec![wire("gen", "pub")],
+        16,
+        32,
+    );
+    for _ in 0..2 {
+        let (outcome, s) = run(&g);
+        assert_eq!(outcome, RunOutcome::Completed);
+        assert_eq!(n(&s, "pub").passed, 200);
+    }
+    let stored = rt.block_on(async {
+        let js = jetstream::new(async_nats::connect(b.url()).await.unwrap());
+        js.get_stream("ORDERS").await.unwrap().info().await.unwrap().state.messages
+    });
+    assert_eq!(stored, 400, "the same events from two runs are two runs' worth of messages, not duplicates");
+}
+
+#[test]
 fn an_unreachable_broker_shows_backoff_and_stop_still_ends_the_run() {
     let port = broker_servers::free_port();
     let g = graph(

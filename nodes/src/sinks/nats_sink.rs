@@ -1,8 +1,8 @@
 //! `nats_sink`: publishes each event as JSON to a subject made from its fields
 //! (`events.{user}`). With `jetstream` on, every publish waits for the stream's
 //! acknowledgement and carries a deduplication id (`Nats-Msg-Id`: a field's value, or the
-//! event's source and sequence number), so a publish retried after a broken connection is
-//! stored once. An event whose subject cannot be made goes to `errors`.
+//! run, the event's source and its sequence number), so a publish retried after a broken
+//! connection is stored once, and a second run of the graph is not mistaken for retries. An event whose subject cannot be made goes to `errors`.
 //!
 //! While the broker is away the client's bounded buffer fills and the sink stops taking
 //! input, so the wire's policy decides. Accounting: `passed` counts events published (and,
@@ -37,7 +37,8 @@ pub struct NatsSinkConfig {
     pub subject: String,
     /// Publish to JetStream and wait for its acknowledgement.
     pub jetstream: bool,
-    /// Field holding the deduplication id; none: the event's source and sequence number.
+    /// Field holding the deduplication id; none: the run, the event's source and its sequence
+    /// number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub msg_id_field: Option<String>,
     /// Longest wait for a JetStream acknowledgement before the publish is retried.
@@ -120,7 +121,7 @@ impl TypedNodeKind for NatsSink {
                 ParamSpec::optional(
                     "msg_id_field",
                     ParamKind::Text,
-                    "Field with the deduplication id (Nats-Msg-Id); empty: the event's source and sequence number (the same in every run of a graph: a rerun within the stream's duplicate window is dropped)",
+                    "Field with the deduplication id (Nats-Msg-Id); empty: the run, the event's source and its sequence number (a publish retried in the same run is stored once; another run is never taken for a duplicate)",
                 ),
                 ParamSpec::new("ack_timeout", ParamKind::Text, "Longest wait for a JetStream acknowledgement before retrying"),
             ],
@@ -160,6 +161,7 @@ impl TypedNodeKind for NatsSink {
                 duration_field("backoff_initial", &config.backoff_initial)?,
                 duration_field("backoff_max", &config.backoff_max)?,
             ),
+            run_tag: run_tag(),
             config,
         };
         Ok(Box::new(move |ctx: NodeContext| -> NodeFuture { Box::pin(run(settings, ctx)) }))
@@ -172,6 +174,15 @@ struct Settings {
     subject: Template,
     ack_timeout: Duration,
     backoff: (Duration, Duration),
+    /// Unique to this run of the graph: the default deduplication id starts with it, so a
+    /// publish retried within the run is stored once and a later run is never taken for one.
+    run_tag: String,
+}
+
+/// A tag unique to one run of one process: the start time in nanoseconds and the process id.
+fn run_tag() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("{nanos:x}.{:x}", std::process::id())
 }
 
 /// One event ready to publish.
@@ -229,7 +240,7 @@ fn prepare(s: &Settings, ev: &Event) -> Result<Outgoing, String> {
             Some(v @ serde_json::Value::Number(_)) => v.to_string(),
             _ => return Err(format!("msg_id_field: the event has no string or number field `{f}`")),
         },
-        None => format!("{}-{}", ev.source, ev.seq),
+        None => format!("{}-{}-{}", s.run_tag, ev.source, ev.seq),
     };
     let payload = Bytes::from(serde_json::to_vec(&ev.value).map_err(|e| format!("payload: {e}"))?);
     Ok(Outgoing { subject, payload, msg_id })

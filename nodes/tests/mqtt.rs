@@ -280,6 +280,79 @@ fn malformed_payloads_go_to_errors_with_their_raw_text() {
 }
 
 #[test]
+fn a_pipeline_blocked_longer_than_the_keep_alive_keeps_its_connection() {
+    let Some(b) = Broker::start(Kind::Mosquitto, "a_pipeline_blocked_longer_than_the_keep_alive_keeps_its_connection")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    // Keep-alive 1 s; the pipeline takes 5 events a second, so the source waits on a full
+    // wire for seconds at a time.
+    let g = graph(
+        vec![
+            source("src", b.port, json!({"max_in_flight": 4, "keep_alive": "1s"})),
+            node("slow", "buffer", json!({"capacity": 1, "when_full": "block", "rate_limit": 5.0})),
+            file_sink("file", &out),
+        ],
+        vec![wire("src", "slow"), wire("slow", "file")],
+        1,
+        1,
+    );
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = start(&engine, &g, RunOptions::default());
+    wait_connected(&h, &["src"]);
+    publish(b.port, "feed/slow", (0..30).map(|i| i.to_string()).collect());
+    std::thread::sleep(Duration::from_secs(4));
+    let s = h.snapshot_now();
+    let src = n(&s, "src");
+    assert_eq!(src.gauges["reconnects"], 0, "pings went on while the wire was full: {src:?}");
+    assert!(state_line(&h, "src").starts_with("connected"), "{}", state_line(&h, "src"));
+    let got = numbers(&out);
+    assert!(got.len() >= 12, "the pipeline kept taking messages: {}", got.len());
+    assert_eq!(got, (0..got.len() as u64).collect::<Vec<u64>>(), "in order, none lost or repeated");
+    h.stop();
+    assert_eq!(wait(&engine, &h, 10), RunOutcome::Stopped);
+}
+
+#[test]
+fn qos0_messages_the_client_cannot_hold_are_counted_as_dropped() {
+    let Some(b) = Broker::start(Kind::Mosquitto, "qos0_messages_the_client_cannot_hold_are_counted_as_dropped") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let g = graph(
+        vec![
+            source("src", b.port, json!({"max_in_flight": 8, "qos": 0})),
+            node("slow", "buffer", json!({"capacity": 1, "when_full": "block", "rate_limit": 400.0})),
+            file_sink("file", &out),
+        ],
+        vec![wire("src", "slow"), wire("slow", "file")],
+        1,
+        8,
+    );
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = start(&engine, &g, RunOptions::default());
+    wait_connected(&h, &["src"]);
+    // Published at QoS 1 (so the publisher knows the broker has them all), delivered at the
+    // subscription's QoS 0.
+    publish(b.port, "feed/burst", (0..2000).map(|i| i.to_string()).collect());
+    std::thread::sleep(Duration::from_millis(500));
+    h.stop();
+    assert_eq!(wait(&engine, &h, 10), RunOutcome::Stopped);
+    let s = h.snapshot_now();
+    let src = n(&s, "src");
+    assert!(src.dropped_inside > 0, "the slow pipeline made the client drop: {src:?}");
+    assert_eq!(
+        src.events_out + src.errors + src.dropped_inside,
+        2000,
+        "every message delivered is accounted for: {src:?}"
+    );
+    assert_eq!(json_lines(&out).len() as u64, src.events_out, "what the source sent on reached the file");
+}
+
+#[test]
 fn a_slow_pipeline_keeps_in_flight_bounded_and_loses_nothing() {
     let Some(b) = Broker::start(Kind::Mosquitto, "a_slow_pipeline_keeps_in_flight_bounded_and_loses_nothing") else {
         return;

@@ -3,6 +3,7 @@
 
 pub mod acks;
 pub mod mqtt_conn;
+pub mod mqtt_inbox;
 pub mod nats_conn;
 pub mod template;
 

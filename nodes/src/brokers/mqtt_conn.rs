@@ -1,7 +1,8 @@
 //! The MQTT connection fields `mqtt_source` and `mqtt_sink` share (server, client id,
 //! credentials, TLS, session, backoff), their checks, and the task that drives rumqttc's
 //! event loop: it reconnects with backoff, keeps the node's own status and gauges, hands
-//! received publishes to the node through a bounded channel, and counts the broker's
+//! received publishes to the node through an [`Inbox`] (the loop never waits, so keep-alive
+//! pings go on while the node's output is full), and counts the broker's
 //! acknowledgements of what the node published. Passwords (usually `${ENV}`) are never
 //! written to logs, status or errors.
 
@@ -13,6 +14,7 @@ use streamloom_runtime::metrics::{Gauge, NodeMetrics, NodeState};
 use streamloom_runtime::registry::{BuildContext, ConfigProblem, ParamKind, ParamSpec};
 use tokio::sync::mpsc;
 
+use super::mqtt_inbox::Inbox;
 use crate::ws::backoff::{Backoff, backoff_params};
 use crate::ws::{duration_field, tls};
 
@@ -161,8 +163,12 @@ pub struct Driver {
     pub metrics: Arc<NodeMetrics>,
     /// Subscriptions made after each connect that did not resume a session.
     pub subscriptions: Vec<(String, QoS)>,
-    /// Where received publishes go (a source); bounded: a full channel stops the reading.
+    /// Where received publishes go (a source), through an [`Inbox`] so the event loop never
+    /// waits for the node.
     pub publishes: Option<mpsc::Sender<Publish>>,
+    /// Most QoS 0 publishes held for the node while it does not take them (more are dropped
+    /// and counted).
+    pub hold: usize,
     /// Counts down as the broker acknowledges the node's QoS 1/2 publishes (a sink).
     pub unacked: Gauge,
 }
@@ -181,6 +187,7 @@ pub fn start(
 }
 
 async fn drive(mut eventloop: EventLoop, client: AsyncClient, mut backoff: Backoff, d: Driver) {
+    let inbox = d.publishes.clone().map(|tx| Inbox::start(tx, d.hold, d.metrics.clone()));
     let own = &d.metrics.own;
     own.set_state(NodeState::Connecting);
     let reconnects = own.gauge("reconnects");
@@ -205,8 +212,8 @@ async fn drive(mut eventloop: EventLoop, client: AsyncClient, mut backoff: Backo
                 }
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
-                if let Some(tx) = &d.publishes
-                    && tx.send(p).await.is_err()
+                if let Some(inbox) = &inbox
+                    && !inbox.push(p)
                 {
                     return;
                 }

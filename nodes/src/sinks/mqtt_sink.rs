@@ -180,8 +180,13 @@ struct Settings {
 
 async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
     let unacked = ctx.metrics.own.gauge("unacked");
-    let driver =
-        Driver { metrics: ctx.metrics.clone(), subscriptions: Vec::new(), publishes: None, unacked: unacked.clone() };
+    let driver = Driver {
+        metrics: ctx.metrics.clone(),
+        subscriptions: Vec::new(),
+        publishes: None,
+        hold: 0,
+        unacked: unacked.clone(),
+    };
     let (client, task) = start(s.options, s.backoff, ctx.batch_size, driver);
     let mut stopped_with = 0usize;
     while let Some(r) = ctx.inputs.recv().await {

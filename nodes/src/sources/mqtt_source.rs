@@ -7,8 +7,13 @@
 //! QoS 1/2 is at-least-once up to the first wire (interim guarantee): a message is
 //! acknowledged (PUBACK / PUBREC) once its event was accepted by the output wire; one not
 //! acknowledged when the connection breaks is delivered again. At most `max_in_flight`
-//! messages wait between the client and the wire; while the wire is full the reading
-//! stops, the broker's in-flight window fills and it queues the rest. End-to-end
+//! messages wait for the wire; while it is full, unacknowledged messages fill the broker's
+//! in-flight window and it queues the rest. The client keeps talking to the broker all the
+//! while (keep-alive pings, acknowledgements), however long the wire stays full.
+//!
+//! QoS 0 is at-most-once: while the wire is full, up to `max_in_flight` more messages wait in
+//! the client; what does not fit, and what still waits when the node stops, is dropped and
+//! counted as `dropped`. End-to-end
 //! acknowledgement after the sinks wrote will replace this (see [`crate::brokers::acks`]).
 
 use futures_util::FutureExt;
@@ -226,6 +231,7 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         metrics: ctx.metrics.clone(),
         subscriptions: s.config.topics.iter().map(|t| (t.trim().to_string(), s.qos)).collect(),
         publishes: Some(tx),
+        hold: capacity,
         unacked: unacked.clone(),
     };
     // Room for an acknowledgement of every message the broker can have in flight: each
@@ -264,8 +270,14 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
             tracing::warn!(node = %ctx.id, "mqtt_source: {failed} acknowledgement(s) failed (delivered again later): {why}");
         }
     }
-    // What was not acknowledged is delivered again (to this session or another member).
-    drop(rx);
+    // What was not acknowledged is delivered again (to this session or another member); a
+    // QoS 0 message still waiting is lost, and counted.
+    rx.close();
+    let mut lost = 0;
+    while let Ok(p) = rx.try_recv() {
+        lost += usize::from(p.qos == QoS::AtMostOnce);
+    }
+    ctx.metrics.count_dropped_inside(lost);
     let _ = tokio::time::timeout(std::time::Duration::from_millis(500), client.disconnect()).await;
     task.abort();
     Ok(())

@@ -1,0 +1,184 @@
+//! Between rumqttc's event loop and an `mqtt_source`. The event loop must be polled all the
+//! time: polling is what sends the keep-alive pings and the node's acknowledgements. If the
+//! loop waited for a node whose output wire is full, the broker would take the silent client
+//! for dead after 1.5 keep-alive intervals and drop the connection. So the loop never waits:
+//! each received publish is put in the inbox, and a forwarding task hands the publishes, in
+//! order, to the node's bounded channel, waiting there as long as the node needs.
+//!
+//! What the inbox holds is bounded:
+//! - QoS 1 and 2: by the broker, which sends no more than its in-flight window of
+//!   unacknowledged messages (and never more than the 65,535 packet ids allow). Nothing is
+//!   dropped.
+//! - QoS 0: at most `limit` messages wait; the broker keeps sending at its own pace, so what
+//!   does not fit is dropped and counted as `dropped` (QoS 0 is at-most-once). QoS 0 messages
+//!   still waiting when the node stops are counted the same way.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rumqttc::{Publish, QoS};
+use streamloom_runtime::metrics::NodeMetrics;
+use tokio::sync::{Notify, mpsc};
+
+/// The receiving end of the event loop: never waits. Dropping it ends the forwarding task
+/// once what waits was handed over.
+pub struct Inbox {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    ready: Notify,
+    /// Most QoS 0 publishes waiting.
+    limit: usize,
+    metrics: Arc<NodeMetrics>,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Publish>,
+    /// The inbox was dropped: forward what waits, then end.
+    inbox_gone: bool,
+    /// The node no longer takes publishes: whatever comes is lost.
+    node_gone: bool,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts the QoS 0 publishes among `lost` as dropped (QoS 1/2 ones are delivered again).
+    fn count_lost<'a>(&self, lost: impl IntoIterator<Item = &'a Publish>) {
+        let n = lost.into_iter().filter(|p| p.qos == QoS::AtMostOnce).count();
+        if n > 0 {
+            self.metrics.count_dropped_inside(n);
+        }
+    }
+}
+
+impl Inbox {
+    /// An inbox forwarding to `node`, holding at most `limit` QoS 0 publishes; the forwarding
+    /// task runs on the current runtime until the node or the inbox is gone.
+    pub fn start(node: mpsc::Sender<Publish>, limit: usize, metrics: Arc<NodeMetrics>) -> Inbox {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            ready: Notify::new(),
+            limit: limit.max(1),
+            metrics,
+        });
+        tokio::spawn(forward(shared.clone(), node));
+        Inbox { shared }
+    }
+
+    /// Takes a publish without waiting. `false` once the node no longer takes publishes.
+    pub fn push(&self, p: Publish) -> bool {
+        let mut state = self.shared.state();
+        if state.node_gone {
+            drop(state);
+            self.shared.count_lost([&p]);
+            return false;
+        }
+        if p.qos == QoS::AtMostOnce && state.queue.len() >= self.shared.limit {
+            drop(state);
+            self.shared.metrics.count_dropped_inside(1);
+            return true;
+        }
+        state.queue.push_back(p);
+        drop(state);
+        self.shared.ready.notify_one();
+        true
+    }
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        self.shared.state().inbox_gone = true;
+        self.shared.ready.notify_one();
+    }
+}
+
+/// Hands the waiting publishes to the node in order, waiting on its channel.
+async fn forward(shared: Arc<Shared>, node: mpsc::Sender<Publish>) {
+    loop {
+        let next = {
+            let mut state = shared.state();
+            match state.queue.pop_front() {
+                Some(p) => Some(p),
+                None if state.inbox_gone => return,
+                None => None,
+            }
+        };
+        let Some(p) = next else {
+            shared.ready.notified().await;
+            continue;
+        };
+        if let Err(mpsc::error::SendError(p)) = node.send(p).await {
+            // Under the lock with the flag, so no publish slips in uncounted.
+            let rest: Vec<Publish> = {
+                let mut state = shared.state();
+                state.node_gone = true;
+                state.queue.drain(..).collect()
+            };
+            shared.count_lost(std::iter::once(&p).chain(&rest));
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    fn publish(qos: QoS, n: u8) -> Publish {
+        Publish::new("t", qos, vec![n])
+    }
+
+    #[tokio::test]
+    async fn publishes_reach_the_node_in_order_and_qos0_beyond_the_limit_is_counted() {
+        let metrics = Arc::new(NodeMetrics::default());
+        let (tx, mut rx) = mpsc::channel(1);
+        let inbox = Inbox::start(tx, 2, metrics.clone());
+        // The node takes nothing yet: 0 sits in the channel, 1 with the forwarding task
+        // waiting for room, 2 and 3 in the inbox (its limit); 4 and 5 do not fit.
+        for n in 0..6 {
+            assert!(inbox.push(publish(QoS::AtMostOnce, n)));
+            tokio::task::yield_now().await;
+        }
+        assert!(inbox.push(publish(QoS::AtLeastOnce, 9)), "QoS 1 is never dropped");
+        let mut got = Vec::new();
+        while got.len() < 5 {
+            got.push(rx.recv().await.unwrap().payload[0]);
+        }
+        assert_eq!(got, vec![0, 1, 2, 3, 9], "in order; the QoS 0 ones past the limit dropped");
+        assert_eq!(metrics.dropped_inside.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn qos0_waiting_when_the_node_stops_is_counted_and_the_task_ends() {
+        let metrics = Arc::new(NodeMetrics::default());
+        let (tx, rx) = mpsc::channel(1);
+        let inbox = Inbox::start(tx, 10, metrics.clone());
+        for n in 0..4 {
+            inbox.push(publish(QoS::AtMostOnce, n));
+        }
+        inbox.push(publish(QoS::AtLeastOnce, 4));
+        tokio::task::yield_now().await;
+        drop(rx);
+        // The node is gone: a push soon finds it so.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        let mut late = 1;
+        while inbox.push(publish(QoS::AtMostOnce, 5)) {
+            assert!(tokio::time::Instant::now() < deadline, "the inbox sees that the node is gone");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            late += 1;
+        }
+        // 0 went into the channel and was lost with it (the node counts what its channel
+        // held); 1 (refused by the closed channel), 2, 3 and every late 5 are QoS 0 lost here;
+        // 4 is QoS 1, delivered again by the broker.
+        assert_eq!(metrics.dropped_inside.load(Ordering::Relaxed), 3 + late);
+    }
+}

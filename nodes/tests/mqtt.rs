@@ -289,14 +289,10 @@ fn a_pipeline_blocked_longer_than_the_keep_alive_keeps_its_connection() {
     let out = dir.path().join("out.jsonl");
     // Keep-alive 1 s; the pipeline takes 5 events a second, so the source waits on a full
     // wire for seconds at a time.
-    let g = graph(
-        vec![
-            source("src", b.port, json!({"max_in_flight": 4, "keep_alive": "1s"})),
-            node("slow", "buffer", json!({"capacity": 1, "when_full": "block", "rate_limit": 5.0})),
-            file_sink("file", &out),
-        ],
-        vec![wire("src", "slow"), wire("slow", "file")],
-        1,
+    let g = slow_pipeline(
+        source("src", b.port, json!({"max_in_flight": 4, "keep_alive": "1s"})),
+        5.0,
+        file_sink("file", &out),
         1,
     );
     let engine = Engine::new(Some(2)).unwrap();
@@ -322,16 +318,8 @@ fn qos0_messages_the_client_cannot_hold_are_counted_as_dropped() {
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
-    let g = graph(
-        vec![
-            source("src", b.port, json!({"max_in_flight": 8, "qos": 0})),
-            node("slow", "buffer", json!({"capacity": 1, "when_full": "block", "rate_limit": 400.0})),
-            file_sink("file", &out),
-        ],
-        vec![wire("src", "slow"), wire("slow", "file")],
-        1,
-        8,
-    );
+    let g =
+        slow_pipeline(source("src", b.port, json!({"max_in_flight": 8, "qos": 0})), 400.0, file_sink("file", &out), 8);
     let engine = Engine::new(Some(2)).unwrap();
     let h = start(&engine, &g, RunOptions::default());
     wait_connected(&h, &["src"]);

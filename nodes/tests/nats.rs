@@ -327,14 +327,10 @@ fn core_nats_counts_every_message_the_client_dropped_as_a_slow_consumer() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
     // The client holds at most 8 messages; the pipeline takes 400 a second.
-    let g = graph(
-        vec![
-            node("src", "nats_source", json!({"servers": [b.url()], "subject": "ticks", "max_in_flight": 8})),
-            node("slow", "buffer", json!({"capacity": 1, "when_full": "block", "rate_limit": 400.0})),
-            file_sink("file", &out),
-        ],
-        vec![wire("src", "slow"), wire("slow", "file")],
-        1,
+    let g = slow_pipeline(
+        node("src", "nats_source", json!({"servers": [b.url()], "subject": "ticks", "max_in_flight": 8})),
+        400.0,
+        file_sink("file", &out),
         8,
     );
     let engine = Engine::new(Some(2)).unwrap();

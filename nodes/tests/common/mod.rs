@@ -37,6 +37,14 @@ pub fn graph(nodes: Vec<Node>, wires: Vec<Wire>, capacity: usize, batch: usize) 
     }
 }
 
+/// `source` -> a blocking `buffer` passing `rate` events a second -> `sink` (ids `src`, `slow`
+/// and the sink's), wires of capacity 1: a pipeline that keeps its source waiting.
+pub fn slow_pipeline(source: Node, rate: f64, sink: Node, batch: usize) -> Graph {
+    let slow = node("slow", "buffer", serde_json::json!({"capacity": 1, "when_full": "block", "rate_limit": rate}));
+    let wires = vec![wire(&source.id, "slow"), wire("slow", &sink.id)];
+    graph(vec![source, slow, sink], wires, 1, batch)
+}
+
 /// Starts `g` with the built-in kinds.
 pub fn start(engine: &Engine, g: &Graph, options: RunOptions) -> RunHandle {
     engine.start(g, &streamloom_nodes::builtin_registry(), options).unwrap_or_else(|p| panic!("{p}"))

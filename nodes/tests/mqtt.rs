@@ -101,6 +101,64 @@ fn numbers(path: &Path) -> Vec<u64> {
     json_lines(path).iter().map(|v| v.as_u64().unwrap()).collect()
 }
 
+/// Publishes one `bytes`-byte payload at QoS 1 and waits for its PUBACK.
+fn publish_large(port: u16, topic: &str, bytes: usize) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut o = MqttOptions::new("test-large-publisher", "127.0.0.1", port);
+        o.set_max_packet_size(bytes + 1024, bytes + 1024);
+        let (client, mut el) = AsyncClient::new(o, 10);
+        client.publish(topic, QoS::AtLeastOnce, false, vec![b'7'; bytes]).await.unwrap();
+        while !matches!(el.poll().await.unwrap(), Event::Incoming(Packet::PubAck(_))) {}
+    });
+}
+
+#[test]
+fn messages_larger_than_10_kib_travel_and_one_over_max_message_size_goes_to_errors() {
+    let Some(b) = Broker::start(
+        Kind::Mosquitto,
+        "messages_larger_than_10_kib_travel_and_one_over_max_message_size_goes_to_errors",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (out, errs) = (dir.path().join("out.jsonl"), dir.path().join("errs.jsonl"));
+    let g = graph(
+        vec![
+            node("gen", "generator", json!({"count": 5, "payload": "sequence", "seed": 1})),
+            node("pad", "map", json!({"expression": "{n: ., pad: (\"x\" * 50000)}"})),
+            node(
+                "pub",
+                "mqtt_sink",
+                json!({"server": format!("mqtt://127.0.0.1:{}", b.port), "client_id": "pub", "topic": "feed/big", "qos": 1}),
+            ),
+            source("src", b.port, json!({"max_message_size": 200000})),
+            file_sink("file", &out),
+            file_sink("bad", &errs),
+        ],
+        vec![wire("gen", "pad"), wire("pad", "pub"), wire("src", "file"), errors_wire("src", "bad")],
+        16,
+        32,
+    );
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = start(&engine, &g, RunOptions::default());
+    wait_connected(&h, &["src"]);
+    let port = b.port;
+    std::thread::spawn(move || publish_large(port, "feed/huge", 300_000)).join().unwrap();
+    let outcome = stop_when(&engine, &h, 10, || json_lines(&out).len() >= 5 && !json_lines(&errs).is_empty());
+    assert_eq!(outcome, RunOutcome::Stopped);
+    let got = json_lines(&out);
+    assert_eq!(got.len(), 5, "every 50 KB event published and received");
+    assert!(got.iter().all(|e| e["pad"].as_str().map(str::len) == Some(50000)));
+    let bad = json_lines(&errs);
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    let reason = bad[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("300000 bytes") && reason.contains("max_message_size"), "{reason}");
+    let s = h.snapshot_now();
+    assert_eq!(n(&s, "src").gauges["reconnects"], 0, "an oversized message does not break the connection");
+    assert_eq!(n(&s, "pub").passed, 5);
+}
+
 #[test]
 fn qos1_messages_reach_a_file_and_counts_add_up() {
     let Some(b) = Broker::start(Kind::Mosquitto, "qos1_messages_reach_a_file_and_counts_add_up") else { return };

@@ -18,6 +18,9 @@ use super::mqtt_inbox::Inbox;
 use crate::ws::backoff::{Backoff, backoff_params};
 use crate::ws::{duration_field, tls};
 
+/// The largest payload MQTT can carry (its remaining-length limit), in bytes.
+pub const MQTT_MAX_PAYLOAD: i64 = 268_435_455;
+
 /// The connection fields of an MQTT node's config, borrowed.
 pub struct MqttFields<'a> {
     /// `mqtt://host:port` or `mqtts://host:port`.
@@ -140,6 +143,11 @@ impl MqttFields<'_> {
         o.set_clean_session(self.clean_session);
         o.set_keep_alive(duration_field("keep_alive", self.keep_alive)?.max(Duration::from_secs(1)));
         o.set_manual_acks(true);
+        // rumqttc's default (10 KiB) would break the connection on a larger message, and the
+        // broker would send it again at once: any message MQTT can carry is read, and the
+        // source sends one over its `max_message_size` to `errors`.
+        let packet_max = usize::try_from(MQTT_MAX_PAYLOAD).unwrap_or(usize::MAX).saturating_add(5);
+        o.set_max_packet_size(packet_max, packet_max);
         if let Some(user) = self.username {
             o.set_credentials(user, self.password.unwrap_or_default());
         }

@@ -29,7 +29,7 @@ use streamloom_runtime::{Batch, Event};
 use tokio::sync::mpsc;
 
 use crate::brokers::acks::{AckHandle, PendingAcks};
-use crate::brokers::mqtt_conn::{Driver, MqttFields, mqtt_params, qos, start};
+use crate::brokers::mqtt_conn::{Driver, MQTT_MAX_PAYLOAD, MqttFields, mqtt_params, qos, start};
 use crate::ws::backoff::Backoff;
 use crate::ws::message::{MessageFormat, decode};
 
@@ -49,6 +49,8 @@ pub struct MqttSourceConfig {
     pub format: MessageFormat,
     /// Most messages waiting between the client and the output wire.
     pub max_in_flight: u64,
+    /// Largest message taken, in bytes; a larger one goes to `errors`.
+    pub max_message_size: u64,
     /// User name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
@@ -77,6 +79,7 @@ impl Default for MqttSourceConfig {
             qos: 1,
             format: MessageFormat::Json,
             max_in_flight: 256,
+            max_message_size: 1 << 20,
             username: None,
             password: None,
             ca_file: None,
@@ -140,6 +143,12 @@ impl TypedNodeKind for MqttSource {
                     1,
                     65_535,
                     "Most messages waiting between the client and the output wire",
+                ),
+                ParamSpec::integer(
+                    "max_message_size",
+                    16,
+                    MQTT_MAX_PAYLOAD,
+                    "Largest message taken, in bytes; a larger one goes to errors (its first 256 bytes) and is acknowledged",
                 ),
             ],
         );
@@ -253,7 +262,7 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         let mut next = Some(first);
         while let Some(p) = next.take() {
             in_flight.add(1);
-            take(&p.payload, s.config.format, &mut ctx, &mut seq, &mut batch);
+            take(&p.payload, &s.config, &mut ctx, &mut seq, &mut batch);
             if p.qos != QoS::AtMostOnce {
                 acks.push(MqttAck(client.clone(), p));
             }
@@ -283,11 +292,22 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
     Ok(())
 }
 
-/// Turns one message's payload into an event (or a dead letter with the raw text).
-fn take(payload: &[u8], format: MessageFormat, ctx: &mut NodeContext, seq: &mut u64, batch: &mut Batch) {
+/// Turns one message's payload into an event (or a dead letter with the raw text, or with
+/// the first bytes of a message over `max_message_size`).
+fn take(payload: &[u8], config: &MqttSourceConfig, ctx: &mut NodeContext, seq: &mut u64, batch: &mut Batch) {
     let n = *seq;
     *seq += 1;
-    match decode(payload, format) {
+    if payload.len() as u64 > config.max_message_size {
+        let head = String::from_utf8_lossy(&payload[..payload.len().min(256)]).into_owned();
+        let reason = format!(
+            "message {n}: {} bytes, over max_message_size ({} bytes); its first 256 bytes kept",
+            payload.len(),
+            config.max_message_size
+        );
+        ctx.errors.report_value(Value::String(head), reason, ctx.index, n);
+        return;
+    }
+    match decode(payload, config.format) {
         Ok((value, _)) => batch.push(Event::new(value, ctx.index, n)),
         Err((raw, reason)) => {
             ctx.errors.report_value(Value::String(raw), format!("message {n}: {reason}"), ctx.index, n)

@@ -229,6 +229,41 @@ fn after_a_broker_restart_mid_stream_nothing_acknowledged_is_lost() {
 }
 
 #[test]
+fn an_event_over_the_servers_max_payload_goes_to_errors_and_the_rest_is_published() {
+    let Some(b) =
+        Broker::start(Kind::Nats, "an_event_over_the_servers_max_payload_goes_to_errors_and_the_rest_is_published")
+    else {
+        return;
+    };
+    let rt = peer();
+    create_stream(&rt, &b.url());
+    for jetstream in [false, true] {
+        let g = graph(
+            vec![
+                node("gen", "generator", json!({"count": 3, "payload": "sequence", "seed": 1})),
+                node(
+                    "pad",
+                    "map",
+                    json!({"expression": "if . == 1 then {n: ., pad: (\"x\" * 1100000)} else {n: .} end"}),
+                ),
+                node(
+                    "pub",
+                    "nats_sink",
+                    json!({"servers": [b.url()], "subject": "orders.big", "jetstream": jetstream}),
+                ),
+            ],
+            vec![wire("gen", "pad"), wire("pad", "pub")],
+            16,
+            1,
+        );
+        let (outcome, s) = run(&g);
+        assert_eq!(outcome, RunOutcome::Completed, "jetstream: {jetstream}");
+        let p = n(&s, "pub");
+        assert_eq!((p.passed, p.errors), (2, 1), "jetstream {jetstream}: {p:?}");
+    }
+}
+
+#[test]
 fn a_second_run_of_a_jetstream_sink_is_stored_again_not_taken_for_retries() {
     let Some(b) = Broker::start(Kind::Nats, "a_second_run_of_a_jetstream_sink_is_stored_again_not_taken_for_retries")
     else {

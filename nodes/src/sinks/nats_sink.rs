@@ -2,7 +2,9 @@
 //! (`events.{user}`). With `jetstream` on, every publish waits for the stream's
 //! acknowledgement and carries a deduplication id (`Nats-Msg-Id`: a field's value, or the
 //! run, the event's source and its sequence number), so a publish retried after a broken
-//! connection is stored once, and a second run of the graph is not mistaken for retries. An event whose subject cannot be made goes to `errors`.
+//! connection is stored once, and a second run of the graph is not mistaken for retries.
+//! An event whose subject cannot be made, or whose message is larger than the server's
+//! `max_payload`, goes to `errors`.
 //!
 //! While the broker is away the client's bounded buffer fills and the sink stops taking
 //! input, so the wire's policy decides. Accounting: `passed` counts events published (and,
@@ -205,8 +207,9 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
     while let Some(r) = ctx.inputs.recv().await {
         let Received::Data { batch, .. } = r else { continue };
         let mut out = Vec::with_capacity(batch.len());
+        let max_payload = client.max_payload();
         for ev in batch {
-            match prepare(&s, &ev) {
+            match prepare(&s, &ev, max_payload) {
                 Ok(o) => out.push(o),
                 Err(why) => ctx.errors.report(ev, why),
             }
@@ -228,8 +231,10 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
     Ok(())
 }
 
-/// The subject, payload and deduplication id of an event, or why it has none.
-fn prepare(s: &Settings, ev: &Event) -> Result<Outgoing, String> {
+/// The subject, payload and deduplication id of an event, or why it has none (among the
+/// reasons: a message larger than the server's `max_payload`, which no retry would change;
+/// `max_payload` 0: not known yet).
+fn prepare(s: &Settings, ev: &Event, max_payload: usize) -> Result<Outgoing, String> {
     let subject = s.subject.render(&ev.value).map_err(|e| format!("subject: {e}"))?;
     if subject.is_empty() || subject.contains([' ', '*', '>']) || subject.starts_with('.') || subject.ends_with('.') {
         return Err(format!("subject `{subject}` is not a valid subject to publish to"));
@@ -243,6 +248,11 @@ fn prepare(s: &Settings, ev: &Event) -> Result<Outgoing, String> {
         None => format!("{}-{}-{}", s.run_tag, ev.source, ev.seq),
     };
     let payload = Bytes::from(serde_json::to_vec(&ev.value).map_err(|e| format!("payload: {e}"))?);
+    // A JetStream publish carries the id in a header.
+    let size = payload.len() + if s.config.jetstream { msg_id.len() + 32 } else { 0 };
+    if max_payload > 0 && size > max_payload {
+        return Err(format!("message of {size} bytes, over the server's max_payload ({max_payload} bytes)"));
+    }
     Ok(Outgoing { subject, payload, msg_id })
 }
 

@@ -234,3 +234,57 @@ fn event_times_are_read_in_milliseconds_seconds_or_rfc3339_and_bad_ones_are_erro
     assert_eq!(dead.len(), 1);
     assert!(dead[0]["reason"].as_str().unwrap().starts_with("line 4: "), "{}", dead[0]);
 }
+
+#[test]
+fn lines_over_max_line_bytes_go_to_errors_with_their_length_and_the_rest_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let long = format!("{{\"s\":\"{}\"}}", "x".repeat(5000));
+    let last = "y".repeat(300);
+    std::fs::write(&input, format!("{{\"a\":1}}\n{long}\n{{\"a\":2}}\r\n{last}")).unwrap();
+    let out = dir.path().join("out.jsonl");
+    let g = graph(json!({"path": input.to_str().unwrap(), "format": "jsonl", "max_line_bytes": 100}), &out, 2);
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = engine.start(&g, &streamloom_nodes::builtin_registry(), RunOptions::default()).unwrap();
+    assert_eq!(engine.block_on(h.wait()), RunOutcome::Completed);
+    assert_eq!(lines(&out), vec![json!({"a": 1}), json!({"a": 2})]);
+    let dead = lines(&out.with_extension("dead"));
+    let places: Vec<(u64, usize)> = dead
+        .iter()
+        .map(|d| (d["event"]["line"].as_u64().unwrap(), d["event"]["text"].as_str().unwrap().len()))
+        .collect();
+    assert_eq!(places, vec![(2, 100), (4, 100)], "line numbers, and at most max_line_bytes kept");
+    let reasons: Vec<&str> = dead.iter().map(|d| d["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons[0], "line 2: the line is 5008 bytes, over max_line_bytes (100); its first 100 bytes kept");
+    assert_eq!(reasons[1], "line 4: the line is 300 bytes, over max_line_bytes (100); its first 100 bytes kept");
+    let s = h.snapshot_now();
+    let read = s.node("read").unwrap();
+    assert_eq!((read.events_out, read.errors), (2, 2));
+}
+
+#[test]
+fn a_followed_line_growing_past_max_line_bytes_across_appends_is_one_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("log.txt");
+    std::fs::write(&input, "first\n").unwrap();
+    let out = dir.path().join("out.jsonl");
+    let engine = Engine::new(Some(2)).unwrap();
+    let g = graph(
+        json!({"path": input.to_str().unwrap(), "format": "lines", "follow": true, "max_line_bytes": 64}),
+        &out,
+        16,
+    );
+    let h = engine.start(&g, &streamloom_nodes::builtin_registry(), RunOptions::default()).unwrap();
+    assert_eq!(wait_lines(&out, 1), vec![json!("first")]);
+    append(&input, &"z".repeat(50));
+    std::thread::sleep(Duration::from_millis(300));
+    append(&input, &"z".repeat(50));
+    std::thread::sleep(Duration::from_millis(300));
+    append(&input, &format!("{}\nlast\n", "z".repeat(50)));
+    assert_eq!(wait_lines(&out, 2), vec![json!("first"), json!("last")]);
+    let dead = wait_lines(&out.with_extension("dead"), 1);
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["reason"], "line 2: the line is 150 bytes, over max_line_bytes (64); its first 64 bytes kept");
+    h.stop();
+    assert_eq!(engine.block_on(h.wait()), RunOutcome::Stopped);
+}

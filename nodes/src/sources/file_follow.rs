@@ -99,11 +99,41 @@ impl OpenFile {
         self.pos == 0
     }
 
-    /// Reads up to and including the next `\n` into `buf`; 0 at the end for now.
-    pub fn read_until_newline(&mut self, buf: &mut Vec<u8>) -> Result<usize, String> {
-        let n = self.reader.read_until(b'\n', buf).map_err(|e| format!("reading {}: {e}", self.path.display()))?;
-        self.pos += n as u64;
-        Ok(n)
+    /// Reads up to and including the next `\n` into `buf`, keeping at most `room` more bytes
+    /// of the line's text: the rest of a longer line, up to its `\n`, is read past and added
+    /// to `skipped`, so one line never holds more than `room` bytes in memory. Returns the
+    /// bytes read from the file; 0 at its end for now.
+    pub fn read_line_capped(&mut self, buf: &mut Vec<u8>, mut room: usize, skipped: &mut u64) -> Result<usize, String> {
+        let mut read = 0;
+        loop {
+            let avail = match self.reader.fill_buf() {
+                Ok(avail) => avail,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("reading {}: {e}", self.path.display())),
+            };
+            if avail.is_empty() {
+                break;
+            }
+            let (len, newline) = match memchr::memchr(b'\n', avail) {
+                Some(i) => (i + 1, true),
+                None => (avail.len(), false),
+            };
+            let text = len - usize::from(newline);
+            let keep = text.min(room);
+            buf.extend_from_slice(&avail[..keep]);
+            room -= keep;
+            *skipped += (text - keep) as u64;
+            if newline {
+                buf.push(b'\n');
+            }
+            self.reader.consume(len);
+            read += len;
+            if newline {
+                break;
+            }
+        }
+        self.pos += read as u64;
+        Ok(read)
     }
 
     /// At the end of what was written: has the file been rotated away or truncated?
@@ -137,7 +167,7 @@ mod tests {
         std::fs::write(&path, "one\ntwo\n").unwrap();
         let mut f = OpenFile::open(&path, StartAt::Beginning, None).unwrap();
         let mut buf = Vec::new();
-        while f.read_until_newline(&mut buf).unwrap() > 0 {}
+        while f.read_line_capped(&mut buf, usize::MAX, &mut 0).unwrap() > 0 {}
         assert_eq!(f.check(), Change::None);
         std::fs::write(&path, "x\n").unwrap();
         assert_eq!(f.check(), Change::Truncated);

@@ -29,6 +29,11 @@ const FOLLOW_POLL: Duration = Duration::from_millis(100);
 const RESCAN: Duration = Duration::from_secs(1);
 /// Chunks read from one followed file before the next file's turn.
 const FOLLOW_CHUNKS: usize = 4;
+/// A chunk is handed on once it holds this many bytes, even with fewer lines than a batch,
+/// so long lines do not make chunks of a batch × `max_line_bytes`.
+const CHUNK_BYTES: usize = 1 << 20;
+/// Bytes of an over-long line kept in its dead letter.
+const OVERSIZED_KEPT: usize = 256;
 
 /// Parsed events of one chunk, and the lines that could not be parsed.
 pub enum Chunk {
@@ -51,7 +56,15 @@ enum Work {
     /// Whole lines, the first numbered `first_line` in its file and `first_seq` among all the
     /// node's events; `ends[i]` is where line `i` stops (its `\\n` excluded), as the reader
     /// found them, so parsers need not scan again. `label` names the file when several are read.
-    Lines { data: Vec<u8>, first_line: u64, first_seq: u64, ends: Vec<usize>, label: Option<Arc<str>> },
+    /// `oversized` lists the lines cut at `max_line_bytes`: (index in `ends`, full length).
+    Lines {
+        data: Vec<u8>,
+        first_line: u64,
+        first_seq: u64,
+        ends: Vec<usize>,
+        oversized: Vec<(usize, u64)>,
+        label: Option<Arc<str>>,
+    },
     /// Already parsed (CSV) or a failure: passed on as it is.
     Ready(Chunk),
 }
@@ -71,6 +84,8 @@ pub struct ReadSpec {
     pub start_at: StartAt,
     /// Lines per chunk.
     pub batch_size: usize,
+    /// Longest line kept (lines and jsonl); a longer one goes to `errors`.
+    pub max_line_bytes: usize,
     /// Node index stamped on events.
     pub source: u32,
     /// Stops reading.
@@ -157,13 +172,18 @@ impl ParallelReader {
             let (out_tx, out_rx) = mpsc::channel::<Chunk>(2);
             inputs.push(work_tx);
             outputs.push(out_rx);
-            let parser = LineParser { format: spec.format, time: spec.time.clone(), source: spec.source };
+            let parser = LineParser {
+                format: spec.format,
+                time: spec.time.clone(),
+                source: spec.source,
+                max_line_bytes: spec.max_line_bytes,
+            };
             let metrics = spec.metrics.clone();
             threads.push(tokio::task::spawn_blocking(move || {
                 while let Some(work) = work_rx.blocking_recv() {
                     let chunk = match work {
-                        Work::Lines { data, first_line, first_seq, ends, label } => {
-                            parser.parse(&data, (first_line, first_seq), &ends, label.as_deref())
+                        Work::Lines { data, first_line, first_seq, ends, oversized, label } => {
+                            parser.parse(&data, (first_line, first_seq), &ends, &oversized, label.as_deref())
                         }
                         Work::Ready(chunk) => chunk,
                     };
@@ -211,6 +231,10 @@ struct Lines {
     /// The file's line number of the first line in `data`.
     first_line: u64,
     bom_checked: bool,
+    /// Lines in `ends` cut at `max_line_bytes`: (index in `ends`, full length).
+    oversized: Vec<(usize, u64)>,
+    /// Bytes of the line being read that were read past (beyond `max_line_bytes`).
+    skipped: u64,
 }
 
 impl Lines {
@@ -224,7 +248,24 @@ impl Lines {
             ends: Vec::with_capacity(batch),
             first_line: 1,
             bom_checked,
+            oversized: Vec::new(),
+            skipped: 0,
         }
+    }
+
+    /// Where the line being read starts in `data`.
+    fn line_start(&self) -> usize {
+        self.ends.last().map_or(0, |e| e + 1)
+    }
+
+    /// Ends the line being read at `end` (its `\n` excluded), noting it when it was cut.
+    fn end_line(&mut self, end: usize) {
+        if self.skipped > 0 {
+            let kept = end - self.line_start();
+            self.oversized.push((self.ends.len(), kept as u64 + self.skipped));
+            self.skipped = 0;
+        }
+        self.ends.push(end);
     }
 
     /// The file is read again from its start (it was truncated).
@@ -233,6 +274,8 @@ impl Lines {
         self.ends.clear();
         self.first_line = 1;
         self.bom_checked = false;
+        self.oversized.clear();
+        self.skipped = 0;
     }
 }
 
@@ -382,7 +425,8 @@ impl Reader {
             return Ok(Pumped::Gone);
         }
         loop {
-            let n = lines.file.read_until_newline(&mut lines.data)?;
+            let room = self.spec.max_line_bytes.saturating_sub(lines.data.len() - lines.line_start());
+            let n = lines.file.read_line_capped(&mut lines.data, room, &mut lines.skipped)?;
             // A UTF-8 byte-order mark at the start of a file is not part of its first line.
             if !lines.bom_checked && (lines.data.len() >= BOM.len() || n == 0 || lines.data.last() == Some(&b'\n')) {
                 lines.bom_checked = true;
@@ -393,8 +437,8 @@ impl Reader {
             if n == 0 || lines.data.last() != Some(&b'\n') {
                 return Ok(Pumped::End);
             }
-            lines.ends.push(lines.data.len() - 1);
-            if lines.ends.len() >= batch {
+            lines.end_line(lines.data.len() - 1);
+            if lines.ends.len() >= batch || lines.data.len() >= CHUNK_BYTES {
                 if !self.send_lines(lines, false) {
                     return Ok(Pumped::Gone);
                 }
@@ -412,9 +456,9 @@ impl Reader {
     /// Hands the complete lines to a parser (and, with `partial_too`, what follows the last
     /// line break as one more line); false when the node is gone.
     fn send_lines(&mut self, lines: &mut Lines, partial_too: bool) -> bool {
-        let line_start = lines.ends.last().map_or(0, |e| e + 1);
-        if partial_too && lines.data.len() > line_start {
-            lines.ends.push(lines.data.len());
+        let line_start = lines.line_start();
+        if partial_too && (lines.data.len() > line_start || lines.skipped > 0) {
+            lines.end_line(lines.data.len());
         }
         if lines.ends.is_empty() {
             return true;
@@ -431,6 +475,7 @@ impl Reader {
             first_line: lines.first_line,
             first_seq: self.next_seq,
             ends,
+            oversized: std::mem::take(&mut lines.oversized),
             label: lines.file.label.clone(),
         };
         lines.first_line += count;
@@ -464,7 +509,12 @@ impl Reader {
             *first = rest.to_string();
         }
         check_unique(&headers).map_err(|col| format!("the CSV header of {path} names column `{col}` twice"))?;
-        let parser = LineParser { format: FileFormat::Csv, time: self.spec.time.clone(), source: self.spec.source };
+        let parser = LineParser {
+            format: FileFormat::Csv,
+            time: self.spec.time.clone(),
+            source: self.spec.source,
+            max_line_bytes: self.spec.max_line_bytes,
+        };
         let batch_size = self.spec.batch_size.max(1);
         let mut batch = Vec::with_capacity(batch_size);
         let mut bad = Vec::new();
@@ -607,6 +657,7 @@ struct LineParser {
     format: FileFormat,
     time: Option<TimeSource>,
     source: u32,
+    max_line_bytes: usize,
 }
 
 impl LineParser {
@@ -621,19 +672,30 @@ impl LineParser {
         time.time_of(value, None).map(Some)
     }
 
-    /// Parses lines numbered from `first.0` in their file, with sequence numbers from `first.1`.
-    fn parse(&self, data: &[u8], first: (u64, u64), ends: &[usize], label: Option<&str>) -> Chunk {
+    /// Parses lines numbered from `first.0` in their file, with sequence numbers from `first.1`;
+    /// the lines listed in `oversized` (index, full length) were cut and go to `errors`.
+    fn parse(
+        &self,
+        data: &[u8],
+        first: (u64, u64),
+        ends: &[usize],
+        oversized: &[(usize, u64)],
+        label: Option<&str>,
+    ) -> Chunk {
         let mut batch = Vec::with_capacity(ends.len());
         let mut bad = Vec::new();
         let mut skipped = 0;
         let mut start = 0;
+        let mut oversized = oversized.iter().peekable();
         for (i, &end) in ends.iter().enumerate() {
             let line = &data[start..end];
             start = end + 1;
             let line_no = first.0 + i as u64;
             let seq = first.1 + i as u64;
+            let cut_at = oversized.next_if(|(at, _)| *at == i).map(|&(_, full)| full);
             let text = line.strip_suffix(b"\r").unwrap_or(line);
-            if text.is_empty() {
+            let text = if cut_at.is_some() { &line[..line.len().min(OVERSIZED_KEPT)] } else { text };
+            if text.is_empty() && cut_at.is_none() {
                 skipped += 1;
                 continue;
             }
@@ -648,6 +710,14 @@ impl LineParser {
                     None => (seq, json!({ "line": line_no, "text": text }), format!("line {line_no}: {reason}")),
                 }
             };
+            if let Some(full) = cut_at {
+                bad.push(failed(format!(
+                    "the line is {full} bytes, over max_line_bytes ({}); its first {} bytes kept",
+                    self.max_line_bytes,
+                    text.len()
+                )));
+                continue;
+            }
             match self.format {
                 FileFormat::Jsonl => match serde_json::from_slice::<Value>(text) {
                     Ok(value) => match oversized_integer(&value, text) {
@@ -767,6 +837,7 @@ mod tests {
             time: None,
             start_at: StartAt::Beginning,
             batch_size: 10,
+            max_line_bytes: 1 << 20,
             source: 0,
             stop: CancellationToken::new(),
             metrics: Arc::new(NodeMetrics::default()),

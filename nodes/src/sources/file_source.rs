@@ -61,6 +61,14 @@ pub struct FileSourceConfig {
     /// How far watermarks trail the largest event time seen (ms).
     #[serde(default)]
     pub watermark_delay_ms: u64,
+    /// Longest line read (lines and jsonl), in bytes; a longer one goes to `errors` with its
+    /// first 256 bytes, and is never held whole in memory.
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: u64,
+}
+
+fn default_max_line_bytes() -> u64 {
+    1 << 20
 }
 
 impl Default for FileSourceConfig {
@@ -73,6 +81,7 @@ impl Default for FileSourceConfig {
             time_field: None,
             time_unit: TimeUnit::Ms,
             watermark_delay_ms: 0,
+            max_line_bytes: default_max_line_bytes(),
         }
     }
 }
@@ -121,6 +130,12 @@ impl TypedNodeKind for FileSource {
                 0,
                 86_400_000,
                 "How far watermarks trail the largest event time seen",
+            ),
+            ParamSpec::integer(
+                "max_line_bytes",
+                16,
+                1 << 30,
+                "Longest line read (lines and jsonl); a longer one goes to errors with its first 256 bytes",
             ),
         ]
     }
@@ -172,6 +187,7 @@ async fn run(config: FileSourceConfig, path: PathBuf, mut ctx: NodeContext) -> R
         time: config.time_field.as_deref().map(|f| TimeSource { field: Some(Path::parse(f)), unit: config.time_unit }),
         start_at: config.start_at,
         batch_size: ctx.batch_size,
+        max_line_bytes: usize::try_from(config.max_line_bytes).unwrap_or(usize::MAX),
         source: ctx.index,
         stop: ctx.control.stop.clone(),
         metrics: ctx.metrics.clone(),

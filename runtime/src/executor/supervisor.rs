@@ -64,6 +64,7 @@ pub(crate) fn spawn_nodes(
                     Some(Err(panic)) => Ended::Failed(format!("panicked: {}", shared.redactor.redact(&panic))),
                     None => Ended::Cancelled,
                 };
+                shared.checkpoints.node_ended(index, matches!(ended, Ended::Finished));
                 match &ended {
                     Ended::Finished => metrics.set_status(NodeStatus::Finished),
                     Ended::Failed(msg) => {

@@ -147,3 +147,51 @@ fn a_window_holds_the_acknowledgement_of_its_events_until_its_row_was_written() 
     h.stop();
     assert_eq!(wait(&engine, &h, 5), RunOutcome::Stopped);
 }
+
+#[test]
+fn barriers_align_where_a_jetstream_stream_meets_an_endless_generator() {
+    let Some(b) = Broker::start(Kind::Nats, "barriers_align_where_a_jetstream_stream_meets_an_endless_generator")
+    else {
+        return;
+    };
+    let rt = peer();
+    create_stream(&rt, &b.url());
+    js_publish(&rt, &b.url(), "orders.x", (0..50).map(|i| json!({"js": i}).to_string()).collect());
+    let ours = |out: &Path| json_lines(out).iter().filter(|v| v.get("js").is_some()).count();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    // Both feed one sink input: the barriers the runtime injects for the generator and those
+    // the JetStream source injects align there.
+    let g = checkpointed(
+        graph(
+            vec![
+                js_source(&b.url(), 100),
+                node("gen", "generator", json!({"count": null, "rate": 2000.0, "payload": "sample_events", "seed": 1})),
+                file_sink("file", &out),
+            ],
+            vec![wire("src", "file"), wire("gen", "file")],
+            64,
+            16,
+        ),
+        "30ms",
+    );
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = start(&engine, &g, RunOptions::default());
+    let all_acked = {
+        let started = Instant::now();
+        loop {
+            std::thread::sleep(Duration::from_millis(20));
+            // The node creates the consumer before its first message is written.
+            if ours(&out) > 0 && acked(&rt, &b.url(), 50) == (50, 0) {
+                break true;
+            }
+            if started.elapsed() > Duration::from_secs(5) {
+                break false;
+            }
+        }
+    };
+    assert!(all_acked, "checkpoints complete while the generator never ends");
+    assert_eq!(ours(&out), 50, "every JetStream message written before it was acknowledged");
+    h.stop();
+    assert_eq!(wait(&engine, &h, 5), RunOutcome::Stopped);
+}

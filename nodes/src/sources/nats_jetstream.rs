@@ -89,18 +89,18 @@ async fn consume(
     seq: &mut u64,
     failures: &mut usize,
 ) -> Result<Option<String>, NodeError> {
-    let consumer = tokio::select! {
-        biased;
-        _ = ctx.control.stop.cancelled() => return Ok(None),
-        c = bind(s, stream, js) => match c { Ok(c) => c, Err(e) => return Ok(Some(e)) },
+    let consumer = match checkpointing(ctx, ledger, bind(s, stream, js)).await {
+        None => return Ok(None),
+        Some(Ok(c)) => c,
+        Some(Err(e)) => return Ok(Some(e)),
     };
     let max = usize::try_from(s.config.max_in_flight).unwrap_or(usize::MAX);
     loop {
         let request = consumer.batch().max_messages(max).expires(Duration::from_secs(1)).messages();
-        let mut messages = tokio::select! {
-            biased;
-            _ = ctx.control.stop.cancelled() => return Ok(None),
-            m = request => match m { Ok(m) => m, Err(e) => return Ok(Some(format!("fetch: {e}"))) },
+        let mut messages = match checkpointing(ctx, ledger, request).await {
+            None => return Ok(None),
+            Some(Ok(m)) => m,
+            Some(Err(e)) => return Ok(Some(format!("fetch: {e}"))),
         };
         loop {
             ctx.control.wait_if_paused().await;
@@ -142,6 +142,25 @@ async fn consume(
             if ledger.len() >= max / 2 {
                 ctx.checkpoints.request_soon();
             }
+        }
+    }
+}
+
+/// Awaits `work` while checkpoints go on (barriers injected, completions settled), so a
+/// broker that answers slowly holds back no checkpoint of the rest of the graph; `None` on
+/// a stop.
+async fn checkpointing<T>(
+    ctx: &mut NodeContext,
+    ledger: &mut AckLedger<JsAck>,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            _ = ctx.control.stop.cancelled() => return None,
+            signal = ctx.checkpoints.signal() => on_signal(ctx, ledger, signal, "nats_source").await,
+            r = &mut work => return Some(r),
         }
     }
 }

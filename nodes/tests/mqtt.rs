@@ -8,6 +8,7 @@
 
 mod broker_servers;
 mod common;
+mod mqtt_peer;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -15,49 +16,9 @@ use std::time::{Duration, Instant};
 
 use broker_servers::{Broker, Kind};
 use common::*;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use mqtt_peer::{publish, subscribe_once};
 use serde_json::{Value, json};
 use streamloom_runtime::executor::{Engine, RunHandle, RunOptions, RunOutcome};
-
-/// Publishes `payloads` at QoS 1 and waits for every PUBACK.
-fn publish(port: u16, topic: &str, payloads: Vec<String>) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let (client, mut el) = AsyncClient::new(MqttOptions::new("test-publisher", "127.0.0.1", port), 100);
-        let n = payloads.len();
-        let topic = topic.to_string();
-        tokio::spawn(async move {
-            for p in payloads {
-                client.publish(topic.clone(), QoS::AtLeastOnce, false, p).await.unwrap();
-            }
-        });
-        let mut acked = 0;
-        while acked < n {
-            if let Event::Incoming(Packet::PubAck(_)) = el.poll().await.unwrap() {
-                acked += 1;
-            }
-        }
-    });
-}
-
-/// Connects as `client_id` with a persistent session, subscribes to `filter` at QoS 1, and
-/// leaves (the broker keeps the session and queues for it).
-fn subscribe_once(port: u16, client_id: &str, filter: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let mut o = MqttOptions::new(client_id, "127.0.0.1", port);
-        o.set_clean_session(false);
-        let (client, mut el) = AsyncClient::new(o, 10);
-        client.subscribe(filter, QoS::AtLeastOnce).await.unwrap();
-        loop {
-            if let Event::Incoming(Packet::SubAck(_)) = el.poll().await.unwrap() {
-                break;
-            }
-        }
-        client.disconnect().await.unwrap();
-        while el.poll().await.is_ok() {}
-    });
-}
 
 fn source(id: &str, port: u16, extra: Value) -> streamloom_runtime::graph::Node {
     let mut config = json!({"server": format!("mqtt://127.0.0.1:{port}"), "client_id": id, "topics": ["feed/#"],

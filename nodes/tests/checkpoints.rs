@@ -95,6 +95,13 @@ fn a_slow_sink_keeps_messages_unacknowledged_until_it_wrote_them() {
     assert_eq!(wait(&engine, &h, 5), RunOutcome::Stopped);
     let got: Vec<u64> = json_lines(&out).iter().map(|v| v.as_u64().unwrap()).collect();
     assert_eq!(got, (0..300).collect::<Vec<u64>>());
+    // Barriers are not events: every counter still adds up exactly.
+    let s = h.snapshot_now();
+    assert_eq!((n(&s, "src").events_out, n(&s, "slow").events_in, n(&s, "file").events_in), (300, 300, 300));
+    for id in ["slow", "file"] {
+        assert_node_equation(n(&s, id));
+    }
+    assert_wires(&s);
 }
 
 #[test]
@@ -194,4 +201,8 @@ fn barriers_align_where_a_jetstream_stream_meets_an_endless_generator() {
     assert_eq!(ours(&out), 50, "every JetStream message written before it was acknowledged");
     h.stop();
     assert_eq!(wait(&engine, &h, 5), RunOutcome::Stopped);
+    let s = h.snapshot_now();
+    assert_eq!(n(&s, "file").events_in, n(&s, "src").events_out + n(&s, "gen").events_out);
+    assert_node_equation(n(&s, "file"));
+    assert_wires(&s);
 }

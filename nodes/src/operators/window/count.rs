@@ -190,6 +190,20 @@ mod tests {
     }
 
     #[test]
+    fn a_barrier_is_held_while_a_pane_with_an_earlier_event_has_not_fired() {
+        let specs = ["n = count"].iter().map(|s| AggSpec::parse(s).unwrap()).collect();
+        let mut w = CountWindows::new(2, 2, specs, KeyFields::new(&["k".into()]));
+        let mut rows = Vec::new();
+        w.add(&json!({"k": "a"}), None, &mut rows);
+        let epoch = w.barrier();
+        w.add(&json!({"k": "b"}), None, &mut rows);
+        assert!(w.holds(epoch), "a's pane holds an event from before the barrier");
+        w.add(&json!({"k": "a"}), None, &mut rows);
+        assert!(!w.holds(epoch), "a's window fired; b's pane started after the barrier");
+        assert!(w.holds(epoch + 1));
+    }
+
+    #[test]
     fn tumbling_counts_fire_every_n_events_per_key_and_the_rest_at_the_end() {
         let (rows, resolved) = counts(2, 2, &[("a", 1), ("b", 10), ("a", 2), ("a", 3), ("b", 20), ("b", 30)]);
         assert_eq!(rows, [("a".into(), 2, 3), ("b".into(), 2, 30), ("a".into(), 1, 3), ("b".into(), 1, 30)]);

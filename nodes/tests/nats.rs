@@ -8,57 +8,19 @@
 
 mod broker_servers;
 mod common;
+mod jetstream_peer;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, stream};
+use async_nats::jetstream;
 use broker_servers::{Broker, Kind};
 use common::*;
+use jetstream_peer::*;
 use serde_json::{Value, json};
 use streamloom_runtime::executor::{Engine, RunHandle, RunOptions, RunOutcome};
 use streamloom_runtime::graph::Graph;
-
-fn peer() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()
-}
-
-/// Creates the file-backed stream `ORDERS` on `orders.>`.
-fn create_stream(rt: &tokio::runtime::Runtime, url: &str) {
-    rt.block_on(async {
-        let js = jetstream::new(async_nats::connect(url).await.unwrap());
-        js.create_stream(stream::Config {
-            name: "ORDERS".into(),
-            subjects: vec!["orders.>".into()],
-            storage: stream::StorageType::File,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    });
-}
-
-/// Publishes `payloads` to JetStream (each acknowledged by the stream).
-fn js_publish(rt: &tokio::runtime::Runtime, url: &str, subject: &str, payloads: Vec<String>) {
-    rt.block_on(async {
-        let js = jetstream::new(async_nats::connect(url).await.unwrap());
-        for p in payloads {
-            js.publish(subject.to_string(), p.into()).await.unwrap().await.unwrap();
-        }
-    });
-}
-
-/// The consumer `durable`'s (pending, ack pending) on `ORDERS`.
-fn consumer_counts(rt: &tokio::runtime::Runtime, url: &str, durable: &str) -> (u64, usize) {
-    rt.block_on(async {
-        let js = jetstream::new(async_nats::connect(url).await.unwrap());
-        let mut c: jetstream::consumer::PullConsumer =
-            js.get_stream("ORDERS").await.unwrap().get_consumer(durable).await.unwrap();
-        let info = c.info().await.unwrap();
-        (info.num_pending, info.num_ack_pending)
-    })
-}
 
 fn js_source(url: &str, extra: Value) -> streamloom_runtime::graph::Node {
     let mut config = json!({"servers": [url], "subject": "orders.>", "stream": "ORDERS", "durable": "test",
@@ -114,7 +76,7 @@ fn jetstream_messages_reach_a_file_once_and_are_all_acknowledged() {
     let src = n(&s, "src");
     assert_eq!(src.events_out, 500);
     assert_eq!((src.gauges["in_flight"], src.gauges["unacked"]), (0, 0), "{src:?}");
-    assert_eq!(consumer_counts(&rt, &b.url(), "test"), (0, 0), "nothing pending, nothing unacknowledged");
+    assert_eq!(settled_counts(&rt, &b.url(), "test"), (0, 0), "nothing pending, nothing unacknowledged");
     assert_node_equation(n(&s, "file"));
     assert_wires(&s);
 }
@@ -350,7 +312,7 @@ fn malformed_payloads_go_to_errors_with_their_raw_text() {
     assert_eq!(raw, vec!["{oops", "not json"]);
     assert!(json_lines(&errs)[0]["reason"].as_str().unwrap().contains("not JSON"));
     assert_eq!(n(&h.snapshot_now(), "src").errors, 2);
-    assert_eq!(consumer_counts(&rt, &b.url(), "test"), (0, 0), "dead-lettered messages are acknowledged too");
+    assert_eq!(settled_counts(&rt, &b.url(), "test"), (0, 0), "dead-lettered messages are acknowledged too");
 }
 
 #[test]

@@ -134,6 +134,18 @@ fn graph_settings_are_range_checked_with_their_place() {
 }
 
 #[test]
+fn a_checkpoint_interval_that_is_no_duration_or_zero_is_a_problem_of_the_setting() {
+    for (value, words) in [("\"soon\"", "`soon` is not a duration"), ("\"0s\"", "must be above 0")] {
+        let text = format!(
+            "(format: 1,\n settings: (checkpoint_interval: {value}),\n nodes: [{GEN}, (id: \"s\", kind: \"null_sink\", config: {{}})],\n wires: [(from: (\"g\", \"out\"), to: (\"s\", \"in\"))])"
+        );
+        let problems = errors(&text);
+        let p = find(&problems, words);
+        assert_eq!((p.location.field.as_deref(), p.location.line_col), (Some("checkpoint_interval"), Some((2, 13))));
+    }
+}
+
+#[test]
 fn placeholders_that_nest_or_never_close_are_problems_of_their_field() {
     let text = format!(
         "(format: 1, nodes: [{GEN}, (id: \"w\", kind: \"file_sink\", config: (path: \"${{A${{B}}}}/x\"))], wires: [(from: (\"g\", \"out\"), to: (\"w\", \"in\"))])"

@@ -1,6 +1,7 @@
 //! The window logic by hand: each window type, out-of-order events within and beyond the
 //! allowed lateness, sessions bridged by a late event, end-of-stream flushing, and the
-//! count of events resolved (the accounting's `passed`).
+//! count of events resolved (the accounting's `passed`), and which checkpoint epochs unfired
+//! windows still hold.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -154,4 +155,40 @@ fn a_session_event_beyond_lateness_is_late_and_end_of_stream_fires_open_sessions
     assert!(matches!(w.add(&ev("a", 1), 94, &mut rows), Outcome::Late(_)), "94 + 10 <= 105");
     assert_eq!(w.finish(&mut rows), 1);
     assert_eq!(brief(&rows), [r("b", 95, 105, 1, 1, false), r("a", 100, 110, 1, 1, false)]);
+}
+
+#[test]
+fn a_barrier_is_held_while_a_window_with_an_earlier_event_has_not_fired() {
+    let mut w = windows(Assigner::Tumbling { size: 10, offset: 0 }, 0);
+    let mut rows = Vec::new();
+    assert!(!w.holds(0), "no window, nothing held");
+    w.add(&ev("a", 1), 3, &mut rows);
+    let first = w.barrier();
+    w.add(&ev("b", 1), 25, &mut rows); // after the barrier, in a later window
+    w.add(&ev("a", 1), 5, &mut rows); // after the barrier, in the held window
+    let second = w.barrier();
+    assert!(w.holds(first), "[0, 10) holds an event from before the first barrier");
+    w.advance(10, &mut rows);
+    assert!(!w.holds(first), "[0, 10) fired");
+    assert!(w.holds(second), "[20, 30) holds an event from before the second barrier");
+    w.advance(30, &mut rows);
+    assert!(!w.holds(second));
+}
+
+#[test]
+fn a_session_merged_with_an_earlier_one_keeps_its_earlier_epoch() {
+    let mut w = windows(Assigner::Session { gap: 10 }, 0);
+    let mut rows = Vec::new();
+    w.add(&ev("a", 1), 0, &mut rows);
+    let first = w.barrier();
+    w.add(&ev("a", 1), 15, &mut rows);
+    assert!(w.holds(first));
+    // [8, 18) bridges [0, 10) and [15, 25): the merged session holds the first barrier.
+    w.add(&ev("a", 1), 8, &mut rows);
+    w.advance(20, &mut rows);
+    assert!(rows.is_empty());
+    assert!(w.holds(first), "the merged session [0, 25) has not fired");
+    w.advance(25, &mut rows);
+    assert_eq!(brief(&rows), [r("a", 0, 25, 3, 3, false)]);
+    assert!(!w.holds(first));
 }

@@ -25,6 +25,9 @@ impl Event {
 /// Events move in batches so per-event overhead stays small.
 pub type Batch = Vec<Event>;
 
+/// Number of a checkpoint: the coordinator counts them from 1 (see [`crate::checkpoint`]).
+pub type CheckpointId = u64;
+
 /// What travels on a wire, in order: data, and control messages interleaved with it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
@@ -32,6 +35,9 @@ pub enum Message {
     Data(Batch),
     /// Event-time watermark: no event with an earlier time is expected after this (ms since epoch).
     Watermark(i64),
+    /// Checkpoint barrier: every event before it belongs to checkpoint `n` (not an event:
+    /// never counted, never dropped).
+    Barrier(CheckpointId),
     /// The producer will send nothing more.
     End,
 }

@@ -244,6 +244,8 @@ pub struct NodeContext {
     pub debug: Arc<crate::debug::DebugLog>,
     /// Preferred batch size.
     pub batch_size: usize,
+    /// Checkpoint triggers and completions (used by sources that inject their own barriers).
+    pub checkpoints: crate::checkpoint::SourceCheckpoints,
 }
 
 impl NodeContext {
@@ -269,6 +271,23 @@ impl NodeContext {
             out.send_watermark(t);
         }
         self.errors.output.send_watermark(t);
+    }
+
+    /// Passes checkpoint barrier `n` on, down every wired output (the dead-letter port's
+    /// too), or reports it when the node has no wired output. A source calls it after its
+    /// current batch, a sink once what came before is durable.
+    pub fn forward_barrier(&self, n: crate::checkpoint::CheckpointId) {
+        self.inputs.forward_barrier(n);
+    }
+
+    /// Ends every output (the dead-letter port's too): downstream sees the end of the
+    /// stream while this node still runs (a source waiting for its last checkpoint).
+    pub async fn end_outputs(&mut self) {
+        self.errors.flush().await;
+        for out in &mut self.outputs {
+            out.end();
+        }
+        self.errors.output.end();
     }
 
     /// Adds processing time.
@@ -315,6 +334,7 @@ pub async fn drive_operator(mut ctx: NodeContext, mut processor: impl BatchProce
                 ctx.metrics.count_passed(passed.min(n_in - errored.min(n_in)));
             }
             Received::Watermark(t) => ctx.forward_watermark(t),
+            Received::Barrier(n) => ctx.forward_barrier(n),
             // It arms no timer.
             Received::Timer(_) => {}
         }

@@ -6,6 +6,7 @@
 //! The runtime never names a concrete node kind: kinds live in the `streamloom-nodes` crate
 //! and plug in through the [`registry::NodeKind`] trait.
 
+pub mod checkpoint;
 pub mod debug;
 pub mod env;
 pub mod event;

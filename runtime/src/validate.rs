@@ -141,6 +141,13 @@ fn check_settings(graph: &Graph, error: &mut impl FnMut(Target, Location, String
     if let Err(msg) = graph.settings.stop_timeout() {
         error(Target::Setting, setting("stop_timeout"), msg);
     }
+    match graph.settings.checkpoint_interval() {
+        Err(msg) => error(Target::Setting, setting("checkpoint_interval"), msg),
+        Ok(Some(d)) if d.is_zero() => {
+            error(Target::Setting, setting("checkpoint_interval"), "checkpoint_interval must be above 0".into())
+        }
+        Ok(_) => {}
+    }
 }
 
 fn check_wires(graph: &Graph, ports: &HashMap<&str, Ports>, mut found: Vec<Found>) -> Vec<Found> {

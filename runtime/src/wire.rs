@@ -1,5 +1,5 @@
 //! A wire: a bounded single-producer single-consumer queue of messages, counted in events,
-//! with a `when_full` policy. Control messages (watermarks, end) never count against the
+//! with a `when_full` policy. Control messages (watermarks, barriers, end) never count against the
 //! capacity and are never dropped; consecutive watermarks are merged so they stay bounded.
 
 use std::collections::VecDeque;
@@ -198,12 +198,12 @@ impl WireQueue {
         self.producer.dropped.fetch_add(n as u64, Ordering::Relaxed);
     }
 
-    /// Queues a control message (never blocks, never dropped). Watermarks replace a
-    /// watermark that is still last in the queue.
+    /// Queues a control message (never blocks, never dropped, not counted as an event).
+    /// Watermarks replace a watermark that is still last in the queue.
     pub fn push_control(&self, msg: Message) {
         {
             let mut st = self.lock();
-            if st.ended {
+            if st.ended || st.receiver_closed {
                 return;
             }
             match (&msg, st.queue.back_mut()) {
@@ -401,5 +401,25 @@ mod tests {
         assert_eq!(q.try_pop(), Some(Message::Watermark(3)));
         assert_eq!(q.try_pop(), Some(Message::End));
         assert_eq!(q.try_pop(), None);
+    }
+
+    #[tokio::test]
+    async fn drop_policies_never_drop_or_count_a_barrier() {
+        for policy in [WhenFull::DropOldest, WhenFull::DropNewest] {
+            let q = queue(2, policy);
+            q.push(batch(0..2)).await;
+            q.push_control(Message::Barrier(1));
+            q.push(batch(2..6)).await;
+            q.push_control(Message::Barrier(2));
+            let mut barriers = Vec::new();
+            while let Some(m) = q.try_pop() {
+                if let Message::Barrier(n) = m {
+                    barriers.push(n);
+                }
+            }
+            assert_eq!(barriers, vec![1, 2], "{policy:?}");
+            assert_eq!(q.metrics.pushed.load(Ordering::Relaxed), 6, "barriers are not events");
+            assert_balanced(&q);
+        }
     }
 }

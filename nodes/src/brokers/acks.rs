@@ -1,11 +1,15 @@
-//! The acknowledgements a broker source owes for one batch of events.
+//! The acknowledgements a broker source owes, held until a checkpoint covers them.
 //!
-//! Interim guarantee (at-least-once up to the first wire): a source settles a batch's
-//! acknowledgements once the batch was accepted by its output wire. Later, the runtime's
-//! checkpoint barriers will decide when to settle instead; only this type has to change
-//! hands then.
+//! At-least-once end to end: a source keeps the handles of the messages it emitted in an
+//! [`AckLedger`]; when it injects checkpoint barrier `n` the handles held so far are sealed
+//! under `n`, and once the runtime says `n` completed (every sink wrote what came before
+//! it) they are settled. See `streamloom_runtime::checkpoint`.
 
+use std::collections::VecDeque;
 use std::future::Future;
+
+use streamloom_runtime::checkpoint::{CheckpointId, CheckpointSignal};
+use streamloom_runtime::io::NodeContext;
 
 use streamloom_runtime::metrics::Gauge;
 
@@ -60,6 +64,104 @@ impl<H: AckHandle> PendingAcks<H> {
     }
 }
 
+/// The handles a source holds: those emitted since its last barrier, and those sealed under
+/// each barrier it injected whose checkpoint has not completed yet.
+pub struct AckLedger<H: AckHandle> {
+    open: PendingAcks<H>,
+    sealed: VecDeque<(CheckpointId, PendingAcks<H>)>,
+    unacked: Gauge,
+}
+
+impl<H: AckHandle> AckLedger<H> {
+    /// An empty ledger counting into `unacked`.
+    pub fn new(unacked: Gauge) -> Self {
+        AckLedger { open: PendingAcks::new(unacked.clone()), sealed: VecDeque::new(), unacked }
+    }
+
+    /// Holds one more handle (of a message emitted, or about to be, before the next barrier).
+    pub fn push(&mut self, handle: H) {
+        self.open.push(handle);
+    }
+
+    /// Handles held, sealed or not.
+    pub fn len(&self) -> usize {
+        self.open.len() + self.sealed.iter().map(|(_, p)| p.len()).sum::<usize>()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Barrier `n` was injected: what is held so far waits for checkpoint `n`.
+    pub fn seal(&mut self, n: CheckpointId) {
+        if !self.open.is_empty() {
+            let held = std::mem::replace(&mut self.open, PendingAcks::new(self.unacked.clone()));
+            self.sealed.push_back((n, held));
+        }
+    }
+
+    /// Checkpoint `through` completed: settles everything sealed under it or earlier.
+    /// Returns how many acknowledgements failed, with the last reason.
+    pub async fn settle_through(&mut self, through: CheckpointId) -> Option<(usize, String)> {
+        let mut failed: Option<(usize, String)> = None;
+        while self.sealed.front().is_some_and(|(n, _)| *n <= through) {
+            let Some((_, mut acks)) = self.sealed.pop_front() else { break };
+            if let Some((k, why)) = acks.settle().await {
+                failed = Some((failed.map_or(0, |(n, _)| n) + k, why));
+            }
+        }
+        failed
+    }
+}
+
+/// Injects checkpoint barrier `n` after what the source emitted so far.
+pub fn inject<H: AckHandle>(ctx: &NodeContext, ledger: &mut AckLedger<H>, n: CheckpointId) {
+    ledger.seal(n);
+    ctx.forward_barrier(n);
+}
+
+/// Settles what checkpoint `through` covers, logging failures (`kind`: the node kind).
+pub async fn settle<H: AckHandle>(ctx: &NodeContext, ledger: &mut AckLedger<H>, through: CheckpointId, kind: &str) {
+    if let Some((failed, why)) = ledger.settle_through(through).await {
+        tracing::warn!(node = %ctx.id, "{kind}: {failed} acknowledgement(s) failed (delivered again later): {why}");
+    }
+}
+
+/// Injects a barrier or settles what a completed checkpoint covers.
+pub async fn on_signal<H: AckHandle>(
+    ctx: &NodeContext,
+    ledger: &mut AckLedger<H>,
+    signal: CheckpointSignal,
+    kind: &str,
+) {
+    match signal {
+        CheckpointSignal::Inject(n) => inject(ctx, ledger, n),
+        CheckpointSignal::Completed(done) => settle(ctx, ledger, done, kind).await,
+    }
+}
+
+/// A stopping source's last checkpoint: injects a barrier after everything it emitted, ends
+/// its outputs (so windows downstream fire what they hold), waits until the checkpoint
+/// completed and settles. Returns at once when nothing is held; when checkpointing was
+/// aborted (a node failed), nothing more is acknowledged and the broker redelivers.
+pub async fn final_checkpoint<H: AckHandle>(ctx: &mut NodeContext, ledger: &mut AckLedger<H>, kind: &str) {
+    if ledger.is_empty() {
+        return;
+    }
+    ctx.checkpoints.request_soon();
+    let n = ctx.checkpoints.next_barrier().await;
+    inject(ctx, ledger, n);
+    ctx.end_outputs().await;
+    while let Some(done) = ctx.checkpoints.completed().await {
+        settle(ctx, ledger, done, kind).await;
+        if done >= n {
+            return;
+        }
+    }
+    tracing::warn!(node = %ctx.id, "{kind}: the last checkpoint did not complete; {} message(s) stay unacknowledged (delivered again later)", ledger.len());
+}
+
 impl<H: AckHandle> Drop for PendingAcks<H> {
     fn drop(&mut self) {
         // Never acknowledged: the broker redelivers them; the gauge forgets them.
@@ -100,5 +202,24 @@ mod tests {
         acks.push(Counting(sent.clone(), 0));
         drop(acks);
         assert_eq!(unacked.get(), 0, "dropped unsettled: the broker redelivers, the gauge forgets");
+    }
+
+    #[tokio::test]
+    async fn a_ledger_settles_only_what_a_completed_checkpoint_covers() {
+        let metrics = NodeMetrics::default();
+        let unacked = metrics.own.gauge("unacked");
+        let sent = Arc::new(AtomicUsize::new(0));
+        let mut ledger = super::AckLedger::new(unacked.clone());
+        ledger.push(Counting(sent.clone(), 0));
+        ledger.seal(1);
+        ledger.push(Counting(sent.clone(), 1));
+        ledger.seal(2);
+        ledger.push(Counting(sent.clone(), 3));
+        assert_eq!(ledger.settle_through(1).await, None);
+        assert_eq!((sent.load(Ordering::SeqCst), unacked.get(), ledger.len()), (1, 2, 2));
+        ledger.seal(3);
+        assert_eq!(ledger.settle_through(3).await, None);
+        assert_eq!((sent.load(Ordering::SeqCst), unacked.get()), (3, 0));
+        assert!(ledger.is_empty());
     }
 }

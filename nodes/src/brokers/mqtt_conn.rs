@@ -221,7 +221,7 @@ async fn drive(mut eventloop: EventLoop, client: AsyncClient, mut backoff: Backo
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 if let Some(inbox) = &inbox
-                    && !inbox.push(p)
+                    && !inbox.push(p).await
                 {
                     return;
                 }

@@ -1,14 +1,16 @@
-//! Between rumqttc's event loop and an `mqtt_source`. The event loop must be polled all the
-//! time: polling is what sends the keep-alive pings and the node's acknowledgements. If the
-//! loop waited for a node whose output wire is full, the broker would take the silent client
-//! for dead after 1.5 keep-alive intervals and drop the connection. So the loop never waits:
-//! each received publish is put in the inbox, and a forwarding task hands the publishes, in
-//! order, to the node's bounded channel, waiting there as long as the node needs.
+//! Between rumqttc's event loop and an `mqtt_source`. The event loop must keep being polled:
+//! polling is what sends the keep-alive pings and the node's acknowledgements. If the loop
+//! waited for a node whose output wire is full, the broker would take the silent client for
+//! dead after 1.5 keep-alive intervals and drop the connection. So the loop does not wait
+//! for the node: each received publish is put in the inbox, and a forwarding task hands the
+//! publishes, in order, to the node's bounded channel, waiting there as long as the node
+//! needs.
 //!
 //! What the inbox holds is bounded:
-//! - QoS 1 and 2: by the broker, which sends no more than its in-flight window of
-//!   unacknowledged messages (and never more than the 65,535 packet ids allow). Nothing is
-//!   dropped.
+//! - QoS 1 and 2: up to [`HELD_BYTES`] of payloads (always at least one message). The
+//!   brokers' in-flight windows cannot be relied on for a bound (mosquitto's is not applied
+//!   to these clients), so when the inbox is full the event loop waits for room: the socket
+//!   is not read and TCP holds the broker back. Nothing is dropped.
 //! - QoS 0: at most `limit` messages wait; the broker keeps sending at its own pace, so what
 //!   does not fit is dropped and counted as `dropped` (QoS 0 is at-most-once). QoS 0 messages
 //!   still waiting when the node stops are counted the same way.
@@ -20,15 +22,21 @@ use rumqttc::{Publish, QoS};
 use streamloom_runtime::metrics::NodeMetrics;
 use tokio::sync::{Notify, mpsc};
 
-/// The receiving end of the event loop: never waits. Dropping it ends the forwarding task
-/// once what waits was handed over.
+/// Most payload bytes of QoS 1/2 publishes waiting in an inbox.
+pub const HELD_BYTES: usize = 8 << 20;
+
+/// The receiving end of the event loop. Dropping it ends the forwarding task once what waits
+/// was handed over.
 pub struct Inbox {
     shared: Arc<Shared>,
 }
 
 struct Shared {
     state: Mutex<State>,
+    /// Something was queued (or the inbox is gone).
     ready: Notify,
+    /// Something was taken off the queue.
+    room: Notify,
     /// Most QoS 0 publishes waiting.
     limit: usize,
     metrics: Arc<NodeMetrics>,
@@ -37,6 +45,8 @@ struct Shared {
 #[derive(Default)]
 struct State {
     queue: VecDeque<Publish>,
+    /// Payload bytes of the QoS 1/2 publishes in `queue`.
+    held_bytes: usize,
     /// The inbox was dropped: forward what waits, then end.
     inbox_gone: bool,
     /// The node no longer takes publishes: whatever comes is lost.
@@ -64,6 +74,7 @@ impl Inbox {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             ready: Notify::new(),
+            room: Notify::new(),
             limit: limit.max(1),
             metrics,
         });
@@ -71,24 +82,58 @@ impl Inbox {
         Inbox { shared }
     }
 
-    /// Takes a publish without waiting. `false` once the node no longer takes publishes.
-    pub fn push(&self, p: Publish) -> bool {
+    /// Takes a publish: a QoS 0 one at once (dropped and counted when `limit` wait), a QoS 1/2
+    /// one once the inbox has room for it. `false` once the node no longer takes publishes.
+    pub async fn push(&self, p: Publish) -> bool {
+        loop {
+            let room = self.shared.room.notified();
+            match self.try_push(&p) {
+                Pushed::Queued => {
+                    self.shared.ready.notify_one();
+                    return true;
+                }
+                Pushed::Dropped => {
+                    self.shared.metrics.count_dropped_inside(1);
+                    return true;
+                }
+                Pushed::Full => room.await,
+                Pushed::NodeGone => {
+                    self.shared.count_lost([&p]);
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Queues a copy of `p` if there is room (a `Publish` is cheap to clone: its payload is
+    /// shared), or says why not.
+    fn try_push(&self, p: &Publish) -> Pushed {
         let mut state = self.shared.state();
         if state.node_gone {
-            drop(state);
-            self.shared.count_lost([&p]);
-            return false;
+            return Pushed::NodeGone;
         }
-        if p.qos == QoS::AtMostOnce && state.queue.len() >= self.shared.limit {
-            drop(state);
-            self.shared.metrics.count_dropped_inside(1);
-            return true;
+        if p.qos == QoS::AtMostOnce {
+            if state.queue.len() >= self.shared.limit {
+                return Pushed::Dropped;
+            }
+        } else if state.held_bytes > 0 && state.held_bytes + p.payload.len() > HELD_BYTES {
+            return Pushed::Full;
+        } else {
+            state.held_bytes += p.payload.len();
         }
-        state.queue.push_back(p);
-        drop(state);
-        self.shared.ready.notify_one();
-        true
+        state.queue.push_back(p.clone());
+        Pushed::Queued
     }
+}
+
+/// What [`Inbox::try_push`] did.
+enum Pushed {
+    Queued,
+    /// A QoS 0 publish with `limit` waiting.
+    Dropped,
+    /// A QoS 1/2 publish with no room: wait.
+    Full,
+    NodeGone,
 }
 
 impl Drop for Inbox {
@@ -104,7 +149,12 @@ async fn forward(shared: Arc<Shared>, node: mpsc::Sender<Publish>) {
         let next = {
             let mut state = shared.state();
             match state.queue.pop_front() {
-                Some(p) => Some(p),
+                Some(p) => {
+                    if p.qos != QoS::AtMostOnce {
+                        state.held_bytes -= p.payload.len();
+                    }
+                    Some(p)
+                }
                 None if state.inbox_gone => return,
                 None => None,
             }
@@ -113,13 +163,16 @@ async fn forward(shared: Arc<Shared>, node: mpsc::Sender<Publish>) {
             shared.ready.notified().await;
             continue;
         };
+        shared.room.notify_one();
         if let Err(mpsc::error::SendError(p)) = node.send(p).await {
             // Under the lock with the flag, so no publish slips in uncounted.
             let rest: Vec<Publish> = {
                 let mut state = shared.state();
                 state.node_gone = true;
+                state.held_bytes = 0;
                 state.queue.drain(..).collect()
             };
+            shared.room.notify_one();
             shared.count_lost(std::iter::once(&p).chain(&rest));
             return;
         }
@@ -145,10 +198,10 @@ mod tests {
         // The node takes nothing yet: 0 sits in the channel, 1 with the forwarding task
         // waiting for room, 2 and 3 in the inbox (its limit); 4 and 5 do not fit.
         for n in 0..6 {
-            assert!(inbox.push(publish(QoS::AtMostOnce, n)));
+            assert!(inbox.push(publish(QoS::AtMostOnce, n)).await);
             tokio::task::yield_now().await;
         }
-        assert!(inbox.push(publish(QoS::AtLeastOnce, 9)), "QoS 1 is never dropped");
+        assert!(inbox.push(publish(QoS::AtLeastOnce, 9)).await, "QoS 1 is never dropped");
         let mut got = Vec::new();
         while got.len() < 5 {
             got.push(rx.recv().await.unwrap().payload[0]);
@@ -163,15 +216,15 @@ mod tests {
         let (tx, rx) = mpsc::channel(1);
         let inbox = Inbox::start(tx, 10, metrics.clone());
         for n in 0..4 {
-            inbox.push(publish(QoS::AtMostOnce, n));
+            inbox.push(publish(QoS::AtMostOnce, n)).await;
         }
-        inbox.push(publish(QoS::AtLeastOnce, 4));
+        inbox.push(publish(QoS::AtLeastOnce, 4)).await;
         tokio::task::yield_now().await;
         drop(rx);
         // The node is gone: a push soon finds it so.
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
         let mut late = 1;
-        while inbox.push(publish(QoS::AtMostOnce, 5)) {
+        while inbox.push(publish(QoS::AtMostOnce, 5)).await {
             assert!(tokio::time::Instant::now() < deadline, "the inbox sees that the node is gone");
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             late += 1;
@@ -180,5 +233,31 @@ mod tests {
         // held); 1 (refused by the closed channel), 2, 3 and every late 5 are QoS 0 lost here;
         // 4 is QoS 1, delivered again by the broker.
         assert_eq!(metrics.dropped_inside.load(Ordering::Relaxed), 3 + late);
+    }
+
+    #[tokio::test]
+    async fn qos1_waits_for_room_beyond_the_held_bytes_and_is_never_dropped() {
+        let metrics = Arc::new(NodeMetrics::default());
+        let (tx, mut rx) = mpsc::channel(1);
+        let inbox = Inbox::start(tx, 1, metrics.clone());
+        let big = |n: u8| Publish::new("t", QoS::AtLeastOnce, vec![n; 3 << 20]);
+        // One in the channel, one with the forwarding task, then 6 MiB held: the next waits.
+        for n in 0..4 {
+            assert!(inbox.push(big(n)).await);
+            tokio::task::yield_now().await;
+        }
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(100), inbox.push(big(4))).await;
+        assert!(waiting.is_err(), "a fifth 3 MiB publish waits for room");
+        assert_eq!(rx.recv().await.unwrap().payload[0], 0);
+        let (pushed, _) = tokio::join!(inbox.push(big(4)), async {
+            tokio::task::yield_now().await;
+        });
+        assert!(pushed);
+        let mut got = Vec::new();
+        while got.len() < 4 {
+            got.push(rx.recv().await.unwrap().payload[0]);
+        }
+        assert_eq!(got, vec![1, 2, 3, 4], "in order, none dropped");
+        assert_eq!(metrics.dropped_inside.load(Ordering::Relaxed), 0);
     }
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use streamloom_runtime::checkpoint::CheckpointId;
 use streamloom_runtime::io::{NodeContext, Received};
 use streamloom_runtime::metrics::NodeMetrics;
 use streamloom_runtime::registry::{
@@ -94,6 +95,8 @@ impl TypedNodeKind for Buffer {
 enum Item {
     Event(Event),
     Watermark(i64),
+    /// A checkpoint barrier: passed on once every event before it was sent or dropped.
+    Barrier(CheckpointId),
 }
 
 /// The queue: events and the watermarks between them, in arrival order. Watermarks that
@@ -105,6 +108,8 @@ struct Queue {
     /// A watermark whose preceding events have all left (sent or dropped by `drop_oldest`):
     /// it is due before everything still queued.
     front_watermark: Option<i64>,
+    /// A barrier whose preceding events have all left: due before everything still queued.
+    front_barrier: Option<CheckpointId>,
     ended: bool,
 }
 
@@ -131,15 +136,20 @@ impl Queue {
                     return true;
                 }
                 Item::Watermark(t) => self.front_watermark = Some(self.front_watermark.map_or(t, |w| w.max(t))),
+                Item::Barrier(n) => self.front_barrier = Some(self.front_barrier.map_or(n, |b| b.max(n))),
             }
         }
         false
     }
 
-    /// Takes up to `budget` events, and the largest watermark met on the way.
-    fn take(&mut self, budget: usize) -> (Batch, Option<i64>) {
+    /// Takes up to `budget` events, and the largest watermark met on the way; stops after a
+    /// barrier (due once the batch was sent).
+    fn take(&mut self, budget: usize) -> (Batch, Option<i64>, Option<CheckpointId>) {
         let mut batch = Vec::with_capacity(budget.min(self.events));
         let mut wm = self.front_watermark.take();
+        if let Some(n) = self.front_barrier.take() {
+            return (batch, wm, Some(n));
+        }
         while batch.len() < budget {
             match self.items.pop_front() {
                 Some(Item::Event(e)) => {
@@ -147,14 +157,15 @@ impl Queue {
                     batch.push(e);
                 }
                 Some(Item::Watermark(t)) => wm = Some(wm.map_or(t, |w| w.max(t))),
+                Some(Item::Barrier(n)) => return (batch, wm, Some(n)),
                 None => break,
             }
         }
-        (batch, wm)
+        (batch, wm, None)
     }
 
     fn is_empty(&self) -> bool {
-        self.items.is_empty() && self.front_watermark.is_none()
+        self.items.is_empty() && self.front_watermark.is_none() && self.front_barrier.is_none()
     }
 }
 
@@ -178,11 +189,20 @@ impl Shared {
 async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
     let NodeContext { mut inputs, mut outputs, metrics, batch_size, .. } = ctx;
     let shared = Arc::new(Shared {
-        queue: Mutex::new(Queue { items: VecDeque::new(), events: 0, front_watermark: None, ended: false }),
+        queue: Mutex::new(Queue {
+            items: VecDeque::new(),
+            events: 0,
+            front_watermark: None,
+            front_barrier: None,
+            ended: false,
+        }),
         filled: Notify::new(),
         drained: Notify::new(),
     });
     let capacity = config.capacity.max(1);
+    // Barriers go through the queue, behind the events before them.
+    inputs.deliver_barriers();
+    let route = inputs.barrier_route();
 
     let intake = {
         let shared = shared.clone();
@@ -192,6 +212,10 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
                 match msg {
                     Received::Watermark(t) => shared.lock().push_watermark(t),
                     Received::Timer(_) => {}
+                    Received::Barrier(n) => {
+                        shared.lock().items.push_back(Item::Barrier(n));
+                        shared.filled.notify_one();
+                    }
                     Received::Data { batch, .. } => {
                         for ev in batch {
                             let mut pending = Some(ev);
@@ -241,10 +265,10 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
         let mut bucket = config.rate_limit.map(TokenBucket::new);
         loop {
             let budget = bucket.as_mut().map_or(batch_size, |b| b.available().clamp(1, batch_size));
-            let (batch, watermark, ended) = {
+            let (batch, watermark, barrier, ended) = {
                 let mut q = shared.lock();
-                let (batch, wm) = q.take(budget);
-                (batch, wm, q.ended && q.is_empty())
+                let (batch, wm, barrier) = q.take(budget);
+                (batch, wm, barrier, q.ended && q.is_empty())
             };
             if !batch.is_empty() {
                 shared.drained.notify_one();
@@ -257,6 +281,9 @@ async fn run(config: BufferConfig, ctx: NodeContext) -> Result<(), NodeError> {
             }
             if let Some(t) = watermark {
                 out.send_watermark(t);
+            }
+            if let Some(n) = barrier {
+                route.pass(n);
             }
             if ended {
                 break;
@@ -320,7 +347,7 @@ mod tests {
     use super::*;
 
     fn queue() -> Queue {
-        Queue { items: VecDeque::new(), events: 0, front_watermark: None, ended: false }
+        Queue { items: VecDeque::new(), events: 0, front_watermark: None, front_barrier: None, ended: false }
     }
 
     fn ev(i: u64) -> Event {
@@ -338,7 +365,7 @@ mod tests {
         q.push_watermark(5);
         q.push_watermark(3);
         assert_eq!(q.items.len(), 4, "event, one watermark, event, one watermark");
-        let (batch, wm) = q.take(10);
+        let (batch, wm, _) = q.take(10);
         assert_eq!(batch.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![0, 1]);
         assert_eq!(wm, Some(99_999), "the largest watermark taken on the way");
         assert!(q.is_empty());
@@ -363,7 +390,7 @@ mod tests {
         // The watermark before the last dropped event; the one after it now leads the queue.
         assert_eq!(q.front_watermark, Some(200_000 - capacity as i64 - 2));
         assert!(matches!(q.items.front(), Some(Item::Watermark(t)) if *t == 200_000 - capacity as i64 - 1));
-        let (batch, wm) = q.take(usize::MAX);
+        let (batch, wm, _) = q.take(usize::MAX);
         assert_eq!(batch.first().map(|e| e.seq), Some(200_000 - capacity as u64));
         assert_eq!(batch.len(), capacity);
         assert_eq!(wm, Some(199_999));

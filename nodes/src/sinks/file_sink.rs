@@ -199,7 +199,17 @@ async fn run(config: FileSinkConfig, target: Target, mut ctx: NodeContext) -> Re
         (config.format == SinkFormat::Csv).then(|| CsvState { columns: config.columns.clone(), header_pending: empty });
     let mut tick = tokio::time::interval(Duration::from_millis(config.flush_interval_ms.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A checkpoint barrier is passed on once what came before it is written and synced.
+    ctx.inputs.deliver_barriers();
+    let mut synced: Option<(u64, tokio::sync::oneshot::Receiver<()>)> = None;
     loop {
+        if let Some((n, done)) = synced.take() {
+            tokio::select! {
+                r = done => if r.is_err() { break },
+                _ = writer_done.cancelled() => break,
+            }
+            ctx.forward_barrier(n);
+        }
         let msg = tokio::select! {
             msg = ctx.inputs.recv() => match msg {
                 Some(Received::Data { batch, .. }) => {
@@ -214,6 +224,11 @@ async fn run(config: FileSinkConfig, target: Target, mut ctx: NodeContext) -> Re
                     ToWriter::Records { bytes, ends }
                 }
                 Some(Received::Watermark(_) | Received::Timer(_)) => continue,
+                Some(Received::Barrier(n)) => {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    synced = Some((n, rx));
+                    ToWriter::Sync(tx)
+                }
                 None => break,
             },
             _ = tick.tick() => ToWriter::Flush,

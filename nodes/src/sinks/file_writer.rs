@@ -37,6 +37,8 @@ pub enum ToWriter {
     },
     /// Write out what is buffered.
     Flush,
+    /// Write out what is buffered, sync the file to disk, then answer (a checkpoint barrier).
+    Sync(tokio::sync::oneshot::Sender<()>),
 }
 
 /// Shared between the node and its writer thread: set when the node task is gone (cancelled
@@ -135,6 +137,11 @@ pub fn run(spec: WriterSpec, mut rx: mpsc::Receiver<ToWriter>) -> Result<(), Wri
                 }
             }
             ToWriter::Flush => w.write_out().map_err(|f| f.describe(&shown))?,
+            ToWriter::Sync(done) => {
+                w.write_out().map_err(|f| f.describe(&shown))?;
+                w.file.sync_data().map_err(|e| WriteFailure::Io(format!("syncing {shown}: {e}")))?;
+                let _ = done.send(());
+            }
         }
     }
     w.write_out().map_err(|f| f.describe(&shown))?;

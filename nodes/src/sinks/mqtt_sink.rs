@@ -13,6 +13,7 @@ use std::time::Duration;
 use rumqttc::QoS;
 use serde::{Deserialize, Serialize};
 use streamloom_runtime::io::{NodeContext, Received};
+use streamloom_runtime::metrics::Gauge;
 use streamloom_runtime::metrics::NodeState;
 use streamloom_runtime::registry::{
     BuildContext, Category, ConfigProblem, NodeError, NodeFuture, NodeTask, ParamKind, ParamSpec, PortSpec, PortType,
@@ -178,6 +179,18 @@ struct Settings {
     drain_timeout: Duration,
 }
 
+/// Waits until the broker acknowledged every QoS 1/2 publish handed over; false when the
+/// run is killed first (the checkpoint then never completes: nothing upstream is acked).
+async fn acknowledged(unacked: &Gauge, ctx: &NodeContext) -> bool {
+    while unacked.get() > 0 {
+        if ctx.control.kill.is_cancelled() {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    true
+}
+
 async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
     let unacked = ctx.metrics.own.gauge("unacked");
     let driver = Driver {
@@ -189,8 +202,19 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
     };
     let (client, task) = start(s.options, s.backoff, ctx.batch_size, driver);
     let mut stopped_with = 0usize;
+    // A checkpoint barrier is passed on once the broker acknowledged every publish before it.
+    ctx.inputs.deliver_barriers();
     while let Some(r) = ctx.inputs.recv().await {
-        let Received::Data { batch, .. } = r else { continue };
+        let batch = match r {
+            Received::Data { batch, .. } => batch,
+            Received::Barrier(n) => {
+                if acknowledged(&unacked, &ctx).await {
+                    ctx.forward_barrier(n);
+                }
+                continue;
+            }
+            Received::Watermark(_) | Received::Timer(_) => continue,
+        };
         if stopped_with > 0 || ctx.control.stopping() && ctx.metrics.own.read().state != Some(NodeState::Connected) {
             stopped_with += batch.len();
             ctx.metrics.count_dropped_inside(batch.len());

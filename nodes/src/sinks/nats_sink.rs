@@ -204,8 +204,21 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
     };
     let js = async_nats::jetstream::new(client.clone());
     let in_flight = ctx.metrics.own.gauge("in_flight");
+    // JetStream publishes are acknowledged batch by batch before the next is read; a
+    // checkpoint barrier waits for core publishes to be flushed to the server.
+    ctx.inputs.deliver_barriers();
     while let Some(r) = ctx.inputs.recv().await {
-        let Received::Data { batch, .. } = r else { continue };
+        let batch = match r {
+            Received::Data { batch, .. } => batch,
+            Received::Barrier(n) => {
+                if !s.config.jetstream {
+                    let _ = tokio::time::timeout(s.ack_timeout, client.flush()).await;
+                }
+                ctx.forward_barrier(n);
+                continue;
+            }
+            Received::Watermark(_) | Received::Timer(_) => continue,
+        };
         let mut out = Vec::with_capacity(batch.len());
         let max_payload = client.max_payload();
         for ev in batch {

@@ -311,7 +311,7 @@ async fn run(config: WebSocketSinkConfig, mut ctx: NodeContext) -> Result<(), No
                     hub.broadcast(batch, &ctx.metrics);
                     ctx.add_busy(started);
                 }
-                Some(Received::Watermark(_) | Received::Timer(_)) => {}
+                Some(Received::Watermark(_) | Received::Timer(_) | Received::Barrier(_)) => {}
                 None => break,
             },
         }

@@ -140,7 +140,7 @@ async fn write(
             },
             input = ctx.inputs.recv() => match input {
                 Some(Received::Data { batch, .. }) => pending.extend(batch),
-                Some(Received::Watermark(_) | Received::Timer(_)) => {}
+                Some(Received::Watermark(_) | Received::Timer(_) | Received::Barrier(_)) => {}
                 None => {
                     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), socket.close(None)).await;
                     return Ended::Done;

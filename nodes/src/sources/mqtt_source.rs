@@ -4,17 +4,18 @@
 //! `errors` with its raw text. With `clean_session` off and a fixed `client_id` the broker
 //! keeps the session while the node is away and delivers the QoS 1/2 messages it queued.
 //!
-//! QoS 1/2 is at-least-once up to the first wire (interim guarantee): a message is
-//! acknowledged (PUBACK / PUBREC) once its event was accepted by the output wire; one not
-//! acknowledged when the connection breaks is delivered again. At most `max_in_flight`
-//! messages wait for the wire; while it is full, unacknowledged messages fill the broker's
-//! in-flight window and it queues the rest. The client keeps talking to the broker all the
-//! while (keep-alive pings, acknowledgements), however long the wire stays full.
+//! QoS 1/2 is at-least-once end to end: a message is acknowledged (PUBACK / PUBREC) once a
+//! checkpoint barrier the node injected after it completed (every sink it reached wrote
+//! it; see `streamloom_runtime::checkpoint`); one not acknowledged when the connection
+//! breaks is delivered again. The broker's in-flight window (mosquitto:
+//! `max_inflight_messages`) and `max_in_flight` bound what waits unacknowledged: the node
+//! stops reading at `max_in_flight` and asks for a checkpoint as soon as it has nothing
+//! more to read or holds that many. The client keeps talking to the broker all the while
+//! (keep-alive pings, acknowledgements), however long the output wire stays full.
 //!
 //! QoS 0 is at-most-once: while the wire is full, up to `max_in_flight` more messages wait in
 //! the client; what does not fit, and what still waits when the node stops, is dropped and
-//! counted as `dropped`. End-to-end
-//! acknowledgement after the sinks wrote will replace this (see [`crate::brokers::acks`]).
+//! counted as `dropped`.
 
 use futures_util::FutureExt;
 use rumqttc::{AsyncClient, Publish, QoS};
@@ -28,7 +29,7 @@ use streamloom_runtime::registry::{
 use streamloom_runtime::{Batch, Event};
 use tokio::sync::mpsc;
 
-use crate::brokers::acks::{AckHandle, PendingAcks};
+use crate::brokers::acks::{AckHandle, AckLedger, final_checkpoint, on_signal};
 use crate::brokers::mqtt_conn::{Driver, MQTT_MAX_PAYLOAD, MqttFields, mqtt_params, qos, start};
 use crate::ws::backoff::Backoff;
 use crate::ws::message::{MessageFormat, decode};
@@ -47,7 +48,7 @@ pub struct MqttSourceConfig {
     pub qos: u8,
     /// json, text or binary.
     pub format: MessageFormat,
-    /// Most messages waiting between the client and the output wire.
+    /// Most messages received and not yet acknowledged (waiting for the wire or a checkpoint).
     pub max_in_flight: u64,
     /// Largest message taken, in bytes; a larger one goes to `errors`.
     pub max_message_size: u64,
@@ -115,7 +116,8 @@ impl TypedNodeKind for MqttSource {
     const NAME: &'static str = "mqtt_source";
     const DESCRIPTION: &'static str = "MQTT subscriber: topic filters, QoS 0/1/2, shared subscriptions, persistent session; malformed messages go to errors";
     const CATEGORY: Category = Category::Source;
-    const EXAMPLE: &'static str = "Share a sensor feed across instances: `server: \"mqtt://127.0.0.1:1883\"`, `topics: [\"$share/loom/sensors/+/temp\"]`, `qos: 1`, `client_id: \"loom-1\"`, `clean_session: false`; each message is acknowledged once its event is on the output wire, and the broker keeps the session while the node is away.";
+    const INJECTS_BARRIERS: bool = true;
+    const EXAMPLE: &'static str = "Share a sensor feed across instances: `server: \"mqtt://127.0.0.1:1883\"`, `topics: [\"$share/loom/sensors/+/temp\"]`, `qos: 1`, `client_id: \"loom-1\"`, `clean_session: false`; each message is acknowledged once the sinks wrote it (a checkpoint completed), and the broker keeps the session while the node is away.";
 
     fn params() -> Vec<ParamSpec> {
         let mut p = mqtt_params();
@@ -142,7 +144,7 @@ impl TypedNodeKind for MqttSource {
                     "max_in_flight",
                     1,
                     65_535,
-                    "Most messages waiting between the client and the output wire",
+                    "Most messages received and not yet acknowledged (they wait for a checkpoint)",
                 ),
                 ParamSpec::integer(
                     "max_message_size",
@@ -249,15 +251,20 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
     let requests = usize::from(u16::MAX) + ctx.batch_size + 16;
     let (client, task) = start(s.options, s.backoff, requests, driver);
     let mut seq = 0u64;
+    let mut acks = AckLedger::new(unacked.clone());
     loop {
         ctx.control.wait_if_paused().await;
         let first = tokio::select! {
             biased;
             _ = ctx.control.stop.cancelled() => break,
-            p = rx.recv() => p,
+            signal = ctx.checkpoints.signal() => {
+                on_signal(&ctx, &mut acks, signal, "mqtt_source").await;
+                continue;
+            }
+            // At most `max_in_flight` unacknowledged: the broker queues the rest meanwhile.
+            p = rx.recv(), if acks.len() < capacity => p,
         };
         let Some(first) = first else { break };
-        let mut acks = PendingAcks::new(unacked.clone());
         let mut batch: Batch = Vec::new();
         let mut next = Some(first);
         while let Some(p) = next.take() {
@@ -267,6 +274,7 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
                 acks.push(MqttAck(client.clone(), p));
             }
             if batch.len() < ctx.batch_size
+                && acks.len() < capacity
                 && let Some(Some(p)) = rx.recv().now_or_never()
             {
                 next = Some(p);
@@ -275,10 +283,12 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         let emitted = ctx.emit(0, batch).await;
         in_flight.set(0);
         emitted?;
-        if let Some((failed, why)) = acks.settle().await {
-            tracing::warn!(node = %ctx.id, "mqtt_source: {failed} acknowledgement(s) failed (delivered again later): {why}");
+        // Nothing more to read, or the most unacknowledged held: a checkpoint now.
+        if !acks.is_empty() && (rx.is_empty() || acks.len() >= capacity) {
+            ctx.checkpoints.request_soon();
         }
     }
+    final_checkpoint(&mut ctx, &mut acks, "mqtt_source").await;
     // What was not acknowledged is delivered again (to this session or another member); a
     // QoS 0 message still waiting is lost, and counted.
     rx.close();

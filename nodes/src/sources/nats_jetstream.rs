@@ -1,6 +1,6 @@
 //! `nats_source`'s JetStream mode: a durable pull consumer read in fetches of at most
-//! `max_in_flight` messages, each batch acknowledged once the output wire accepted it
-//! (at-least-once up to the first wire), errors retried with backoff until a stop.
+//! `max_in_flight` messages, acknowledged once a checkpoint covering them completed
+//! (at-least-once end to end), errors retried with backoff until a stop.
 
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use streamloom_runtime::metrics::{Gauge, NodeState};
 use streamloom_runtime::registry::NodeError;
 
 use super::nats_source::{Settings, take};
-use crate::brokers::acks::{AckHandle, PendingAcks};
+use crate::brokers::acks::{AckHandle, AckLedger, final_checkpoint, on_signal};
 use crate::brokers::reconnect_delay;
 
 /// The source's gauges besides `reconnects`.
@@ -43,9 +43,13 @@ pub(super) async fn jetstream(
     let js = async_nats::jetstream::new(client);
     let mut seq = 0u64;
     let mut failures = 0usize;
+    let mut ledger = AckLedger::new(gauges.unacked.clone());
     loop {
-        let why = match consume(s, stream, &js, ctx, gauges, &mut seq, &mut failures).await? {
-            None => return Ok(()),
+        let why = match consume(s, stream, &js, ctx, gauges, &mut ledger, &mut seq, &mut failures).await? {
+            None => {
+                final_checkpoint(ctx, &mut ledger, "nats_source").await;
+                return Ok(());
+            }
             Some(why) => why,
         };
         failures += 1;
@@ -56,40 +60,57 @@ pub(super) async fn jetstream(
                 .own
                 .set(NodeState::Degraded, format!("{why}; attempt {failures}, next in {:.1} s", delay.as_secs_f64()));
         }
-        if !ctx.control.sleep_until(tokio::time::Instant::now() + delay).await {
-            return Ok(());
+        let until = tokio::time::Instant::now() + delay;
+        loop {
+            // Checkpoints go on while the broker is away (acknowledgements wait for it).
+            tokio::select! {
+                biased;
+                _ = ctx.control.stop.cancelled() => {
+                    final_checkpoint(ctx, &mut ledger, "nats_source").await;
+                    return Ok(());
+                }
+                _ = tokio::time::sleep_until(until) => break,
+                signal = ctx.checkpoints.signal() => on_signal(ctx, &mut ledger, signal, "nats_source").await,
+            }
         }
     }
 }
 
-/// Binds the consumer and reads until a stop (`None`) or an error (its text).
+/// Binds the consumer and reads until a stop (`None`) or an error (its text), injecting
+/// checkpoint barriers between batches and settling what completed checkpoints cover.
+#[allow(clippy::too_many_arguments)]
 async fn consume(
     s: &Settings,
     stream: &str,
     js: &async_nats::jetstream::Context,
     ctx: &mut NodeContext,
     gauges: &Gauges,
+    ledger: &mut AckLedger<JsAck>,
     seq: &mut u64,
     failures: &mut usize,
 ) -> Result<Option<String>, NodeError> {
-    let consumer = tokio::select! {
-        biased;
-        _ = ctx.control.stop.cancelled() => return Ok(None),
-        c = bind(s, stream, js) => match c { Ok(c) => c, Err(e) => return Ok(Some(e)) },
+    let consumer = match checkpointing(ctx, ledger, bind(s, stream, js)).await {
+        None => return Ok(None),
+        Some(Ok(c)) => c,
+        Some(Err(e)) => return Ok(Some(e)),
     };
     let max = usize::try_from(s.config.max_in_flight).unwrap_or(usize::MAX);
     loop {
         let request = consumer.batch().max_messages(max).expires(Duration::from_secs(1)).messages();
-        let mut messages = tokio::select! {
-            biased;
-            _ = ctx.control.stop.cancelled() => return Ok(None),
-            m = request => match m { Ok(m) => m, Err(e) => return Ok(Some(format!("fetch: {e}"))) },
+        let mut messages = match checkpointing(ctx, ledger, request).await {
+            None => return Ok(None),
+            Some(Ok(m)) => m,
+            Some(Err(e)) => return Ok(Some(format!("fetch: {e}"))),
         };
         loop {
             ctx.control.wait_if_paused().await;
             let first = tokio::select! {
                 biased;
                 _ = ctx.control.stop.cancelled() => return Ok(None),
+                signal = ctx.checkpoints.signal() => {
+                    on_signal(ctx, ledger, signal, "nats_source").await;
+                    continue;
+                }
                 m = messages.next() => m,
             };
             let first = match first {
@@ -98,27 +119,48 @@ async fn consume(
                 Some(Ok(m)) => m,
             };
             *failures = 0;
-            let mut acks = PendingAcks::new(gauges.unacked.clone());
             let mut batch: Batch = Vec::new();
+            let mut n = 0u64;
             let mut next = Some(first);
             while let Some(m) = next.take() {
                 let (message, acker) = m.split();
+                n += 1;
                 gauges.in_flight.add(1);
                 take(&message.payload, s.config.format, ctx, seq, &mut batch);
-                acks.push(JsAck(acker));
+                ledger.push(JsAck(acker));
                 if batch.len() < ctx.batch_size
                     && let Some(Some(Ok(m))) = messages.next().now_or_never()
                 {
                     next = Some(m);
                 }
             }
-            let n = acks.len() as u64;
             let emitted = ctx.emit(0, batch).await;
             gauges.in_flight.sub(n);
             emitted?;
-            if let Some((failed, why)) = acks.settle().await {
-                tracing::warn!(node = %ctx.id, "nats_source: {failed} acknowledgement(s) failed (redelivered later): {why}");
+            // The server delivers no more than `max_in_flight` unacknowledged: ask for a
+            // checkpoint before the window closes.
+            if ledger.len() >= max / 2 {
+                ctx.checkpoints.request_soon();
             }
+        }
+    }
+}
+
+/// Awaits `work` while checkpoints go on (barriers injected, completions settled), so a
+/// broker that answers slowly holds back no checkpoint of the rest of the graph; `None` on
+/// a stop.
+async fn checkpointing<T>(
+    ctx: &mut NodeContext,
+    ledger: &mut AckLedger<JsAck>,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            _ = ctx.control.stop.cancelled() => return None,
+            signal = ctx.checkpoints.signal() => on_signal(ctx, ledger, signal, "nats_source").await,
+            r = &mut work => return Some(r),
         }
     }
 }

@@ -9,12 +9,14 @@
 //! as `dropped` when the subscription ends, so `out + errors + dropped` equals what the server
 //! delivered.
 //!
-//! JetStream is at-least-once up to the first wire (interim guarantee): a batch of at most
-//! `max_in_flight` messages is fetched, and its messages are acknowledged once the batch was
-//! accepted by the output wire. A full wire stops the fetching; a message never
-//! acknowledged (the node stopped, the connection broke) is redelivered after `ack_wait`,
-//! so duplicates are possible, loss is not. End-to-end acknowledgement after the sinks
-//! wrote will replace this (see [`crate::brokers::acks`]).
+//! JetStream is at-least-once end to end: at most `max_in_flight` messages are delivered
+//! and unacknowledged at a time; a message is acknowledged once a checkpoint barrier the
+//! node injected after it completed, that is once every sink it (or what it became)
+//! reached wrote it durably, or it was filtered out, dead-lettered or dropped by a wire's
+//! policy (see `streamloom_runtime::checkpoint`). A message never acknowledged (the
+//! process died, the connection broke) is redelivered after `ack_wait`, so duplicates are
+//! possible, loss is not. On a stop the node injects a last barrier, ends its output and
+//! waits for that checkpoint before it acknowledges and ends.
 
 use std::time::Duration;
 
@@ -22,6 +24,7 @@ use async_nats::jetstream::consumer::DeliverPolicy;
 use futures_util::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use streamloom_runtime::checkpoint::CheckpointSignal;
 use streamloom_runtime::io::NodeContext;
 use streamloom_runtime::metrics::NodeState;
 use streamloom_runtime::registry::{
@@ -162,7 +165,8 @@ impl TypedNodeKind for NatsSource {
     const NAME: &'static str = "nats_source";
     const DESCRIPTION: &'static str = "NATS subscriber (subject wildcards, queue group) or JetStream durable pull consumer; malformed messages go to errors";
     const CATEGORY: Category = Category::Source;
-    const EXAMPLE: &'static str = "Read a JetStream stream with several instances sharing the work: `servers: [\"nats://127.0.0.1:4222\"]`, `stream: \"ORDERS\"`, `subject: \"orders.>\"`, `durable: \"billing\"`, `max_in_flight: 256`; each message is acknowledged once its event is on the output wire (at-least-once up to the first wire). Without `stream` it is a plain subscription; `queue_group` splits messages across subscribers.";
+    const INJECTS_BARRIERS: bool = true;
+    const EXAMPLE: &'static str = "Read a JetStream stream with several instances sharing the work: `servers: [\"nats://127.0.0.1:4222\"]`, `stream: \"ORDERS\"`, `subject: \"orders.>\"`, `durable: \"billing\"`, `max_in_flight: 256`; each message is acknowledged once every sink wrote it (a checkpoint completed: at-least-once end to end). Without `stream` it is a plain subscription; `queue_group` splits messages across subscribers.";
 
     fn params() -> Vec<ParamSpec> {
         let mut p = nats_params();
@@ -257,7 +261,9 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         Some(stream) => jetstream(&s, &stream, client.clone(), &mut ctx, &gauges).await,
         None => core(&s, &client, &mut ctx).await,
     };
-    // Unsubscribes and closes; a server that is away is not waited for.
+    // The last acknowledgements go out first (draining alone may drop them); then it
+    // unsubscribes and closes. A server that is away is not waited for.
+    let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), client.drain()).await;
     result
 }
@@ -276,6 +282,13 @@ async fn core(s: &Settings, client: &async_nats::Client, ctx: &mut NodeContext) 
         let first = tokio::select! {
             biased;
             _ = ctx.control.stop.cancelled() => break Ok(()),
+            // Nothing to acknowledge: barriers only keep checkpoints going downstream.
+            signal = ctx.checkpoints.signal() => {
+                if let CheckpointSignal::Inject(n) = signal {
+                    ctx.forward_barrier(n);
+                }
+                continue;
+            }
             m = sub.next() => m,
         };
         let Some(first) = first else { break Ok(()) };
@@ -305,8 +318,11 @@ async fn count_client_drops(
     taken: u64,
     ctx: &NodeContext,
 ) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), sub.unsubscribe()).await;
-    let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
+    // With the server away nothing more can arrive: no round trip to wait for.
+    if client.connection_state() == async_nats::connection::State::Connected {
+        let _ = tokio::time::timeout(Duration::from_millis(500), sub.unsubscribe()).await;
+        let _ = tokio::time::timeout(Duration::from_millis(500), client.flush()).await;
+    }
     let received = client.statistics().in_messages.load(std::sync::atomic::Ordering::Acquire);
     let dropped = received.saturating_sub(taken);
     if dropped > 0 {

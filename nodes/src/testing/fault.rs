@@ -73,7 +73,7 @@ async fn run(config: FaultConfig, mut ctx: NodeContext) -> Result<(), NodeError>
                 ctx.forward_watermark(t);
                 continue;
             }
-            Received::Timer(_) => continue,
+            Received::Timer(_) | Received::Barrier(_) => continue,
         };
         let room = config.after.saturating_sub(seen) as usize;
         if batch.len() <= room {

@@ -25,6 +25,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::checkpoint::coordinator::{Coordinator, Source};
+use crate::checkpoint::{BarrierRoute, DEFAULT_CHECKPOINT_INTERVAL};
 use crate::debug::{DebugLog, DebugOutput};
 use crate::env;
 use crate::graph::Graph;
@@ -193,6 +195,17 @@ pub fn start_validated(
             })?
             .unwrap_or(DEFAULT_STOP_TIMEOUT),
     };
+    let checkpoint_interval = graph
+        .settings
+        .checkpoint_interval()
+        .map_err(|msg| {
+            Problems(vec![Problem::error(
+                Location { field: Some("settings.checkpoint_interval".into()), ..Default::default() },
+                msg,
+            )])
+        })?
+        .unwrap_or(DEFAULT_CHECKPOINT_INTERVAL)
+        .max(Duration::from_millis(1));
     let plan = plan::build(graph, registry, &options)?;
     let debug = DebugLog::new(options.debug);
     let sidebar = options.debug == DebugOutput::Sidebar;
@@ -212,6 +225,11 @@ pub fn start_validated(
     };
     let (paused_tx, paused_rx) = watch::channel(false);
     let watched = watched_from_start(graph, &wiring.taps, options.watch.as_deref());
+    let dead_end: Vec<bool> = wiring.out_wires.iter().map(Vec::is_empty).collect();
+    let coordinator = Coordinator::new(&dead_end);
+    let routes: Vec<BarrierRoute> = (wiring.out_wires.into_iter().enumerate())
+        .map(|(i, wires)| BarrierRoute::new(i, wires, coordinator.board().clone()))
+        .collect();
     let shared = Arc::new(Shared {
         node_ids: graph.nodes.iter().map(|n| n.id.clone()).collect(),
         node_kinds: graph.nodes.iter().map(|n| n.kind.clone()).collect(),
@@ -224,23 +242,30 @@ pub fn start_validated(
         clock: clock::RunClock::start(),
         redactor: plan.redactor,
         debug: debug.clone(),
+        checkpoints: coordinator.board().clone(),
     });
 
     let mut io: Vec<Option<wiring::NodeIo>> = wiring.io.into_iter().map(Some).collect();
     let mut tasks = Vec::with_capacity(plan.nodes.len());
+    let mut sources = Vec::new();
     for built in plan.nodes {
         let Some(node_io) = io.get_mut(built.index).and_then(Option::take) else { continue };
+        let route = routes.get(built.index).cloned().unwrap_or_default();
+        if !shared.has_inputs[built.index] {
+            sources.push(Source { route: route.clone(), injects_own: built.injects_barriers });
+        }
         let id: Arc<str> = Arc::from(graph.nodes[built.index].id.as_str());
         let ctx = NodeContext {
             index: built.index as u32,
             id,
-            inputs: node_io.inputs,
+            inputs: node_io.inputs.with_route(route),
             outputs: node_io.outputs,
             errors: node_io.errors.with_redactor(shared.redactor.clone()),
             metrics: wiring.node_metrics[built.index].clone(),
             control: Control::new(tokens.stop.clone(), tokens.kill.clone(), paused_rx.clone()),
             batch_size: plan.batch_size,
             debug: debug.clone(),
+            checkpoints: coordinator.source_view(),
         };
         tasks.push((built.index, built.task, ctx));
     }
@@ -251,6 +276,7 @@ pub fn start_validated(
     let (outcome_tx, outcome_rx) = watch::channel(None);
 
     let set = supervisor::spawn_nodes(tasks, &shared, &tokens, rt);
+    rt.spawn(coordinator.run(sources, checkpoint_interval, tokens.done.clone()));
     let sampler = rt.spawn(sampler::run(
         shared.clone(),
         snap_tx.clone(),

@@ -16,6 +16,8 @@ pub(crate) struct BuiltNode {
     pub index: usize,
     /// The task.
     pub task: Box<dyn NodeTask>,
+    /// Whether its kind injects its own checkpoint barriers.
+    pub injects_barriers: bool,
 }
 
 /// A graph ready to be wired and spawned.
@@ -55,7 +57,7 @@ pub(crate) fn build(graph: &Graph, registry: &Registry, options: &RunOptions) ->
             env: options.env.clone(),
         };
         match kind.build(&config, &ctx) {
-            Ok(task) => nodes.push(BuiltNode { index, task }),
+            Ok(task) => nodes.push(BuiltNode { index, task, injects_barriers: kind.injects_barriers() }),
             Err(p) => problems.push(Problem::error(
                 Location { field: p.field.clone(), ..Location::node(&node.id) },
                 redactor.redact(&p.message),

@@ -25,6 +25,8 @@ pub(crate) struct Shared {
     pub redactor: Redactor,
     /// The run's debug log.
     pub debug: Arc<crate::debug::DebugLog>,
+    /// Where dead ends report checkpoints and node ends are recorded.
+    pub checkpoints: Arc<crate::checkpoint::board::Board>,
 }
 
 impl Shared {

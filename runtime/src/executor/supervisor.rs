@@ -65,6 +65,7 @@ pub(crate) fn spawn_nodes(
                     None => Ended::Cancelled,
                 };
                 metrics.own.close_if_live();
+                shared.checkpoints.node_ended(index, matches!(ended, Ended::Finished));
                 match &ended {
                     Ended::Finished => metrics.set_status(NodeStatus::Finished),
                     Ended::Failed(msg) => {

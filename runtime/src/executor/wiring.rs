@@ -28,6 +28,8 @@ pub(crate) struct Wiring {
     pub has_inputs: Vec<bool>,
     pub wire_metrics: Vec<Arc<WireMetrics>>,
     pub taps: Vec<Arc<NodeTap>>,
+    /// Per node: every wire out of it (data and dead-letter ports), where its barriers go.
+    pub out_wires: Vec<Vec<Arc<WireQueue>>>,
 }
 
 /// Builds the wires of an already validated `graph` (port order from each kind); with
@@ -61,6 +63,7 @@ pub(crate) fn wire(graph: &Graph, registry: &Registry, debug: Option<&Arc<DebugL
 
     let mut wire_metrics = Vec::with_capacity(graph.wires.len());
     let mut has_inputs = vec![false; n];
+    let mut out_wires: Vec<Vec<Arc<WireQueue>>> = vec![Vec::new(); n];
     for wire in &graph.wires {
         let (Some(&from), Some(&to)) = (index_of.get(wire.from.node.as_str()), index_of.get(wire.to.node.as_str()))
         else {
@@ -83,6 +86,7 @@ pub(crate) fn wire(graph: &Graph, registry: &Registry, debug: Option<&Arc<DebugL
         let in_port = ports_of[to].input_index(&wire.to.port).unwrap_or(0);
         inputs[to].add(in_port, queue.clone());
         has_inputs[to] = true;
+        out_wires[from].push(queue.clone());
         if is_dead_letter {
             dead[from].add(queue);
         } else if let Some(out_port) = ports_of[from].output_index(&wire.from.port)
@@ -103,5 +107,5 @@ pub(crate) fn wire(graph: &Graph, registry: &Registry, debug: Option<&Arc<DebugL
             errors: DeadLetters::new(Arc::from(graph.nodes[i].id.as_str()), dl),
         })
         .collect();
-    Wiring { io, node_metrics, has_inputs, wire_metrics, taps }
+    Wiring { io, node_metrics, has_inputs, wire_metrics, taps, out_wires }
 }

@@ -61,9 +61,18 @@ pub struct Settings {
     /// as a duration (`"30s"`, `"2m"`, `"500ms"`); 10 s when absent. `--stop-timeout` wins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<String>,
+    /// How often a checkpoint is triggered (`"1s"`, `"500ms"`); 1 s when absent. Broker
+    /// sources acknowledge messages once a checkpoint covering them completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_interval: Option<String>,
 }
 
 impl Settings {
+    /// The checkpoint interval written in the file, if any, or why it cannot be read.
+    pub fn checkpoint_interval(&self) -> Result<Option<std::time::Duration>, String> {
+        self.checkpoint_interval.as_deref().map(parse_duration).transpose()
+    }
+
     /// The stop timeout written in the file, if any, or why it cannot be read.
     pub fn stop_timeout(&self) -> Result<Option<std::time::Duration>, String> {
         self.stop_timeout.as_deref().map(parse_duration).transpose()

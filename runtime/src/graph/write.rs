@@ -32,6 +32,9 @@ pub fn to_ron(graph: &Graph) -> String {
     if let Some(t) = &graph.settings.stop_timeout {
         settings.push(format!("stop_timeout: {}", string(t)));
     }
+    if let Some(t) = &graph.settings.checkpoint_interval {
+        settings.push(format!("checkpoint_interval: {}", string(t)));
+    }
     if !settings.is_empty() {
         let _ = writeln!(out, "{INDENT}settings: ({}),", settings.join(", "));
     }
@@ -225,6 +228,7 @@ mod tests {
                 default_capacity: Some(64),
                 batch_size: None,
                 stop_timeout: Some("30s".into()),
+                checkpoint_interval: Some("2s".into()),
             },
             nodes: vec![
                 Node {

@@ -6,6 +6,12 @@
 //! watermark) for that long is left out of the minimum until it sends again, so one quiet
 //! input cannot hold every window back; if every open wire is idle the watermark stays.
 //!
+//! **Barriers** (see [`crate::checkpoint`]). A wire that delivered checkpoint barrier `n` is
+//! not read again until every open wire delivered `n` (aligned); then the node gets
+//! [`Received::Barrier`] if it asked for barriers ([`Inputs::deliver_barriers`]), else the
+//! barrier is passed on at once: the node emitted all earlier events' output before it
+//! asked for more input.
+//!
 //! **Timers.** A node that must act without input (processing-time windows, periodic output)
 //! arms a timer with [`Inputs::wake_at`]; [`Inputs::recv`] then returns [`Received::Timer`]
 //! once that instant passed, in order with the data. One timer is armed at a time (the
@@ -18,6 +24,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::checkpoint::{BarrierRoute, CheckpointId};
 use crate::event::{Batch, Message};
 use crate::metrics::NodeMetrics;
 use crate::wire::WireQueue;
@@ -37,12 +44,18 @@ pub enum Received {
     /// The timer armed with [`Inputs::wake_at`] for this instant is due (never returned to
     /// a node that arms none).
     Timer(Instant),
+    /// Checkpoint barrier `n`, aligned over every open input wire (only to a node that
+    /// asked with [`Inputs::deliver_barriers`]; it passes `n` on with
+    /// [`Inputs::forward_barrier`] once everything before it is emitted or durable).
+    Barrier(CheckpointId),
 }
 
 struct InWire {
     port: usize,
     queue: Arc<WireQueue>,
     watermark: i64,
+    /// The last barrier it delivered (the wire is not read while this is past `aligned`).
+    barrier: CheckpointId,
     ended: bool,
     /// When it last sent anything (tracked with an idle timeout only).
     last_active: Instant,
@@ -59,6 +72,11 @@ pub struct Inputs {
     timer: Option<Instant>,
     /// Records the tail of each batch received (a sink's tap).
     tap: Option<crate::tap::PortTap>,
+    /// The last barrier aligned over every open wire.
+    aligned: CheckpointId,
+    /// Return barriers to the node instead of passing them on.
+    deliver_barriers: bool,
+    route: BarrierRoute,
 }
 
 impl Inputs {
@@ -72,7 +90,32 @@ impl Inputs {
             idle_timeout: None,
             timer: None,
             tap: None,
+            aligned: 0,
+            deliver_barriers: false,
+            route: BarrierRoute::default(),
         }
+    }
+
+    /// Where this node's barriers go.
+    pub(crate) fn with_route(mut self, route: BarrierRoute) -> Self {
+        self.route = route;
+        self
+    }
+
+    /// Asks [`Inputs::recv`] to return aligned barriers as [`Received::Barrier`] rather
+    /// than pass them on: for sinks (durable first) and nodes that hold events back.
+    pub fn deliver_barriers(&mut self) {
+        self.deliver_barriers = true;
+    }
+
+    /// Passes barrier `n` on down every wired output, or reports it when the node has none.
+    pub fn forward_barrier(&self, n: CheckpointId) {
+        self.route.pass(n);
+    }
+
+    /// This node's barrier route (for a node that emits from another task).
+    pub fn barrier_route(&self) -> BarrierRoute {
+        self.route.clone()
     }
 
     /// Records the tail of every batch received into `tap` (see [`crate::tap`]).
@@ -83,7 +126,7 @@ impl Inputs {
 
     pub(crate) fn add(&mut self, port: usize, queue: Arc<WireQueue>) {
         let last_active = Instant::now();
-        self.wires.push(InWire { port, queue, watermark: i64::MIN, ended: false, last_active });
+        self.wires.push(InWire { port, queue, watermark: i64::MIN, barrier: 0, ended: false, last_active });
     }
 
     /// Number of wires connected.
@@ -140,6 +183,13 @@ impl Inputs {
                 self.emitted_watermark = wm;
                 return Some(Received::Watermark(wm));
             }
+            if let Some(n) = self.take_aligned() {
+                if self.deliver_barriers {
+                    return Some(Received::Barrier(n));
+                }
+                self.route.pass(n);
+                continue;
+            }
             if self.wires.iter().all(|w| w.ended) {
                 return None;
             }
@@ -165,14 +215,25 @@ impl Inputs {
         }
     }
 
-    /// Takes the next message from the wires, round robin; `None` when all are empty.
+    /// The next barrier every open wire delivered, if there is one (then it is aligned).
+    fn take_aligned(&mut self) -> Option<CheckpointId> {
+        let aligned = self.aligned;
+        let n = self.wires.iter().filter(|w| !w.ended).map(|w| w.barrier).min()?;
+        (n > aligned).then(|| {
+            self.aligned = n;
+            n
+        })
+    }
+
+    /// Takes the next message from the wires, round robin, skipping wires that wait for
+    /// alignment; `None` when all are empty.
     fn pop(&mut self, now: Instant) -> Option<Popped> {
         let n = self.wires.len();
         let tracking = self.idle_timeout.is_some();
         for k in 0..n {
             let i = (self.next + k) % n;
             let w = &mut self.wires[i];
-            if w.ended {
+            if w.ended || w.barrier > self.aligned {
                 continue;
             }
             let Some(msg) = w.queue.try_pop() else { continue };
@@ -190,6 +251,7 @@ impl Inputs {
                 }
                 // Reported (when it raises the minimum) before popping what followed it.
                 Message::Watermark(t) => w.watermark = w.watermark.max(t),
+                Message::Barrier(b) => w.barrier = w.barrier.max(b),
                 Message::End => w.ended = true,
             }
             self.next = i;
@@ -267,6 +329,43 @@ mod tests {
         assert!(got.is_err(), "still 15: {got:?}");
         wires[1].push_control(Message::Watermark(40));
         assert_eq!(inputs.recv().await, Some(Received::Watermark(30)));
+    }
+
+    fn data(seq: u64) -> Vec<crate::Event> {
+        vec![crate::Event::new(seq.into(), 0, seq)]
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wire_past_a_barrier_waits_until_every_open_wire_delivered_it() {
+        let (mut inputs, wires) = inputs(3);
+        inputs.deliver_barriers();
+        wires[0].push(data(0)).await;
+        wires[0].push_control(Message::Barrier(1));
+        wires[0].push(data(1)).await;
+        wires[1].push_control(Message::Barrier(1));
+        wires[1].push(data(2)).await;
+        wires[2].push(data(3)).await;
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            match inputs.recv().await {
+                Some(Received::Data { batch, .. }) => got.push(batch[0].seq),
+                other => panic!("{other:?}"),
+            }
+        }
+        got.sort();
+        assert_eq!(got, vec![0, 3], "events after the barrier on wires 0 and 1 wait");
+        let blocked = tokio::time::timeout(Duration::from_millis(50), inputs.recv()).await;
+        assert!(blocked.is_err(), "wire 2 has not delivered barrier 1: {blocked:?}");
+        wires[2].push_control(Message::End);
+        assert_eq!(inputs.recv().await, Some(Received::Barrier(1)), "an ended wire counts as aligned");
+        let mut after = Vec::new();
+        for _ in 0..2 {
+            if let Some(Received::Data { batch, .. }) = inputs.recv().await {
+                after.push(batch[0].seq);
+            }
+        }
+        after.sort();
+        assert_eq!(after, vec![1, 2]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -141,6 +141,11 @@ pub trait NodeKind: Send + Sync + 'static {
     /// The parameters of the config, for forms and docs. Validation enforces their types,
     /// ranges and choices.
     fn params(&self) -> Vec<ParamSpec>;
+    /// Whether a source of this kind injects its own checkpoint barriers (see
+    /// [`crate::checkpoint`]); the runtime injects them for the others.
+    fn injects_barriers(&self) -> bool {
+        false
+    }
     /// Whether nodes of this kind can send events to their `errors` port; a source that can
     /// and whose `errors` port is unwired gets a validation warning.
     fn emits_dead_letters(&self) -> bool {

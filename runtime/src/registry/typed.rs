@@ -37,6 +37,9 @@ pub trait TypedNodeKind: Send + Sync + 'static {
     /// Whether nodes of this kind can send events to their `errors` port (a source that reads
     /// external input can; a generator cannot). Unwired, they are a validation warning.
     const DEAD_LETTERS: bool = true;
+    /// A source that injects its own checkpoint barriers (it owes acknowledgements; see
+    /// [`crate::checkpoint`]); the runtime injects them for every other source.
+    const INJECTS_BARRIERS: bool = false;
     /// Parameters of the config.
     fn params() -> Vec<ParamSpec>;
     /// Ports for this config (without the dead-letter port).
@@ -150,6 +153,9 @@ impl<T: TypedNodeKind> NodeKind for Typed<T> {
     }
     fn params(&self) -> Vec<ParamSpec> {
         T::params()
+    }
+    fn injects_barriers(&self) -> bool {
+        T::INJECTS_BARRIERS
     }
     fn emits_dead_letters(&self) -> bool {
         T::DEAD_LETTERS

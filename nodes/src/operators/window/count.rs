@@ -22,11 +22,13 @@ struct Pane {
     accs: Vec<Acc>,
     events: u64,
     span: Option<(i64, i64)>,
+    /// The checkpoint epoch of its first event.
+    epoch: u64,
 }
 
 impl Pane {
     fn new(specs: &[AggSpec]) -> Pane {
-        Pane { accs: specs.iter().map(|s| Acc::new(s.func)).collect(), events: 0, span: None }
+        Pane { accs: specs.iter().map(|s| Acc::new(s.func)).collect(), events: 0, span: None, epoch: 0 }
     }
 }
 
@@ -46,6 +48,8 @@ pub struct CountWindows {
     keys: HashMap<String, KeyPanes>,
     arrivals: u64,
     key_buf: String,
+    /// Checkpoint barriers seen so far: events arriving now belong to this epoch.
+    epoch: u64,
 }
 
 impl CountWindows {
@@ -59,7 +63,19 @@ impl CountWindows {
             keys: HashMap::new(),
             arrivals: 0,
             key_buf: String::new(),
+            epoch: 0,
         }
+    }
+
+    /// A checkpoint barrier arrived: returns the epoch of the events before it.
+    pub fn barrier(&mut self) -> u64 {
+        self.epoch += 1;
+        self.epoch - 1
+    }
+
+    /// Whether an event of epoch `epoch` or earlier waits in a pane that has not fired.
+    pub fn holds(&self, epoch: u64) -> bool {
+        self.keys.values().any(|k| k.current.events > 0 && k.current.epoch <= epoch)
     }
 
     /// Panes, keys and approximate bytes, for the state gauge.
@@ -86,6 +102,9 @@ impl CountWindows {
         let specs = &self.specs;
         let Some(k) = self.keys.get_mut(self.key_buf.as_str()) else { return 0 };
         let p = &mut k.current;
+        if p.events == 0 {
+            p.epoch = self.epoch;
+        }
         for (spec, acc) in specs.iter().zip(p.accs.iter_mut()) {
             acc.add(spec, event, time.unwrap_or(0), self.arrivals);
         }
@@ -168,6 +187,20 @@ mod tests {
             })
             .collect();
         (brief, resolved)
+    }
+
+    #[test]
+    fn a_barrier_is_held_while_a_pane_with_an_earlier_event_has_not_fired() {
+        let specs = ["n = count"].iter().map(|s| AggSpec::parse(s).unwrap()).collect();
+        let mut w = CountWindows::new(2, 2, specs, KeyFields::new(&["k".into()]));
+        let mut rows = Vec::new();
+        w.add(&json!({"k": "a"}), None, &mut rows);
+        let epoch = w.barrier();
+        w.add(&json!({"k": "b"}), None, &mut rows);
+        assert!(w.holds(epoch), "a's pane holds an event from before the barrier");
+        w.add(&json!({"k": "a"}), None, &mut rows);
+        assert!(!w.holds(epoch), "a's window fired; b's pane started after the barrier");
+        assert!(w.holds(epoch + 1));
     }
 
     #[test]

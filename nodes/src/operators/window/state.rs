@@ -50,6 +50,8 @@ struct Win {
     emitted: bool,
     /// Waiting for the watermark to fire.
     pending: bool,
+    /// The checkpoint epoch of its first event (see [`Windows::barrier`]).
+    epoch: u64,
 }
 
 struct KeyEntry {
@@ -78,6 +80,8 @@ pub struct Windows {
     key_bytes: usize,
     /// Reused for the key text of each event.
     key_buf: String,
+    /// Checkpoint barriers seen so far: events arriving now belong to this epoch.
+    epoch: u64,
 }
 
 impl Windows {
@@ -98,7 +102,20 @@ impl Windows {
             scratch: Vec::new(),
             key_bytes: 0,
             key_buf: String::new(),
+            epoch: 0,
         }
+    }
+
+    /// A checkpoint barrier arrived: returns the epoch of the events before it (a later
+    /// epoch starts).
+    pub fn barrier(&mut self) -> u64 {
+        self.epoch += 1;
+        self.epoch - 1
+    }
+
+    /// Whether a window holding an event of epoch `epoch` or earlier has not fired yet.
+    pub fn holds(&self, epoch: u64) -> bool {
+        self.entries.values().any(|e| e.wins.iter().any(|w| w.pending && w.epoch <= epoch))
     }
 
     /// Windows kept (fired or not).
@@ -193,7 +210,8 @@ impl Windows {
             Ok(i) => i,
             Err(i) => {
                 let accs = self.specs.iter().map(|s| Acc::new(s.func)).collect();
-                entry.wins.insert(i, Win { start, end, accs, owned: 0, emitted: false, pending: true });
+                let epoch = self.epoch;
+                entry.wins.insert(i, Win { start, end, accs, owned: 0, emitted: false, pending: true, epoch });
                 self.fire.insert((end, id, start));
                 self.purge.insert((end + self.lateness, id, start));
                 i
@@ -225,7 +243,7 @@ impl Windows {
         let first = entry.wins.partition_point(|w| w.end < start);
         let last = entry.wins.partition_point(|w| w.start <= end);
         let accs = self.specs.iter().map(|s| Acc::new(s.func)).collect();
-        let mut merged = Win { start, end, accs, owned: 0, emitted: false, pending: true };
+        let mut merged = Win { start, end, accs, owned: 0, emitted: false, pending: true, epoch: self.epoch };
         for w in entry.wins.drain(first..last.max(first)) {
             self.fire.remove(&(w.end, id, w.start));
             self.purge.remove(&(w.end + self.lateness, id, w.start));
@@ -233,6 +251,8 @@ impl Windows {
             merged.end = merged.end.max(w.end);
             merged.owned += w.owned;
             merged.emitted |= w.emitted;
+            // A merged session that fired already is pending again: its events wait with it.
+            merged.epoch = merged.epoch.min(w.epoch);
             for ((spec, acc), other) in self.specs.iter().zip(merged.accs.iter_mut()).zip(w.accs) {
                 acc.merge(other, spec);
             }

@@ -14,6 +14,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
+use streamloom_runtime::checkpoint::CheckpointId;
 use streamloom_runtime::io::{NodeContext, Received};
 use streamloom_runtime::registry::NodeError;
 use streamloom_runtime::{Batch, Event};
@@ -75,6 +76,8 @@ pub async fn run(setup: Setup, mut ctx: NodeContext) -> Result<(), NodeError> {
     }
     let mut out = Sender { rows: Vec::new(), seq: 0 };
     arm(&mut ctx, &logic, processing, true);
+    ctx.inputs.deliver_barriers();
+    let mut barriers = HeldBarriers::default();
     while let Some(msg) = ctx.inputs.recv().await {
         let started = Instant::now();
         let timer = matches!(msg, Received::Timer(_));
@@ -126,9 +129,13 @@ pub async fn run(setup: Setup, mut ctx: NodeContext) -> Result<(), NodeError> {
             }
             Received::Timer(_) => match &mut logic {
                 Logic::Time(w) => resolved += w.advance(now_ms(), &mut out.rows),
-                Logic::Global(w, _) => w.tick(&mut out.rows),
+                Logic::Global(w, _) => {
+                    w.tick(&mut out.rows);
+                    barriers.global_emitted = barriers.epoch;
+                }
                 Logic::Count(_) => {}
             },
+            Received::Barrier(n) => barriers.arrived(n, &mut logic),
         }
         ctx.add_busy(started);
         out.send(&mut ctx).await?;
@@ -139,6 +146,7 @@ pub async fn run(setup: Setup, mut ctx: NodeContext) -> Result<(), NodeError> {
         if let Some(t) = forward {
             ctx.forward_watermark(t);
         }
+        barriers.release(&ctx, &logic);
         arm(&mut ctx, &logic, processing, timer);
         gauge(&ctx, &logic);
     }
@@ -149,8 +157,51 @@ pub async fn run(setup: Setup, mut ctx: NodeContext) -> Result<(), NodeError> {
     };
     out.send(&mut ctx).await?;
     ctx.metrics.count_passed(resolved as usize);
+    for (n, _) in barriers.held.drain(..) {
+        ctx.forward_barrier(n);
+    }
     gauge(&ctx, &logic);
     Ok(())
+}
+
+/// Checkpoint barriers held back until every window holding an event from before them
+/// fired (or was dropped as late): the sources acknowledge those events only then.
+#[derive(Default)]
+struct HeldBarriers {
+    /// (barrier, epoch of the events before it), oldest first.
+    held: std::collections::VecDeque<(CheckpointId, u64)>,
+    /// Barriers seen (global windows count epochs here).
+    epoch: u64,
+    /// Global windows: epochs before this one were emitted by a tick.
+    global_emitted: u64,
+}
+
+impl HeldBarriers {
+    fn arrived(&mut self, n: CheckpointId, logic: &mut Logic) {
+        let epoch = match logic {
+            Logic::Time(w) => w.barrier(),
+            Logic::Count(w) => w.barrier(),
+            Logic::Global(..) => self.epoch,
+        };
+        self.epoch += 1;
+        self.held.push_back((n, epoch));
+    }
+
+    /// Passes on, in order, the barriers whose events no window holds any more.
+    fn release(&mut self, ctx: &NodeContext, logic: &Logic) {
+        while let Some(&(n, epoch)) = self.held.front() {
+            let holds = match logic {
+                Logic::Time(w) => w.holds(epoch),
+                Logic::Count(w) => w.holds(epoch),
+                Logic::Global(w, _) => w.keys() > 0 && epoch >= self.global_emitted,
+            };
+            if holds {
+                break;
+            }
+            self.held.pop_front();
+            ctx.forward_barrier(n);
+        }
+    }
 }
 
 /// Publishes the state gauges: `open_windows`, `keys`, `state_bytes` (approximate).

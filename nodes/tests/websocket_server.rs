@@ -132,6 +132,37 @@ fn the_right_token_is_admitted_the_wrong_refused_with_401_and_all_clients_messag
 }
 
 #[test]
+fn a_message_over_max_message_size_is_an_error_and_its_client_is_told_why() {
+    let rt = peer_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, bad) = (dir.path().join("out.jsonl"), dir.path().join("bad.jsonl"));
+    let engine = Engine::new(Some(2)).unwrap();
+    let g = server_graph(json!({"token": null, "format": "text", "max_message_size": 1024}), &out, &bad);
+    let h = start(&engine, &g, RunOptions::default());
+    let url = listening_url(&h);
+    let close = rt.block_on(async {
+        let mut ws = connect(&url, None).await.unwrap();
+        ws.send(Message::text("small")).await.unwrap();
+        ws.send(Message::text("x".repeat(5000))).await.unwrap();
+        wait_for(&h, "the error", |ws| ws.events_out == 1 && ws.errors == 1);
+        let mut close = None;
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Close(frame) = m {
+                close = frame.map(|f| u16::from(f.code));
+            }
+        }
+        close
+    });
+    assert_eq!(close, Some(1009), "the client was told its message was too big");
+    h.stop();
+    assert_eq!(wait(&engine, &h, 5), RunOutcome::Stopped);
+    assert_eq!(json_lines(&out), [json!("small")]);
+    let dead = json_lines(&bad);
+    let reason = dead[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("1024") && reason.contains("max_message_size"), "{reason}");
+}
+
+#[test]
 fn a_client_beyond_max_clients_gets_503() {
     let rt = peer_runtime();
     let dir = tempfile::tempdir().unwrap();

@@ -23,9 +23,12 @@ use streamloom_runtime::{Batch, Event};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::watermarks::{Watermarks, event_time};
 use crate::ws::duration_field;
@@ -326,7 +329,24 @@ async fn read_client(
     tx: &mpsc::Sender<Incoming>,
     gauges: &Gauges,
 ) {
-    while let Some(Ok(m)) = ws.next().await {
+    loop {
+        let m = match ws.next().await {
+            Some(Ok(m)) => m,
+            // Too big to read: the client is told (close code 1009) and the message is an
+            // error, so its loss is counted rather than silent.
+            Some(Err(WsError::Capacity(e))) => {
+                let reason = format!("{e} (max_message_size): the client was disconnected");
+                let _ = tx.send(Err((String::new(), reason))).await;
+                let close = CloseFrame { code: CloseCode::Size, reason: "message too big".into() };
+                let _ = ws.close(Some(close)).await;
+                break;
+            }
+            Some(Err(e)) => {
+                tracing::debug!("websocket_server: a client's connection ended: {e}");
+                break;
+            }
+            None => break,
+        };
         let decoded = match m {
             Message::Text(t) => decode_text(t.as_str(), format),
             Message::Binary(b) => decode(&b, format),

@@ -206,3 +206,131 @@ fn barriers_align_where_a_jetstream_stream_meets_an_endless_generator() {
     assert_node_equation(n(&s, "file"));
     assert_wires(&s);
 }
+
+/// A JetStream source feeding an event-time window of an hour: its barriers are held until
+/// the window fires, which only the end of the stream does.
+fn hour_window() -> streamloom_runtime::graph::Node {
+    node(
+        "win",
+        "window",
+        json!({"type": "tumbling", "size": "1h", "time_field": "ts", "key_by": [], "aggregates": ["n = count"]}),
+    )
+}
+
+#[test]
+fn stop_ends_a_run_whose_window_holds_a_barrier_and_acknowledges_what_the_rows_cover() {
+    let Some(b) =
+        Broker::start(Kind::Nats, "stop_ends_a_run_whose_window_holds_a_barrier_and_acknowledges_what_the_rows_cover")
+    else {
+        return;
+    };
+    let rt = peer();
+    create_stream(&rt, &b.url());
+    js_publish(&rt, &b.url(), "orders.x", (0..20).map(|i| json!({"ts": 1_000 + i}).to_string()).collect());
+    let dir = tempfile::tempdir().unwrap();
+    let rows = dir.path().join("rows.jsonl");
+    let g = checkpointed(
+        graph(
+            vec![js_source(&b.url(), 100), hour_window(), file_sink("rows", &rows)],
+            vec![wire("src", "win"), wire("win", "rows")],
+            64,
+            16,
+        ),
+        "20ms",
+    );
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = start(&engine, &g, RunOptions::default());
+    let started = Instant::now();
+    while h.snapshot_now().node("win").unwrap().events_in < 20 {
+        assert!(started.elapsed() < Duration::from_secs(5), "the window got every event");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(acked(&rt, &b.url(), 20), (0, 20), "held in the open window");
+    let stopping = Instant::now();
+    h.stop();
+    assert_eq!(wait(&engine, &h, 20), RunOutcome::Stopped);
+    assert!(
+        stopping.elapsed() < Duration::from_secs(3),
+        "the stop did not wait for its timeout: {:?}",
+        stopping.elapsed()
+    );
+    assert_eq!(json_lines(&rows), vec![json!({"window_start": 0, "window_end": 3_600_000, "n": 20})]);
+    assert_eq!(acked(&rt, &b.url(), 20), (20, 0), "the last checkpoint covered the row");
+}
+
+#[test]
+fn a_window_holding_a_barrier_does_not_stall_a_branch_beside_it_from_the_same_source() {
+    let Some(b) =
+        Broker::start(Kind::Nats, "a_window_holding_a_barrier_does_not_stall_a_branch_beside_it_from_the_same_source")
+    else {
+        return;
+    };
+    let rt = peer();
+    create_stream(&rt, &b.url());
+    js_publish(&rt, &b.url(), "orders.x", (0..400).map(|i| json!({"ts": 1_000 + i}).to_string()).collect());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    // The raw events and the window's rows meet at one sink; wires of 4, batches of 8.
+    let g = checkpointed(
+        graph(
+            vec![js_source(&b.url(), 1000), hour_window(), file_sink("both", &out)],
+            vec![wire("src", "win"), wire("win", "both"), wire("src", "both")],
+            4,
+            8,
+        ),
+        "20ms",
+    );
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = start(&engine, &g, RunOptions::default());
+    let raw = |out: &Path| json_lines(out).iter().filter(|v| v.get("ts").is_some()).count();
+    let started = Instant::now();
+    while raw(&out) < 400 && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(raw(&out), 400, "every raw event reached the sink while the window held its barriers");
+    h.stop();
+    assert_eq!(wait(&engine, &h, 20), RunOutcome::Stopped);
+    assert_eq!(acked(&rt, &b.url(), 400), (400, 0));
+}
+
+#[test]
+fn a_sink_that_gives_up_at_a_stop_leaves_what_it_dropped_unacknowledged() {
+    let Some(b) = Broker::start(Kind::Nats, "a_sink_that_gives_up_at_a_stop_leaves_what_it_dropped_unacknowledged")
+    else {
+        return;
+    };
+    let rt = peer();
+    create_stream(&rt, &b.url());
+    js_publish(&rt, &b.url(), "orders.x", (0..20).map(|i| i.to_string()).collect());
+    // The sink's own broker is not there: nothing it takes can be delivered.
+    let away = broker_servers::free_port();
+    let g = checkpointed(
+        graph(
+            vec![
+                js_source(&b.url(), 100),
+                node(
+                    "pub",
+                    "nats_sink",
+                    json!({"servers": [format!("nats://127.0.0.1:{away}")], "subject": "x",
+                        "connect_timeout": "200ms", "backoff_initial": "100ms", "backoff_max": "300ms"}),
+                ),
+            ],
+            vec![wire("src", "pub")],
+            64,
+            16,
+        ),
+        "20ms",
+    );
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = start(&engine, &g, RunOptions::default());
+    let started = Instant::now();
+    while h.snapshot_now().node("src").unwrap().events_out < 20 {
+        assert!(started.elapsed() < Duration::from_secs(5), "the source read every message");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.stop();
+    assert_eq!(wait(&engine, &h, 10), RunOutcome::Stopped);
+    assert_eq!(h.snapshot_now().node("pub").unwrap().dropped_inside, 20, "dropped by the sink at the stop");
+    assert_eq!(acked(&rt, &b.url(), 20).0, 0, "none acknowledged: the broker delivers them again");
+}

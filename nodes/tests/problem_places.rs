@@ -135,7 +135,11 @@ fn graph_settings_are_range_checked_with_their_place() {
 
 #[test]
 fn a_checkpoint_interval_that_is_no_duration_or_zero_is_a_problem_of_the_setting() {
-    for (value, words) in [("\"soon\"", "`soon` is not a duration"), ("\"0s\"", "must be above 0")] {
+    for (value, words) in [
+        ("\"soon\"", "`soon` is not a duration"),
+        ("\"0s\"", "must be at least 10ms"),
+        ("\"1ms\"", "must be at least 10ms"),
+    ] {
         let text = format!(
             "(format: 1,\n settings: (checkpoint_interval: {value}),\n nodes: [{GEN}, (id: \"s\", kind: \"null_sink\", config: {{}})],\n wires: [(from: (\"g\", \"out\"), to: (\"s\", \"in\"))])"
         );

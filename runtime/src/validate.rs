@@ -143,9 +143,11 @@ fn check_settings(graph: &Graph, error: &mut impl FnMut(Target, Location, String
     }
     match graph.settings.checkpoint_interval() {
         Err(msg) => error(Target::Setting, setting("checkpoint_interval"), msg),
-        Ok(Some(d)) if d.is_zero() => {
-            error(Target::Setting, setting("checkpoint_interval"), "checkpoint_interval must be above 0".into())
-        }
+        Ok(Some(d)) if d < std::time::Duration::from_millis(10) => error(
+            Target::Setting,
+            setting("checkpoint_interval"),
+            "checkpoint_interval must be at least 10ms (each checkpoint makes every file_sink sync to disk)".into(),
+        ),
         Ok(_) => {}
     }
 }

@@ -70,12 +70,14 @@ pub struct AckLedger<H: AckHandle> {
     open: PendingAcks<H>,
     sealed: VecDeque<(CheckpointId, PendingAcks<H>)>,
     unacked: Gauge,
+    /// The last barrier injected (0: none yet).
+    injected: CheckpointId,
 }
 
 impl<H: AckHandle> AckLedger<H> {
     /// An empty ledger counting into `unacked`.
     pub fn new(unacked: Gauge) -> Self {
-        AckLedger { open: PendingAcks::new(unacked.clone()), sealed: VecDeque::new(), unacked }
+        AckLedger { open: PendingAcks::new(unacked.clone()), sealed: VecDeque::new(), unacked, injected: 0 }
     }
 
     /// Holds one more handle (of a message emitted, or about to be, before the next barrier).
@@ -95,6 +97,7 @@ impl<H: AckHandle> AckLedger<H> {
 
     /// Barrier `n` was injected: what is held so far waits for checkpoint `n`.
     pub fn seal(&mut self, n: CheckpointId) {
+        self.injected = self.injected.max(n);
         if !self.open.is_empty() {
             let held = std::mem::replace(&mut self.open, PendingAcks::new(self.unacked.clone()));
             self.sealed.push_back((n, held));
@@ -141,21 +144,25 @@ pub async fn on_signal<H: AckHandle>(
     }
 }
 
-/// A stopping source's last checkpoint: injects a barrier after everything it emitted, ends
-/// its outputs (so windows downstream fire what they hold), waits until the checkpoint
-/// completed and settles. Returns at once when nothing is held; when checkpointing was
-/// aborted (a node failed), nothing more is acknowledged and the broker redelivers.
+/// A stopping source's last checkpoint. What it emitted since its last barrier is sealed
+/// under the next checkpoint id: the source injects no more barriers, and its end of stream
+/// (after all its events) stands in for that barrier downstream (an ended input counts as
+/// having delivered every barrier, and a node that finished as having reported it). It ends
+/// its outputs at once, so windows downstream fire what they hold and release the barriers
+/// they kept, then waits until that checkpoint completed and settles. Returns at once when
+/// nothing is held; when checkpointing was aborted (a node failed) or the run ended first,
+/// nothing more is acknowledged and the broker redelivers.
 pub async fn final_checkpoint<H: AckHandle>(ctx: &mut NodeContext, ledger: &mut AckLedger<H>, kind: &str) {
     if ledger.is_empty() {
         return;
     }
+    let last = ledger.injected + 1;
+    ledger.seal(last);
     ctx.checkpoints.request_soon();
-    let n = ctx.checkpoints.next_barrier().await;
-    inject(ctx, ledger, n);
     ctx.end_outputs().await;
     while let Some(done) = ctx.checkpoints.completed().await {
         settle(ctx, ledger, done, kind).await;
-        if done >= n {
+        if done >= last {
             return;
         }
     }

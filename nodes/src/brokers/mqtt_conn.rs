@@ -7,14 +7,15 @@
 //! written to logs, status or errors.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS, TlsConfiguration, Transport};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 use streamloom_runtime::metrics::{Gauge, NodeMetrics, NodeState};
 use streamloom_runtime::registry::{BuildContext, ConfigProblem, ParamKind, ParamSpec};
 use tokio::sync::mpsc;
 
-use super::mqtt_inbox::Inbox;
+use super::mqtt_inbox::{Delivery, Inbox};
 use crate::ws::backoff::{Backoff, backoff_params};
 use crate::ws::{duration_field, tls};
 
@@ -173,10 +174,13 @@ pub struct Driver {
     pub subscriptions: Vec<(String, QoS)>,
     /// Where received publishes go (a source), through an [`Inbox`] so the event loop never
     /// waits for the node.
-    pub publishes: Option<mpsc::Sender<Publish>>,
+    pub publishes: Option<mpsc::Sender<Delivery>>,
     /// Most QoS 0 publishes held for the node while it does not take them (more are dropped
     /// and counted).
     pub hold: usize,
+    /// Counts the connections made (the first is 1): a publish's packet id is only good for
+    /// acknowledging on the connection it came on.
+    pub connection: Arc<AtomicU64>,
     /// Counts down as the broker acknowledges the node's QoS 1/2 publishes (a sink).
     pub unacked: Gauge,
 }
@@ -203,6 +207,7 @@ async fn drive(mut eventloop: EventLoop, client: AsyncClient, mut backoff: Backo
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                d.connection.fetch_add(1, Ordering::AcqRel);
                 backoff.reset();
                 own.set(NodeState::Connected, if ack.session_present { "session resumed" } else { "" });
                 let filters = d.subscriptions.iter().map(|(t, q)| rumqttc::SubscribeFilter::new(t.clone(), *q));
@@ -220,8 +225,9 @@ async fn drive(mut eventloop: EventLoop, client: AsyncClient, mut backoff: Backo
                 }
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
+                let delivery = Delivery { connection: d.connection.load(Ordering::Acquire), publish: p };
                 if let Some(inbox) = &inbox
-                    && !inbox.push(p).await
+                    && !inbox.push(delivery).await
                 {
                     return;
                 }
@@ -229,8 +235,10 @@ async fn drive(mut eventloop: EventLoop, client: AsyncClient, mut backoff: Backo
             Ok(Event::Incoming(Packet::PubAck(_) | Packet::PubComp(_))) => {
                 d.unacked.sub(d.unacked.get().min(1));
             }
+            // The node asked to leave: what it queued before (acknowledgements) is written.
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
                 own.set(NodeState::Closed, "disconnected");
+                return;
             }
             Ok(_) => {}
             Err(e) => {

@@ -7,7 +7,8 @@
 //! needs.
 //!
 //! What the inbox holds is bounded:
-//! - QoS 1 and 2: up to [`HELD_BYTES`] of payloads (always at least one message). The
+//! - QoS 1 and 2: up to [`HELD_BYTES`] (payload, topic and a fixed overhead per message;
+//!   always at least one message). The
 //!   brokers' in-flight windows cannot be relied on for a bound (mosquitto's is not applied
 //!   to these clients), so when the inbox is full the event loop waits for room: the socket
 //!   is not read and TCP holds the broker back. Nothing is dropped.
@@ -22,7 +23,22 @@ use rumqttc::{Publish, QoS};
 use streamloom_runtime::metrics::NodeMetrics;
 use tokio::sync::{Notify, mpsc};
 
-/// Most payload bytes of QoS 1/2 publishes waiting in an inbox.
+/// A publish as received, with the connection it came on (counted from 1 by the event loop):
+/// its packet id means something on that connection only.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Which connection of the client it arrived on.
+    pub connection: u64,
+    /// The publish.
+    pub publish: Publish,
+}
+
+/// The memory a waiting publish stands for: payload, topic and bookkeeping.
+fn weight(p: &Publish) -> usize {
+    p.payload.len() + p.topic.len() + 64
+}
+
+/// Most bytes ([`weight`]) of QoS 1/2 publishes waiting in an inbox.
 pub const HELD_BYTES: usize = 8 << 20;
 
 /// The receiving end of the event loop. Dropping it ends the forwarding task once what waits
@@ -44,9 +60,11 @@ struct Shared {
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<Publish>,
-    /// Payload bytes of the QoS 1/2 publishes in `queue`.
+    queue: VecDeque<Delivery>,
+    /// Weight ([`weight`]) of the QoS 1/2 publishes in `queue`.
     held_bytes: usize,
+    /// QoS 0 publishes in `queue`.
+    qos0: usize,
     /// The inbox was dropped: forward what waits, then end.
     inbox_gone: bool,
     /// The node no longer takes publishes: whatever comes is lost.
@@ -59,8 +77,8 @@ impl Shared {
     }
 
     /// Counts the QoS 0 publishes among `lost` as dropped (QoS 1/2 ones are delivered again).
-    fn count_lost<'a>(&self, lost: impl IntoIterator<Item = &'a Publish>) {
-        let n = lost.into_iter().filter(|p| p.qos == QoS::AtMostOnce).count();
+    fn count_lost<'a>(&self, lost: impl IntoIterator<Item = &'a Delivery>) {
+        let n = lost.into_iter().filter(|d| d.publish.qos == QoS::AtMostOnce).count();
         if n > 0 {
             self.metrics.count_dropped_inside(n);
         }
@@ -70,7 +88,7 @@ impl Shared {
 impl Inbox {
     /// An inbox forwarding to `node`, holding at most `limit` QoS 0 publishes; the forwarding
     /// task runs on the current runtime until the node or the inbox is gone.
-    pub fn start(node: mpsc::Sender<Publish>, limit: usize, metrics: Arc<NodeMetrics>) -> Inbox {
+    pub fn start(node: mpsc::Sender<Delivery>, limit: usize, metrics: Arc<NodeMetrics>) -> Inbox {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             ready: Notify::new(),
@@ -84,7 +102,7 @@ impl Inbox {
 
     /// Takes a publish: a QoS 0 one at once (dropped and counted when `limit` wait), a QoS 1/2
     /// one once the inbox has room for it. `false` once the node no longer takes publishes.
-    pub async fn push(&self, p: Publish) -> bool {
+    pub async fn push(&self, p: Delivery) -> bool {
         loop {
             let room = self.shared.room.notified();
             match self.try_push(&p) {
@@ -105,21 +123,22 @@ impl Inbox {
         }
     }
 
-    /// Queues a copy of `p` if there is room (a `Publish` is cheap to clone: its payload is
+    /// Queues a copy of `p` if there is room (a `Delivery` is cheap to clone: its payload is
     /// shared), or says why not.
-    fn try_push(&self, p: &Publish) -> Pushed {
+    fn try_push(&self, p: &Delivery) -> Pushed {
         let mut state = self.shared.state();
         if state.node_gone {
             return Pushed::NodeGone;
         }
-        if p.qos == QoS::AtMostOnce {
-            if state.queue.len() >= self.shared.limit {
+        if p.publish.qos == QoS::AtMostOnce {
+            if state.qos0 >= self.shared.limit {
                 return Pushed::Dropped;
             }
-        } else if state.held_bytes > 0 && state.held_bytes + p.payload.len() > HELD_BYTES {
+            state.qos0 += 1;
+        } else if state.held_bytes > 0 && state.held_bytes + weight(&p.publish) > HELD_BYTES {
             return Pushed::Full;
         } else {
-            state.held_bytes += p.payload.len();
+            state.held_bytes += weight(&p.publish);
         }
         state.queue.push_back(p.clone());
         Pushed::Queued
@@ -144,14 +163,16 @@ impl Drop for Inbox {
 }
 
 /// Hands the waiting publishes to the node in order, waiting on its channel.
-async fn forward(shared: Arc<Shared>, node: mpsc::Sender<Publish>) {
+async fn forward(shared: Arc<Shared>, node: mpsc::Sender<Delivery>) {
     loop {
         let next = {
             let mut state = shared.state();
             match state.queue.pop_front() {
                 Some(p) => {
-                    if p.qos != QoS::AtMostOnce {
-                        state.held_bytes -= p.payload.len();
+                    if p.publish.qos == QoS::AtMostOnce {
+                        state.qos0 -= 1;
+                    } else {
+                        state.held_bytes -= weight(&p.publish);
                     }
                     Some(p)
                 }
@@ -166,10 +187,11 @@ async fn forward(shared: Arc<Shared>, node: mpsc::Sender<Publish>) {
         shared.room.notify_one();
         if let Err(mpsc::error::SendError(p)) = node.send(p).await {
             // Under the lock with the flag, so no publish slips in uncounted.
-            let rest: Vec<Publish> = {
+            let rest: Vec<Delivery> = {
                 let mut state = shared.state();
                 state.node_gone = true;
                 state.held_bytes = 0;
+                state.qos0 = 0;
                 state.queue.drain(..).collect()
             };
             shared.room.notify_one();
@@ -186,8 +208,8 @@ mod tests {
     use super::*;
     use std::sync::atomic::Ordering;
 
-    fn publish(qos: QoS, n: u8) -> Publish {
-        Publish::new("t", qos, vec![n])
+    fn publish(qos: QoS, n: u8) -> Delivery {
+        Delivery { connection: 1, publish: Publish::new("t", qos, vec![n]) }
     }
 
     #[tokio::test]
@@ -204,7 +226,7 @@ mod tests {
         assert!(inbox.push(publish(QoS::AtLeastOnce, 9)).await, "QoS 1 is never dropped");
         let mut got = Vec::new();
         while got.len() < 5 {
-            got.push(rx.recv().await.unwrap().payload[0]);
+            got.push(rx.recv().await.unwrap().publish.payload[0]);
         }
         assert_eq!(got, vec![0, 1, 2, 3, 9], "in order; the QoS 0 ones past the limit dropped");
         assert_eq!(metrics.dropped_inside.load(Ordering::Relaxed), 2);
@@ -240,7 +262,8 @@ mod tests {
         let metrics = Arc::new(NodeMetrics::default());
         let (tx, mut rx) = mpsc::channel(1);
         let inbox = Inbox::start(tx, 1, metrics.clone());
-        let big = |n: u8| Publish::new("t", QoS::AtLeastOnce, vec![n; 3 << 20]);
+        let big =
+            |n: u8| Delivery { connection: 1, publish: Publish::new("t", QoS::AtLeastOnce, vec![n; (3 << 20) - 64]) };
         // One in the channel, one with the forwarding task, then 6 MiB held: the next waits.
         for n in 0..4 {
             assert!(inbox.push(big(n)).await);
@@ -248,14 +271,14 @@ mod tests {
         }
         let waiting = tokio::time::timeout(std::time::Duration::from_millis(100), inbox.push(big(4))).await;
         assert!(waiting.is_err(), "a fifth 3 MiB publish waits for room");
-        assert_eq!(rx.recv().await.unwrap().payload[0], 0);
+        assert_eq!(rx.recv().await.unwrap().publish.payload[0], 0);
         let (pushed, _) = tokio::join!(inbox.push(big(4)), async {
             tokio::task::yield_now().await;
         });
         assert!(pushed);
         let mut got = Vec::new();
         while got.len() < 4 {
-            got.push(rx.recv().await.unwrap().payload[0]);
+            got.push(rx.recv().await.unwrap().publish.payload[0]);
         }
         assert_eq!(got, vec![1, 2, 3, 4], "in order, none dropped");
         assert_eq!(metrics.dropped_inside.load(Ordering::Relaxed), 0);

@@ -198,6 +198,7 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         subscriptions: Vec::new(),
         publishes: None,
         hold: 0,
+        connection: Default::default(),
         unacked: unacked.clone(),
     };
     let (client, task) = start(s.options, s.backoff, ctx.batch_size, driver);
@@ -217,6 +218,8 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         };
         if stopped_with > 0 || ctx.control.stopping() && ctx.metrics.own.read().state != Some(NodeState::Connected) {
             stopped_with += batch.len();
+            // Undelivered: no checkpoint may say they are done.
+            ctx.checkpoints.abort();
             ctx.metrics.count_dropped_inside(batch.len());
             continue;
         }
@@ -252,6 +255,7 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
                         tracing::warn!(node = %ctx.id, "mqtt_sink: publish: {e}");
                     }
                     stopped_with += total - i;
+                    ctx.checkpoints.abort();
                     ctx.metrics.count_dropped_inside(total - i);
                     break;
                 }

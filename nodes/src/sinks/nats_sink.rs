@@ -211,8 +211,10 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         let batch = match r {
             Received::Data { batch, .. } => batch,
             Received::Barrier(n) => {
-                if !s.config.jetstream {
-                    let _ = tokio::time::timeout(s.ack_timeout, client.flush()).await;
+                if !s.config.jetstream && !flush_confirmed(&s, &client, &ctx).await {
+                    // Stopping with publishes the server never confirmed: no checkpoint may
+                    // say they are done.
+                    ctx.checkpoints.abort();
                 }
                 ctx.forward_barrier(n);
                 continue;
@@ -366,9 +368,27 @@ async fn publish_js(
     }
 }
 
+/// Core NATS: waits until the server confirmed everything published so far (a flush round
+/// trip), trying again with backoff while it is away. `false`: the node stopped first.
+async fn flush_confirmed(s: &Settings, client: &async_nats::Client, ctx: &NodeContext) -> bool {
+    let mut attempt = 0;
+    loop {
+        if let Ok(Ok(())) = tokio::time::timeout(s.ack_timeout, client.flush()).await {
+            return true;
+        }
+        attempt += 1;
+        let delay = reconnect_delay(attempt, s.backoff.0, s.backoff.1);
+        if ctx.control.stopping() || !ctx.control.sleep_until(tokio::time::Instant::now() + delay).await {
+            return false;
+        }
+    }
+}
+
 /// A stop before everything was published: the rest is dropped inside and counted.
 async fn drop_rest(left: usize, ctx: &mut NodeContext) -> Result<(), NodeError> {
     let mut dropped = left;
+    // Undelivered: no checkpoint may say they are done.
+    ctx.checkpoints.abort();
     ctx.metrics.count_dropped_inside(left);
     while let Some(r) = ctx.inputs.recv().await {
         if let Received::Data { batch, .. } = r {

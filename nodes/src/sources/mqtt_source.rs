@@ -18,7 +18,10 @@
 //! counted as `dropped`.
 
 use futures_util::FutureExt;
-use rumqttc::{AsyncClient, Publish, QoS};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rumqttc::{AsyncClient, QoS};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use streamloom_runtime::io::NodeContext;
@@ -31,6 +34,7 @@ use tokio::sync::mpsc;
 
 use crate::brokers::acks::{AckHandle, AckLedger, final_checkpoint, on_signal};
 use crate::brokers::mqtt_conn::{Driver, MQTT_MAX_PAYLOAD, MqttFields, mqtt_params, qos, start};
+use crate::brokers::mqtt_inbox::Delivery;
 use crate::ws::backoff::Backoff;
 use crate::ws::message::{MessageFormat, decode};
 
@@ -220,16 +224,27 @@ struct Settings {
     qos: QoS,
 }
 
-/// One QoS 1/2 message's acknowledgement.
-struct MqttAck(AsyncClient, Publish);
+/// One QoS 1/2 message's acknowledgement, good only on the connection it arrived on.
+struct MqttAck {
+    client: AsyncClient,
+    delivery: Delivery,
+    /// The client's current connection.
+    connection: Arc<AtomicU64>,
+}
 
 impl AckHandle for MqttAck {
     /// Never waits: the event-loop task that drains the client's requests may itself be
     /// waiting for this node to take a message. The request queue has room for every packet
     /// id, so it is never full; an acknowledgement that still fails (the client closed) is
-    /// redelivered by the broker: a duplicate, never a loss.
+    /// redelivered by the broker: a duplicate, never a loss. A message that arrived on an
+    /// earlier connection is not acknowledged: its packet id may name another message on
+    /// this one (the broker delivers it again; rumqttc drops acknowledgements still queued
+    /// when it reconnects).
     async fn ack(self) -> Result<(), String> {
-        self.0.try_ack(&self.1).map_err(|e| e.to_string())
+        if self.connection.load(Ordering::Acquire) != self.delivery.connection {
+            return Err("the connection it arrived on is gone (the broker delivers it again)".into());
+        }
+        self.client.try_ack(&self.delivery.publish).map_err(|e| e.to_string())
     }
 }
 
@@ -238,11 +253,13 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
     let (tx, mut rx) = mpsc::channel(capacity);
     let unacked = ctx.metrics.own.gauge("unacked");
     let in_flight = ctx.metrics.own.gauge("in_flight");
+    let connection = Arc::new(AtomicU64::new(0));
     let driver = Driver {
         metrics: ctx.metrics.clone(),
         subscriptions: s.config.topics.iter().map(|t| (t.trim().to_string(), s.qos)).collect(),
         publishes: Some(tx),
         hold: capacity,
+        connection: connection.clone(),
         unacked: unacked.clone(),
     };
     // Room for an acknowledgement of every message the broker can have in flight: each
@@ -269,9 +286,9 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         let mut next = Some(first);
         while let Some(p) = next.take() {
             in_flight.add(1);
-            take(&p.payload, &s.config, &mut ctx, &mut seq, &mut batch);
-            if p.qos != QoS::AtMostOnce {
-                acks.push(MqttAck(client.clone(), p));
+            take(&p.publish.payload, &s.config, &mut ctx, &mut seq, &mut batch);
+            if p.publish.qos != QoS::AtMostOnce {
+                acks.push(MqttAck { client: client.clone(), delivery: p, connection: connection.clone() });
             }
             if batch.len() < ctx.batch_size
                 && acks.len() < capacity
@@ -289,15 +306,21 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         }
     }
     final_checkpoint(&mut ctx, &mut acks, "mqtt_source").await;
-    // What was not acknowledged is delivered again (to this session or another member); a
-    // QoS 0 message still waiting is lost, and counted.
-    rx.close();
+    // The acknowledgements are queued for the event loop; a disconnect queued behind them is
+    // written after them, and the loop ends there. Meanwhile what still arrives is taken, so
+    // the loop never waits on a full inbox: a QoS 0 message is lost (counted), a QoS 1/2 one
+    // is delivered again (to this session or another member).
+    let _ = client.try_disconnect();
     let mut lost = 0;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(500);
+    while let Ok(Some(p)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        lost += usize::from(p.publish.qos == QoS::AtMostOnce);
+    }
+    rx.close();
     while let Ok(p) = rx.try_recv() {
-        lost += usize::from(p.qos == QoS::AtMostOnce);
+        lost += usize::from(p.publish.qos == QoS::AtMostOnce);
     }
     ctx.metrics.count_dropped_inside(lost);
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), client.disconnect()).await;
     task.abort();
     Ok(())
 }

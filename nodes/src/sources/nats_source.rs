@@ -311,7 +311,8 @@ async fn core(s: &Settings, client: &async_nats::Client, ctx: &mut NodeContext) 
 /// Counts as `dropped` every message the connection received for the subscription and the
 /// node never took: those the client dropped as a slow consumer and those still buffered.
 /// Unsubscribing and then flushing (a round trip) makes the count final: the server sends
-/// nothing after it answered the flush.
+/// nothing after it answered the flush. When the server does not answer within 500 ms (or
+/// is away), a message it still sends after that is not counted.
 async fn count_client_drops(
     client: &async_nats::Client,
     mut sub: async_nats::Subscriber,

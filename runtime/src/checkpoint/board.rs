@@ -53,7 +53,14 @@ impl Board {
         self.changed.notify_one();
     }
 
-    /// Whether a node failed or was cancelled.
+    /// A node lost events it had taken (a sink that gave up delivering them at a stop): no
+    /// checkpoint may complete any more.
+    pub(crate) fn abort(&self) {
+        self.aborted.store(true, Ordering::Release);
+        self.changed.notify_one();
+    }
+
+    /// Whether a node failed or was cancelled, or lost events.
     pub(crate) fn aborted(&self) -> bool {
         self.aborted.load(Ordering::Acquire)
     }

@@ -2,15 +2,17 @@
 //! is done (written by every sink it reached, filtered out, dead-lettered, or dropped by a
 //! wire's policy), so broker sources acknowledge only then (at-least-once end to end).
 //!
-//! The flow of checkpoint `n` (Flink's aligned checkpoints):
+//! The flow of checkpoint `n` (Flink's barrier tracking for at-least-once):
 //! 1. The [`coordinator`] triggers `n` every `settings.checkpoint_interval` (sooner when a
 //!    source asks, [`SourceCheckpoints::request_soon`]), one checkpoint at a time.
 //! 2. A source that injects its own barriers (a kind with `injects_barriers`) sends
-//!    `Barrier(n)` after its current batch ([`SourceCheckpoints::next_barrier`]); the
+//!    `Barrier(n)` after its current batch ([`SourceCheckpoints::signal`]); the
 //!    coordinator injects it for every other source (they owe no acknowledgements).
 //! 3. A node passes `n` on once it has emitted everything earlier events produced; a node
-//!    with several input wires aligns: a wire that delivered `n` is not read again until
-//!    every open wire delivered it ([`crate::io::Inputs`]).
+//!    with several input wires passes it once every open wire delivered it, and keeps
+//!    reading every wire meanwhile ([`crate::io::Inputs`]): events after `n` that get ahead
+//!    of it are covered by `n` too, which at-least-once allows, and no input ever waits
+//!    for another (so a window holding `n` on one path cannot stall a path beside it).
 //! 4. A node with no wired output (a sink, a dead end) reports `n`; a sink first makes what
 //!    it wrote durable. A node that finished counts as having reported every checkpoint.
 //! 5. Once every such node reported `n`, the coordinator announces `n` complete

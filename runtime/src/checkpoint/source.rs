@@ -8,7 +8,7 @@ use super::CheckpointId;
 use super::board::Board;
 
 /// What a source sees of checkpoints. A source kind that injects its own barriers (it owes
-/// acknowledgements) waits on [`SourceCheckpoints::next_barrier`] in its loop, passes the
+/// acknowledgements) waits on [`SourceCheckpoints::signal`] in its loop, passes the
 /// barrier on after its current batch ([`crate::io::NodeContext::forward_barrier`]), and
 /// acknowledges what it emitted before barrier `n` once [`SourceCheckpoints::completed`]
 /// says `n` (or a later one) completed.
@@ -55,15 +55,6 @@ impl SourceCheckpoints {
         }
     }
 
-    /// Waits for the next checkpoint to inject (a later one if several were triggered
-    /// meanwhile); never returns once checkpointing is over.
-    pub async fn next_barrier(&mut self) -> CheckpointId {
-        match self.triggers.changed().await {
-            Ok(()) => *self.triggers.borrow_and_update(),
-            Err(_) => std::future::pending().await,
-        }
-    }
-
     /// Waits for a checkpoint to complete and returns the latest one completed; `None` once
     /// none will complete any more (a node failed, or the run ended).
     pub async fn completed(&mut self) -> Option<CheckpointId> {
@@ -74,6 +65,16 @@ impl SourceCheckpoints {
     /// The latest checkpoint completed so far (0: none).
     pub fn completed_now(&self) -> CheckpointId {
         *self.completed.borrow()
+    }
+
+    /// Says that this node lost events it had taken without delivering them (a sink that
+    /// gives up at a stop while its broker or peer is away): no checkpoint completes any more,
+    /// so sources acknowledge nothing more and the broker delivers those events again. Any
+    /// node may call it, not only sources.
+    pub fn abort(&self) {
+        if let Some(b) = &self.board {
+            b.abort();
+        }
     }
 
     /// Asks for a checkpoint as soon as the one in flight (if any) completed, instead of

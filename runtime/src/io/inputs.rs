@@ -6,11 +6,13 @@
 //! watermark) for that long is left out of the minimum until it sends again, so one quiet
 //! input cannot hold every window back; if every open wire is idle the watermark stays.
 //!
-//! **Barriers** (see [`crate::checkpoint`]). A wire that delivered checkpoint barrier `n` is
-//! not read again until every open wire delivered `n` (aligned); then the node gets
+//! **Barriers** (see [`crate::checkpoint`]). Once every open wire delivered checkpoint
+//! barrier `n` (an ended wire counts as having delivered every barrier), the node gets
 //! [`Received::Barrier`] if it asked for barriers ([`Inputs::deliver_barriers`]), else the
 //! barrier is passed on at once: the node emitted all earlier events' output before it
-//! asked for more input.
+//! asked for more input. A wire that delivered `n` is still read while the others catch up
+//! (barrier tracking, not alignment: at-least-once needs no more), so no input waits for
+//! another and no wire goes idle for it.
 //!
 //! **Timers.** A node that must act without input (processing-time windows, periodic output)
 //! arms a timer with [`Inputs::wake_at`]; [`Inputs::recv`] then returns [`Received::Timer`]
@@ -44,7 +46,7 @@ pub enum Received {
     /// The timer armed with [`Inputs::wake_at`] for this instant is due (never returned to
     /// a node that arms none).
     Timer(Instant),
-    /// Checkpoint barrier `n`, aligned over every open input wire (only to a node that
+    /// Checkpoint barrier `n`, delivered by every open input wire (only to a node that
     /// asked with [`Inputs::deliver_barriers`]; it passes `n` on with
     /// [`Inputs::forward_barrier`] once everything before it is emitted or durable).
     Barrier(CheckpointId),
@@ -54,7 +56,7 @@ struct InWire {
     port: usize,
     queue: Arc<WireQueue>,
     watermark: i64,
-    /// The last barrier it delivered (the wire is not read while this is past `aligned`).
+    /// The last barrier it delivered.
     barrier: CheckpointId,
     ended: bool,
     /// When it last sent anything (tracked with an idle timeout only).
@@ -72,7 +74,7 @@ pub struct Inputs {
     timer: Option<Instant>,
     /// Records the tail of each batch received (a sink's tap).
     tap: Option<crate::tap::PortTap>,
-    /// The last barrier aligned over every open wire.
+    /// The last barrier every open wire delivered.
     aligned: CheckpointId,
     /// Return barriers to the node instead of passing them on.
     deliver_barriers: bool,
@@ -215,7 +217,7 @@ impl Inputs {
         }
     }
 
-    /// The next barrier every open wire delivered, if there is one (then it is aligned).
+    /// The next barrier every open wire delivered, if there is one.
     fn take_aligned(&mut self) -> Option<CheckpointId> {
         let aligned = self.aligned;
         let n = self.wires.iter().filter(|w| !w.ended).map(|w| w.barrier).min()?;
@@ -225,15 +227,14 @@ impl Inputs {
         })
     }
 
-    /// Takes the next message from the wires, round robin, skipping wires that wait for
-    /// alignment; `None` when all are empty.
+    /// Takes the next message from the wires, round robin; `None` when all are empty.
     fn pop(&mut self, now: Instant) -> Option<Popped> {
         let n = self.wires.len();
         let tracking = self.idle_timeout.is_some();
         for k in 0..n {
             let i = (self.next + k) % n;
             let w = &mut self.wires[i];
-            if w.ended || w.barrier > self.aligned {
+            if w.ended {
                 continue;
             }
             let Some(msg) = w.queue.try_pop() else { continue };
@@ -336,7 +337,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_wire_past_a_barrier_waits_until_every_open_wire_delivered_it() {
+    async fn a_barrier_passes_once_every_open_wire_delivered_it_and_no_wire_waits_for_it() {
         let (mut inputs, wires) = inputs(3);
         inputs.deliver_barriers();
         wires[0].push(data(0)).await;
@@ -346,26 +347,20 @@ mod tests {
         wires[1].push(data(2)).await;
         wires[2].push(data(3)).await;
         let mut got = Vec::new();
-        for _ in 0..2 {
+        for _ in 0..4 {
             match inputs.recv().await {
                 Some(Received::Data { batch, .. }) => got.push(batch[0].seq),
                 other => panic!("{other:?}"),
             }
         }
         got.sort();
-        assert_eq!(got, vec![0, 3], "events after the barrier on wires 0 and 1 wait");
+        assert_eq!(got, vec![0, 1, 2, 3], "events after the barrier on wires 0 and 1 are read too");
         let blocked = tokio::time::timeout(Duration::from_millis(50), inputs.recv()).await;
         assert!(blocked.is_err(), "wire 2 has not delivered barrier 1: {blocked:?}");
         wires[2].push_control(Message::End);
-        assert_eq!(inputs.recv().await, Some(Received::Barrier(1)), "an ended wire counts as aligned");
-        let mut after = Vec::new();
-        for _ in 0..2 {
-            if let Some(Received::Data { batch, .. }) = inputs.recv().await {
-                after.push(batch[0].seq);
-            }
-        }
-        after.sort();
-        assert_eq!(after, vec![1, 2]);
+        assert_eq!(inputs.recv().await, Some(Received::Barrier(1)), "an ended wire counts as having delivered it");
+        wires[0].push(data(4)).await;
+        assert!(matches!(inputs.recv().await, Some(Received::Data { .. })));
     }
 
     #[tokio::test(start_paused = true)]

@@ -81,7 +81,8 @@ fn a_panicking_node_fails_the_run_by_its_id_and_stops_an_unbounded_source() {
     assert_eq!(boom.status, NodeStatus::Failed);
     let msg = boom.message.clone().unwrap_or_default();
     assert!(msg.contains("panicked") && msg.contains("on purpose after 500"), "{msg}");
-    assert_eq!(s.node("gen").unwrap().status, NodeStatus::Finished, "the source was stopped and ended");
+    assert_eq!(s.node("gen").unwrap().status, NodeStatus::Stopped, "the source was stopped, cut short");
+    assert_eq!(s.node("sink").unwrap().status, NodeStatus::Stopped, "its upstream failed before its input ended");
     assert_eq!(s.node("sink").unwrap().passed, 500);
     assert_accounted(&g, &s);
 }
@@ -150,7 +151,7 @@ fn after_a_failure_a_hanging_node_is_cancelled_after_the_stop_timeout_and_report
     assert_eq!(hang.status, NodeStatus::Cancelled);
     assert!(hang.lost_on_kill > 0, "the events it held are counted as lost: {hang:?}");
     assert!(hang.message.clone().unwrap().contains(&format!("{} event(s) it held were lost", hang.lost_on_kill)));
-    assert_eq!(s.node("gen").unwrap().status, NodeStatus::Finished, "only the nodes really cancelled are listed");
+    assert_eq!(s.node("gen").unwrap().status, NodeStatus::Stopped, "only the nodes really cancelled are listed");
     assert_accounted(&g, &s);
 }
 

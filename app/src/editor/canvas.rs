@@ -135,6 +135,13 @@ impl Default for Canvas {
 }
 
 impl Canvas {
+    /// A canvas for the `n`-th document shown in this editor. Each has its own widget id, so
+    /// egui-snarl's state kept in egui's memory (its selection, by node index, which the next
+    /// graph's nodes reuse) never carries over from one graph to the next.
+    pub fn for_document(n: u64) -> Self {
+        Canvas { id: Id::new("streamloom-canvas").with(n), ..Canvas::default() }
+    }
+
     /// The snarl widget's id (its layer has the same id).
     pub fn widget_id(&self) -> Id {
         self.id
@@ -175,6 +182,14 @@ impl Canvas {
             * TSTransform::from_scaling(factor)
             * TSTransform::from_translation(-c.to_vec2());
         self.set_transform(t * self.to_global);
+    }
+
+    /// Zooms to `scale` (1: 100 %) around the view centre.
+    pub fn zoom_to(&mut self, scale: f32) {
+        let now = self.to_global.scaling;
+        if now > 0.0 {
+            self.zoom(scale / now);
+        }
     }
 
     fn set_transform(&mut self, t: TSTransform) {
@@ -561,13 +576,11 @@ impl Canvas {
     }
 }
 
-/// `depth/capacity`, and the drop count when there were drops.
+/// `depth/capacity · peak p`: the depth now, and the peak of the last sample interval (the
+/// depth chart's last point); then the drop count when there were drops.
 fn gauge_text(s: &WireSnapshot) -> String {
-    if s.dropped > 0 {
-        format!("{}/{} ✖{}", s.depth, s.capacity, super::format::count(s.dropped))
-    } else {
-        format!("{}/{}", s.depth, s.capacity)
-    }
+    let text = format!("{}/{} · peak {}", s.depth, s.capacity, s.peak_depth);
+    if s.dropped > 0 { format!("{text} ✖{}", super::format::count(s.dropped)) } else { text }
 }
 
 /// How full a wire's queue is, 0 to 1.
@@ -584,7 +597,7 @@ fn style() -> SnarlStyle {
         wire_frame_size: Some(WIRE_FRAME),
         wire_style: Some(WireStyle::Bezier3),
         collapsible: Some(false),
-        // Double-click on empty canvas is quick add; F fits the view.
+        // Double-click on empty canvas is quick add; Ctrl+Shift+F fits the view.
         centering: Some(false),
         ..SnarlStyle::new()
     }

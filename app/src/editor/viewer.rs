@@ -169,6 +169,22 @@ pub(super) fn status_color(s: NodeStatus) -> Color32 {
         NodeStatus::Finished => Color32::from_rgb(120, 160, 230),
         NodeStatus::Failed => ERROR,
         NodeStatus::Cancelled => Color32::from_rgb(230, 180, 60),
+        NodeStatus::Stopped => Color32::from_rgb(190, 170, 140),
+    }
+}
+
+/// What a node's lifecycle status means, for hover texts.
+pub(super) fn status_meaning(s: NodeStatus) -> &'static str {
+    match s {
+        NodeStatus::Pending => "Not started yet.",
+        NodeStatus::Running => "Running.",
+        NodeStatus::Finished => "Ended on its own: its input ended and it drained (a source: it sent all it had).",
+        NodeStatus::Stopped => {
+            "Stopped: the run was stopped (Stop, or another node failed) before its input ended; \
+             it drained what it had received."
+        }
+        NodeStatus::Failed => "Failed: the node ended with an error (see its message).",
+        NodeStatus::Cancelled => "Cancelled: it had not drained when the stop timeout passed.",
     }
 }
 
@@ -332,7 +348,8 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
                     } else {
                         (s.status.name(), status_color(s.status))
                     };
-                    ui.label(RichText::new(format!("● {name}")).color(color).small());
+                    ui.label(RichText::new(format!("● {name}")).color(color).small())
+                        .on_hover_text(status_meaning(s.status));
                     if running && !self.paused {
                         let rate = s.rate_out.max(s.rate_in);
                         ui.label(RichText::new(format::rate(rate)).small().monospace());

@@ -26,6 +26,8 @@ pub(crate) struct Wiring {
     pub io: Vec<NodeIo>,
     pub node_metrics: Vec<Arc<NodeMetrics>>,
     pub has_inputs: Vec<bool>,
+    /// The nodes wired into each node (by index; a node wired twice is listed twice).
+    pub upstream: Vec<Vec<usize>>,
     pub wire_metrics: Vec<Arc<WireMetrics>>,
     pub taps: Vec<Arc<NodeTap>>,
 }
@@ -61,6 +63,7 @@ pub(crate) fn wire(graph: &Graph, registry: &Registry, debug: Option<&Arc<DebugL
 
     let mut wire_metrics = Vec::with_capacity(graph.wires.len());
     let mut has_inputs = vec![false; n];
+    let mut upstream = vec![Vec::new(); n];
     for wire in &graph.wires {
         let (Some(&from), Some(&to)) = (index_of.get(wire.from.node.as_str()), index_of.get(wire.to.node.as_str()))
         else {
@@ -83,6 +86,7 @@ pub(crate) fn wire(graph: &Graph, registry: &Registry, debug: Option<&Arc<DebugL
         let in_port = ports_of[to].input_index(&wire.to.port).unwrap_or(0);
         inputs[to].add(in_port, queue.clone());
         has_inputs[to] = true;
+        upstream[to].push(from);
         if is_dead_letter {
             dead[from].add(queue);
         } else if let Some(out_port) = ports_of[from].output_index(&wire.from.port)
@@ -103,5 +107,5 @@ pub(crate) fn wire(graph: &Graph, registry: &Registry, debug: Option<&Arc<DebugL
             errors: DeadLetters::new(Arc::from(graph.nodes[i].id.as_str()), dl),
         })
         .collect();
-    Wiring { io, node_metrics, has_inputs, wire_metrics, taps }
+    Wiring { io, node_metrics, has_inputs, upstream, wire_metrics, taps }
 }

@@ -53,20 +53,34 @@ impl Canvas {
         self.notes.comment_rects.get(id).map(|r| self.to_global * *r)
     }
 
-    /// The top-left corner nearest to `want` (canvas) where a new card covers no other.
-    pub fn free_spot(&self, graph: &Graph, want: [f32; 2]) -> [f32; 2] {
-        let occupied: Vec<Rect> = graph
+    /// The rectangles of the graph's cards (canvas units): as drawn last frame, or of the
+    /// usual size at their position when not drawn yet.
+    pub fn occupied(&self, graph: &Graph) -> Vec<Rect> {
+        graph
             .nodes
             .iter()
-            .filter_map(|n| {
-                let measured = self.by_id.get(&n.id).and_then(|id| self.node_rects.iter().find(|(m, _)| m == id));
-                match (measured, n.position) {
-                    (Some((_, r)), _) => Some(*r),
-                    (None, Some([x, y])) => Some(Rect::from_min_size(pos2(x, y), NODE_SIZE)),
-                    (None, None) => None,
-                }
+            .filter_map(|n| match (self.node_rect(&n.id), n.position) {
+                (Some(r), _) => Some(r),
+                (None, Some([x, y])) => Some(Rect::from_min_size(pos2(x, y), NODE_SIZE)),
+                (None, None) => None,
             })
-            .collect();
+            .collect()
+    }
+
+    /// Where node `id`'s card was drawn last frame (canvas units).
+    fn node_rect(&self, id: &str) -> Option<Rect> {
+        let n = self.by_id.get(id)?;
+        self.node_rects.iter().find(|(m, _)| m == n).map(|(_, r)| *r)
+    }
+
+    /// The size of node `id`'s card as drawn last frame, or the usual size.
+    pub fn card_size(&self, id: &str) -> egui::Vec2 {
+        self.node_rect(id).map_or(NODE_SIZE, |r| r.size())
+    }
+
+    /// The top-left corner nearest to `want` (canvas) where a new card covers no other.
+    pub fn free_spot(&self, graph: &Graph, want: [f32; 2]) -> [f32; 2] {
+        let occupied = self.occupied(graph);
         let p = crate::editor::placement::free_spot(&occupied, pos2(want[0], want[1]), NODE_SIZE);
         [p.x, p.y]
     }

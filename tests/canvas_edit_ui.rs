@@ -286,8 +286,9 @@ fn edit_paste_asks_the_window_for_the_clipboard_and_pastes_nodes_with_their_grou
     h.step();
     let asked = h.output().viewport_output.values().any(|v| v.commands.contains(&egui::ViewportCommand::RequestPaste));
     assert!(asked, "Paste asks the window for the clipboard");
-    // What eframe sends back with the clipboard's text; the copies go to the pointer.
-    let pointer = under(&h, "double", header(&h, "double").x, 60.0);
+    // What eframe sends back with the clipboard's text; the copies go to the pointer (on
+    // empty canvas, clear of the room the cards above keep for their run-time lines).
+    let pointer = under(&h, "double", header(&h, "double").x, 130.0);
     let want = h.state().canvas().screen_to_canvas(pointer);
     h.event(Event::PointerMoved(pointer));
     h.event(Event::Paste(copied));

@@ -742,3 +742,41 @@ fn the_metrics_panel_keeps_its_height_during_a_run() {
     h.get_by_label("⏹ Stop").click();
     step_for(&mut h, 0.5);
 }
+
+#[test]
+fn a_card_grown_by_a_run_never_covers_a_card_placed_beside_it() {
+    let reg = registry();
+    let default = |kind: &str| reg.get(kind).unwrap().default_config();
+    let g = Graph {
+        nodes: vec![
+            node("gen", "generator", [0.0, 0.0], json!({"rate": 200.0, "payload": "sequence", "seed": 1})),
+            node("win", "window", [300.0, 0.0], default("window")),
+            node("sink", "null_sink", [600.0, 0.0], json!({})),
+        ],
+        wires: vec![
+            Wire::new(PortRef::new("gen", "out"), PortRef::new("win", "in")),
+            Wire::new(PortRef::new("win", "out"), PortRef::new("sink", "in")),
+        ],
+        ..Default::default()
+    };
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    let idle = h.state().canvas().node_screen_rect("win").unwrap();
+    // Asked for on top of the window node: it goes to the nearest free spot.
+    let kind = "generator".to_string();
+    h.state_mut().apply(streamloom::editor::actions::Action::AddNode { kind, pos: [300.0, 0.0], wire: None });
+    h.run_ok();
+    let added = h.state().graph().nodes[3].id.clone();
+    h.get_by_label("▶ Run").click();
+    step_for(&mut h, 1.5);
+    assert!(h.state().runner().is_running(), "{}", h.state().runner().status());
+    let rect = |id: &str| h.state().canvas().node_screen_rect(id).unwrap();
+    let grown = rect("win");
+    println!("win idle {idle:?} running {grown:?}; {added} at {:?}", rect(&added));
+    assert!(grown.height() > idle.height() + 20.0, "the run grew the card: {idle:?} -> {grown:?}");
+    for a in ["gen", "win", "sink"] {
+        assert!(!rect(a).intersects(rect(&added)), "{a} {:?} covers {added} {:?}", rect(a), rect(&added));
+    }
+    h.get_by_label("⏹ Stop").click();
+    step_for(&mut h, 0.2);
+}

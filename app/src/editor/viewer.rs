@@ -11,10 +11,9 @@ use streamloom_runtime::metrics::{MetricsSnapshot, NodeSnapshot, NodeState, Node
 use streamloom_runtime::{Category, Graph, Node, PortRef, PortSpec, PortType, Registry};
 
 use super::actions::{Action, WireEnd};
-use super::format;
 use super::pins::{PinKey, SharedPins, TrackedPin};
 use super::ports::{PortCache, type_color};
-use super::problems::{ERROR, ProblemIndex, WARNING};
+use super::problems::{ERROR, ProblemIndex};
 use super::wire_colors::PinColors;
 
 /// What the canvas stores per node: only the model id. Everything else is read from the model.
@@ -335,87 +334,10 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
     ) {
         // Plain labels: a click on them selects the node instead of selecting text.
         ui.style_mut().interaction.selectable_labels = false;
-        // Lines never wrap: a wrapped card grows down over the cards below it.
-        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
-        let Some(id) = snarl.get_node(node).map(|n| n.id.clone()) else { return };
-        ui.vertical(|ui| {
-            if let Some(s) = self.node_metrics.get(id.as_str()) {
-                ui.horizontal(|ui| {
-                    // A rate is shown while the node runs; a paused or ended node has none.
-                    let running = s.status == NodeStatus::Running;
-                    let (name, color) = if running && self.paused {
-                        ("paused", WARNING)
-                    } else {
-                        (s.status.name(), status_color(s.status))
-                    };
-                    ui.label(RichText::new(format!("● {name}")).color(color).small())
-                        .on_hover_text(status_meaning(s.status));
-                    if running && !self.paused {
-                        let rate = s.rate_out.max(s.rate_in);
-                        ui.label(RichText::new(format::rate(rate)).small().monospace());
-                    }
-                });
-                ui.label(
-                    RichText::new(format!("in {}  out {}", format::count(s.events_in), format::count(s.events_out)))
-                        .small()
-                        .monospace(),
-                );
-                if s.filtered > 0 || s.discarded > 0 {
-                    ui.label(
-                        RichText::new(format!(
-                            "filtered {}  discarded {}",
-                            format::count(s.filtered),
-                            format::count(s.discarded)
-                        ))
-                        .small()
-                        .monospace()
-                        .weak(),
-                    );
-                }
-                if s.lost_on_kill > 0 {
-                    ui.label(
-                        RichText::new(format!("lost when cancelled {}", format::count(s.lost_on_kill)))
-                            .small()
-                            .color(ERROR),
-                    );
-                }
-                if let Some(line) = s.state_line() {
-                    ui.label(RichText::new(truncate(&line, 48)).small().color(own_state_color(s.state)))
-                        .on_hover_text(&line);
-                }
-                for line in gauge_lines(s, CARD_LINE) {
-                    ui.label(RichText::new(line).small().monospace());
-                }
-                if s.errors > 0 || s.dropped > 0 {
-                    ui.label(
-                        RichText::new(format!(
-                            "errors {}  dropped {}",
-                            format::count(s.errors),
-                            format::count(s.dropped)
-                        ))
-                        .small()
-                        .color(ERROR),
-                    );
-                }
-                if let Some(msg) = &s.message {
-                    ui.label(RichText::new(truncate(msg, 48)).small().color(status_color(s.status))).on_hover_text(msg);
-                }
-            }
-            // Errors first: the card shows the worst problem, in its severity's colour.
-            let mut problems: Vec<&streamloom_runtime::Problem> = self.problems.node(&id).collect();
-            problems.sort_by_key(|p| !p.is_error());
-            if let Some(first) = problems.first() {
-                let more = if problems.len() > 1 { format!(" (+{})", problems.len() - 1) } else { String::new() };
-                let icon = if first.is_error() { "⛔" } else { "⚠" };
-                let all: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
-                ui.label(
-                    RichText::new(format!("{icon} {}{more}", truncate(&first.message, 40)))
-                        .small()
-                        .color(super::problems::severity_color(first.severity)),
-                )
-                .on_hover_text(all.join("\n"));
-            }
-        });
+        let Some(id) = snarl.get_node(node).map(|n| n.id.as_str()) else { return };
+        let problems: Vec<&streamloom_runtime::Problem> = self.problems.node(id).collect();
+        let lines = super::card_footer::footer_lines(self.node_metrics.get(id).copied(), &problems, self.paused);
+        super::card_footer::show(ui, lines, self.sketch.contains(&node));
     }
 
     fn has_graph_menu(&mut self, _pos: Pos2, _snarl: &mut Snarl<CanvasNode>) -> bool {
@@ -566,33 +488,4 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         }
         self.to_global = *to_global;
     }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let t: String = s.chars().take(max).collect();
-        format!("{t}…")
-    }
-}
-
-/// Characters in a card's line of gauges.
-const CARD_LINE: usize = 28;
-
-/// A node's gauges as `name value` pairs, packed into lines of at most `width` characters
-/// (a pair longer than that has a line of its own).
-fn gauge_lines(s: &NodeSnapshot, width: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    for (name, value) in &s.gauges {
-        let pair = format!("{name} {}", format::count(*value));
-        match lines.last_mut() {
-            Some(line) if line.chars().count() + 2 + pair.chars().count() <= width => {
-                line.push_str("  ");
-                line.push_str(&pair);
-            }
-            _ => lines.push(pair),
-        }
-    }
-    lines
 }

@@ -1,0 +1,190 @@
+//! What a card says under its pins: its status, counters, state, gauges and worst problem,
+//! in at most [`FOOTER_LINES`] lines no wider than [`CARD_WIDTH`]. A card never grows past
+//! that while a run goes on, so it never covers the card below (placement keeps that room
+//! free); what does not fit is listed on hover of the last line.
+
+use egui::{Color32, RichText, Ui};
+use streamloom_runtime::Problem;
+use streamloom_runtime::metrics::{NodeSnapshot, NodeStatus};
+
+use super::format;
+use super::problems::{ERROR, WARNING, severity_color};
+use super::viewer::{own_state_color, status_color, status_meaning};
+
+/// The most lines a card's footer shows.
+pub const FOOTER_LINES: usize = 5;
+
+/// Room kept free below a card for what a run adds to it (its footer at its tallest; canvas
+/// units): placement treats every card as this much taller.
+pub const FOOTER_ROOM: f32 = 90.0;
+
+/// The widest a card's texts may be (canvas units at 1:1); longer lines are cut with "…".
+pub const CARD_WIDTH: f32 = 230.0;
+
+/// Characters in a card's line of gauges.
+const CARD_LINE: usize = 28;
+
+/// One line of a card's footer.
+pub struct FooterLine {
+    /// The text, styled.
+    pub text: RichText,
+    /// Shown on hover (the whole text of a line that was cut).
+    pub hover: Option<String>,
+    /// Drawn beside it (the rate beside the status).
+    pub beside: Option<RichText>,
+}
+
+impl FooterLine {
+    fn new(text: RichText) -> Self {
+        FooterLine { text, hover: None, beside: None }
+    }
+
+    fn hover(mut self, text: impl Into<String>) -> Self {
+        self.hover = Some(text.into());
+        self
+    }
+
+    /// The line's plain text.
+    pub fn plain(&self) -> &str {
+        self.text.text()
+    }
+}
+
+/// Every line a card could show, most important first: status (with the rate while running),
+/// counts, errors and drops, the node's own state, the failure message, the worst problem,
+/// then what is rarer or slower to change.
+pub fn footer_lines(s: Option<&NodeSnapshot>, problems: &[&Problem], paused: bool) -> Vec<FooterLine> {
+    let mut lines = Vec::new();
+    if let Some(s) = s {
+        // A rate is shown while the node runs; a paused or ended node has none.
+        let running = s.status == NodeStatus::Running;
+        let (name, color) =
+            if running && paused { ("paused", WARNING) } else { (s.status.name(), status_color(s.status)) };
+        let mut status =
+            FooterLine::new(RichText::new(format!("● {name}")).color(color).small()).hover(status_meaning(s.status));
+        if running && !paused {
+            let rate = s.rate_out.max(s.rate_in);
+            status.beside = Some(RichText::new(format::rate(rate)).small().monospace());
+        }
+        lines.push(status);
+        let counts = format!("in {}  out {}", format::count(s.events_in), format::count(s.events_out));
+        lines.push(FooterLine::new(RichText::new(counts).small().monospace()));
+        if s.errors > 0 || s.dropped > 0 {
+            let text = format!("errors {}  dropped {}", format::count(s.errors), format::count(s.dropped));
+            lines.push(FooterLine::new(RichText::new(text).small().color(ERROR)));
+        }
+        if let Some(line) = s.state_line() {
+            lines.push(cut(&line, 48, own_state_color(s.state)));
+        }
+        if let Some(msg) = &s.message {
+            lines.push(cut(msg, 48, status_color(s.status)));
+        }
+    }
+    if let Some(line) = problem_line(problems) {
+        lines.push(line);
+    }
+    if let Some(s) = s {
+        if s.lost_on_kill > 0 {
+            let text = format!("lost when cancelled {}", format::count(s.lost_on_kill));
+            lines.push(FooterLine::new(RichText::new(text).small().color(ERROR)));
+        }
+        for line in gauge_lines(s, CARD_LINE) {
+            lines.push(FooterLine::new(RichText::new(line).small().monospace()));
+        }
+        if s.filtered > 0 || s.discarded > 0 {
+            let text = format!("filtered {}  discarded {}", format::count(s.filtered), format::count(s.discarded));
+            lines.push(FooterLine::new(RichText::new(text).small().monospace().weak()));
+        }
+    }
+    lines
+}
+
+/// Draws `lines` as a card's footer: the status and rate side by side, at most
+/// [`FOOTER_LINES`] lines, the last one saying how many more there are (all of them on hover).
+/// A `sketch` takes the same room without a widget per line (off screen, or too small to read).
+pub fn show(ui: &mut Ui, mut lines: Vec<FooterLine>, sketch: bool) {
+    ui.set_max_width(CARD_WIDTH);
+    // Lines never wrap: a long one is cut to the card's width.
+    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
+    ui.vertical(|ui| {
+        let overflow = (lines.len() > FOOTER_LINES).then(|| lines.split_off(FOOTER_LINES - 1));
+        for line in lines {
+            ui.horizontal(|ui| {
+                if let Some(r) = put(ui, line.text, sketch)
+                    && let Some(h) = line.hover
+                {
+                    r.on_hover_text(h);
+                }
+                if let Some(beside) = line.beside {
+                    put(ui, beside, sketch);
+                }
+            });
+        }
+        if let Some(rest) = overflow {
+            let all: Vec<&str> = rest.iter().map(FooterLine::plain).collect();
+            let more = RichText::new(format!("+{} more", rest.len())).small().weak();
+            if let Some(r) = put(ui, more, sketch) {
+                r.on_hover_text(all.join("\n"));
+            }
+        }
+    });
+}
+
+/// A label, or for a sketch only the room it would take.
+fn put(ui: &mut Ui, text: RichText, sketch: bool) -> Option<egui::Response> {
+    if !sketch {
+        return Some(ui.label(text));
+    }
+    let galley = egui::WidgetText::from(text).into_galley(
+        ui,
+        Some(egui::TextWrapMode::Truncate),
+        ui.available_width(),
+        egui::TextStyle::Body,
+    );
+    ui.allocate_space(galley.size());
+    None
+}
+
+/// The worst problem, in its severity's colour, with how many more there are (all on hover).
+fn problem_line(problems: &[&Problem]) -> Option<FooterLine> {
+    let mut sorted = problems.to_vec();
+    sorted.sort_by_key(|p| !p.is_error());
+    let first = sorted.first()?;
+    let more = if sorted.len() > 1 { format!(" (+{})", sorted.len() - 1) } else { String::new() };
+    let icon = if first.is_error() { "⛔" } else { "⚠" };
+    let all: Vec<&str> = sorted.iter().map(|p| p.message.as_str()).collect();
+    let text = RichText::new(format!("{icon} {}{more}", truncate(&first.message, 40))).small();
+    Some(FooterLine::new(text.color(severity_color(first.severity))).hover(all.join("\n")))
+}
+
+/// `s` cut to `max` characters, the whole of it on hover.
+fn cut(s: &str, max: usize, color: Color32) -> FooterLine {
+    FooterLine::new(RichText::new(truncate(s, max)).small().color(color)).hover(s)
+}
+
+/// `s` cut to `max` characters with "…".
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let t: String = s.chars().take(max).collect();
+        format!("{t}…")
+    }
+}
+
+/// A node's gauges as `name value` pairs, packed into lines of at most `width` characters
+/// (a pair longer than that has a line of its own).
+fn gauge_lines(s: &NodeSnapshot, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for (name, value) in &s.gauges {
+        let pair = format!("{name} {}", format::count(*value));
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 2 + pair.chars().count() <= width => {
+                line.push_str("  ");
+                line.push_str(&pair);
+            }
+            _ => lines.push(pair),
+        }
+    }
+    lines
+}

@@ -101,8 +101,7 @@ pub fn footer_lines(s: Option<&NodeSnapshot>, problems: &[&Problem], paused: boo
 
 /// Draws `lines` as a card's footer: the status and rate side by side, at most
 /// [`FOOTER_LINES`] lines, the last one saying how many more there are (all of them on hover).
-/// A `sketch` takes the same room without a widget per line (off screen, or too small to read).
-pub fn show(ui: &mut Ui, mut lines: Vec<FooterLine>, sketch: bool) {
+pub fn show(ui: &mut Ui, mut lines: Vec<FooterLine>) {
     ui.set_max_width(CARD_WIDTH);
     // Lines never wrap: a long one is cut to the card's width.
     ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
@@ -110,39 +109,20 @@ pub fn show(ui: &mut Ui, mut lines: Vec<FooterLine>, sketch: bool) {
         let overflow = (lines.len() > FOOTER_LINES).then(|| lines.split_off(FOOTER_LINES - 1));
         for line in lines {
             ui.horizontal(|ui| {
-                if let Some(r) = put(ui, line.text, sketch)
-                    && let Some(h) = line.hover
-                {
+                let r = ui.label(line.text);
+                if let Some(h) = line.hover {
                     r.on_hover_text(h);
                 }
                 if let Some(beside) = line.beside {
-                    put(ui, beside, sketch);
+                    ui.label(beside);
                 }
             });
         }
         if let Some(rest) = overflow {
             let all: Vec<&str> = rest.iter().map(FooterLine::plain).collect();
-            let more = RichText::new(format!("+{} more", rest.len())).small().weak();
-            if let Some(r) = put(ui, more, sketch) {
-                r.on_hover_text(all.join("\n"));
-            }
+            ui.label(RichText::new(format!("+{} more", rest.len())).small().weak()).on_hover_text(all.join("\n"));
         }
     });
-}
-
-/// A label, or for a sketch only the room it would take.
-fn put(ui: &mut Ui, text: RichText, sketch: bool) -> Option<egui::Response> {
-    if !sketch {
-        return Some(ui.label(text));
-    }
-    let galley = egui::WidgetText::from(text).into_galley(
-        ui,
-        Some(egui::TextWrapMode::Truncate),
-        ui.available_width(),
-        egui::TextStyle::Body,
-    );
-    ui.allocate_space(galley.size());
-    None
 }
 
 /// The worst problem, in its severity's colour, with how many more there are (all on hover).

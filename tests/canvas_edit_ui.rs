@@ -400,6 +400,11 @@ fn a_pasted_selection_lands_where_no_card_overlaps_and_its_group_gets_a_fresh_na
     assert_eq!(overlapping_cards(&h), Vec::<(String, String)>::new(), "no card lies on another");
     let names: Vec<&str> = g.groups.iter().map(|g| g.name.as_str()).collect();
     assert_eq!(names, ["Work", "Work copy", "Work copy 2"], "each pasted group has a name of its own");
+    // Ctrl+D duplicates the selection the same way.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::D);
+    h.run_ok();
+    assert_eq!(h.state().graph().nodes.len(), 9, "{:?}", h.state().graph().nodes);
+    assert_eq!(overlapping_cards(&h), Vec::<(String, String)>::new(), "no duplicate lies on another card");
 }
 
 #[test]

@@ -270,8 +270,18 @@ impl EditorApp {
                 self.set_status(format!("deleted {} node(s)", ids.len()), false);
             }
             Action::Duplicate(ids) => {
+                // Beside the originals, moved on until no copy covers another card.
+                let cards: Vec<egui::Rect> = ids
+                    .iter()
+                    .filter_map(|id| {
+                        let [x, y] = self.doc.graph().node(id)?.position?;
+                        Some(egui::Rect::from_min_size(egui::pos2(x, y), self.canvas.card_size(id)))
+                    })
+                    .collect();
+                let occupied = self.canvas.occupied(self.doc.graph());
+                let off = super::placement::free_offset(&occupied, &cards, egui::vec2(40.0, 40.0));
                 let mut added = Vec::new();
-                self.doc.edit(|g| added = ops::duplicate_nodes(g, &ids, [40.0, 40.0]));
+                self.doc.edit(|g| added = ops::duplicate_nodes(g, &ids, [off.x, off.y]));
                 if let Some(id) = added.last() {
                     self.selection = Selection::Node(id.clone());
                 }

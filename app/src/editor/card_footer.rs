@@ -108,15 +108,21 @@ pub fn show(ui: &mut Ui, mut lines: Vec<FooterLine>) {
     ui.vertical(|ui| {
         let overflow = (lines.len() > FOOTER_LINES).then(|| lines.split_off(FOOTER_LINES - 1));
         for line in lines {
-            ui.horizontal(|ui| {
-                let r = ui.label(line.text);
-                if let Some(h) = line.hover {
-                    r.on_hover_text(h);
+            // A row of its own only for a line with something beside it (rows are taller).
+            let r = match line.beside {
+                Some(beside) => {
+                    ui.horizontal(|ui| {
+                        let r = ui.label(line.text);
+                        ui.label(beside);
+                        r
+                    })
+                    .inner
                 }
-                if let Some(beside) = line.beside {
-                    ui.label(beside);
-                }
-            });
+                None => ui.label(line.text),
+            };
+            if let Some(h) = line.hover {
+                r.on_hover_text(h);
+            }
         }
         if let Some(rest) = overflow {
             let all: Vec<&str> = rest.iter().map(FooterLine::plain).collect();
@@ -167,4 +173,73 @@ fn gauge_lines(s: &NodeSnapshot, width: usize) -> Vec<String> {
         }
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::BTreeMap;
+
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use streamloom_runtime::metrics::NodeState;
+
+    use super::*;
+
+    /// A failed connection with a long message, drops and many gauges: more than a card shows.
+    fn busy_node() -> NodeSnapshot {
+        let long = "gave up after 12 failed attempts to reach wss://a-very-long-host-name.example.invalid:9443/stream";
+        NodeSnapshot {
+            id: "feed".into(),
+            kind: "websocket_source".into(),
+            status: NodeStatus::Failed,
+            message: Some(long.into()),
+            events_in: 0,
+            events_out: 7,
+            errors: 3,
+            dropped: 2,
+            passed: 0,
+            filtered: 4,
+            discarded: 1,
+            skipped: 0,
+            dropped_inside: 0,
+            held: 0,
+            lost_on_kill: 5,
+            busy_secs: 0.0,
+            rate_in: 0.0,
+            rate_out: 0.0,
+            state: Some(NodeState::Failed),
+            state_message: Some(long.into()),
+            gauges: [("reconnects", 12), ("clients", 0), ("bytes_in", 123_456), ("messages_in", 99)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    #[test]
+    fn a_card_footer_keeps_to_its_lines_and_width_and_lists_the_rest_on_hover() {
+        for status in [NodeStatus::Failed, NodeStatus::Running] {
+            footer_fits(status);
+        }
+    }
+
+    fn footer_fits(status: NodeStatus) {
+        let node = NodeSnapshot { status, ..busy_node() };
+        let all = footer_lines(Some(&node), &[], false);
+        assert!(all.len() > FOOTER_LINES, "{} lines", all.len());
+        let mut h = Harness::builder().with_size(egui::vec2(800.0, 400.0)).build_ui(move |ui| {
+            let lines = footer_lines(Some(&NodeSnapshot { status, ..busy_node() }), &[], false);
+            let r = ui.scope(|ui| show(ui, lines)).response;
+            ui.ctx().data_mut(|d| d.insert_temp(egui::Id::new("footer-rect"), r.rect));
+        });
+        h.run();
+        let more = all.len() - (FOOTER_LINES - 1);
+        h.get_by_label(&format!("+{more} more"));
+        assert!(h.query_by_label_contains("filtered").is_none(), "a line past the last is on hover only");
+        let rect: egui::Rect = h.ctx.data(|d| d.get_temp(egui::Id::new("footer-rect"))).unwrap();
+        assert!(rect.width() <= CARD_WIDTH + 0.5, "{rect:?}");
+        assert!(rect.height() < FOOTER_ROOM, "{rect:?} fits the room kept below a card");
+    }
 }

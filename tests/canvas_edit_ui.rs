@@ -286,8 +286,9 @@ fn edit_paste_asks_the_window_for_the_clipboard_and_pastes_nodes_with_their_grou
     h.step();
     let asked = h.output().viewport_output.values().any(|v| v.commands.contains(&egui::ViewportCommand::RequestPaste));
     assert!(asked, "Paste asks the window for the clipboard");
-    // What eframe sends back with the clipboard's text; the copies go to the pointer.
-    let pointer = under(&h, "double", header(&h, "double").x, 60.0);
+    // What eframe sends back with the clipboard's text; the copies go to the pointer (on
+    // empty canvas, clear of the room the cards above keep for their run-time lines).
+    let pointer = under(&h, "double", header(&h, "double").x, 130.0);
     let want = h.state().canvas().screen_to_canvas(pointer);
     h.event(Event::PointerMoved(pointer));
     h.event(Event::Paste(copied));
@@ -348,4 +349,139 @@ fn quick_add_lists_kinds_whose_name_matches_before_those_matching_by_description
     // "wi" is in several descriptions ("with", "window"): the kind named by it is first.
     let kinds: Vec<&str> = h.state().graph().nodes.iter().map(|n| n.kind.as_str()).collect();
     assert!(kinds.contains(&"window"), "Enter added the window kind: {kinds:?}");
+}
+
+/// Every pair of cards drawn this frame that overlap, by id.
+fn overlapping_cards(h: &Harness<'static, EditorApp>) -> Vec<(String, String)> {
+    let ids: Vec<String> = h.state().graph().nodes.iter().map(|n| n.id.clone()).collect();
+    let rect = |id: &str| h.state().canvas().node_screen_rect(id).expect("drawn");
+    let mut out = Vec::new();
+    for (i, a) in ids.iter().enumerate() {
+        for b in &ids[i + 1..] {
+            if rect(a).intersects(rect(b)) {
+                out.push((a.clone(), b.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Ctrl+C on the nodes `ids` (Shift+clicked into the selection): the graph text copied.
+fn copy_nodes(h: &mut Harness<'static, EditorApp>, ids: &[&str]) -> String {
+    for id in ids {
+        let at = header(h, id);
+        clicks(h, at, 1, Modifiers::SHIFT);
+    }
+    h.event(Event::Copy);
+    h.step();
+    h.output()
+        .platform_output
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            egui::OutputCommand::CopyText(t) => Some(t.clone()),
+            _ => None,
+        })
+        .expect("Ctrl+C copies graph text")
+}
+
+#[test]
+fn a_pasted_selection_lands_where_no_card_overlaps_and_its_group_gets_a_fresh_name() {
+    let mut h = harness(EditorApp::new(registry(), Some((annotated(), None))));
+    let copied = copy_nodes(&mut h, &["gen", "double"]);
+    // Pasted twice with the pointer off the canvas: each time next to the copied nodes.
+    h.event(Event::PointerMoved(egui::pos2(5.0, 400.0)));
+    for _ in 0..2 {
+        h.event(Event::Paste(copied.clone()));
+        h.run_ok();
+    }
+    let g = h.state().graph();
+    assert_eq!(g.nodes.len(), 7, "{:?}", g.nodes);
+    assert_eq!(overlapping_cards(&h), Vec::<(String, String)>::new(), "no card lies on another");
+    let names: Vec<&str> = g.groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["Work", "Work copy", "Work copy 2"], "each pasted group has a name of its own");
+    // Ctrl+D duplicates the selection the same way.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::D);
+    h.run_ok();
+    assert_eq!(h.state().graph().nodes.len(), 9, "{:?}", h.state().graph().nodes);
+    assert_eq!(overlapping_cards(&h), Vec::<(String, String)>::new(), "no duplicate lies on another card");
+}
+
+#[test]
+fn opening_another_graph_clears_the_canvas_selection() {
+    let mut h = harness(EditorApp::new(registry(), Some((three_nodes(), None))));
+    let (gen_at, sink_at) = (header(&h, "gen"), header(&h, "sink"));
+    clicks(&mut h, gen_at, 1, Modifiers::SHIFT);
+    clicks(&mut h, sink_at, 1, Modifiers::SHIFT);
+    assert_eq!(selected(&h), ["gen", "sink"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.ron");
+    let mut other = three_nodes();
+    for n in &mut other.nodes {
+        n.id = format!("{}_other", n.id);
+    }
+    other.wires.clear();
+    streamloom_runtime::graph::save_file(&other, &path).unwrap();
+    h.state_mut().open(&path).unwrap();
+    h.run_ok();
+    assert_eq!(selected(&h), Vec::<String>::new(), "nothing of the new graph is selected");
+    h.key_press(Key::Delete);
+    h.run_ok();
+    assert_eq!(h.state().graph().nodes.len(), 3, "Delete has nothing to delete");
+}
+
+#[test]
+fn f_typed_over_the_canvas_starts_quick_add_and_ctrl_shift_f_fits() {
+    let mut h = harness(EditorApp::new(registry(), Some((three_nodes(), None))));
+    let at = under(&h, "double", header(&h, "double").x, 60.0);
+    h.state_mut().canvas_mut().zoom(3.0);
+    h.run_ok();
+    let zoomed = h.state().canvas().transform().scaling;
+    h.event(Event::PointerMoved(at));
+    h.step();
+    h.key_press(Key::F);
+    h.event(Event::Text("f".into()));
+    h.run_ok();
+    assert_eq!(h.get_by_label("Add node").value().as_deref(), Some("f"), "F started quick add");
+    assert_eq!(h.state().canvas().transform().scaling, zoomed, "F alone does not fit");
+    h.event(Event::Text("ilter".into()));
+    h.run_ok();
+    h.key_press(Key::Enter);
+    h.run_ok();
+    assert!(h.state().graph().node("filter").is_some(), "a kind starting with f can be typed");
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::F);
+    h.run_ok();
+    let fitted = h.state().canvas().transform().scaling;
+    assert!(fitted < zoomed && fitted <= 1.0, "Ctrl+Shift+F fits: {zoomed} -> {fitted}");
+    // The help panel lists the key (shown while no node is selected).
+    let mut h = harness(EditorApp::new(registry(), Some((three_nodes(), None))));
+    h.get_by_label("Help").click();
+    h.run_ok();
+    h.get_by_label("Ctrl+Shift+F");
+}
+
+#[test]
+fn a_status_bar_message_expires_after_five_seconds() {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .with_step_dt(0.5)
+        .build_ui_state(|ui, app: &mut EditorApp| app.ui(ui), EditorApp::new(registry(), Some((three_nodes(), None))));
+    h.run_ok();
+    h.state_mut().undo();
+    h.step();
+    h.get_by_label("nothing to undo");
+    let delay = h.output().viewport_output.get(&egui::ViewportId::ROOT).map(|v| v.repaint_delay);
+    assert!(
+        delay.is_some_and(|d| d <= std::time::Duration::from_secs(5)),
+        "a frame is asked for to clear it: {delay:?}"
+    );
+    for _ in 0..8 {
+        h.step();
+    }
+    assert!(h.state().status().is_some(), "still shown after 4 s");
+    for _ in 0..4 {
+        h.step();
+    }
+    assert_eq!(h.state().status(), None, "gone after 5 s");
+    assert!(h.query_by_label("nothing to undo").is_none());
 }

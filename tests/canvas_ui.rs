@@ -434,9 +434,9 @@ fn mean_p95(mut times: Vec<f64>) -> (f64, f64) {
     (mean, times[times.len() * 95 / 100])
 }
 
-/// Milliseconds per frame in the harness while panning and zooming: each frame is a harness
+/// Milliseconds per frame in the harness while panning and zooming: each "frame" is a harness
 /// step (the app's frame, egui's end of frame and the harness's AccessKit tree) and
-/// tessellation.
+/// tessellation; the harness runs a frame per queued event, so a step is two frames here.
 fn pan_zoom_frames(h: &mut Harness<'static, EditorApp>, frames: usize) -> (f64, f64) {
     let at = h.state().canvas().view_rect().center();
     let mut times = Vec::with_capacity(frames);
@@ -444,6 +444,23 @@ fn pan_zoom_frames(h: &mut Harness<'static, EditorApp>, frames: usize) -> (f64, 
         h.event(egui::Event::PointerMoved(at));
         let start = std::time::Instant::now();
         h.event(pan_zoom_event(i));
+        h.step();
+        let shapes = h.output().shapes.clone();
+        let meshes = h.ctx.tessellate(shapes, h.output().pixels_per_point);
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        assert!(!meshes.is_empty());
+    }
+    mean_p95(times)
+}
+
+/// As [`pan_zoom_frames`], but the pointer move and the wheel event arrive in one frame, as a
+/// window gets them (`Harness::event` runs a frame per event: each step above is two frames).
+fn pan_zoom_single_frames(h: &mut Harness<'static, EditorApp>, frames: usize) -> (f64, f64) {
+    let at = h.state().canvas().view_rect().center();
+    let mut times = Vec::with_capacity(frames);
+    for i in 0..frames {
+        let start = std::time::Instant::now();
+        h.input_mut().events.extend([egui::Event::PointerMoved(at), pan_zoom_event(i)]);
         h.step();
         let shapes = h.output().shapes.clone();
         let meshes = h.ctx.tessellate(shapes, h.output().pixels_per_point);
@@ -464,7 +481,9 @@ fn pan_zoom_frames_plain(g: Graph, zoom: f32, frames: usize) -> (f64, f64, f32) 
         t += 1.0 / 60.0;
         let input = egui::RawInput { screen_rect: Some(screen), time: Some(t), events, ..Default::default() };
         let start = std::time::Instant::now();
-        let out = ctx.run_ui(input, |ui| app.ui(ui));
+        let mut out = ctx.run_ui(input, |ui| app.ui(ui));
+        // No renderer takes the font atlas's updates here (a debug build checks they were).
+        out.textures_delta.clear();
         let meshes = ctx.tessellate(out.shapes, out.pixels_per_point);
         assert!(!meshes.is_empty());
         start.elapsed().as_secs_f64() * 1000.0
@@ -508,6 +527,10 @@ fn bench_300_nodes_300_wires_pan_zoom() {
         println!(
             "300 nodes, 300 wires, {view}, kittest harness with AccessKit: {mean:.2} ms/frame mean, {p95:.2} ms p95"
         );
+        let (mean, p95) = pan_zoom_single_frames(&mut h, 200);
+        println!(
+            "300 nodes, 300 wires, {view}, kittest harness with AccessKit, both events in one frame: {mean:.2} ms/frame mean, {p95:.2} ms p95"
+        );
     }
 }
 
@@ -550,7 +573,8 @@ fn the_editor_repaints_at_the_sample_rate_while_running_and_not_when_paused_or_e
     // Rates fall to zero over a second of samples, then the counters settle.
     step_for(&mut h, 3.5);
     assert!(h.state().runner().is_paused());
-    assert_eq!(repaint_delay(&h), std::time::Duration::MAX, "a paused, settled run does not repaint");
+    // At most one frame later, the one that clears the status bar's message.
+    assert!(repaint_delay(&h) >= std::time::Duration::from_secs(1), "a paused, settled run does not repaint");
     assert_eq!(h.query_all_by_label("● paused").count(), 2, "paused cards say so, not \"running\"");
     assert_eq!(h.query_all_by_label_contains("/s").count(), 0, "a paused card shows no rate");
     h.get_by_label("⏵ Resume").click();
@@ -564,10 +588,15 @@ fn the_editor_repaints_at_the_sample_rate_while_running_and_not_when_paused_or_e
     }
     h.step();
     h.step();
-    assert_eq!(repaint_delay(&h), std::time::Duration::MAX, "an ended run does not repaint");
+    assert!(repaint_delay(&h) >= std::time::Duration::from_secs(1), "an ended run does not repaint");
     let gen_status = h.state().runner().snapshot().and_then(|s| s.node("gen")).map(|n| n.status.name());
-    assert_eq!(gen_status, Some("finished"), "a stopped source reads finished");
-    assert!(h.query_all_by_label_contains("finished").count() > 0, "the card says finished");
+    assert_eq!(gen_status, Some("stopped"), "a source cut short by Stop reads stopped");
+    assert_eq!(
+        h.query_all_by_label("● stopped").count(),
+        2,
+        "both cards say stopped: the sink's input was cut short too"
+    );
+    assert_eq!(h.query_all_by_label_contains("finished").count(), 0, "no card says finished after a Stop");
     assert_eq!(h.query_all_by_label_contains("/s").count(), 0, "an ended card keeps no stale rate");
 }
 
@@ -592,11 +621,51 @@ fn a_full_wire_too_short_for_its_gauge_still_shows_depth_and_capacity() {
     loop {
         step_for(&mut h, 0.1);
         let texts = h.state().canvas().gauge_texts().to_vec();
-        if texts.iter().any(|(id, t)| id == "gen.out -> slow.in" && t == "16/16") {
+        if texts.iter().any(|(id, t)| id == "gen.out -> slow.in" && t.starts_with("16/16 ")) {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "no 16/16 gauge on the full wire: {texts:?}");
     }
+    h.get_by_label("⏹ Stop").click();
+    step_for(&mut h, 0.2);
+}
+
+#[test]
+fn a_wire_label_shows_the_depth_now_and_the_peak_the_depth_chart_draws_for_the_same_sample() {
+    let mut wire = Wire::new(PortRef::new("gen", "out"), PortRef::new("slow", "in"));
+    wire.capacity = Some(16);
+    let g = Graph {
+        nodes: vec![
+            node("gen", "generator", [0.0, 0.0], json!({"payload": "sequence", "seed": 1})),
+            node("slow", "buffer", [500.0, 0.0], json!({"capacity": 16, "rate_limit": 5.0})),
+            node("sink", "null_sink", [900.0, 0.0], json!({})),
+        ],
+        wires: vec![wire, Wire::new(PortRef::new("slow", "out"), PortRef::new("sink", "in"))],
+        ..Default::default()
+    };
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    h.get_by_label("Metrics").click();
+    h.get_by_label("▶ Run").click();
+    let id = "gen.out -> slow.in";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut checked = 0;
+    while checked < 3 {
+        step_for(&mut h, 0.1);
+        assert!(std::time::Instant::now() < deadline, "no sample matched the label");
+        let app = h.state();
+        let Some(snap) = app.runner().snapshot() else { continue };
+        let w = snap.wire(id).expect("wire in the snapshot");
+        let history = app.runner().history().expect("history");
+        let history = history.read().unwrap();
+        // The chart's point for the sample the label shows.
+        let Some(sample) = history.samples().iter().find(|s| s.t == snap.elapsed_secs) else { continue };
+        let index = snap.wires.iter().position(|x| x.id == id).unwrap();
+        let label = app.canvas().gauge_texts().iter().find(|(w, _)| w == id).map(|(_, t)| t.clone());
+        assert_eq!(label, Some(format!("{}/16 · peak {}", w.depth, sample.max_depth[index])), "label vs chart");
+        checked += 1;
+    }
+    h.get_by_label_contains("peak per sample, the wire label's \"peak\"");
     h.get_by_label("⏹ Stop").click();
     step_for(&mut h, 0.2);
 }
@@ -695,4 +764,73 @@ fn the_metrics_panel_keeps_its_height_during_a_run() {
     assert!(later > 300.0, "the canvas keeps its room: the panel starts at y={later}");
     h.get_by_label("⏹ Stop").click();
     step_for(&mut h, 0.5);
+}
+
+#[test]
+fn a_card_grown_by_a_run_never_covers_a_card_placed_beside_it() {
+    let reg = registry();
+    let default = |kind: &str| reg.get(kind).unwrap().default_config();
+    let g = Graph {
+        nodes: vec![
+            node("gen", "generator", [0.0, 0.0], json!({"rate": 200.0, "payload": "sequence", "seed": 1})),
+            node("win", "window", [300.0, 0.0], default("window")),
+            node("sink", "null_sink", [600.0, 0.0], json!({})),
+        ],
+        wires: vec![
+            Wire::new(PortRef::new("gen", "out"), PortRef::new("win", "in")),
+            Wire::new(PortRef::new("win", "out"), PortRef::new("sink", "in")),
+        ],
+        ..Default::default()
+    };
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    let idle = h.state().canvas().node_screen_rect("win").unwrap();
+    // Asked for on top of the window node: it goes to the nearest free spot.
+    let kind = "generator".to_string();
+    h.state_mut().apply(streamloom::editor::actions::Action::AddNode { kind, pos: [300.0, 0.0], wire: None });
+    h.run_ok();
+    let added = h.state().graph().nodes[3].id.clone();
+    h.get_by_label("▶ Run").click();
+    step_for(&mut h, 1.5);
+    assert!(h.state().runner().is_running(), "{}", h.state().runner().status());
+    let rect = |id: &str| h.state().canvas().node_screen_rect(id).unwrap();
+    let grown = rect("win");
+    println!("win idle {idle:?} running {grown:?}; {added} at {:?}", rect(&added));
+    assert!(grown.height() > idle.height() + 20.0, "the run grew the card: {idle:?} -> {grown:?}");
+    for a in ["gen", "win", "sink"] {
+        assert!(!rect(a).intersects(rect(&added)), "{a} {:?} covers {added} {:?}", rect(a), rect(&added));
+    }
+    h.get_by_label("⏹ Stop").click();
+    step_for(&mut h, 0.2);
+}
+
+#[test]
+fn zoomed_out_cards_are_sketched_without_a_widget_per_pin_or_text_and_keep_their_wires() {
+    let g = graph_300();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1440.0, 900.0))
+        .with_max_steps(20)
+        .build_ui_state(|ui, app: &mut EditorApp| app.ui(ui), EditorApp::new(registry(), Some((g, None))));
+    for _ in 0..5 {
+        h.step();
+    }
+    h.state_mut().canvas_mut().zoom(0.3);
+    for _ in 0..5 {
+        h.step();
+    }
+    assert!(h.state().canvas().transform().scaling < 0.45, "zoomed out far enough to sketch");
+    // egui makes an AccessKit node per widget: a card drawn in full has a dozen and more
+    // (pins, their texts, header texts); a sketch has only egui-snarl's frame of the card.
+    let nodes = h.query_all(egui_kittest::kittest::by()).count();
+    assert!(nodes < 300 * 9, "{nodes} AccessKit nodes for 300 sketched cards");
+    // Their wires still run between their pins (drawn by the canvas).
+    let from = h.state().canvas().pin_screen_pos("g0", "out", true).expect("pin of a sketched card");
+    let to = h.state().canvas().pin_screen_pos("m0", "in", false).expect("pin of a sketched card");
+    let mid = h.state().canvas().wire_screen_point(
+        &PortRef::new("g0", "out"),
+        &PortRef::new("m0", "in"),
+        0.5,
+        h.state().graph(),
+    );
+    assert!(from.x < to.x && mid.is_some(), "{from:?} {to:?}");
 }

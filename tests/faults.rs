@@ -81,7 +81,8 @@ fn a_panicking_node_fails_the_run_by_its_id_and_stops_an_unbounded_source() {
     assert_eq!(boom.status, NodeStatus::Failed);
     let msg = boom.message.clone().unwrap_or_default();
     assert!(msg.contains("panicked") && msg.contains("on purpose after 500"), "{msg}");
-    assert_eq!(s.node("gen").unwrap().status, NodeStatus::Finished, "the source was stopped and ended");
+    assert_eq!(s.node("gen").unwrap().status, NodeStatus::Stopped, "the source was stopped, cut short");
+    assert_eq!(s.node("sink").unwrap().status, NodeStatus::Stopped, "its upstream failed before its input ended");
     assert_eq!(s.node("sink").unwrap().passed, 500);
     assert_accounted(&g, &s);
 }
@@ -150,7 +151,7 @@ fn after_a_failure_a_hanging_node_is_cancelled_after_the_stop_timeout_and_report
     assert_eq!(hang.status, NodeStatus::Cancelled);
     assert!(hang.lost_on_kill > 0, "the events it held are counted as lost: {hang:?}");
     assert!(hang.message.clone().unwrap().contains(&format!("{} event(s) it held were lost", hang.lost_on_kill)));
-    assert_eq!(s.node("gen").unwrap().status, NodeStatus::Finished, "only the nodes really cancelled are listed");
+    assert_eq!(s.node("gen").unwrap().status, NodeStatus::Stopped, "only the nodes really cancelled are listed");
     assert_accounted(&g, &s);
 }
 
@@ -446,5 +447,40 @@ fn a_second_stop_interrupts_a_spinning_expression_and_counts_its_batch_as_lost()
         sink.message.clone().unwrap_or_default().contains("held no events") || sink.status != NodeStatus::Cancelled
     );
     assert!(!failed_ids(&outcome).contains(&"sink".to_string()), "a node that lost nothing is not listed: {outcome:?}");
+    assert_accounted(&g, &s);
+}
+
+#[test]
+fn after_stop_a_node_whose_input_had_already_ended_reads_finished_and_a_source_cut_short_reads_stopped() {
+    let engine = Engine::new(Some(2)).unwrap();
+    // `done` sends 100 events at once and ends; the buffer lets them through at 100/s, so it
+    // is still draining when Stop comes. `feed` never ends on its own.
+    let g = graph(
+        vec![
+            node("done", "generator", json!({"count": 100, "payload": "sequence", "seed": 1})),
+            node("slow", "buffer", json!({"capacity": 200, "rate_limit": 100.0})),
+            node("sink", "null_sink", json!({})),
+            unbounded_generator(),
+            node("sink2", "null_sink", json!({})),
+        ],
+        vec![wire("done", "slow"), wire("slow", "sink"), wire("gen", "sink2")],
+    );
+    let h = start(&engine, &g, Duration::from_secs(10));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while h.snapshot_now().node("done").map(|n| n.status) != Some(NodeStatus::Finished) {
+        assert!(Instant::now() < deadline, "the finite source did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(h.snapshot_now().node("slow").unwrap().events_out < 100, "the buffer is still draining");
+    assert_eq!(h.stop(), StopRequest::Draining);
+    let (outcome, s) = wait(&engine, &h, Duration::from_secs(20));
+    assert!(matches!(outcome, RunOutcome::Stopped), "{outcome:?}");
+    let status = |id: &str| s.node(id).unwrap().status;
+    assert_eq!(status("done"), NodeStatus::Finished, "it had sent all it had before the Stop");
+    assert_eq!(status("slow"), NodeStatus::Finished, "its input had ended; it drained");
+    assert_eq!(status("sink"), NodeStatus::Finished);
+    assert_eq!(s.node("sink").unwrap().passed, 100, "everything was drained");
+    assert_eq!(status("gen"), NodeStatus::Stopped, "the unbounded source was cut short");
+    assert_eq!(status("sink2"), NodeStatus::Stopped, "its input ended because of the Stop");
     assert_accounted(&g, &s);
 }

@@ -186,6 +186,10 @@ fn websocket_relay_example_sends_every_event_from_a_client_sink_to_a_server_sour
     assert_eq!(nodes["ws_server"]["state"], "closed", "{}", nodes["ws_server"]);
     // The run is over: the client's card and summary must not keep saying "connected".
     assert_eq!(nodes["ws_client"]["state"], "closed", "{}", nodes["ws_client"]);
+    // The server's input never ends: --stop-after cut it short; the client's ended and drained.
+    assert_eq!(nodes["ws_server"]["status"], "stopped", "{}", nodes["ws_server"]);
+    let table = text(&out);
+    assert!(table.lines().any(|l| l.starts_with("ws_server") && l.contains(" stopped ")), "{table}");
     assert!(nodes["ws_server"]["gauges"]["bytes_in"].as_u64().unwrap() > 0);
 }
 

@@ -17,12 +17,16 @@ pub enum NodeStatus {
     Pending,
     /// Running.
     Running,
-    /// Ended normally (inputs drained, or source done).
+    /// Ended on its own: its input ended and it drained (a source: it had nothing more to send).
     Finished,
     /// Ended with an error (see the message).
     Failed,
     /// Cancelled after a stop timed out.
     Cancelled,
+    /// Ended because the run was stopped (Stop, or another node failed) before its input
+    /// ended: a source cut short, or a node whose upstream was stopped, failed or cancelled.
+    /// It drained what it had received.
+    Stopped,
 }
 
 impl NodeStatus {
@@ -32,8 +36,13 @@ impl NodeStatus {
             2 => NodeStatus::Finished,
             3 => NodeStatus::Failed,
             4 => NodeStatus::Cancelled,
+            5 => NodeStatus::Stopped,
             _ => NodeStatus::Pending,
         }
+    }
+    /// Whether the node has ended (finished, stopped, failed or cancelled).
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, NodeStatus::Pending | NodeStatus::Running)
     }
     /// Lower-case name.
     pub fn name(self) -> &'static str {
@@ -43,6 +52,7 @@ impl NodeStatus {
             NodeStatus::Finished => "finished",
             NodeStatus::Failed => "failed",
             NodeStatus::Cancelled => "cancelled",
+            NodeStatus::Stopped => "stopped",
         }
     }
 }
@@ -244,6 +254,9 @@ pub struct WireSnapshot {
     pub capacity: u64,
     /// Largest depth seen.
     pub max_depth: u64,
+    /// Largest depth within the sample interval this snapshot ends (the quantity a depth
+    /// chart draws per sample, so a label showing it agrees with the chart's last point).
+    pub peak_depth: u64,
     /// Dropped events.
     pub dropped: u64,
 }

@@ -38,13 +38,23 @@ pub enum BottomTab {
 /// The status line's text while a run is starting.
 pub(super) const RUN_STARTED: &str = "run started";
 
-/// A message in the status bar.
+/// A message in the status bar. It is replaced by the next one, and expires
+/// [`Status::lifetime`] after it was first shown.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Status {
     /// The text.
     pub text: String,
     /// Shown in red.
     pub is_error: bool,
+    /// egui's input time of the first frame that showed it.
+    pub(super) shown_since: Option<f64>,
+}
+
+impl Status {
+    /// How long the message stays: 5 s, an error 10 s (its cause also stays in Problems).
+    pub fn lifetime(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(if self.is_error { 10 } else { 5 })
+    }
 }
 
 /// The editor.
@@ -75,6 +85,8 @@ pub struct EditorApp {
     pub(super) run_graph: Option<Graph>,
     /// What was edited since the live run started.
     pub(super) run_diff: super::run_diff::RunDiff,
+    /// Documents shown after the first (New, Open): each gets a canvas of its own.
+    pub(super) documents_opened: u64,
     /// Frames left to try sizing the window to its monitor (0: done).
     window_fit_tries: u8,
 }
@@ -109,6 +121,7 @@ impl EditorApp {
             run_graph: None,
             run_diff: Default::default(),
             window_fit_tries: 10,
+            documents_opened: 0,
         };
         app.refresh();
         app
@@ -177,7 +190,7 @@ impl EditorApp {
     }
 
     pub(super) fn set_status(&mut self, text: impl Into<String>, is_error: bool) {
-        self.status = Some(Status { text: text.into(), is_error });
+        self.status = Some(Status { text: text.into(), is_error, shown_since: None });
     }
 
     pub(super) fn seen_revision_reset(&mut self) {

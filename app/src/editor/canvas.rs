@@ -21,7 +21,10 @@ use super::wire_colors::{CanvasWire, PinColors};
 
 mod notes;
 mod selection;
+mod sketch;
 mod wires;
+
+pub use sketch::{SketchWire, paint_wires as paint_sketch_wires};
 
 /// What a palette entry carries while dragged onto the canvas.
 #[derive(Debug, Clone)]
@@ -37,6 +40,10 @@ const FIT_MARGIN: f32 = 24.0;
 
 /// Rough node size, for fitting the view before nodes have been measured.
 const NODE_SIZE: egui::Vec2 = vec2(200.0, 110.0);
+
+/// How far beyond the view cards are still drawn in full (canvas units): more than a wheel
+/// pan or a zoom notch moves them in one frame.
+const FULL_MARGIN: f32 = 60.0;
 
 /// Below this scale cards are drawn without their texts (they would be too small to read).
 const SKETCH_BELOW: f32 = 0.45;
@@ -82,6 +89,7 @@ pub struct Canvas {
     menu_wire: Option<WireMenu>,
     notes: Notes,
     group_titles: HashMap<String, Rect>,
+    sketches: sketch::SketchCache,
 }
 
 /// Per-frame inputs of [`Canvas::show`].
@@ -130,11 +138,19 @@ impl Default for Canvas {
             menu_wire: None,
             notes: Notes::default(),
             group_titles: HashMap::new(),
+            sketches: sketch::SketchCache::default(),
         }
     }
 }
 
 impl Canvas {
+    /// A canvas for the `n`-th document shown in this editor. Each has its own widget id, so
+    /// egui-snarl's state kept in egui's memory (its selection, by node index, which the next
+    /// graph's nodes reuse) never carries over from one graph to the next.
+    pub fn for_document(n: u64) -> Self {
+        Canvas { id: Id::new("streamloom-canvas").with(n), ..Canvas::default() }
+    }
+
     /// The snarl widget's id (its layer has the same id).
     pub fn widget_id(&self) -> Id {
         self.id
@@ -177,6 +193,14 @@ impl Canvas {
         self.set_transform(t * self.to_global);
     }
 
+    /// Zooms to `scale` (1: 100 %) around the view centre.
+    pub fn zoom_to(&mut self, scale: f32) {
+        let now = self.to_global.scaling;
+        if now > 0.0 {
+            self.zoom(scale / now);
+        }
+    }
+
     fn set_transform(&mut self, t: TSTransform) {
         self.to_global = t;
         // egui-snarl keeps its transform in its own state; a pending fit carries ours.
@@ -205,7 +229,7 @@ impl Canvas {
                     }
                 }
                 None => {
-                    let n = self.snarl.insert_node(pos, CanvasNode { id: node.id.clone() });
+                    let n = self.snarl.insert_node(pos, CanvasNode { id: node.id.clone(), sketch: false });
                     self.by_id.insert(node.id.clone(), n);
                 }
             }
@@ -230,6 +254,7 @@ impl Canvas {
             self.wires.push(CanvasWire { from, to, index, id: w.id() });
         }
         self.colors.invalidate();
+        self.prune_sketches();
         let want_wires: HashSet<(OutPinId, InPinId)> = self.wires.iter().map(|w| (w.from, w.to)).collect();
         let have: HashSet<(OutPinId, InPinId)> = self.snarl.wires().collect();
         for (o, i) in have.difference(&want_wires) {
@@ -242,10 +267,13 @@ impl Canvas {
 
     /// Node positions that differ from the model (after the user moved nodes).
     pub fn moved_nodes(&self, graph: &Graph) -> Vec<(String, [f32; 2])> {
+        // Looked up by id in a map: asked every frame, for every node.
+        let positions: HashMap<&str, Option<[f32; 2]>> =
+            graph.nodes.iter().map(|n| (n.id.as_str(), n.position)).collect();
         self.snarl
             .nodes_pos_ids()
             .filter_map(|(_, pos, n)| {
-                let model = graph.node(&n.id)?.position;
+                let model = *positions.get(n.id.as_str())?;
                 let moved = model.is_none_or(|[x, y]| pos.distance(pos2(x, y)) > 0.01);
                 moved.then(|| (n.id.clone(), [pos.x, pos.y]))
             })
@@ -293,6 +321,8 @@ impl Canvas {
         };
         let selected = self.selected(ui.ctx());
         let sketch = self.sketched_nodes(view_rect);
+        self.mark_sketched(&sketch);
+        let sketch_wires = self.sketch_wires(&sketch, input.ports);
         let mut viewer = GraphViewer {
             nodes: input.graph.nodes.iter().map(|n| (n.id.as_str(), n)).collect(),
             node_metrics: input
@@ -319,16 +349,21 @@ impl Canvas {
             selected,
             edited_since_run: input.edited_since_run,
             paused: input.paused,
-            sketch,
+            full_sizes: &self.sketches.full_size,
+            sketch_overhead: self.sketches.overhead.unwrap_or(sketch::OVERHEAD_GUESS),
+            sketch_headers: Vec::new(),
+            sketch_wires,
         };
         let real_modifiers = self.steer_selection(ui.ctx(), input.graph);
         let response = SnarlWidget::new().id(self.id).style(style()).show(&mut self.snarl, &mut viewer, ui);
         Self::restore_modifiers(ui.ctx(), real_modifiers);
         self.to_global = viewer.to_global;
         self.node_rects = viewer.node_rects;
+        let headers = std::mem::take(&mut viewer.sketch_headers);
+        actions.append(&mut viewer.actions);
+        self.after_sketch(&sketch, headers);
         self.measured = self.node_rects.iter().fold(Rect::NOTHING, |a, (_, r)| a.union(*r));
         self.view_rect = view_rect;
-        actions.append(&mut viewer.actions);
         self.show_notes(ui, input.graph, &frames, view_rect, &mut actions);
         if let Some(id) = self.pressed_node(ui.ctx()) {
             actions.push(Action::Focus(id));
@@ -394,12 +429,14 @@ impl Canvas {
             return HashSet::new();
         }
         let scale = self.to_global.scaling;
-        // A card's width of margin: one panned into view is drawn in full before it shows.
-        let visible = (self.to_global.inverse() * view_rect).expand(NODE_SIZE.x);
+        // A margin: a card panned or zoomed into view is drawn in full before it shows.
+        let visible = (self.to_global.inverse() * view_rect).expand(FULL_MARGIN);
         self.node_rects
             .iter()
             .filter(|(_, r)| scale < SKETCH_BELOW || !visible.intersects(*r))
             .map(|(n, _)| *n)
+            // Only cards drawn in full before: a sketch keeps that size.
+            .filter(|n| self.sketches.full_size.contains_key(n))
             .collect()
     }
 
@@ -561,13 +598,11 @@ impl Canvas {
     }
 }
 
-/// `depth/capacity`, and the drop count when there were drops.
+/// `depth/capacity · peak p`: the depth now, and the peak of the last sample interval (the
+/// depth chart's last point); then the drop count when there were drops.
 fn gauge_text(s: &WireSnapshot) -> String {
-    if s.dropped > 0 {
-        format!("{}/{} ✖{}", s.depth, s.capacity, super::format::count(s.dropped))
-    } else {
-        format!("{}/{}", s.depth, s.capacity)
-    }
+    let text = format!("{}/{} · peak {}", s.depth, s.capacity, s.peak_depth);
+    if s.dropped > 0 { format!("{text} ✖{}", super::format::count(s.dropped)) } else { text }
 }
 
 /// How full a wire's queue is, 0 to 1.
@@ -584,7 +619,7 @@ fn style() -> SnarlStyle {
         wire_frame_size: Some(WIRE_FRAME),
         wire_style: Some(WireStyle::Bezier3),
         collapsible: Some(false),
-        // Double-click on empty canvas is quick add; F fits the view.
+        // Double-click on empty canvas is quick add; Ctrl+Shift+F fits the view.
         centering: Some(false),
         ..SnarlStyle::new()
     }

@@ -77,6 +77,25 @@ pub fn offset_to(text: &str, at: [f32; 2]) -> Option<[f32; 2]> {
     Some([at[0] - corner[0], at[1] - corner[1]])
 }
 
+/// The ids and positions of the placed nodes in pasted graph text (none when it is not a graph).
+pub fn placed_nodes(text: &str) -> Vec<(String, [f32; 2])> {
+    let Ok((part, _)) = parse(text) else { return Vec::new() };
+    part.nodes.into_iter().filter_map(|n| Some((n.id, n.position?))).collect()
+}
+
+/// `name`, or `name copy` (`name copy 2`, …) when another group has that name.
+fn fresh_group_name(graph: &Graph, name: &str) -> String {
+    let taken = |n: &str| graph.groups.iter().any(|g| g.name == n);
+    if !taken(name) {
+        return name.to_string();
+    }
+    let base = format!("{name} copy");
+    if !taken(&base) {
+        return base;
+    }
+    (2..).map(|i| format!("{base} {i}")).find(|n| !taken(n)).unwrap_or(base)
+}
+
 /// Adds the nodes, wires, comments and groups of pasted graph text, renaming ids that are
 /// taken and shifting positions by `offset`. Returns the new ids, or why the text is not a
 /// graph.
@@ -111,7 +130,8 @@ pub fn paste_into(graph: &mut Graph, text: &str, offset: [f32; 2]) -> Result<Vec
             continue;
         }
         let id = fresh(&g.id, |id| graph.groups.iter().any(|g| g.id == id));
-        graph.groups.push(Group { id, nodes, ..g });
+        let name = fresh_group_name(graph, &g.name);
+        graph.groups.push(Group { id, name, nodes, ..g });
     }
     Ok(added)
 }
@@ -163,7 +183,7 @@ mod tests {
         assert_eq!(g.groups.len(), 2);
         assert_eq!(
             g.groups[1],
-            Group { id: "grp_2".into(), name: "Pair".into(), color: [1, 2, 3], nodes: vec!["a_2".into()] }
+            Group { id: "grp_2".into(), name: "Pair copy".into(), color: [1, 2, 3], nodes: vec!["a_2".into()] }
         );
         assert_eq!(g.comments.len(), 3, "only the comment among the copied cards: {:?}", g.comments);
         assert_eq!(g.comments[2], Comment { id: "near_2".into(), text: "about a".into(), position: [20.0, 550.0] });

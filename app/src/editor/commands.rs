@@ -65,7 +65,8 @@ impl EditorApp {
         self.run_graph = None;
         self.doc = super::document::Document::new(graph, path);
         self.selection = Selection::Graph;
-        self.canvas = super::canvas::Canvas::default();
+        self.documents_opened += 1;
+        self.canvas = super::canvas::Canvas::for_document(self.documents_opened);
         self.force_refresh();
     }
 
@@ -185,6 +186,15 @@ impl EditorApp {
     /// shifted a little from where they were copied).
     pub fn paste_text_at(&mut self, text: &str, at: Option<[f32; 2]>) {
         let offset = at.and_then(|at| super::clipboard::offset_to(text, at)).unwrap_or([40.0, 40.0]);
+        // Moved on from there until no pasted card covers another (each as large as the card
+        // it copies when that one is on the canvas).
+        let cards: Vec<egui::Rect> = super::clipboard::placed_nodes(text)
+            .iter()
+            .map(|(id, [x, y])| egui::Rect::from_min_size(egui::pos2(*x, *y), self.canvas.card_size(id)))
+            .collect();
+        let occupied = self.canvas.occupied(self.doc.graph());
+        let offset = super::placement::free_offset(&occupied, &cards, egui::vec2(offset[0], offset[1]));
+        let offset = [offset.x, offset.y];
         let mut result = Ok(Vec::new());
         self.doc.edit(|g| result = super::clipboard::paste_into(g, text, offset));
         match result {
@@ -260,8 +270,18 @@ impl EditorApp {
                 self.set_status(format!("deleted {} node(s)", ids.len()), false);
             }
             Action::Duplicate(ids) => {
+                // Beside the originals, moved on until no copy covers another card.
+                let cards: Vec<egui::Rect> = ids
+                    .iter()
+                    .filter_map(|id| {
+                        let [x, y] = self.doc.graph().node(id)?.position?;
+                        Some(egui::Rect::from_min_size(egui::pos2(x, y), self.canvas.card_size(id)))
+                    })
+                    .collect();
+                let occupied = self.canvas.occupied(self.doc.graph());
+                let off = super::placement::free_offset(&occupied, &cards, egui::vec2(40.0, 40.0));
                 let mut added = Vec::new();
-                self.doc.edit(|g| added = ops::duplicate_nodes(g, &ids, [40.0, 40.0]));
+                self.doc.edit(|g| added = ops::duplicate_nodes(g, &ids, [off.x, off.y]));
                 if let Some(id) = added.last() {
                     self.selection = Selection::Node(id.clone());
                 }

@@ -18,6 +18,8 @@ pub struct Document {
     redo: Vec<Graph>,
     revision: u64,
     coalesce: Option<String>,
+    /// [`Document::is_dirty`] as of a revision (comparing whole graphs every frame is slow).
+    dirty: std::cell::Cell<Option<(u64, bool)>>,
 }
 
 impl Document {
@@ -31,6 +33,7 @@ impl Document {
             redo: Vec::new(),
             revision: 0,
             coalesce: None,
+            dirty: std::cell::Cell::new(None),
         }
     }
 
@@ -51,7 +54,15 @@ impl Document {
 
     /// Whether the graph differs from the saved file.
     pub fn is_dirty(&self) -> bool {
-        self.graph != self.saved
+        // Every change of the graph or of the saved state moves the revision.
+        match self.dirty.get() {
+            Some((revision, dirty)) if revision == self.revision => dirty,
+            _ => {
+                let dirty = self.graph != self.saved;
+                self.dirty.set(Some((self.revision, dirty)));
+                dirty
+            }
+        }
     }
 
     /// Applies one undoable edit. An edit that changes nothing leaves no undo step.

@@ -37,6 +37,18 @@ pub fn kind_help(ui: &mut Ui, kind: &dyn NodeKind) {
     });
 }
 
+/// The canvas's keys (shown when no kind is chosen).
+pub fn canvas_keys(ui: &mut Ui) {
+    section(ui, "Canvas keys");
+    egui::Grid::new("canvas-keys").num_columns(2).spacing([10.0, 2.0]).show(ui, |ui| {
+        for (keys, what) in super::shortcuts::CANVAS_KEYS {
+            ui.label(RichText::new(*keys).monospace());
+            ui.label(*what);
+            ui.end_row();
+        }
+    });
+}
+
 fn section(ui: &mut Ui, title: &str) {
     ui.add_space(6.0);
     ui.label(RichText::new(title).strong());

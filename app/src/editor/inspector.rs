@@ -186,7 +186,10 @@ impl Inspector {
                     ("busy", format!("{:.2}s", s.busy_secs)),
                 ] {
                     ui.label(k);
-                    ui.label(RichText::new(v).monospace());
+                    let value = ui.label(RichText::new(v).monospace());
+                    if k == "status" {
+                        value.on_hover_text(super::viewer::status_meaning(s.status));
+                    }
                     ui.end_row();
                 }
             });
@@ -305,7 +308,10 @@ fn wire(ui: &mut Ui, input: InspectorInput<'_>, from: &PortRef, to: &PortRef, se
     }
     if let Some(s) = input.metrics.and_then(|m| m.wire(&w.id())) {
         ui.separator();
-        ui.label(format!("queue {} / {} (max {})", s.depth, s.capacity, s.max_depth));
+        ui.label(format!(
+            "queue {} / {} (peak this sample {}, max {})",
+            s.depth, s.capacity, s.peak_depth, s.max_depth
+        ));
         ui.label(format!("pushed {}  popped {}  dropped {}", s.pushed, s.popped, s.dropped));
     }
     ui.separator();

@@ -6,8 +6,9 @@ use streamloom_runtime::Graph;
 
 /// Horizontal distance between columns.
 pub const COLUMN: f32 = 280.0;
-/// Vertical distance between rows.
-pub const ROW: f32 = 150.0;
+/// Vertical distance between rows: room for a card with a few ports and its footer at its
+/// tallest during a run ([`super::card_footer::FOOTER_LINES`]), so no card covers the next.
+pub const ROW: f32 = 220.0;
 
 /// Positions for every node: `only_missing` keeps nodes that already have one.
 pub fn auto_layout(graph: &mut Graph, only_missing: bool) {

@@ -70,7 +70,7 @@ impl EditorApp {
                 }
             });
             ui.menu_button("View", |ui| {
-                if ui.add(Button::new("Fit graph").shortcut_text("F")).clicked() {
+                if ui.add(Button::new("Fit graph").shortcut_text("Ctrl+Shift+F")).clicked() {
                     self.canvas.request_fit();
                 }
                 if ui.add(Button::new("Zoom in").shortcut_text("Ctrl++")).clicked() {
@@ -114,7 +114,7 @@ impl EditorApp {
                     .on_hover_text("Stop and run again to use the edited graph.");
             }
             ui.separator();
-            if ui.button("Fit").on_hover_text("Fit the graph in view (F)").clicked() {
+            if ui.button("Fit").on_hover_text("Fit the graph in view (Ctrl+Shift+F)").clicked() {
                 self.canvas.request_fit();
             }
             if ui.button("Layout").on_hover_text("Arrange nodes left to right").clicked() {
@@ -136,11 +136,26 @@ impl EditorApp {
             } else {
                 ui.label(RichText::new(format!("⛔ {errors} error(s)")).color(ERROR));
             }
+            self.expire_status(ui.ctx());
             if let Some(s) = &self.status {
                 ui.separator();
                 let text = RichText::new(&s.text);
                 ui.label(if s.is_error { text.color(ERROR) } else { text });
             }
         });
+    }
+
+    /// Drops the status message once its lifetime has passed since it was first shown, and
+    /// asks for the frame that will drop it.
+    fn expire_status(&mut self, ctx: &egui::Context) {
+        let now = ctx.input(|i| i.time);
+        let Some(s) = &mut self.status else { return };
+        let since = *s.shown_since.get_or_insert(now);
+        let left = s.lifetime().as_secs_f64() - (now - since);
+        if left <= 0.0 {
+            self.status = None;
+        } else {
+            ctx.request_repaint_after(std::time::Duration::from_secs_f64(left));
+        }
     }
 }

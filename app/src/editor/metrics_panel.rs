@@ -75,9 +75,9 @@ impl MetricsPanel {
             });
             ui.vertical(|ui| {
                 ui.set_width(w);
-                ui.label("Queue depth (highest per sample; dotted: capacity)");
+                ui.label("Queue depth: peak per sample, the wire label's \"peak\" (dotted: capacity)");
                 let snap = runner.snapshot();
-                chart("depth", ui.available_height().max(80.0), w, "events queued").show(ui, |p| {
+                chart("depth", ui.available_height().max(80.0), w, "peak events queued").show(ui, |p| {
                     for (i, id) in wire_ids.iter().enumerate().filter(|(_, id)| self.wires.contains(*id)) {
                         p.line(
                             Line::new(id.clone(), series(&history, |s| s.max_depth.get(i).map(|v| *v as f64)))

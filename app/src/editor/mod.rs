@@ -14,6 +14,7 @@ pub mod annotations;
 pub mod app;
 pub mod canvas;
 pub mod canvas_notes;
+pub mod card_footer;
 pub mod clipboard;
 pub mod commands;
 pub mod debug_sidebar;

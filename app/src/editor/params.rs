@@ -84,7 +84,14 @@ fn text(ui: &mut Ui, spec: &ParamSpec, value: Option<&Value>, code: bool, label:
 /// Under an expression: whether it runs on the native fast path or through jaq, so a user
 /// knows when a rewrite makes it faster.
 fn execution_path(ui: &mut Ui, src: &str) {
-    match streamloom_nodes::expr::runs_natively(src) {
+    // Compiling is slow next to a frame: once per text, remembered.
+    let key = egui::Id::new(("runs-natively", src));
+    let native = ui.data(|d| d.get_temp::<Option<bool>>(key)).unwrap_or_else(|| {
+        let native = streamloom_nodes::expr::runs_natively(src);
+        ui.data_mut(|d| d.insert_temp(key, native));
+        native
+    });
+    match native {
         Some(true) => {
             ui.label(
                 RichText::new("⚡ runs natively (fast path)").small().color(egui::Color32::from_rgb(110, 190, 110)),

@@ -38,6 +38,25 @@ pub fn free_spot(occupied: &[Rect], want: Pos2, size: Vec2) -> Pos2 {
     want
 }
 
+/// The shift nearest along the diagonal from `offset` that puts every one of `cards` (before
+/// the shift) clear of `occupied` (with [`GAP`] around each): `offset` itself when nothing
+/// overlaps there, else `offset` plus [`STEP`] right and down, again and again; below
+/// everything when the diagonal never frees up.
+pub fn free_offset(occupied: &[Rect], cards: &[Rect], offset: Vec2) -> Vec2 {
+    let fits = |d: Vec2| {
+        cards.iter().all(|c| {
+            let r = c.translate(d).expand(GAP);
+            !occupied.iter().any(|o| o.intersects(r))
+        })
+    };
+    if let Some(d) = (0..RINGS * 4).map(|k| offset + Vec2::splat(STEP) * k as f32).find(|d| fits(*d)) {
+        return d;
+    }
+    let bottom = occupied.iter().fold(f32::NEG_INFINITY, |b, r| b.max(r.bottom()));
+    let top = cards.iter().fold(f32::INFINITY, |t, r| t.min(r.top()));
+    vec2(offset.x, bottom + 2.0 * GAP - top)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +70,19 @@ mod tests {
         let p = free_spot(&taken, pos2(0.0, 0.0), size);
         assert!(!Rect::from_min_size(p, size).expand(GAP).intersects(taken[0]), "{p:?}");
         assert!(p.distance(pos2(0.0, 0.0)) < 250.0, "{p:?} is not near");
+    }
+
+    #[test]
+    fn a_pasted_selection_moves_down_the_diagonal_until_no_card_overlaps() {
+        let size = vec2(200.0, 110.0);
+        let occupied = [Rect::from_min_size(pos2(0.0, 0.0), size), Rect::from_min_size(pos2(300.0, 0.0), size)];
+        let cards = occupied;
+        let d = free_offset(&occupied, &cards, vec2(40.0, 40.0));
+        for c in cards {
+            let moved = c.translate(d).expand(GAP);
+            assert!(occupied.iter().all(|o| !o.intersects(moved)), "{d:?}");
+        }
+        assert_eq!(d.x, d.y, "along the diagonal");
+        assert_eq!(free_offset(&occupied, &cards, vec2(0.0, 500.0)), vec2(0.0, 500.0), "free: kept");
     }
 }

@@ -31,6 +31,25 @@ fn take_typed_name(ctx: &egui::Context) -> Option<String> {
     })
 }
 
+/// Fits the whole graph in view.
+pub const FIT: KeyboardShortcut = cmd_shift(Key::F);
+
+/// The canvas keys, as the help panel lists them: (keys, what they do).
+pub const CANVAS_KEYS: &[(&str, &str)] = &[
+    ("type a name", "over the canvas: quick add, searching what was typed"),
+    ("Tab / double-click", "quick add at the pointer"),
+    ("Ctrl+Shift+F", "fit the whole graph in view"),
+    ("Ctrl++ / Ctrl+- / Ctrl+scroll", "zoom in / out"),
+    ("Ctrl+0", "zoom to 100 %"),
+    ("scroll / middle-drag", "pan"),
+    ("Shift+drag on empty canvas", "select several nodes"),
+    ("Ctrl+C / Ctrl+V", "copy / paste (pasted nodes land where nothing lies)"),
+    ("Ctrl+D", "duplicate"),
+    ("Ctrl+G", "group the selection"),
+    ("Del", "delete the selection"),
+    ("Ctrl+Z / Ctrl+Y", "undo / redo"),
+];
+
 const fn cmd(key: Key) -> KeyboardShortcut {
     KeyboardShortcut::new(Modifiers::COMMAND, key)
 }
@@ -84,14 +103,17 @@ impl EditorApp {
         }) {
             self.delete_selection(ctx);
         }
-        let fit = ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::F));
-        if fit {
+        // Fit needs a modifier: a plain letter typed over the canvas starts quick add (a kind
+        // whose name starts with f included).
+        if ctx.input_mut(|i| i.consume_shortcut(&FIT)) {
             self.canvas.request_fit();
         }
-        // A name typed over the canvas opens quick add with what was typed (F above fits).
+        if ctx.input_mut(|i| i.consume_shortcut(&cmd(Key::Num0))) {
+            self.canvas.zoom_to(1.0);
+        }
+        // A name typed over the canvas opens quick add with what was typed.
         let over_canvas = ctx.pointer_hover_pos().filter(|p| self.canvas.view_rect().contains(*p));
-        if !fit
-            && over_canvas.is_some()
+        if over_canvas.is_some()
             && !self.quick_add.is_open()
             && let Some(text) = take_typed_name(ctx)
         {

@@ -141,6 +141,7 @@ impl EditorApp {
             Some(kind) => help_panel::kind_help(ui, kind.as_ref()),
             None => {
                 ui.label(RichText::new("Select a node, point at a palette entry, or choose a kind above.").weak());
+                help_panel::canvas_keys(ui);
             }
         }
     }

@@ -11,10 +11,9 @@ use streamloom_runtime::metrics::{MetricsSnapshot, NodeSnapshot, NodeState, Node
 use streamloom_runtime::{Category, Graph, Node, PortRef, PortSpec, PortType, Registry};
 
 use super::actions::{Action, WireEnd};
-use super::format;
 use super::pins::{PinKey, SharedPins, TrackedPin};
 use super::ports::{PortCache, type_color};
-use super::problems::{ERROR, ProblemIndex, WARNING};
+use super::problems::{ERROR, ProblemIndex};
 use super::wire_colors::PinColors;
 
 /// What the canvas stores per node: only the model id. Everything else is read from the model.
@@ -22,6 +21,9 @@ use super::wire_colors::PinColors;
 pub struct CanvasNode {
     /// The node's id in the graph model.
     pub id: String,
+    /// Drawn as a sketch this frame (off screen, or too small to read): a box of its full
+    /// size without pins or texts; the canvas draws its wires.
+    pub sketch: bool,
 }
 
 /// The smallest scale "fit" zooms to: below it, card labels are too small to read (seen under
@@ -83,15 +85,14 @@ pub struct GraphViewer<'a> {
     pub edited_since_run: &'a std::collections::HashSet<String>,
     /// The live run is paused.
     pub paused: bool,
-    /// Nodes whose header and pin names are not drawn this frame (off screen, or too small to
-    /// read): their cards keep their size, without a widget per text.
-    pub sketch: std::collections::HashSet<NodeId>,
-}
-
-/// Room a text would take as a label, taken without drawing it (for sketched cards).
-fn text_space(ui: &mut Ui, text: &str, style: egui::TextStyle) {
-    let galley = ui.painter().layout_no_wrap(text.to_string(), style.resolve(ui.style()), Color32::TRANSPARENT);
-    ui.allocate_space(galley.size());
+    /// Each card's size when last drawn in full (a sketched card keeps it).
+    pub full_sizes: &'a HashMap<NodeId, egui::Vec2>,
+    /// How much larger a sketched card is than what its header holds.
+    pub sketch_overhead: egui::Vec2,
+    /// What each sketched card's header held this frame.
+    pub sketch_headers: Vec<(NodeId, egui::Vec2)>,
+    /// The wires of sketched cards, painted behind the cards.
+    pub sketch_wires: Vec<super::canvas::SketchWire>,
 }
 
 impl GraphViewer<'_> {
@@ -169,6 +170,22 @@ pub(super) fn status_color(s: NodeStatus) -> Color32 {
         NodeStatus::Finished => Color32::from_rgb(120, 160, 230),
         NodeStatus::Failed => ERROR,
         NodeStatus::Cancelled => Color32::from_rgb(230, 180, 60),
+        NodeStatus::Stopped => Color32::from_rgb(190, 170, 140),
+    }
+}
+
+/// What a node's lifecycle status means, for hover texts.
+pub(super) fn status_meaning(s: NodeStatus) -> &'static str {
+    match s {
+        NodeStatus::Pending => "Not started yet.",
+        NodeStatus::Running => "Running.",
+        NodeStatus::Finished => "Ended on its own: its input ended and it drained (a source: it sent all it had).",
+        NodeStatus::Stopped => {
+            "Stopped: the run was stopped (Stop, or another node failed) before its input ended; \
+             it drained what it had received."
+        }
+        NodeStatus::Failed => "Failed: the node ended with an error (see its message).",
+        NodeStatus::Cancelled => "Cancelled: it had not drained when the stop timeout passed.",
     }
 }
 
@@ -197,12 +214,30 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         snarl: &Snarl<CanvasNode>,
     ) -> Frame {
         let Some(n) = snarl.get_node(node) else { return default };
+        // A sketch casts no shadow (off screen or tiny, and one less shape to tessellate).
+        let default = if n.sketch { default.shadow(egui::Shadow::NONE) } else { default };
         if self.focus == Some(n.id.as_str()) {
             default.stroke(Stroke::new(2.5, ACCENT))
         } else if self.edited_since_run.contains(&n.id) {
             default.stroke(Stroke::new(2.0, EDITED))
         } else if self.problems.node(&n.id).any(|p| p.is_error()) {
             default.stroke(Stroke::new(2.0, ERROR))
+        } else {
+            default
+        }
+    }
+
+    fn header_frame(
+        &mut self,
+        default: Frame,
+        node: NodeId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        snarl: &Snarl<CanvasNode>,
+    ) -> Frame {
+        // A sketch's header is not painted (the same margins keep the card's size).
+        if snarl.get_node(node).is_some_and(|n| n.sketch) {
+            default.fill(Color32::TRANSPARENT).stroke(Stroke::new(default.stroke.width, Color32::TRANSPARENT))
         } else {
             default
         }
@@ -218,15 +253,18 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
     ) {
         // Plain labels: a click on them selects the node instead of selecting text.
         ui.style_mut().interaction.selectable_labels = false;
-        let Some(id) = snarl.get_node(node).map(|n| n.id.clone()) else { return };
-        let kind = self.nodes.get(id.as_str()).map(|n| n.kind.clone()).unwrap_or_default();
-        if self.sketch.contains(&node) && self.registry.get(&kind).is_some() && !self.edited_since_run.contains(&id) {
-            ui.horizontal(|ui| {
-                text_space(ui, &id, egui::TextStyle::Body);
-                text_space(ui, &kind, egui::TextStyle::Small);
-            });
+        if snarl.get_node(node).is_some_and(|n| n.sketch)
+            && let Some(full) = self.full_sizes.get(&node)
+        {
+            // The room the whole card takes when drawn in full, without a widget per text.
+            let want = *full - self.sketch_overhead;
+            let used = ui.cursor().min.x - ui.min_rect().min.x;
+            ui.allocate_space(egui::vec2((want.x - used).max(0.0), want.y.max(0.0)));
+            self.sketch_headers.push((node, ui.min_rect().size()));
             return;
         }
+        let Some(id) = snarl.get_node(node).map(|n| n.id.clone()) else { return };
+        let kind = self.nodes.get(id.as_str()).map(|n| n.kind.clone()).unwrap_or_default();
         ui.horizontal(|ui| {
             ui.label(RichText::new(&id).strong());
             if let Some(k) = self.registry.get(&kind) {
@@ -244,11 +282,11 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
     }
 
     fn inputs(&mut self, node: &CanvasNode) -> usize {
-        self.ports.get(&node.id).map_or(0, |p| p.inputs.len())
+        if node.sketch { 0 } else { self.ports.get(&node.id).map_or(0, |p| p.inputs.len()) }
     }
 
     fn outputs(&mut self, node: &CanvasNode) -> usize {
-        self.ports.get(&node.id).map_or(0, |p| p.outputs.len())
+        if node.sketch { 0 } else { self.ports.get(&node.id).map_or(0, |p| p.outputs.len()) }
     }
 
     #[allow(refining_impl_trait)]
@@ -261,14 +299,6 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
             return TrackedPin { info: PinInfo::circle(), key, sink };
         };
         let missing = spec.required && pin.remotes.is_empty();
-        let info = |spec: &PortSpec| {
-            let wire = self.colors.input(pin.id).unwrap_or_else(|| type_color(spec.ty));
-            PinInfo::circle().with_fill(type_color(spec.ty)).with_wire_color(wire)
-        };
-        if self.sketch.contains(&pin.id.node) {
-            text_space(ui, &spec.name, egui::TextStyle::Body);
-            return TrackedPin { info: info(spec), key, sink };
-        }
         let text = RichText::new(&spec.name);
         let text = if missing { text.color(ERROR) } else { text };
         // Hover text is formatted only when hovered.
@@ -290,12 +320,6 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
             return TrackedPin { info: PinInfo::circle(), key, sink };
         };
         let is_errors = spec.name == streamloom_runtime::registry::ERRORS_PORT;
-        if self.sketch.contains(&pin.id.node) {
-            text_space(ui, &spec.name, egui::TextStyle::Body);
-            let wire = self.colors.output(pin.id).unwrap_or_else(|| type_color(spec.ty));
-            let info = PinInfo::circle().with_fill(type_color(spec.ty)).with_wire_color(wire);
-            return TrackedPin { info, key, sink };
-        }
         let text = if is_errors { RichText::new(&spec.name).weak() } else { RichText::new(&spec.name) };
         ui.label(text).on_hover_ui(|ui| {
             ui.label(format!("output `{}` · {} events\n{}", spec.name, spec.ty.name(), spec.doc));
@@ -306,7 +330,8 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
     }
 
     fn has_footer(&mut self, node: &CanvasNode) -> bool {
-        self.node_metrics.contains_key(node.id.as_str()) || self.problems.node(&node.id).next().is_some()
+        !node.sketch
+            && (self.node_metrics.contains_key(node.id.as_str()) || self.problems.node(&node.id).next().is_some())
     }
 
     fn show_footer(
@@ -319,86 +344,10 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
     ) {
         // Plain labels: a click on them selects the node instead of selecting text.
         ui.style_mut().interaction.selectable_labels = false;
-        // Lines never wrap: a wrapped card grows down over the cards below it.
-        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
-        let Some(id) = snarl.get_node(node).map(|n| n.id.clone()) else { return };
-        ui.vertical(|ui| {
-            if let Some(s) = self.node_metrics.get(id.as_str()) {
-                ui.horizontal(|ui| {
-                    // A rate is shown while the node runs; a paused or ended node has none.
-                    let running = s.status == NodeStatus::Running;
-                    let (name, color) = if running && self.paused {
-                        ("paused", WARNING)
-                    } else {
-                        (s.status.name(), status_color(s.status))
-                    };
-                    ui.label(RichText::new(format!("● {name}")).color(color).small());
-                    if running && !self.paused {
-                        let rate = s.rate_out.max(s.rate_in);
-                        ui.label(RichText::new(format::rate(rate)).small().monospace());
-                    }
-                });
-                ui.label(
-                    RichText::new(format!("in {}  out {}", format::count(s.events_in), format::count(s.events_out)))
-                        .small()
-                        .monospace(),
-                );
-                if s.filtered > 0 || s.discarded > 0 {
-                    ui.label(
-                        RichText::new(format!(
-                            "filtered {}  discarded {}",
-                            format::count(s.filtered),
-                            format::count(s.discarded)
-                        ))
-                        .small()
-                        .monospace()
-                        .weak(),
-                    );
-                }
-                if s.lost_on_kill > 0 {
-                    ui.label(
-                        RichText::new(format!("lost when cancelled {}", format::count(s.lost_on_kill)))
-                            .small()
-                            .color(ERROR),
-                    );
-                }
-                if let Some(line) = s.state_line() {
-                    ui.label(RichText::new(truncate(&line, 48)).small().color(own_state_color(s.state)))
-                        .on_hover_text(&line);
-                }
-                for line in gauge_lines(s, CARD_LINE) {
-                    ui.label(RichText::new(line).small().monospace());
-                }
-                if s.errors > 0 || s.dropped > 0 {
-                    ui.label(
-                        RichText::new(format!(
-                            "errors {}  dropped {}",
-                            format::count(s.errors),
-                            format::count(s.dropped)
-                        ))
-                        .small()
-                        .color(ERROR),
-                    );
-                }
-                if let Some(msg) = &s.message {
-                    ui.label(RichText::new(truncate(msg, 48)).small().color(status_color(s.status))).on_hover_text(msg);
-                }
-            }
-            // Errors first: the card shows the worst problem, in its severity's colour.
-            let mut problems: Vec<&streamloom_runtime::Problem> = self.problems.node(&id).collect();
-            problems.sort_by_key(|p| !p.is_error());
-            if let Some(first) = problems.first() {
-                let more = if problems.len() > 1 { format!(" (+{})", problems.len() - 1) } else { String::new() };
-                let icon = if first.is_error() { "⛔" } else { "⚠" };
-                let all: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
-                ui.label(
-                    RichText::new(format!("{icon} {}{more}", truncate(&first.message, 40)))
-                        .small()
-                        .color(super::problems::severity_color(first.severity)),
-                )
-                .on_hover_text(all.join("\n"));
-            }
-        });
+        let Some(id) = snarl.get_node(node).map(|n| n.id.as_str()) else { return };
+        let problems: Vec<&streamloom_runtime::Problem> = self.problems.node(id).collect();
+        let lines = super::card_footer::footer_lines(self.node_metrics.get(id).copied(), &problems, self.paused);
+        super::card_footer::show(ui, lines);
     }
 
     fn has_graph_menu(&mut self, _pos: Pos2, _snarl: &mut Snarl<CanvasNode>) -> bool {
@@ -495,6 +444,7 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
             background.draw(viewport, snarl_style, style, painter);
         }
         super::canvas_notes::paint_groups(painter, self.group_frames);
+        super::canvas::paint_sketch_wires(painter, &self.sketch_wires);
     }
 
     fn connect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<CanvasNode>) {
@@ -549,33 +499,4 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         }
         self.to_global = *to_global;
     }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let t: String = s.chars().take(max).collect();
-        format!("{t}…")
-    }
-}
-
-/// Characters in a card's line of gauges.
-const CARD_LINE: usize = 28;
-
-/// A node's gauges as `name value` pairs, packed into lines of at most `width` characters
-/// (a pair longer than that has a line of its own).
-fn gauge_lines(s: &NodeSnapshot, width: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    for (name, value) in &s.gauges {
-        let pair = format!("{name} {}", format::count(*value));
-        match lines.last_mut() {
-            Some(line) if line.chars().count() + 2 + pair.chars().count() <= width => {
-                line.push_str("  ");
-                line.push_str(&pair);
-            }
-            _ => lines.push(pair),
-        }
-    }
-    lines
 }

@@ -234,6 +234,7 @@ pub fn start_validated(
         node_ids: graph.nodes.iter().map(|n| n.id.clone()).collect(),
         node_kinds: graph.nodes.iter().map(|n| n.kind.clone()).collect(),
         has_inputs: wiring.has_inputs,
+        upstream: wiring.upstream,
         wire_ids: graph.wires.iter().map(|w| w.id()).collect(),
         nodes: wiring.node_metrics.clone(),
         wires: wiring.wire_metrics,

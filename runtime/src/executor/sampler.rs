@@ -46,7 +46,12 @@ pub(crate) async fn run(
             };
             (r(&ins, in0), r(&outs, out0))
         });
-        let snap = shared.snapshot(rates.as_ref(), t);
+        let mut snap = shared.snapshot(rates.as_ref(), t);
+        // Each wire's peak over the interval, read and restarted from the depth now: the
+        // sample charts it and the snapshot carries the same number.
+        for (m, w) in shared.wires.iter().zip(snap.wires.iter_mut()) {
+            w.peak_depth = m.interval_max_depth.swap(w.depth, Ordering::Relaxed).max(w.depth);
+        }
         let sample = Sample {
             t,
             rate_in: snap.nodes.iter().map(|n| n.rate_in as f32).collect(),
@@ -54,12 +59,7 @@ pub(crate) async fn run(
             errors: snap.nodes.iter().map(|n| n.errors).collect(),
             dropped: snap.nodes.iter().map(|n| n.dropped).collect(),
             depth: snap.wires.iter().map(|w| w.depth).collect(),
-            max_depth: shared
-                .wires
-                .iter()
-                .zip(&snap.wires)
-                .map(|(m, w)| m.interval_max_depth.swap(w.depth, Ordering::Relaxed).max(w.depth))
-                .collect(),
+            max_depth: snap.wires.iter().map(|w| w.peak_depth).collect(),
         };
         if let Ok(mut h) = history.write() {
             h.push(sample);

@@ -14,6 +14,8 @@ pub(crate) struct Shared {
     /// Whether each node has input wires (its `held` is inputs not yet resolved; a source's
     /// is what it sent but no wire has accepted yet).
     pub has_inputs: Vec<bool>,
+    /// The nodes wired into each node (by index).
+    pub upstream: Vec<Vec<usize>>,
     pub wire_ids: Vec<String>,
     pub nodes: Vec<Arc<NodeMetrics>>,
     pub wires: Vec<Arc<WireMetrics>>,
@@ -86,6 +88,11 @@ impl Shared {
                     depth: pushed.saturating_sub(popped + dropped),
                     capacity: m.capacity,
                     max_depth: m.max_depth.load(Ordering::Relaxed),
+                    // The sampler swaps the interval's peak out and sets it exactly.
+                    peak_depth: m
+                        .interval_max_depth
+                        .load(Ordering::Relaxed)
+                        .max(pushed.saturating_sub(popped + dropped)),
                     dropped,
                 }
             })

@@ -21,7 +21,10 @@ use crate::registry::NodeTask;
 
 /// How one node task ended.
 pub(crate) enum Ended {
-    Finished,
+    /// Returned on its own; `after_stop`: once the run had been told to stop.
+    Finished {
+        after_stop: bool,
+    },
     Failed(String),
     Cancelled,
 }
@@ -59,15 +62,18 @@ pub(crate) fn spawn_nodes(
                     _ = kill.cancelled() => None,
                 };
                 let ended = match result {
-                    Some(Ok(Ok(()))) => Ended::Finished,
+                    Some(Ok(Ok(()))) => Ended::Finished { after_stop: stop.is_cancelled() },
                     Some(Ok(Err(e))) => Ended::Failed(shared.redactor.redact(&e.0)),
                     Some(Err(panic)) => Ended::Failed(format!("panicked: {}", shared.redactor.redact(&panic))),
                     None => Ended::Cancelled,
                 };
                 metrics.own.close_if_live();
-                shared.checkpoints.node_ended(index, matches!(ended, Ended::Finished));
+                shared.checkpoints.node_ended(index, matches!(ended, Ended::Finished { .. }));
                 match &ended {
-                    Ended::Finished => metrics.set_status(NodeStatus::Finished),
+                    Ended::Finished { after_stop } => {
+                        let stopped = *after_stop && cut_short(&shared, index);
+                        metrics.set_status(if stopped { NodeStatus::Stopped } else { NodeStatus::Finished });
+                    }
                     Ended::Failed(msg) => {
                         metrics.set_status(NodeStatus::Failed);
                         metrics.set_message(msg.clone());
@@ -125,6 +131,7 @@ pub(crate) async fn supervise(
     let mut failures = Vec::new();
     let mut cancelled = Vec::new();
     let mut running: Vec<bool> = vec![false; shared.node_ids.len()];
+    let mut ended_after_stop: Vec<bool> = vec![false; shared.node_ids.len()];
     for i in set_indices(&shared) {
         running[i] = true;
     }
@@ -146,7 +153,7 @@ pub(crate) async fn supervise(
             Ok((i, ended)) => {
                 running[i] = false;
                 match ended {
-                    Ended::Finished => {}
+                    Ended::Finished { after_stop } => ended_after_stop[i] = after_stop,
                     Ended::Failed(msg) => failures.push((shared.node_ids[i].clone(), msg)),
                     // A node cancelled while it held nothing lost nothing: its status says
                     // cancelled, but the outcome lists only the nodes that lost events.
@@ -178,11 +185,18 @@ pub(crate) async fn supervise(
         }
     }
     set.detach_all();
+    mark_stopped(&shared, &ended_after_stop);
     tokens.done.cancel();
     finish_sampler.await;
     // The last snapshot is published before the outcome, so whoever sees the outcome sees
     // the totals.
-    snap_tx.send_replace(Arc::new(super::sampler::final_snapshot(&shared)));
+    let mut last = super::sampler::final_snapshot(&shared);
+    // The sampler's last sample, taken after every task ended, holds each wire's last peak.
+    let sampled = snap_tx.borrow().clone();
+    for (w, s) in last.wires.iter_mut().zip(&sampled.wires) {
+        w.peak_depth = s.peak_depth;
+    }
+    snap_tx.send_replace(Arc::new(last));
     failures.extend(cancelled);
     let outcome = if !failures.is_empty() {
         RunOutcome::Failed(failures)
@@ -192,6 +206,34 @@ pub(crate) async fn supervise(
         RunOutcome::Completed
     };
     outcome_tx.send_replace(Some(outcome));
+}
+
+/// Whether node `i`, ending on its own after the run was told to stop, was cut short: a
+/// source (it stopped on the stop), or a node with an upstream node that was stopped, failed
+/// or cancelled (its input ended because of the stop, not because the data did).
+fn cut_short(shared: &Shared, i: usize) -> bool {
+    !shared.has_inputs[i]
+        || shared.upstream[i].iter().any(|&u| {
+            matches!(shared.nodes[u].status(), NodeStatus::Stopped | NodeStatus::Failed | NodeStatus::Cancelled)
+        })
+}
+
+/// Once every task has ended: a node that ended after the stop and reads finished is marked
+/// stopped when it was cut short. Its upstream may have set its own status only after this
+/// node saw its input end, so the marks are carried down the graph until nothing changes.
+fn mark_stopped(shared: &Shared, ended_after_stop: &[bool]) {
+    loop {
+        let mut changed = false;
+        for (i, &after_stop) in ended_after_stop.iter().enumerate() {
+            if after_stop && shared.nodes[i].status() == NodeStatus::Finished && cut_short(shared, i) {
+                shared.nodes[i].set_status(NodeStatus::Stopped);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
 }
 
 /// Indices of the nodes that were spawned (every node with a built task is Running or done).

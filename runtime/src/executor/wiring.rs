@@ -26,6 +26,8 @@ pub(crate) struct Wiring {
     pub io: Vec<NodeIo>,
     pub node_metrics: Vec<Arc<NodeMetrics>>,
     pub has_inputs: Vec<bool>,
+    /// The nodes wired into each node (by index; a node wired twice is listed twice).
+    pub upstream: Vec<Vec<usize>>,
     pub wire_metrics: Vec<Arc<WireMetrics>>,
     pub taps: Vec<Arc<NodeTap>>,
     /// Per node: every wire out of it (data and dead-letter ports), where its barriers go.
@@ -64,6 +66,7 @@ pub(crate) fn wire(graph: &Graph, registry: &Registry, debug: Option<&Arc<DebugL
     let mut wire_metrics = Vec::with_capacity(graph.wires.len());
     let mut has_inputs = vec![false; n];
     let mut out_wires: Vec<Vec<Arc<WireQueue>>> = vec![Vec::new(); n];
+    let mut upstream = vec![Vec::new(); n];
     for wire in &graph.wires {
         let (Some(&from), Some(&to)) = (index_of.get(wire.from.node.as_str()), index_of.get(wire.to.node.as_str()))
         else {
@@ -87,6 +90,7 @@ pub(crate) fn wire(graph: &Graph, registry: &Registry, debug: Option<&Arc<DebugL
         inputs[to].add(in_port, queue.clone());
         has_inputs[to] = true;
         out_wires[from].push(queue.clone());
+        upstream[to].push(from);
         if is_dead_letter {
             dead[from].add(queue);
         } else if let Some(out_port) = ports_of[from].output_index(&wire.from.port)
@@ -107,5 +111,5 @@ pub(crate) fn wire(graph: &Graph, registry: &Registry, debug: Option<&Arc<DebugL
             errors: DeadLetters::new(Arc::from(graph.nodes[i].id.as_str()), dl),
         })
         .collect();
-    Wiring { io, node_metrics, has_inputs, wire_metrics, taps, out_wires }
+    Wiring { io, node_metrics, has_inputs, upstream, wire_metrics, taps, out_wires }
 }

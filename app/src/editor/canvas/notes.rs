@@ -1,12 +1,13 @@
 //! Comments and groups on the canvas (drawn by [`crate::editor::canvas_notes`]), and where
 //! new cards go so that they cover none.
 
-use egui::{LayerId, Rect, Ui, pos2};
+use egui::{LayerId, Rect, Ui, pos2, vec2};
 use streamloom_runtime::Graph;
 
 use super::{Canvas, NODE_SIZE};
 use crate::editor::actions::Action;
 use crate::editor::canvas_notes::{GroupFrame, NotesOutput};
+use crate::editor::card_footer::FOOTER_ROOM;
 
 impl Canvas {
     /// Comments, and group title bars (dragging one moves its nodes on the canvas; the move
@@ -53,21 +54,40 @@ impl Canvas {
         self.notes.comment_rects.get(id).map(|r| self.to_global * *r)
     }
 
-    /// The top-left corner nearest to `want` (canvas) where a new card covers no other.
-    pub fn free_spot(&self, graph: &Graph, want: [f32; 2]) -> [f32; 2] {
-        let occupied: Vec<Rect> = graph
+    /// The rectangles the graph's cards may take (canvas units): as drawn last frame, or of
+    /// the usual size at their position when not drawn yet, each with room below for the
+    /// most a run can add to it ([`FOOTER_ROOM`]), so that a card placed there is never
+    /// covered when the run starts.
+    pub fn occupied(&self, graph: &Graph) -> Vec<Rect> {
+        graph
             .nodes
             .iter()
-            .filter_map(|n| {
-                let measured = self.by_id.get(&n.id).and_then(|id| self.node_rects.iter().find(|(m, _)| m == id));
-                match (measured, n.position) {
-                    (Some((_, r)), _) => Some(*r),
-                    (None, Some([x, y])) => Some(Rect::from_min_size(pos2(x, y), NODE_SIZE)),
-                    (None, None) => None,
-                }
+            .filter_map(|n| match (self.node_rect(&n.id), n.position) {
+                (Some(r), _) => Some(r),
+                (None, Some([x, y])) => Some(Rect::from_min_size(pos2(x, y), NODE_SIZE)),
+                (None, None) => None,
             })
-            .collect();
-        let p = crate::editor::placement::free_spot(&occupied, pos2(want[0], want[1]), NODE_SIZE);
+            .map(|r| Rect::from_min_size(r.min, r.size() + vec2(0.0, FOOTER_ROOM)))
+            .collect()
+    }
+
+    /// Where node `id`'s card was drawn last frame (canvas units).
+    fn node_rect(&self, id: &str) -> Option<Rect> {
+        let n = self.by_id.get(id)?;
+        self.node_rects.iter().find(|(m, _)| m == n).map(|(_, r)| *r)
+    }
+
+    /// The size node `id`'s card may take: as drawn last frame (or the usual size), with
+    /// room for what a run adds ([`FOOTER_ROOM`]).
+    pub fn card_size(&self, id: &str) -> egui::Vec2 {
+        self.node_rect(id).map_or(NODE_SIZE, |r| r.size()) + vec2(0.0, FOOTER_ROOM)
+    }
+
+    /// The top-left corner nearest to `want` (canvas) where a new card covers no other.
+    pub fn free_spot(&self, graph: &Graph, want: [f32; 2]) -> [f32; 2] {
+        let occupied = self.occupied(graph);
+        let size = NODE_SIZE + vec2(0.0, FOOTER_ROOM);
+        let p = crate::editor::placement::free_spot(&occupied, pos2(want[0], want[1]), size);
         [p.x, p.y]
     }
 }

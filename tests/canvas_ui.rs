@@ -573,12 +573,21 @@ fn the_editor_repaints_at_the_sample_rate_while_running_and_not_when_paused_or_e
     // Rates fall to zero over a second of samples, then the counters settle.
     step_for(&mut h, 3.5);
     assert!(h.state().runner().is_paused());
+    let run_time = |h: &Harness<'static, EditorApp>| -> f64 {
+        let status = h.state().runner().status();
+        let secs = status.split(" · ").nth(1).and_then(|t| t.strip_suffix('s')).and_then(|t| t.parse().ok());
+        secs.unwrap_or_else(|| panic!("no time in the toolbar's {status:?}"))
+    };
+    let paused_at = run_time(&h);
+    assert!(paused_at < 1.5, "the toolbar's time leaves the 3.5 s paused out: {paused_at}");
     // At most one frame later, the one that clears the status bar's message.
     assert!(repaint_delay(&h) >= std::time::Duration::from_secs(1), "a paused, settled run does not repaint");
     assert_eq!(h.query_all_by_label("● paused").count(), 2, "paused cards say so, not \"running\"");
     assert_eq!(h.query_all_by_label_contains("/s").count(), 0, "a paused card shows no rate");
     h.get_by_label("⏵ Resume").click();
     step_for(&mut h, 0.3);
+    let resumed_at = run_time(&h);
+    assert!(resumed_at >= paused_at && resumed_at < paused_at + 1.0, "{paused_at} then {resumed_at}");
     assert!(repaint_delay(&h) <= std::time::Duration::from_millis(250), "resumed: repaints again");
     h.get_by_label("⏹ Stop").click();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

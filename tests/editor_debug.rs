@@ -273,6 +273,7 @@ fn the_run_summary_opens_when_a_run_ends_with_numbers_equal_to_the_metrics_and_r
             "finished".to_string(),
             n.events_in.to_string(),
             n.events_out.to_string(),
+            n.filtered.to_string(),
             n.errors.to_string(),
             n.dropped.to_string(),
         ]

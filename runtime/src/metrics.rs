@@ -240,7 +240,7 @@ impl NodeSnapshot {
 }
 
 /// One wire in a snapshot.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct WireSnapshot {
     /// Wire id (`from.port -> to.port`).
     pub id: String,

@@ -516,8 +516,9 @@ impl Canvas {
                     let color = if selected { ACCENT } else { ERROR };
                     painter.circle_stroke(mid, 7.0 * k, Stroke::new(1.5 * k, color));
                 }
-                // A filling or dropping queue is when its numbers matter: they show above the dot.
-                if let Some(g) = gauge.filter(|_| queue_fill(s) >= 0.5 || s.dropped > 0) {
+                // A queue that is (or was, this sample) half full or dropping is when its numbers
+                // matter: they show above the dot.
+                if let Some(g) = gauge.filter(|_| numbers_matter(s)) {
                     self.gauge_texts.push((cw.id.clone(), g.text().to_string()));
                     let above = Rect::from_center_size(
                         mid - vec2(0.0, (GAUGE_HEIGHT + 4.0) * k),
@@ -605,6 +606,13 @@ fn gauge_text(s: &WireSnapshot) -> String {
     if s.dropped > 0 { format!("{text} ✖{}", super::format::count(s.dropped)) } else { text }
 }
 
+/// Whether a wire too short for its gauge still shows its numbers (above its dot): its queue
+/// is at least half full now or was within the last sample (so a run that ended with the
+/// wire drained still shows that it filled), or it dropped events.
+fn numbers_matter(s: &WireSnapshot) -> bool {
+    s.dropped > 0 || s.depth.max(s.peak_depth).saturating_mul(2) >= s.capacity.max(1)
+}
+
 /// How full a wire's queue is, 0 to 1.
 fn queue_fill(s: &WireSnapshot) -> f32 {
     if s.capacity == 0 { 0.0 } else { (s.depth as f32 / s.capacity as f32).clamp(0.0, 1.0) }
@@ -622,5 +630,25 @@ fn style() -> SnarlStyle {
         // Double-click on empty canvas is quick add; Ctrl+Shift+F fits the view.
         centering: Some(false),
         ..SnarlStyle::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{WireSnapshot, numbers_matter};
+
+    #[test]
+    fn a_short_wire_shows_its_numbers_when_it_is_or_was_half_full_or_dropped() {
+        let w = |depth, peak_depth, dropped| WireSnapshot {
+            depth,
+            peak_depth,
+            dropped,
+            capacity: 1024,
+            ..Default::default()
+        };
+        assert!(!numbers_matter(&w(0, 2, 0)));
+        assert!(numbers_matter(&w(600, 600, 0)), "half full now");
+        assert!(numbers_matter(&w(0, 1024, 0)), "drained at the end of the run, full during its last sample");
+        assert!(numbers_matter(&w(0, 0, 3)), "dropped");
     }
 }

@@ -250,12 +250,13 @@ impl Runner {
         self.outcome.as_ref()
     }
 
-    /// One line for the toolbar.
+    /// One line for the toolbar; its time is the time the run has run, its pauses left out
+    /// (as in the run summary), so it stands still while paused.
     pub fn status(&self) -> String {
         match (&self.handle, &self.outcome) {
             (None, _) => "idle".into(),
             (Some(h), None) => {
-                let t = self.snapshot.as_ref().map_or(0.0, |s| s.elapsed_secs);
+                let t = self.snapshot.as_ref().map_or(0.0, |s| (s.elapsed_secs - s.paused_secs).max(0.0));
                 if h.is_paused() { format!("paused · {t:.1}s") } else { format!("running · {t:.1}s") }
             }
             (Some(_), Some(RunOutcome::Completed)) => "completed".into(),

@@ -106,12 +106,13 @@ impl EditorApp {
 
 /// The table's rows, sources first, then operators, then sinks (graph order within each), so
 /// every error and drop in the totals has its row: id, kind, how the node ended (finished,
-/// stopped, failed, cancelled), in, out, errors, dropped, each straight from the snapshot.
+/// stopped, failed, cancelled), in, out, filtered (taken and let go by design, such as a
+/// filter's false), errors, dropped, each straight from the snapshot.
 pub fn rows(s: &MetricsSnapshot, registry: &streamloom_runtime::Registry) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for cat in [Category::Source, Category::Operator, Category::Sink] {
         for n in s.nodes.iter().filter(|n| registry.get(&n.kind).is_some_and(|k| k.category() == cat)) {
-            let counts = [n.events_in, n.events_out, n.errors, n.dropped].map(|v| v.to_string());
+            let counts = [n.events_in, n.events_out, n.filtered, n.errors, n.dropped].map(|v| v.to_string());
             let head = [n.id.clone(), n.kind.clone(), n.status.name().to_string()];
             out.push(head.into_iter().chain(counts).collect());
         }
@@ -140,8 +141,8 @@ fn summary(ui: &mut Ui, outcome: &RunOutcome, s: &MetricsSnapshot, registry: &st
         ui.label(format!("Duration: {:.3} s", s.elapsed_secs));
     }
     ui.add_space(4.0);
-    Grid::new("run-summary").num_columns(7).striped(true).spacing([12.0, 2.0]).show(ui, |ui| {
-        for h in ["node", "kind", "ended", "in", "out", "errors", "dropped"] {
+    Grid::new("run-summary").num_columns(8).striped(true).spacing([12.0, 2.0]).show(ui, |ui| {
+        for h in ["node", "kind", "ended", "in", "out", "filtered", "errors", "dropped"] {
             ui.label(RichText::new(h).strong());
         }
         ui.end_row();

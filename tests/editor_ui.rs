@@ -650,6 +650,52 @@ fn a_completed_run_whose_events_all_failed_says_so() {
 }
 
 #[test]
+fn a_run_whose_buffer_dropped_events_lists_the_drops_as_a_problem() {
+    let mut g = small_graph();
+    g.nodes.insert(
+        1,
+        node("b", "buffer", [150.0, 0.0], json!({"capacity": 4, "when_full": "drop_newest", "rate_limit": 2000.0})),
+    );
+    g.nodes[0].config = json!({"count": 300, "payload": "sequence", "seed": 1});
+    g.wires = vec![
+        Wire::new(PortRef::new("gen", "out"), PortRef::new("b", "in")),
+        Wire::new(PortRef::new("b", "out"), PortRef::new("sink", "in")),
+    ];
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    run_to_end(&mut h);
+    h.step();
+    h.step();
+    let dropped = h.state().runner().snapshot().and_then(|s| s.node("b")).map(|n| n.dropped).unwrap();
+    assert!(dropped > 0, "the buffer dropped");
+    h.get_by_label_contains(&format!("{dropped} event(s) dropped"));
+    assert!(h.query_by_label_contains("No problems").is_none());
+}
+
+#[test]
+fn a_number_typed_out_of_range_is_kept_and_reported_at_its_field_not_clamped() {
+    let mut h = harness(EditorApp::new(registry(), Some((small_graph(), None))));
+    h.run_ok();
+    h.state_mut().select_node("gen");
+    h.run_ok();
+    h.get_by_label("count").click();
+    h.run_ok();
+    h.event(egui::Event::Key {
+        key: egui::Key::A,
+        physical_key: None,
+        pressed: true,
+        repeat: false,
+        modifiers: egui::Modifiers::COMMAND,
+    });
+    h.event(egui::Event::Text("-5".into()));
+    h.key_press(egui::Key::Enter);
+    h.run_ok();
+    let count = h.state().graph().node("gen").map(|n| n.config["count"].clone());
+    assert_eq!(count, Some(json!(-5)), "kept as typed");
+    assert!(h.query_all_by_label_contains("-5 is out of range").count() >= 1, "said at the field and in Problems");
+}
+
+#[test]
 fn a_refused_run_lists_each_problem_once_and_an_edit_clears_it() {
     let mut g = small_graph();
     g.nodes.push(node("loose", "map", [150.0, 200.0], json!({"expression": "."})));

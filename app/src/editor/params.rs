@@ -137,7 +137,9 @@ fn integer(
             return None;
         }
         let mut v = current.unwrap_or(min);
-        let r = ui.add(DragValue::new(&mut v).range(min..=max)).labelled_by(label);
+        // No clamping: a value typed out of range stays as typed, and validation says so at
+        // the field (a silent clamp turned a typed -5 into the minimum).
+        let r = ui.add(DragValue::new(&mut v)).labelled_by(label);
         r.changed().then_some(Some(Value::from(v)))
     })
     .inner
@@ -162,7 +164,7 @@ fn float(
         }
         let mut v = current.unwrap_or(min);
         let speed = (v.abs() * 0.01).max(0.01);
-        let r = ui.add(DragValue::new(&mut v).range(min..=max).speed(speed)).labelled_by(label);
+        let r = ui.add(DragValue::new(&mut v).speed(speed)).labelled_by(label);
         r.changed().then_some(Some(Value::from(v)))
     })
     .inner

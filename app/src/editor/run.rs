@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use streamloom_runtime::debug::{DebugLog, DebugOutput};
 use streamloom_runtime::executor::{Engine, RunHandle, RunOptions, RunOutcome};
-use streamloom_runtime::metrics::{History, MetricsSnapshot, NodeStatus};
+use streamloom_runtime::metrics::{History, MetricsSnapshot, NodeState, NodeStatus};
 use streamloom_runtime::problem::Location;
 use streamloom_runtime::tap::TappedEvent;
 use streamloom_runtime::{Graph, Problem, Registry};
@@ -284,10 +284,30 @@ fn failures(outcome: Option<&RunOutcome>, snapshot: Option<&MetricsSnapshot>) ->
             out.push(Problem::error(Location::node(n.id.clone()), message));
         }
     }
+    // A node that says it gave up or only half works (a broker that refuses, publishes not
+    // acknowledged) is a problem while the run goes on, not only on its card.
+    for n in snapshot.map(|s| s.nodes.as_slice()).unwrap_or_default() {
+        if let Some(state @ (NodeState::Failed | NodeState::Degraded)) = n.state
+            && n.status != NodeStatus::Failed
+        {
+            let message = match n.state_message.as_deref().filter(|m| !m.is_empty()) {
+                Some(m) => format!("{}: {m}", state.name()),
+                None => state.name().to_string(),
+            };
+            out.push(Problem::warning(Location::node(n.id.clone()), message));
+        }
+    }
     // Once the run has ended, events that failed are worth a line even when the run
-    // "completed": a run where every event failed must not read as fine.
+    // "completed": a run where every event failed must not read as fine. So are drops.
     if outcome.is_some() {
         for n in snapshot.map(|s| s.nodes.as_slice()).unwrap_or_default() {
+            if n.dropped > 0 {
+                let message = match n.message.as_deref() {
+                    Some(m) => format!("{} event(s) dropped: {m}", n.dropped),
+                    None => format!("{} event(s) dropped (a full wire's or the node's when_full policy)", n.dropped),
+                };
+                out.push(Problem::warning(Location::node(n.id.clone()), message));
+            }
             if n.errors > 0 {
                 // A source's failures (bad lines) are not out of events it received.
                 let message = if n.events_in > 0 {

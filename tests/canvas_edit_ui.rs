@@ -408,6 +408,26 @@ fn a_pasted_selection_lands_where_no_card_overlaps_and_its_group_gets_a_fresh_na
 }
 
 #[test]
+fn pasted_nodes_that_land_off_the_view_are_brought_into_it() {
+    let mut h = harness(EditorApp::new(registry(), Some((annotated(), None))));
+    let copied = copy_nodes(&mut h, &["gen", "double"]);
+    // Zoomed in on the copied nodes: the free spot beside them is off the view.
+    h.state_mut().canvas_mut().zoom(4.0);
+    h.run_ok();
+    h.event(Event::PointerMoved(egui::pos2(5.0, 400.0)));
+    h.event(Event::Paste(copied));
+    h.run_ok();
+    let g = h.state().graph();
+    let pasted: Vec<String> = g.nodes.iter().map(|n| n.id.clone()).filter(|id| id.ends_with("_2")).collect();
+    assert!(!pasted.is_empty(), "{:?}", g.nodes);
+    let canvas = h.state().canvas();
+    for id in &pasted {
+        let r = canvas.node_screen_rect(id).expect("drawn");
+        assert!(canvas.view_rect().intersects(r), "{id} at {r:?} is in view {:?}", canvas.view_rect());
+    }
+}
+
+#[test]
 fn opening_another_graph_clears_the_canvas_selection() {
     let mut h = harness(EditorApp::new(registry(), Some((three_nodes(), None))));
     let (gen_at, sink_at) = (header(&h, "gen"), header(&h, "sink"));

@@ -184,6 +184,20 @@ impl Canvas {
         self.double_click.take()
     }
 
+    /// Pans, keeping the zoom, so that canvas rectangle `r` is in the middle of the view,
+    /// unless it is in view already (pasted nodes placed where nothing lies may land off it).
+    pub fn reveal(&mut self, r: Rect) {
+        if !self.view_rect.is_finite() || !r.is_finite() {
+            return;
+        }
+        let on_screen = self.to_global * r;
+        if self.view_rect.contains_rect(on_screen) {
+            return;
+        }
+        let shift = self.view_rect.center() - on_screen.center();
+        self.set_transform(TSTransform::from_translation(shift) * self.to_global);
+    }
+
     /// Zooms by `factor` around the view centre.
     pub fn zoom(&mut self, factor: f32) {
         let c = self.view_rect.center();

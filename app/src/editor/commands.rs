@@ -199,6 +199,10 @@ impl EditorApp {
         self.doc.edit(|g| result = super::clipboard::paste_into(g, text, offset));
         match result {
             Ok(ids) => {
+                let shift = egui::vec2(offset[0], offset[1]);
+                if let Some(placed) = cards.iter().map(|r| r.translate(shift)).reduce(|a, b| a.union(b)) {
+                    self.canvas.reveal(placed);
+                }
                 self.set_status(format!("pasted {} node(s)", ids.len()), false);
                 if let Some(id) = ids.last() {
                     self.selection = Selection::Node(id.clone());

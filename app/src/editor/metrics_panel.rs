@@ -136,7 +136,11 @@ fn chart(id: &str, height: f32, width: f32, unit: &'static str) -> Plot<'static>
     };
     // Seconds labelled 30 points apart (egui_plot's default of 60 leaves a narrow chart's axis
     // with only "0").
-    plot.custom_x_axes(vec![AxisHints::new_x().label("s since the run started").label_spacing(30.0..=45.0)])
+    let x_axis = AxisHints::new_x()
+        .label("s since the run started")
+        .label_spacing(30.0..=45.0)
+        .formatter(|mark, _range| seconds_tick(mark.value, mark.step_size));
+    plot.custom_x_axes(vec![x_axis])
         .y_axis_label(unit)
         .include_y(0.0)
         .include_y(1.0)
@@ -180,4 +184,30 @@ fn series(
     value: impl Fn(&streamloom_runtime::metrics::Sample) -> Option<f64>,
 ) -> PlotPoints<'static> {
     history.samples().iter().filter_map(|s| value(s).map(|v| [s.t, v])).collect()
+}
+
+/// A time-axis tick short enough to sit 30 points from the next: whole seconds, tenths, or
+/// milliseconds ("5ms") for a run shorter than a tenth of a second (where "0.005" labels ran
+/// into each other).
+fn seconds_tick(value: f64, step: f64) -> String {
+    if step >= 1.0 {
+        format!("{value:.0}")
+    } else if step >= 0.1 {
+        format!("{value:.1}")
+    } else {
+        format!("{:.0}ms", value * 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seconds_tick;
+
+    #[test]
+    fn time_ticks_stay_short_at_every_scale() {
+        assert_eq!(seconds_tick(20.0, 10.0), "20");
+        assert_eq!(seconds_tick(1.5, 0.5), "1.5");
+        assert_eq!(seconds_tick(0.003, 0.001), "3ms");
+        assert_eq!(seconds_tick(0.02, 0.01), "20ms");
+    }
 }

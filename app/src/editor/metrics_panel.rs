@@ -141,6 +141,7 @@ fn chart(id: &str, height: f32, width: f32, unit: &'static str) -> Plot<'static>
         .label_spacing(30.0..=45.0)
         .formatter(|mark, _range| seconds_tick(mark.value, mark.step_size));
     plot.custom_x_axes(vec![x_axis])
+        .x_grid_spacer(egui_plot::uniform_grid_spacer(time_grid))
         .y_axis_label(unit)
         .include_y(0.0)
         .include_y(1.0)
@@ -186,6 +187,20 @@ fn series(
     history.samples().iter().filter_map(|s| value(s).map(|v| [s.t, v])).collect()
 }
 
+/// Time-axis grid steps in a 1-2-5 series (the default powers of ten jump from 1 s to 10 s,
+/// so a narrow chart of an 8-second run showed only "0"): the thinnest lines at least
+/// `base_step_size` apart, labelled ones at least five and ten times that.
+fn time_grid(input: egui_plot::GridInput) -> [f64; 3] {
+    let base = input.base_step_size.max(1e-9);
+    [nice_step(base), nice_step(base * 5.0), nice_step(base * 10.0)]
+}
+
+/// The smallest of 1, 2 and 5 times a power of ten that is at least `min`.
+fn nice_step(min: f64) -> f64 {
+    let power = 10f64.powf(min.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * power).find(|s| *s >= min).unwrap_or(10.0 * power)
+}
+
 /// A time-axis tick short enough to sit 30 points from the next: whole seconds, tenths, or
 /// milliseconds ("5ms") for a run shorter than a tenth of a second (where "0.005" labels ran
 /// into each other).
@@ -201,7 +216,15 @@ fn seconds_tick(value: f64, step: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::seconds_tick;
+    use super::{nice_step, seconds_tick};
+
+    #[test]
+    fn grid_steps_follow_a_one_two_five_series() {
+        assert_eq!(nice_step(1.5), 2.0);
+        assert_eq!(nice_step(3.0), 5.0);
+        assert_eq!(nice_step(7.0), 10.0);
+        assert!((nice_step(0.003) - 0.005).abs() < 1e-12);
+    }
 
     #[test]
     fn time_ticks_stay_short_at_every_scale() {

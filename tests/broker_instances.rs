@@ -239,3 +239,44 @@ fn a_killed_mqtt_instance_gets_its_unacknowledged_messages_again_on_restart() {
     let dups = check_union(&tally(&files), COUNT, &first, at_kill as u64);
     eprintln!("mqtt: killed after {at_kill} lines; {dups} duplicate(s) after the restart");
 }
+
+#[test]
+fn a_node_that_fails_ends_the_run_at_once_and_nothing_it_held_is_acknowledged() {
+    use streamloom_runtime::executor::{Engine, RunOptions, RunOutcome};
+    let Some(b) =
+        Broker::start(Kind::Nats, "a_node_that_fails_ends_the_run_at_once_and_nothing_it_held_is_acknowledged")
+    else {
+        return;
+    };
+    let rt = peer();
+    create_stream(&rt, &b.url());
+    publish(&rt, &b.url(), 50);
+    // No checkpoint completes before the fault (the interval is long): the source holds every
+    // message unacknowledged when the node after it fails.
+    let text = format!(
+        r#"(
+    format: 1,
+    settings: (checkpoint_interval: "30s", batch_size: 8),
+    nodes: [
+        (id: "src", kind: "nats_source", version: 1, config: (servers: ["{}"], subject: "orders.>",
+            stream: "ORDERS", durable: "loom", max_in_flight: 100, ack_wait: "30s")),
+        (id: "bad", kind: "fault", version: 1, config: (mode: "error", after: 10)),
+        (id: "sink", kind: "null_sink", version: 1, config: ()),
+    ],
+    wires: [(from: ("src", "out"), to: ("bad", "in")), (from: ("bad", "out"), to: ("sink", "in"))],
+)"#,
+        b.url()
+    );
+    let (graph, _) = streamloom_runtime::graph::parse(&text).unwrap();
+    let registry = streamloom_nodes::with_test_kinds(streamloom_nodes::builtin_registry());
+    let engine = Engine::new(Some(2)).unwrap();
+    let options = RunOptions { stop_timeout: Some(Duration::from_secs(10)), ..RunOptions::default() };
+    let started = Instant::now();
+    let h = engine.start(&graph, &registry, options).unwrap_or_else(|p| panic!("{p}"));
+    let outcome = engine.block_on(h.wait());
+    assert!(matches!(outcome, RunOutcome::Failed(_)), "{outcome:?}");
+    // Not the 10 s stop timeout: the source did not wait for a checkpoint that could never come.
+    assert!(started.elapsed() < Duration::from_secs(5), "ended in {:?}", started.elapsed());
+    let (pending, ack_pending) = jetstream_peer::consumer_counts(&rt, &b.url(), "loom");
+    assert_eq!(pending + ack_pending as u64, 50, "nothing acknowledged: all 50 come again");
+}

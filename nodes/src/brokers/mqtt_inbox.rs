@@ -8,10 +8,10 @@
 //!
 //! What the inbox holds is bounded:
 //! - QoS 1 and 2: up to [`HELD_BYTES`] (payload, topic and a fixed overhead per message;
-//!   always at least one message). The
-//!   brokers' in-flight windows cannot be relied on for a bound (mosquitto's is not applied
-//!   to these clients), so when the inbox is full the event loop waits for room: the socket
-//!   is not read and TCP holds the broker back. Nothing is dropped.
+//!   always at least one message). The brokers' in-flight windows cannot be relied on for a
+//!   bound (mosquitto's is not applied to these clients), so when the inbox is full the event
+//!   loop waits for room: the socket is not read and TCP holds the broker back. Nothing is
+//!   dropped.
 //! - QoS 0: at most `limit` messages wait; the broker keeps sending at its own pace, so what
 //!   does not fit is dropped and counted as `dropped` (QoS 0 is at-most-once). QoS 0 messages
 //!   still waiting when the node stops are counted the same way.

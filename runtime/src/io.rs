@@ -246,6 +246,9 @@ pub struct NodeContext {
     pub batch_size: usize,
     /// Checkpoint triggers and completions (used by sources that inject their own barriers).
     pub checkpoints: crate::checkpoint::SourceCheckpoints,
+    /// For a source: the filter right behind its first output, which it may apply while
+    /// reading (see [`crate::pushdown`]); `None` when there is none or it cannot be pushed.
+    pub pushdown: Option<crate::pushdown::PushedFilter>,
 }
 
 impl NodeContext {

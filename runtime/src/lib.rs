@@ -16,6 +16,7 @@ pub mod io;
 pub mod metrics;
 pub mod node_state;
 pub mod problem;
+pub mod pushdown;
 pub mod redact;
 pub mod registry;
 pub mod tap;

@@ -193,6 +193,20 @@ impl WireQueue {
         self.metrics.interval_max_depth.fetch_max(st.depth as u64, Ordering::Relaxed);
     }
 
+    /// Counts `n` events as pushed and popped at once, for events a source rejected on behalf
+    /// of the consumer (see [`crate::pushdown`]); they never occupy the queue. False, with the
+    /// events counted as dropped, when the consumer is gone.
+    pub(crate) fn pass_through(&self, n: u64) -> bool {
+        let st = self.lock();
+        self.metrics.pushed.fetch_add(n, Ordering::Relaxed);
+        if st.receiver_closed {
+            self.count_dropped(n as usize);
+            return false;
+        }
+        self.metrics.popped.fetch_add(n, Ordering::Relaxed);
+        true
+    }
+
     fn count_dropped(&self, n: usize) {
         self.metrics.dropped.fetch_add(n as u64, Ordering::Relaxed);
         self.producer.dropped.fetch_add(n as u64, Ordering::Relaxed);

@@ -169,6 +169,22 @@ impl Expr {
         self.native.as_ref().is_some_and(Node::is_identity)
     }
 
+    /// The top-level fields of a record the expression reads, when it reads nothing else of
+    /// it: then any object holding exactly those of the record's fields that are present, with
+    /// the same values, gives the same answer. `None` when it may use the record as a whole or
+    /// does not run natively.
+    pub fn fields_read(&self) -> Option<Vec<String>> {
+        let mut fields = std::collections::BTreeSet::new();
+        let node = self.native.as_ref()?;
+        node.reads_only_fields(&mut fields).then(|| fields.into_iter().collect())
+    }
+
+    /// The native path's answer to [`Expr::test`], when it has one: `None` when the expression
+    /// has no native program or its native evaluation fails (jaq would then decide).
+    pub fn test_native(&self, input: &Value) -> Option<bool> {
+        self.native.as_ref()?.test(input).ok()
+    }
+
     /// jq truthiness of the first output (no output => false). For filter nodes.
     pub fn test(&self, input: &Value) -> Result<bool, EvalError> {
         if let Some(node) = &self.native {

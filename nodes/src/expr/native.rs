@@ -18,6 +18,7 @@
 //! compile time so that this can only happen before the owned input was consumed.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use jaq_core::load::lex::StrPart;
 use jaq_core::load::parse::{BinaryOp, Term};
@@ -132,6 +133,44 @@ impl Node {
 
     pub(crate) fn is_identity(&self) -> bool {
         matches!(self.kind, Kind::Id)
+    }
+
+    /// Adds to `out` the top-level fields of its input this node reads, and says whether it
+    /// reads nothing else: then its outputs and failures on an object depend only on those
+    /// fields (present or absent, and their values). False when it may use its input as a whole
+    /// (`.`, `select`, `length`, `has`, updates, ...) or index it by anything but a literal name.
+    pub(crate) fn reads_only_fields(&self, out: &mut BTreeSet<String>) -> bool {
+        match &self.kind {
+            Kind::Lit(_) | Kind::Empty => true,
+            Kind::Path(parts) => match parts.first() {
+                Some(PathPart { step: Step::Index(Key::Str(k)), .. }) => {
+                    out.insert(k.clone());
+                    true
+                }
+                _ => false,
+            },
+            // The right side only sees what the left side made of the fields.
+            Kind::Pipe(l, _) => l.reads_only_fields(out),
+            Kind::Comma(l, r) | Kind::Math(l, _, r) | Kind::Cmp(l, _, r) | Kind::Logic(l, _, r) | Kind::Alt(l, r) => {
+                l.reads_only_fields(out) && r.reads_only_fields(out)
+            }
+            Kind::Neg(x) | Kind::Arr(x) => x.reads_only_fields(out),
+            Kind::If(c, t, e) => c.reads_only_fields(out) && t.reads_only_fields(out) && e.reads_only_fields(out),
+            Kind::Obj(kvs) => kvs.iter().all(|(_, v)| v.reads_only_fields(out)),
+            Kind::Id
+            | Kind::Not
+            | Kind::Length
+            | Kind::ToString
+            | Kind::ToNumber
+            | Kind::Type
+            | Kind::Ascii { .. }
+            | Kind::Has(_)
+            | Kind::Affix { .. }
+            | Kind::Contains(_)
+            | Kind::Select(_)
+            | Kind::Update(..)
+            | Kind::Del(_) => false,
+        }
     }
 
     pub(crate) fn owned_safe(&self) -> bool {

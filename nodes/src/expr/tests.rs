@@ -358,3 +358,46 @@ fn a_failing_single_output_program_hands_back_its_input_untouched() {
         assert_eq!(err, jaq_err, "{src}");
     }
 }
+
+/// The fields a condition reads: named top-level fields only, or `None` when it may use the
+/// record in any other way; and then the answer on just those fields is the answer on all.
+#[test]
+fn fields_read_are_the_named_top_level_fields_and_decide_alone() {
+    let cases: &[(&str, Option<&[&str]>)] = &[
+        (".type == \"purchase\"", Some(&["type"])),
+        (".a.b[0] > 1 and (.c // 2) == .d", Some(&["a", "c", "d"])),
+        ("if .x then {v: -.y} else [.z, 1] end | .v", Some(&["x", "y", "z"])),
+        ("(.a | length) > 1", Some(&["a"])),
+        ("true", Some(&[])),
+        (".", None),
+        ("select(.a)", None),
+        ("has(\"a\")", None),
+        ("length > 2", None),
+        (".[0]", None),
+        (".a |= 1", None),
+        ("keys | length", None),
+        ("[.[]] | length", None),
+        (".a == $__loc__", None),
+    ];
+    for (src, want) in cases {
+        let Ok(e) = Expr::compile(src) else { continue };
+        let got = e.fields_read();
+        assert_eq!(
+            got.as_deref().map(|f| f.iter().map(String::as_str).collect::<Vec<_>>()),
+            want.map(<[&str]>::to_vec),
+            "{src}"
+        );
+        if let Some(fields) = got {
+            let full =
+                json!({"type": "purchase", "a": {"b": [3]}, "c": null, "d": 2, "x": 1, "y": 5, "z": 0, "other": 9});
+            let part: serde_json::Map<String, Value> = full
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(k, _)| fields.contains(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            assert_eq!(e.test_native(&full), e.test_native(&Value::Object(part)), "{src}");
+        }
+    }
+}

@@ -12,8 +12,13 @@ use streamloom_runtime::registry::{
     TypedNodeKind,
 };
 
+use std::sync::Arc;
+
+use serde_json::Value;
+use streamloom_runtime::pushdown::RecordPredicate;
+
 use super::expression::{build_field, compile_field, interrupt, limit_params, limits};
-use crate::expr::on_eval_stack;
+use crate::expr::{Expr, on_eval_stack};
 
 /// Config of `filter`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +74,14 @@ impl TypedNodeKind for Filter {
         compile_field("condition", &config.condition).err().into_iter().collect()
     }
 
+    /// A condition that reads only some top-level fields of the record can be tested by the
+    /// source in front while it reads (see [`streamloom_runtime::pushdown`]).
+    fn predicate(config: &FilterConfig, _build: &BuildContext) -> Option<Arc<dyn RecordPredicate>> {
+        let expr = Expr::compile(&config.condition).ok()?;
+        let fields = expr.fields_read()?;
+        Some(Arc::new(ConditionTest { expr, fields }))
+    }
+
     fn build(config: FilterConfig, build: &BuildContext) -> Result<Box<dyn NodeTask>, ConfigProblem> {
         let limits = limits(config.max_steps, config.max_outputs, config.max_depth);
         let expr = build_field("condition", &config.condition, limits, build)?;
@@ -95,5 +108,22 @@ impl TypedNodeKind for Filter {
                 out.len()
             }))
         }))
+    }
+}
+
+/// A filter's condition as a test a source applies while reading: it rejects only what the
+/// native evaluator finds false; anything else goes on to the filter.
+struct ConditionTest {
+    expr: Expr,
+    fields: Vec<String>,
+}
+
+impl RecordPredicate for ConditionTest {
+    fn fields(&self) -> &[String] {
+        &self.fields
+    }
+
+    fn rejects(&self, projected: &Value) -> bool {
+        self.expr.test_native(projected) == Some(false)
     }
 }

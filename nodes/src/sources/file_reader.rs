@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 use streamloom_runtime::metrics::NodeMetrics;
+use streamloom_runtime::pushdown::PushedFilter;
 use streamloom_runtime::{Batch, Event};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -21,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::file_follow::{Change, FileId, OpenFile, StartAt, is_pattern, matching};
 use super::file_source::FileFormat;
+use super::json_projection::{Projection, has_huge_integral_float};
 use crate::event_time::TimeSource;
 
 /// How often a followed file that has not grown is looked at again.
@@ -46,9 +48,22 @@ pub enum Chunk {
         bad: Vec<(u64, Value, String)>,
         /// Blank lines passed over.
         skipped: u64,
+        /// Lines the filter behind the source rejected as they were read (see
+        /// [`streamloom_runtime::pushdown`]): never built, counted by the node as filtered.
+        rejected: Rejected,
     },
     /// Reading failed; the node fails with this message.
     Failed(String),
+}
+
+/// Lines rejected by the pushed-down filter: how many, and the largest event time among them
+/// (they still move the watermark, as they would have on their way to the filter).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Rejected {
+    /// Lines rejected.
+    pub count: u64,
+    /// Their largest event time.
+    pub max_time: Option<i64>,
 }
 
 /// What the reader hands a parser.
@@ -92,6 +107,8 @@ pub struct ReadSpec {
     pub stop: CancellationToken,
     /// The node's counters: events parsed but never handed to the node count as `dropped`.
     pub metrics: Arc<NodeMetrics>,
+    /// The filter behind the source, which JSON Lines parsers apply as they read.
+    pub pushdown: Option<PushedFilter>,
 }
 
 /// Results in file order.
@@ -124,7 +141,7 @@ impl Drop for OrderedChunks {
 impl Chunk {
     fn events(&self) -> u64 {
         match self {
-            Chunk::Events { batch, .. } => batch.len() as u64,
+            Chunk::Events { batch, rejected, .. } => batch.len() as u64 + rejected.count,
             Chunk::Failed(_) => 0,
         }
     }
@@ -172,11 +189,15 @@ impl ParallelReader {
             let (out_tx, out_rx) = mpsc::channel::<Chunk>(2);
             inputs.push(work_tx);
             outputs.push(out_rx);
-            let parser = LineParser {
+            let mut parser = LineParser {
                 format: spec.format,
                 time: spec.time.clone(),
                 source: spec.source,
                 max_line_bytes: spec.max_line_bytes,
+                pushdown: spec
+                    .pushdown
+                    .clone()
+                    .and_then(|filter| Pushdown::new(filter, spec.format, spec.time.as_ref())),
             };
             let metrics = spec.metrics.clone();
             threads.push(tokio::task::spawn_blocking(move || {
@@ -497,7 +518,12 @@ impl Reader {
         if !read {
             lines.at_end(&rdr);
             if lines.skipped > 0 {
-                self.send(Work::Ready(Chunk::Events { batch: Vec::new(), bad: Vec::new(), skipped: lines.skipped }));
+                self.send(Work::Ready(Chunk::Events {
+                    batch: Vec::new(),
+                    bad: Vec::new(),
+                    skipped: lines.skipped,
+                    rejected: Rejected::default(),
+                }));
             }
             return Ok(());
         }
@@ -514,6 +540,7 @@ impl Reader {
             time: self.spec.time.clone(),
             source: self.spec.source,
             max_line_bytes: self.spec.max_line_bytes,
+            pushdown: None,
         };
         let batch_size = self.spec.batch_size.max(1);
         let mut batch = Vec::with_capacity(batch_size);
@@ -559,6 +586,7 @@ impl Reader {
                     batch: std::mem::take(&mut batch),
                     bad: std::mem::take(&mut bad),
                     skipped: std::mem::take(&mut lines.skipped),
+                    rejected: Rejected::default(),
                 };
                 if !self.send(Work::Ready(chunk)) {
                     return Ok(());
@@ -566,7 +594,7 @@ impl Reader {
             }
         }
         if !batch.is_empty() || !bad.is_empty() || lines.skipped > 0 {
-            self.send(Work::Ready(Chunk::Events { batch, bad, skipped: lines.skipped }));
+            self.send(Work::Ready(Chunk::Events { batch, bad, skipped: lines.skipped, rejected: Rejected::default() }));
         }
         Ok(())
     }
@@ -658,24 +686,62 @@ struct LineParser {
     time: Option<TimeSource>,
     source: u32,
     max_line_bytes: usize,
+    pushdown: Option<Pushdown>,
+}
+
+/// The filter behind the source, applied to JSON Lines as they are read: each line's fields
+/// that the filter's test and the event time read, tested before the whole line is parsed.
+struct Pushdown {
+    filter: PushedFilter,
+    projection: Projection,
+}
+
+impl Pushdown {
+    /// For JSON Lines only, and when the event time (if any) is within a top-level field.
+    fn new(filter: PushedFilter, format: FileFormat, time: Option<&TimeSource>) -> Option<Pushdown> {
+        if format != FileFormat::Jsonl {
+            return None;
+        }
+        let mut fields = filter.predicate().fields().to_vec();
+        if let Some(time) = time {
+            let top = time.field.as_ref()?.parts().first()?;
+            if !fields.contains(top) {
+                fields.push(top.clone());
+            }
+        }
+        Some(Pushdown { filter, projection: Projection::new(fields) })
+    }
+
+    /// The line's event time when the filter certainly rejects it; `None` when the line must
+    /// be parsed whole (it passes, is not sure, or something about it is to be reported).
+    fn rejects(&mut self, line: &[u8], time: Option<&TimeSource>) -> Option<Option<i64>> {
+        let fields = self.projection.read(line)?;
+        let time = event_time(time, fields).ok()?;
+        self.filter.predicate().rejects(fields).then_some(time)
+    }
+}
+
+/// The record's event time, when the source reads one. A record without the field has none
+/// (a window downstream reports it; other nodes take it as it is); a field that is not a time
+/// says why.
+fn event_time(time: Option<&TimeSource>, value: &Value) -> Result<Option<i64>, String> {
+    let Some(time) = time else { return Ok(None) };
+    if time.field.as_ref().is_some_and(|f| f.get(value).is_none()) {
+        return Ok(None);
+    }
+    time.time_of(value, None).map(Some)
 }
 
 impl LineParser {
-    /// The record's event time, when the source reads one. A record without the field has
-    /// none (a window downstream reports it; other nodes take it as it is); a field that is
-    /// not a time says why.
+    /// The record's event time (see [`event_time`]).
     fn event_time(&self, value: &Value) -> Result<Option<i64>, String> {
-        let Some(time) = &self.time else { return Ok(None) };
-        if time.field.as_ref().is_some_and(|f| f.get(value).is_none()) {
-            return Ok(None);
-        }
-        time.time_of(value, None).map(Some)
+        event_time(self.time.as_ref(), value)
     }
 
     /// Parses lines numbered from `first.0` in their file, with sequence numbers from `first.1`;
     /// the lines listed in `oversized` (index, full length) were cut and go to `errors`.
     fn parse(
-        &self,
+        &mut self,
         data: &[u8],
         first: (u64, u64),
         ends: &[usize],
@@ -685,6 +751,10 @@ impl LineParser {
         let mut batch = Vec::with_capacity(ends.len());
         let mut bad = Vec::new();
         let mut skipped = 0;
+        let mut rejected = Rejected::default();
+        // Asked once a chunk: while the source's output is watched, every line goes on.
+        let mut pushdown = self.pushdown.take();
+        let active = pushdown.as_ref().is_some_and(|p| p.filter.active());
         let mut start = 0;
         let mut oversized = oversized.iter().peekable();
         for (i, &end) in ends.iter().enumerate() {
@@ -718,6 +788,13 @@ impl LineParser {
                 )));
                 continue;
             }
+            if let Some(p) = pushdown.as_mut().filter(|_| active)
+                && let Some(time) = p.rejects(text, self.time.as_ref())
+            {
+                rejected.count += 1;
+                rejected.max_time = rejected.max_time.max(time);
+                continue;
+            }
             match self.format {
                 FileFormat::Jsonl => match serde_json::from_slice::<Value>(text) {
                     Ok(value) => match oversized_integer(&value, text) {
@@ -738,7 +815,8 @@ impl LineParser {
                 },
             }
         }
-        Chunk::Events { batch, bad, skipped }
+        self.pushdown = pushdown;
+        Chunk::Events { batch, bad, skipped, rejected }
     }
 }
 
@@ -773,16 +851,6 @@ fn oversized_integer<'a>(value: &Value, text: &'a [u8]) -> Option<&'a str> {
         }
     }
     None
-}
-
-/// Whether `value` holds a float with no fraction beyond the 64-bit integer range.
-fn has_huge_integral_float(value: &Value) -> bool {
-    match value {
-        Value::Number(n) => n.as_f64().is_some_and(|f| n.is_f64() && f.fract() == 0.0 && f.abs() >= 9.2e18),
-        Value::Array(a) => a.iter().any(has_huge_integral_float),
-        Value::Object(o) => o.values().any(has_huge_integral_float),
-        _ => false,
-    }
 }
 
 /// At most 40 characters of `s`, marked when cut.
@@ -841,6 +909,7 @@ mod tests {
             source: 0,
             stop: CancellationToken::new(),
             metrics: Arc::new(NodeMetrics::default()),
+            pushdown: None,
         });
         let mut chunks = reading.chunks;
         let (mut seen, mut lines) = (0, Vec::new());

@@ -191,6 +191,7 @@ async fn run(config: FileSourceConfig, path: PathBuf, mut ctx: NodeContext) -> R
         source: ctx.index,
         stop: ctx.control.stop.clone(),
         metrics: ctx.metrics.clone(),
+        pushdown: ctx.pushdown.clone(),
     });
     let mut chunks = reading.chunks;
     let mut watermarks = Watermarks::new(i64::try_from(config.watermark_delay_ms).unwrap_or(i64::MAX));
@@ -219,13 +220,17 @@ async fn run(config: FileSourceConfig, path: PathBuf, mut ctx: NodeContext) -> R
         };
         let Some(chunk) = chunk else { break };
         match chunk {
-            Chunk::Events { batch, bad, skipped } => {
+            Chunk::Events { batch, bad, skipped, rejected } => {
                 ctx.metrics.skipped.fetch_add(skipped, Ordering::Relaxed);
                 for (seq, record, reason) in bad {
                     ctx.errors.report_value(record, reason, ctx.index, seq);
                 }
                 if config.time_field.is_some() {
                     watermarks.observe(&batch);
+                    watermarks.observe_time(rejected.max_time);
+                }
+                if let Some(pushdown) = &ctx.pushdown {
+                    pushdown.count_rejected(rejected.count);
                 }
                 if let Err(e) = ctx.emit(0, batch).await {
                     result = Err(e);

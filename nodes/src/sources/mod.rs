@@ -4,6 +4,7 @@ pub mod file_follow;
 pub mod file_reader;
 pub mod file_source;
 pub mod generator;
+pub mod json_projection;
 pub mod mqtt_source;
 mod nats_jetstream;
 pub mod nats_source;

@@ -30,6 +30,13 @@ impl Watermarks {
         self.max_time = batch.iter().filter_map(|e| e.time).fold(self.max_time, i64::max);
     }
 
+    /// Notes one more time, if there is one (of events that never became a batch).
+    pub fn observe_time(&mut self, time: Option<i64>) {
+        if let Some(t) = time {
+            self.max_time = self.max_time.max(t);
+        }
+    }
+
     /// The watermark, once some event had a time.
     pub fn current(&self) -> Option<i64> {
         (self.max_time != i64::MIN).then(|| self.max_time.saturating_sub(self.delay_ms))

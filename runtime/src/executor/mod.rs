@@ -33,6 +33,7 @@ use crate::graph::Graph;
 use crate::io::{Control, NodeContext};
 use crate::metrics::History;
 use crate::problem::{Location, Problem, Problems};
+use crate::pushdown::PushedFilter;
 use crate::registry::Registry;
 use crate::validate::validate;
 use shared::Shared;
@@ -246,6 +247,13 @@ pub fn start_validated(
         checkpoints: coordinator.board().clone(),
     });
 
+    let mut predicates: Vec<Option<Arc<dyn crate::pushdown::RecordPredicate>>> = vec![None; graph.nodes.len()];
+    for built in &plan.nodes {
+        if let Some(slot) = predicates.get_mut(built.index) {
+            slot.clone_from(&built.predicate);
+        }
+    }
+    let mut sole_wire = wiring.sole_wire;
     let mut io: Vec<Option<wiring::NodeIo>> = wiring.io.into_iter().map(Some).collect();
     let mut tasks = Vec::with_capacity(plan.nodes.len());
     let mut sources = Vec::new();
@@ -256,6 +264,19 @@ pub fn start_validated(
             sources.push(Source { route: route.clone(), injects_own: built.injects_barriers });
         }
         let id: Arc<str> = Arc::from(graph.nodes[built.index].id.as_str());
+        // A source may apply the filter that is the only consumer of its first output.
+        let pushdown = sole_wire.get_mut(built.index).and_then(Option::take).and_then(|sole| {
+            let predicate = predicates.get(sole.consumer)?.clone()?;
+            (!shared.has_inputs[built.index]).then(|| {
+                PushedFilter::new(
+                    predicate,
+                    sole.wire,
+                    wiring.node_metrics[sole.consumer].clone(),
+                    wiring.node_metrics[built.index].clone(),
+                )
+                .with_tap(sole.tap)
+            })
+        });
         let ctx = NodeContext {
             index: built.index as u32,
             id,
@@ -267,6 +288,7 @@ pub fn start_validated(
             batch_size: plan.batch_size,
             debug: debug.clone(),
             checkpoints: coordinator.source_view(),
+            pushdown,
         };
         tasks.push((built.index, built.task, ctx));
     }

@@ -1,12 +1,15 @@
 //! The built plan: every node's config with `${NAME}` placeholders substituted and its task
 //! built, or every problem found on the way (all at once).
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::RunOptions;
 use crate::env;
 use crate::graph::Graph;
 use crate::problem::{Location, Problem, Problems};
+use crate::pushdown::RecordPredicate;
 use crate::redact::Redactor;
 use crate::registry::{BuildContext, NodeTask, ParamKind, Registry};
 
@@ -18,6 +21,8 @@ pub(crate) struct BuiltNode {
     pub task: Box<dyn NodeTask>,
     /// Whether its kind injects its own checkpoint barriers.
     pub injects_barriers: bool,
+    /// The per-record test a source in front of it may apply (see [`crate::pushdown`]).
+    pub predicate: Option<Arc<dyn RecordPredicate>>,
 }
 
 /// A graph ready to be wired and spawned.
@@ -57,7 +62,12 @@ pub(crate) fn build(graph: &Graph, registry: &Registry, options: &RunOptions) ->
             env: options.env.clone(),
         };
         match kind.build(&config, &ctx) {
-            Ok(task) => nodes.push(BuiltNode { index, task, injects_barriers: kind.injects_barriers() }),
+            Ok(task) => nodes.push(BuiltNode {
+                index,
+                task,
+                injects_barriers: kind.injects_barriers(),
+                predicate: kind.predicate(&config, &ctx),
+            }),
             Err(p) => problems.push(Problem::error(
                 Location { field: p.field.clone(), ..Location::node(&node.id) },
                 redactor.redact(&p.message),

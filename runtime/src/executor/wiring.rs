@@ -7,11 +7,11 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::debug::DebugLog;
-use crate::graph::Graph;
+use crate::graph::{Graph, WhenFull};
 use crate::io::{DeadLetters, Inputs, Output};
 use crate::metrics::{NodeMetrics, WireMetrics};
 use crate::registry::{ERRORS_PORT, Registry};
-use crate::tap::{NodeTap, RECEIVED};
+use crate::tap::{NodeTap, PortTap, RECEIVED};
 use crate::wire::WireQueue;
 
 /// One node's ends of the wires.
@@ -32,6 +32,16 @@ pub(crate) struct Wiring {
     pub taps: Vec<Arc<NodeTap>>,
     /// Per node: every wire out of it (data and dead-letter ports), where its barriers go.
     pub out_wires: Vec<Vec<Arc<WireQueue>>>,
+    /// Per node: its first data output's only wire, when it has exactly one and it blocks
+    /// when full, with the node at its other end and the port's tap (see [`crate::pushdown`]).
+    pub sole_wire: Vec<Option<SoleWire>>,
+}
+
+/// The one wire out of a node's first data output.
+pub(crate) struct SoleWire {
+    pub wire: Arc<WireQueue>,
+    pub consumer: usize,
+    pub tap: Option<PortTap>,
 }
 
 /// Builds the wires of an already validated `graph` (port order from each kind); with
@@ -67,6 +77,8 @@ pub(crate) fn wire(graph: &Graph, registry: &Registry, debug: Option<&Arc<DebugL
     let mut has_inputs = vec![false; n];
     let mut out_wires: Vec<Vec<Arc<WireQueue>>> = vec![Vec::new(); n];
     let mut upstream = vec![Vec::new(); n];
+    // Per node: the wires out of its first data output.
+    let mut first_out: Vec<Vec<(Arc<WireQueue>, usize)>> = vec![Vec::new(); n];
     for wire in &graph.wires {
         let (Some(&from), Some(&to)) = (index_of.get(wire.from.node.as_str()), index_of.get(wire.to.node.as_str()))
         else {
@@ -96,9 +108,23 @@ pub(crate) fn wire(graph: &Graph, registry: &Registry, debug: Option<&Arc<DebugL
         } else if let Some(out_port) = ports_of[from].output_index(&wire.from.port)
             && let Some(out) = outputs[from].get_mut(out_port)
         {
+            if out_port == 0 {
+                first_out[from].push((queue.clone(), to));
+            }
             out.add(queue);
         }
     }
+    let sole_wire = first_out
+        .into_iter()
+        .enumerate()
+        .map(|(i, wires)| match <[_; 1]>::try_from(wires) {
+            Ok([(wire, consumer)]) if wire.when_full() == WhenFull::Block => {
+                let port = ports_of[i].outputs.iter().find(|p| p.name != ERRORS_PORT).map(|p| p.name.as_str());
+                Some(SoleWire { wire, consumer, tap: port.and_then(|p| taps[i].port(p)) })
+            }
+            _ => None,
+        })
+        .collect();
 
     let io = inputs
         .into_iter()
@@ -111,5 +137,5 @@ pub(crate) fn wire(graph: &Graph, registry: &Registry, debug: Option<&Arc<DebugL
             errors: DeadLetters::new(Arc::from(graph.nodes[i].id.as_str()), dl),
         })
         .collect();
-    Wiring { io, node_metrics, has_inputs, upstream, wire_metrics, taps, out_wires }
+    Wiring { io, node_metrics, has_inputs, upstream, wire_metrics, taps, out_wires, sole_wire }
 }

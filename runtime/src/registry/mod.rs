@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::io::NodeContext;
+use crate::pushdown::RecordPredicate;
 
 /// Where a node kind sits in a pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -159,6 +160,11 @@ pub trait NodeKind: Send + Sync + 'static {
     fn validate(&self, config: &Value) -> Vec<ConfigProblem>;
     /// Builds the running task. `config` has had `${VAR}`s substituted.
     fn build(&self, config: &Value, ctx: &BuildContext) -> Result<Box<dyn NodeTask>, ConfigProblem>;
+    /// The test a node of this kind applies to each record on its own, which the source in
+    /// front of it may apply while reading (see [`crate::pushdown`]); `None` for most kinds.
+    fn predicate(&self, _config: &Value, _ctx: &BuildContext) -> Option<Arc<dyn RecordPredicate>> {
+        None
+    }
 }
 
 /// A catalogue entry, as printed by `streamloom nodes --json`.

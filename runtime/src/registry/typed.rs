@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -15,6 +16,7 @@ use serde_json::Value;
 use super::params::check_param;
 use super::{BuildContext, Category, ConfigProblem, NodeKind, NodeTask, ParamSpec, Ports};
 use crate::problem::cut;
+use crate::pushdown::RecordPredicate;
 
 /// Longest serde message kept in a config problem, in bytes.
 const MAX_SERDE_MESSAGE: usize = 300;
@@ -50,6 +52,11 @@ pub trait TypedNodeKind: Send + Sync + 'static {
     }
     /// Builds the running task.
     fn build(config: Self::Config, ctx: &BuildContext) -> Result<Box<dyn NodeTask>, ConfigProblem>;
+    /// The per-record test a source in front may apply while reading (see
+    /// [`crate::pushdown`]); `None` by default.
+    fn predicate(_config: &Self::Config, _ctx: &BuildContext) -> Option<Arc<dyn RecordPredicate>> {
+        None
+    }
 }
 
 /// Adapter from a [`TypedNodeKind`] to the object-safe [`NodeKind`].
@@ -176,5 +183,8 @@ impl<T: TypedNodeKind> NodeKind for Typed<T> {
             return Err(p);
         }
         T::build(parse::<T>(config)?, ctx)
+    }
+    fn predicate(&self, config: &Value, ctx: &BuildContext) -> Option<Arc<dyn RecordPredicate>> {
+        T::predicate(&parse::<T>(config).ok()?, ctx)
     }
 }

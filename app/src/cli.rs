@@ -37,7 +37,8 @@ pub struct Cli {
     /// With --headless: no live progress or periodic log lines, only the final report.
     #[arg(long, requires = "headless")]
     pub quiet: bool,
-    /// Worker threads of the embedded runtime (default: one per core).
+    /// Worker threads of the embedded runtime (overrides the graph's `settings.workers`;
+    /// default: one per core).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
     /// Subcommands.

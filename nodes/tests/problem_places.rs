@@ -122,9 +122,11 @@ fn a_megabyte_value_is_never_echoed_whole() {
 #[test]
 fn graph_settings_are_range_checked_with_their_place() {
     let text = format!(
-        "(format: 1,\n settings: (batch_size: 0, default_capacity: 1000000000000),\n nodes: [{GEN}, (id: \"s\", kind: \"null_sink\", config: {{}})],\n wires: [(from: (\"g\", \"out\"), to: (\"s\", \"in\"), capacity: 0)])"
+        "(format: 1,\n settings: (batch_size: 0, default_capacity: 1000000000000, workers: 0),\n nodes: [{GEN}, (id: \"s\", kind: \"null_sink\", config: {{}})],\n wires: [(from: (\"g\", \"out\"), to: (\"s\", \"in\"), capacity: 0)])"
     );
     let problems = errors(&text);
+    let p = find(&problems, "workers 0 is out of range 1..=256");
+    assert_eq!((p.location.field.as_deref(), p.location.line_col), (Some("workers"), Some((2, 61))));
     let p = find(&problems, "batch_size 0 is out of range");
     assert_eq!((p.location.field.as_deref(), p.location.line_col), (Some("batch_size"), Some((2, 13))));
     let p = find(&problems, "default_capacity 1000000000000 is out of range");

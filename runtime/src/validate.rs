@@ -14,6 +14,8 @@ use crate::registry::{Category, ERRORS_PORT, Ports, Registry};
 pub const MAX_BATCH_SIZE: usize = 100_000;
 /// Largest wire capacity (`capacity` of a wire, `default_capacity` of the graph), in events.
 pub const MAX_WIRE_CAPACITY: usize = 100_000_000;
+/// Most worker threads a graph may ask for (`settings.workers`).
+pub const MAX_WORKERS: usize = 256;
 
 /// What a problem belongs to, for placing it in the file.
 #[derive(Debug, Clone, Copy)]
@@ -137,6 +139,11 @@ fn check_settings(graph: &Graph, error: &mut impl FnMut(Target, Location, String
             setting("default_capacity"),
             format!("default_capacity {c} is out of range 1..={MAX_WIRE_CAPACITY}"),
         );
+    }
+    if let Some(w) = graph.settings.workers
+        && !(1..=MAX_WORKERS).contains(&w)
+    {
+        error(Target::Setting, setting("workers"), format!("workers {w} is out of range 1..={MAX_WORKERS}"));
     }
     if let Err(msg) = graph.settings.stop_timeout() {
         error(Target::Setting, setting("stop_timeout"), msg);

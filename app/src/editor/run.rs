@@ -28,6 +28,8 @@ const PAUSED_SETTLE: Duration = Duration::from_millis(1500);
 /// The run state of the editor.
 pub struct Runner {
     engine: Result<Engine, String>,
+    /// Worker threads of `engine`.
+    engine_workers: usize,
     handle: Option<RunHandle>,
     snapshot: Option<Arc<MetricsSnapshot>>,
     outcome: Option<RunOutcome>,
@@ -46,6 +48,14 @@ pub struct Runner {
     last_change: std::time::Instant,
 }
 
+/// Worker threads of the editor's runtime when the graph does not set `workers`: two, so the
+/// UI keeps a core on small machines.
+const EDITOR_WORKERS: usize = 2;
+
+fn new_engine(workers: usize) -> Result<Engine, String> {
+    Engine::new(Some(workers)).map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
 impl Default for Runner {
     fn default() -> Self {
         Self::new()
@@ -56,7 +66,8 @@ impl Runner {
     /// A runner with its engine (two worker threads: the UI keeps a core).
     pub fn new() -> Self {
         Runner {
-            engine: Engine::new(Some(2)).map_err(|e| format!("cannot start the runtime: {e}")),
+            engine: new_engine(EDITOR_WORKERS),
+            engine_workers: EDITOR_WORKERS,
             handle: None,
             snapshot: None,
             outcome: None,
@@ -94,6 +105,12 @@ impl Runner {
         }
         self.run_problems.clear();
         self.run_problems_dismissed = false;
+        // A graph that sets its worker threads gets a runtime of that size (no run is live).
+        let workers = graph.settings.workers.unwrap_or(EDITOR_WORKERS);
+        if workers != self.engine_workers {
+            self.engine = new_engine(workers);
+            self.engine_workers = workers;
+        }
         let engine = self.engine.as_ref().map_err(Clone::clone)?;
         let options = RunOptions {
             base_dir,

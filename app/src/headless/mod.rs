@@ -85,7 +85,7 @@ pub fn run(path: &Path, registry: &Registry, opts: &HeadlessOptions) -> anyhow::
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
-    let engine = Engine::new(opts.workers).context("starting the runtime")?;
+    let engine = Engine::new(opts.workers.or(graph.settings.workers)).context("starting the runtime")?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let options = RunOptions { base_dir, stop_timeout: opts.stop_timeout, ..RunOptions::default() };
     let handle = match engine.start_validated(&graph, registry, options) {

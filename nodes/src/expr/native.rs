@@ -666,11 +666,11 @@ impl Node {
                 if truthy(&x) { Ok(x) } else { r.one(v) }
             }
             Kind::If(c, t, e) if self.single => {
-                if truthy(&*c.one(v)?) {
-                    t.one(v)
-                } else {
-                    e.one(v)
-                }
+                let b = match c.quick_test(v) {
+                    Some(b) => b,
+                    None => truthy(&*c.one(v)?),
+                };
+                if b { t.one(v) } else { e.one(v) }
             }
             Kind::Not => owned(Value::Bool(!truthy(v))),
             Kind::Length => owned(ops::length(v)?),
@@ -726,7 +726,38 @@ impl Node {
     /// jq truthiness of the first output (`false` when there is none), without
     /// materialising outputs that are only the (borrowed) input.
     pub(crate) fn test(&self, v: &Value) -> R<bool> {
+        if let Some(b) = self.quick_test(v) {
+            return Ok(b);
+        }
         Ok(self.first_truthiness(v)?.unwrap_or(false))
+    }
+
+    /// The commonest conditions — comparisons of fields and literals, joined by `and`/`or` —
+    /// answered by reference, without building results. `None` when the condition has
+    /// another shape or a path meets something it cannot index (then the general path,
+    /// which reports the failure).
+    fn quick_test(&self, v: &Value) -> Option<bool> {
+        match &self.kind {
+            Kind::Cmp(l, op, r) => Some(op.eval(l.quick_operand(v)?, r.quick_operand(v)?)),
+            Kind::Logic(l, stop, r) => {
+                let left = l.quick_test(v)?;
+                if left == *stop { Some(*stop) } else { r.quick_test(v) }
+            }
+            _ => None,
+        }
+    }
+
+    /// A literal, or a field path of plain names, by reference.
+    fn quick_operand<'a>(&'a self, v: &'a Value) -> Option<&'a Value> {
+        match &self.kind {
+            Kind::Lit(x) => Some(x),
+            Kind::Path(parts) => parts.iter().try_fold(v, |cur, p| match (&p.step, cur) {
+                (Step::Index(Key::Str(k)), Value::Object(o)) if !p.optional => Some(o.get(k.as_str()).unwrap_or(&NULL)),
+                (Step::Index(Key::Str(_)), Value::Null) if !p.optional => Some(&NULL),
+                _ => None,
+            }),
+            _ => None,
+        }
     }
 
     fn first_truthiness(&self, v: &Value) -> R<Option<bool>> {
@@ -902,8 +933,8 @@ impl Node {
                 res.map_err(|e| (e, None))
             }
             Kind::If(c, t, e) if c.single && t.owned_safe && e.owned_safe => {
-                let b = match c.one(&v) {
-                    Ok(x) => truthy(&x),
+                let b = match c.quick_test(&v).map_or_else(|| c.one(&v).map(|x| truthy(&x)), Ok) {
+                    Ok(b) => b,
                     // The condition only read the input (see `fails_untouched`).
                     Err(e) => return Err((e, Some(v))),
                 };

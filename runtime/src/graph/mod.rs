@@ -65,6 +65,11 @@ pub struct Settings {
     /// sources acknowledge messages once a checkpoint covering them completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_interval: Option<String>,
+    /// Worker threads the run's nodes share (1 to 256); one per core when absent (two in the
+    /// editor). A light pipeline fed by one network source often runs faster on 1: handing
+    /// batches from thread to thread costs more than it gains. `--workers` wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
 }
 
 impl Settings {

@@ -35,6 +35,9 @@ pub fn to_ron(graph: &Graph) -> String {
     if let Some(t) = &graph.settings.checkpoint_interval {
         settings.push(format!("checkpoint_interval: {}", string(t)));
     }
+    if let Some(w) = graph.settings.workers {
+        settings.push(format!("workers: {w}"));
+    }
     if !settings.is_empty() {
         let _ = writeln!(out, "{INDENT}settings: ({}),", settings.join(", "));
     }
@@ -229,6 +232,7 @@ mod tests {
                 batch_size: None,
                 stop_timeout: Some("30s".into()),
                 checkpoint_interval: Some("2s".into()),
+                workers: Some(1),
             },
             nodes: vec![
                 Node {

@@ -14,7 +14,9 @@
 //! became resolved (they led to output). Memory is the open windows: a key with none is
 //! forgotten.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 
 use serde_json::Value;
 
@@ -92,8 +94,8 @@ impl Windows {
             lateness,
             specs,
             fields,
-            ids: HashMap::new(),
-            entries: HashMap::new(),
+            ids: HashMap::default(),
+            entries: HashMap::default(),
             next_id: 0,
             fire: BTreeSet::new(),
             purge: BTreeSet::new(),

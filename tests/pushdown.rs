@@ -196,3 +196,27 @@ fn a_filter_applied_while_reading_gives_the_same_rows_and_counters() {
         })
         .unwrap();
 }
+
+/// While the source's output is watched (the editor's inspector), the source reads every line
+/// whole so its tap shows every event, including those the filter then drops.
+#[test]
+fn a_watched_source_shows_every_event_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.jsonl");
+    let lines: Vec<String> = (0..10).map(|i| format!("{{\"ts\":{i},\"type\":\"click\",\"i\":{i}}}")).collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let graph = graph(dir.path(), &file, ".type == \"purchase\"", false);
+    let engine = Engine::new(Some(2)).unwrap();
+    let registry = streamloom_nodes::builtin_registry();
+    let options = RunOptions { watch: Some("read".into()), ..RunOptions::default() };
+    let handle = engine.start(&graph, &registry, options).unwrap_or_else(|p| panic!("{p}"));
+    let outcome =
+        engine.block_on(async { tokio::time::timeout(Duration::from_secs(60), handle.wait()).await.unwrap() });
+    assert_eq!(outcome, RunOutcome::Completed);
+    let shown: Vec<i64> = handle.tap(0).iter().filter_map(|t| t.event.value["i"].as_i64()).collect();
+    // The tap keeps the newest events of each batch: here the last lines of the file.
+    assert!(shown.contains(&9), "the lines read show in the tap: {shown:?}");
+    let snap = handle.snapshot_now();
+    let keep = snap.node("keep").unwrap();
+    assert_eq!((keep.events_in, keep.filtered), (10, 10));
+}

@@ -184,6 +184,8 @@ impl ParallelReader {
         let mut inputs = Vec::with_capacity(parsers);
         let mut outputs = Vec::with_capacity(parsers);
         let mut threads = Vec::with_capacity(parsers + 1);
+        // Line buffers go back to the reader once parsed: fresh ones cost page faults.
+        let (recycle_tx, recycle_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2 * parsers + 2);
         for _ in 0..parsers {
             let (work_tx, mut work_rx) = mpsc::channel::<Work>(2);
             let (out_tx, out_rx) = mpsc::channel::<Chunk>(2);
@@ -200,11 +202,19 @@ impl ParallelReader {
                     .and_then(|filter| Pushdown::new(filter, spec.format, spec.time.as_ref())),
             };
             let metrics = spec.metrics.clone();
+            let recycle = recycle_tx.clone();
             threads.push(tokio::task::spawn_blocking(move || {
                 while let Some(work) = work_rx.blocking_recv() {
                     let chunk = match work {
-                        Work::Lines { data, first_line, first_seq, ends, oversized, label } => {
-                            parser.parse(&data, (first_line, first_seq), &ends, &oversized, label.as_deref())
+                        Work::Lines { mut data, first_line, first_seq, ends, oversized, label } => {
+                            let chunk =
+                                parser.parse(&data, (first_line, first_seq), &ends, &oversized, label.as_deref());
+                            if data.capacity() <= 2 * CHUNK_BYTES {
+                                data.clear();
+                                // A full return channel: the buffer is simply freed.
+                                let _ = recycle.try_send(data);
+                            }
+                            chunk
                         }
                         Work::Ready(chunk) => chunk,
                     };
@@ -217,7 +227,7 @@ impl ParallelReader {
         }
         let gone = CancellationToken::new();
         let metrics = spec.metrics.clone();
-        let reader = Reader { spec, inputs, next: 0, next_seq: 1, gone: gone.clone() };
+        let reader = Reader { spec, inputs, recycled: recycle_rx, next: 0, next_seq: 1, gone: gone.clone() };
         threads.push(tokio::task::spawn_blocking(move || reader.run()));
         ParallelReader { chunks: OrderedChunks { outputs, next: 0, gone, metrics }, threads: Threads(threads) }
     }
@@ -226,6 +236,8 @@ impl ParallelReader {
 struct Reader {
     spec: ReadSpec,
     inputs: Vec<mpsc::Sender<Work>>,
+    /// Line buffers the parsers are done with, empty, for the next chunks.
+    recycled: std::sync::mpsc::Receiver<Vec<u8>>,
     next: usize,
     /// Sequence number of the next line handed on (unique across files, rotations and truncations).
     next_seq: u64,
@@ -485,7 +497,8 @@ impl Reader {
             return true;
         }
         let cut = if partial_too { lines.data.len() } else { line_start };
-        let mut rest = Vec::with_capacity(self.spec.batch_size.max(1) * 96);
+        let mut rest =
+            self.recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(self.spec.batch_size.max(1) * 96));
         rest.extend_from_slice(&lines.data[cut..]);
         lines.data.truncate(cut);
         let data = std::mem::replace(&mut lines.data, rest);

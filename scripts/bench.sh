@@ -121,11 +121,21 @@ out_b="$PWD/$work/workload_b.out.jsonl"
 read -r slb_wall slb_rss < <(times_b workload_b "$out_b" env BENCH_WS_URL=@URL@ BENCH_OUT="$out_b" \
     "$bin" --headless assets/graphs/bench/workload_b.ron --quiet)
 read -r yb_wall yb_rss < <(times_b yardstick_b "$work/yardstick_b.out.jsonl" "$yard_b" @URL@ "$work/yardstick_b.out.jsonl")
-python3 - "$n" "$slb_wall" "$slb_rss" "$yb_wall" "$yb_rss" <<'PY'
+# The graph asks for one worker thread (settings.workers); for comparison, the default of one
+# per core.
+read -r slb2_wall slb2_rss < <(times_b workload_b_2w "$out_b" env BENCH_WS_URL=@URL@ BENCH_OUT="$out_b" \
+    "$bin" --headless assets/graphs/bench/workload_b.ron --quiet --workers 2)
+python3 - "$n" "$slb_wall" "$slb_rss" "$yb_wall" "$yb_rss" "$slb2_wall" "$slb2_rss" <<'PY'
 import sys
 n = int(sys.argv[1])
 sl, sl_rss, y, y_rss = float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-for name, wall, rss in (("workload B streamloom", sl, sl_rss), ("workload B yardstick", y, y_rss)):
+sl2, sl2_rss = float(sys.argv[6]), int(sys.argv[7])
+for name, wall, rss in (
+    ("workload B streamloom", sl, sl_rss),
+    ("workload B yardstick", y, y_rss),
+    ("workload B streamloom, 2 wk", sl2, sl2_rss),
+):
     print(f"{name:<28} {n:>10} messages in {wall:6.2f} s = {n/wall/1e6:6.2f} M messages/s   peak RSS {rss/1024:6.1f} MiB   (validated)")
 print(f"workload B: streamloom / yardstick message rate = {y/sl:.2f}x (goal 0.8x), peak RSS {sl_rss/1024:.1f} MiB (goal 30 MiB)")
+print(f"workload B with --workers 2 (one per core, the default without settings.workers): {y/sl2:.2f}x")
 PY

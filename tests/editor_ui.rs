@@ -728,3 +728,23 @@ fn a_refused_run_lists_each_problem_once_and_an_edit_clears_it() {
     assert!(h.state().runner().start_problems.is_empty());
     assert!(h.query_by_label_contains("cannot run").is_none(), "the refusal is gone from the status bar");
 }
+
+/// A graph may set its worker threads: the editor runs it on a runtime of that size, and a
+/// value out of range is refused by validation (never handed to the runtime).
+#[test]
+fn a_graph_sets_the_editors_worker_threads_within_range() {
+    let mut g = small_graph();
+    g.settings.workers = Some(1);
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    run_to_end(&mut h);
+    assert_eq!(h.state().runner().outcome(), Some(&streamloom_runtime::executor::RunOutcome::Completed));
+    let mut g = small_graph();
+    g.settings.workers = Some(1_000_000);
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    h.get_by_label("▶ Run").click();
+    h.run_ok();
+    assert!(!h.state().runner().is_running(), "the run was refused");
+    h.get_by_label_contains("workers 1000000 is out of range 1..=256");
+}

@@ -18,9 +18,8 @@ fn node(id: &str, kind: &str, config: serde_json::Value) -> Node {
 fn marking_the_source_port_mid_run_logs_every_event() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("in.jsonl");
-    let lines: Vec<String> = (0..400)
-        .map(|i| json!({"i": i, "type": if i % 5 == 0 { "purchase" } else { "click" }}).to_string())
-        .collect();
+    let lines: Vec<String> =
+        (0..400).map(|i| json!({"i": i, "type": if i % 5 == 0 { "purchase" } else { "click" }}).to_string()).collect();
     std::fs::write(&file, lines.join("\n")).unwrap();
     let graph = Graph {
         settings: Settings { batch_size: Some(16), ..Default::default() },
@@ -43,7 +42,8 @@ fn marking_the_source_port_mid_run_logs_every_event() {
     std::thread::sleep(Duration::from_millis(500)); // the parsers read ahead meanwhile
     assert!(handle.set_debug("read", "out", true));
     handle.resume();
-    let outcome = engine.block_on(async { tokio::time::timeout(Duration::from_secs(30), handle.wait()).await.unwrap() });
+    let outcome =
+        engine.block_on(async { tokio::time::timeout(Duration::from_secs(30), handle.wait()).await.unwrap() });
     assert_eq!(outcome, RunOutcome::Completed);
     let snap = handle.snapshot_now();
     let read = snap.node("read").unwrap();

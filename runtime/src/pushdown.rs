@@ -88,9 +88,6 @@ impl PushedFilter {
             return;
         }
         self.source.events_out.fetch_add(n, Ordering::Relaxed);
-        if self.wire.pass_through(n) {
-            self.filter.events_in.fetch_add(n, Ordering::Relaxed);
-            self.filter.filtered.fetch_add(n, Ordering::Relaxed);
-        }
+        self.wire.pass_through(n, &self.filter);
     }
 }

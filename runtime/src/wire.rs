@@ -193,18 +193,20 @@ impl WireQueue {
         self.metrics.interval_max_depth.fetch_max(st.depth as u64, Ordering::Relaxed);
     }
 
-    /// Counts `n` events as pushed and popped at once, for events a source rejected on behalf
-    /// of the consumer (see [`crate::pushdown`]); they never occupy the queue. False, with the
-    /// events counted as dropped, when the consumer is gone.
-    pub(crate) fn pass_through(&self, n: u64) -> bool {
+    /// Counts `n` events as pushed, popped, received and filtered by `consumer` at once, for
+    /// events a source rejected on its behalf (see [`crate::pushdown`]); they never occupy the
+    /// queue. Under the wire's lock, so a consumer being cancelled sees all of it or none.
+    /// When the consumer is gone, the events are counted as dropped instead.
+    pub(crate) fn pass_through(&self, n: u64, consumer: &NodeMetrics) {
         let st = self.lock();
         self.metrics.pushed.fetch_add(n, Ordering::Relaxed);
         if st.receiver_closed {
             self.count_dropped(n as usize);
-            return false;
+            return;
         }
         self.metrics.popped.fetch_add(n, Ordering::Relaxed);
-        true
+        consumer.events_in.fetch_add(n, Ordering::Relaxed);
+        consumer.filtered.fetch_add(n, Ordering::Relaxed);
     }
 
     fn count_dropped(&self, n: usize) {

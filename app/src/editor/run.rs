@@ -12,6 +12,7 @@ use streamloom_runtime::executor::{Engine, RunHandle, RunOptions, RunOutcome};
 use streamloom_runtime::metrics::{History, MetricsSnapshot, NodeState, NodeStatus};
 use streamloom_runtime::problem::Location;
 use streamloom_runtime::tap::TappedEvent;
+use streamloom_runtime::validate::MAX_WORKERS;
 use streamloom_runtime::{Graph, Problem, Registry};
 
 /// How the status bar starts the message of a refused start (cleared by the next edit).
@@ -106,10 +107,14 @@ impl Runner {
         self.run_problems.clear();
         self.run_problems_dismissed = false;
         // A graph that sets its worker threads gets a runtime of that size (no run is live).
-        let workers = graph.settings.workers.unwrap_or(EDITOR_WORKERS);
+        // A value out of range is left to validation, which refuses the run and says why.
+        let workers = graph.settings.workers.filter(|w| (1..=MAX_WORKERS).contains(w)).unwrap_or(EDITOR_WORKERS);
         if workers != self.engine_workers {
-            self.engine = new_engine(workers);
+            // If it cannot be had, the current runtime stays and the run is not started.
+            let old = std::mem::replace(&mut self.engine, Ok(new_engine(workers)?));
             self.engine_workers = workers;
+            // Dropping a runtime waits for its blocking threads: not on the UI thread.
+            std::thread::spawn(move || drop(old));
         }
         let engine = self.engine.as_ref().map_err(Clone::clone)?;
         let options = RunOptions {

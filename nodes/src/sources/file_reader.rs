@@ -56,14 +56,30 @@ pub enum Chunk {
     Failed(String),
 }
 
-/// Lines rejected by the pushed-down filter: how many, and the largest event time among them
-/// (they still move the watermark, as they would have on their way to the filter).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// Lines rejected by the pushed-down filter: how many, the largest event time among them
+/// (they still move the watermark, as they would have on their way to the filter), and where
+/// they are, so that the node can still build them when its output became watched after the
+/// chunk was parsed (see [`Restorer`]).
+#[derive(Debug, Default)]
 pub struct Rejected {
     /// Lines rejected.
     pub count: u64,
     /// Their largest event time.
     pub max_time: Option<i64>,
+    /// Each one's sequence number, line number and place in `raw`.
+    lines: Vec<RejectedLine>,
+    /// The chunk's text (empty when no line was rejected).
+    raw: Vec<u8>,
+    /// The file, when several are read.
+    label: Option<Arc<str>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RejectedLine {
+    seq: u64,
+    line: u64,
+    start: usize,
+    end: usize,
 }
 
 /// What the reader hands a parser.
@@ -157,6 +173,59 @@ impl OrderedChunks {
     }
 }
 
+/// Hands a line buffer back to the reader (unless it grew large); a full return channel
+/// simply frees it.
+fn recycle_buffer(recycle: &std::sync::mpsc::SyncSender<Vec<u8>>, mut data: Vec<u8>) {
+    if data.capacity() <= 2 * CHUNK_BYTES {
+        data.clear();
+        let _ = recycle.try_send(data);
+    }
+}
+
+/// Builds the lines a pushed-down filter rejected after all, for a chunk the node takes while
+/// its output is watched: the tap and the debug log must see every event the source sends.
+pub struct Restorer {
+    parser: LineParser,
+    recycle: std::sync::mpsc::SyncSender<Vec<u8>>,
+}
+
+impl Restorer {
+    /// The rejected lines of `rejected` parsed whole, merged into `batch` in file order; lines
+    /// that fail go to the returned list as (sequence number, record, reason), as they would
+    /// have when read. The chunk's text goes back to the reader.
+    pub fn restore(&mut self, batch: Batch, mut rejected: Rejected) -> (Batch, Vec<(u64, Value, String)>) {
+        let mut restored = Vec::with_capacity(rejected.lines.len());
+        let mut bad = Vec::new();
+        for l in &rejected.lines {
+            let text = &rejected.raw[l.start..l.end];
+            if let Chunk::Events { batch: one, bad: failed, .. } =
+                self.parser.parse(text, (l.line, l.seq), &[text.len()], &[], rejected.label.as_deref())
+            {
+                restored.extend(one);
+                bad.extend(failed);
+            }
+        }
+        recycle_buffer(&self.recycle, std::mem::take(&mut rejected.raw));
+        let mut merged = Vec::with_capacity(batch.len() + restored.len());
+        let (mut kept, mut restored) = (batch.into_iter().peekable(), restored.into_iter().peekable());
+        loop {
+            let next = match (kept.peek(), restored.peek()) {
+                (Some(a), Some(b)) if a.seq < b.seq => kept.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => restored.next(),
+                (Some(_), None) => kept.next(),
+                (None, None) => break,
+            };
+            merged.extend(next);
+        }
+        (merged, bad)
+    }
+
+    /// Hands the text of a chunk the node took as it was back to the reader.
+    pub fn recycle(&self, rejected: &mut Rejected) {
+        recycle_buffer(&self.recycle, std::mem::take(&mut rejected.raw));
+    }
+}
+
 /// The reader and parser threads.
 pub struct Threads(Vec<JoinHandle<()>>);
 
@@ -173,6 +242,8 @@ impl Threads {
 pub struct ParallelReader {
     /// Parsed chunks, in order.
     pub chunks: OrderedChunks,
+    /// Builds rejected lines after all, when the node's output became watched.
+    pub restorer: Restorer,
     /// The threads behind them.
     pub threads: Threads,
 }
@@ -206,13 +277,16 @@ impl ParallelReader {
             threads.push(tokio::task::spawn_blocking(move || {
                 while let Some(work) = work_rx.blocking_recv() {
                     let chunk = match work {
-                        Work::Lines { mut data, first_line, first_seq, ends, oversized, label } => {
-                            let chunk =
+                        Work::Lines { data, first_line, first_seq, ends, oversized, label } => {
+                            let mut chunk =
                                 parser.parse(&data, (first_line, first_seq), &ends, &oversized, label.as_deref());
-                            if data.capacity() <= 2 * CHUNK_BYTES {
-                                data.clear();
-                                // A full return channel: the buffer is simply freed.
-                                let _ = recycle.try_send(data);
+                            match &mut chunk {
+                                // The node may still need the rejected lines' text.
+                                Chunk::Events { rejected, .. } if !rejected.lines.is_empty() => {
+                                    rejected.raw = data;
+                                    rejected.label = label;
+                                }
+                                _ => recycle_buffer(&recycle, data),
                             }
                             chunk
                         }
@@ -227,9 +301,23 @@ impl ParallelReader {
         }
         let gone = CancellationToken::new();
         let metrics = spec.metrics.clone();
+        let restorer = Restorer {
+            parser: LineParser {
+                format: spec.format,
+                time: spec.time.clone(),
+                source: spec.source,
+                max_line_bytes: spec.max_line_bytes,
+                pushdown: None,
+            },
+            recycle: recycle_tx,
+        };
         let reader = Reader { spec, inputs, recycled: recycle_rx, next: 0, next_seq: 1, gone: gone.clone() };
         threads.push(tokio::task::spawn_blocking(move || reader.run()));
-        ParallelReader { chunks: OrderedChunks { outputs, next: 0, gone, metrics }, threads: Threads(threads) }
+        ParallelReader {
+            chunks: OrderedChunks { outputs, next: 0, gone, metrics },
+            restorer,
+            threads: Threads(threads),
+        }
     }
 }
 
@@ -707,7 +795,13 @@ struct LineParser {
 struct Pushdown {
     filter: PushedFilter,
     projection: Projection,
+    /// Chunks to read without the filter before trying it again: a condition that rejects
+    /// few lines only adds a second parse of the others.
+    rest: u32,
 }
+
+/// Chunks read without the filter after one where it rejected under a quarter of the lines.
+const PUSHDOWN_REST: u32 = 16;
 
 impl Pushdown {
     /// For JSON Lines only, and when the event time (if any) is within a top-level field.
@@ -722,7 +816,24 @@ impl Pushdown {
                 fields.push(top.clone());
             }
         }
-        Some(Pushdown { filter, projection: Projection::new(fields) })
+        Some(Pushdown { filter, projection: Projection::new(fields), rest: 0 })
+    }
+
+    /// Whether to apply the filter to the next chunk: not while the source's output is
+    /// watched, nor while resting after a chunk where it rejected little.
+    fn try_this_chunk(&mut self) -> bool {
+        if self.rest > 0 {
+            self.rest -= 1;
+            return false;
+        }
+        self.filter.active()
+    }
+
+    /// After a chunk: of `tested` lines, the filter rejected `rejected`.
+    fn tried(&mut self, tested: u64, rejected: u64) {
+        if rejected * 4 < tested {
+            self.rest = PUSHDOWN_REST;
+        }
     }
 
     /// The line's event time when the filter certainly rejects it; `None` when the line must
@@ -765,9 +876,11 @@ impl LineParser {
         let mut bad = Vec::new();
         let mut skipped = 0;
         let mut rejected = Rejected::default();
-        // Asked once a chunk: while the source's output is watched, every line goes on.
+        // Asked once a chunk: while the source's output is watched, every line goes on (the
+        // node builds what was rejected before the watch began; see `Restorer`).
         let mut pushdown = self.pushdown.take();
-        let active = pushdown.as_ref().is_some_and(|p| p.filter.active());
+        let active = pushdown.as_mut().is_some_and(Pushdown::try_this_chunk);
+        let mut tested = 0u64;
         let mut start = 0;
         let mut oversized = oversized.iter().peekable();
         for (i, &end) in ends.iter().enumerate() {
@@ -801,12 +914,15 @@ impl LineParser {
                 )));
                 continue;
             }
-            if let Some(p) = pushdown.as_mut().filter(|_| active)
-                && let Some(time) = p.rejects(text, self.time.as_ref())
-            {
-                rejected.count += 1;
-                rejected.max_time = rejected.max_time.max(time);
-                continue;
+            if let Some(p) = pushdown.as_mut().filter(|_| active) {
+                tested += 1;
+                if let Some(time) = p.rejects(text, self.time.as_ref()) {
+                    rejected.count += 1;
+                    rejected.max_time = rejected.max_time.max(time);
+                    let at = text.as_ptr() as usize - data.as_ptr() as usize;
+                    rejected.lines.push(RejectedLine { seq, line: line_no, start: at, end: at + text.len() });
+                    continue;
+                }
             }
             match self.format {
                 FileFormat::Jsonl => match serde_json::from_slice::<Value>(text) {
@@ -827,6 +943,9 @@ impl LineParser {
                     Err(e) => bad.push(failed(format!("invalid UTF-8: {e}"))),
                 },
             }
+        }
+        if let Some(p) = pushdown.as_mut().filter(|_| active) {
+            p.tried(tested, rejected.count);
         }
         self.pushdown = pushdown;
         Chunk::Events { batch, bad, skipped, rejected }

@@ -194,6 +194,7 @@ async fn run(config: FileSourceConfig, path: PathBuf, mut ctx: NodeContext) -> R
         pushdown: ctx.pushdown.clone(),
     });
     let mut chunks = reading.chunks;
+    let mut restorer = reading.restorer;
     let mut watermarks = Watermarks::new(i64::try_from(config.watermark_delay_ms).unwrap_or(i64::MAX));
     let mut result = Ok(());
     let mut reader_stuck = false;
@@ -220,8 +221,19 @@ async fn run(config: FileSourceConfig, path: PathBuf, mut ctx: NodeContext) -> R
         };
         let Some(chunk) = chunk else { break };
         match chunk {
-            Chunk::Events { batch, bad, skipped, rejected } => {
+            Chunk::Events { batch, mut bad, skipped, mut rejected } => {
                 ctx.metrics.skipped.fetch_add(skipped, Ordering::Relaxed);
+                // Read ahead while the output was not watched: what the filter rejected is
+                // built after all, so the tap and the debug log see every event sent.
+                let watched = ctx.pushdown.as_ref().is_some_and(|p| !p.active());
+                let batch = if rejected.count > 0 && watched {
+                    let (merged, failed) = restorer.restore(batch, std::mem::take(&mut rejected));
+                    bad.extend(failed);
+                    merged
+                } else {
+                    restorer.recycle(&mut rejected);
+                    batch
+                };
                 for (seq, record, reason) in bad {
                     ctx.errors.report_value(record, reason, ctx.index, seq);
                 }

@@ -14,9 +14,7 @@
 //! became resolved (they led to output). Memory is the open windows: a key with none is
 //! forgotten.
 
-use std::collections::BTreeSet;
-
-use foldhash::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -94,8 +92,8 @@ impl Windows {
             lateness,
             specs,
             fields,
-            ids: HashMap::default(),
-            entries: HashMap::default(),
+            ids: HashMap::new(),
+            entries: HashMap::new(),
             next_id: 0,
             fire: BTreeSet::new(),
             purge: BTreeSet::new(),

@@ -748,3 +748,22 @@ fn a_graph_sets_the_editors_worker_threads_within_range() {
     assert!(!h.state().runner().is_running(), "the run was refused");
     h.get_by_label_contains("workers 1000000 is out of range 1..=256");
 }
+
+/// A field the graph file leaves out shows the value the node runs with (its default), not
+/// the bottom of its range.
+#[test]
+fn a_field_left_out_of_the_file_shows_its_default() {
+    let g = Graph {
+        nodes: vec![node("r", "file_source", [0.0, 0.0], json!({"path": "in.jsonl", "format": "jsonl"}))],
+        ..Default::default()
+    };
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.state_mut().select_node("r");
+    h.run_ok();
+    let values: Vec<String> = h.query_all_by_label("max_line_bytes *").filter_map(|n| n.value()).collect();
+    assert_eq!(values, vec!["1048576".to_string()], "the default, 1 MiB");
+    assert!(
+        h.state().graph().node("r").is_some_and(|n| n.config.get("max_line_bytes").is_none()),
+        "the file is unchanged"
+    );
+}

@@ -141,13 +141,15 @@ impl Inspector {
 
         match kind {
             Some(k) => {
+                // A field the file leaves out shows the value the node runs with.
+                let effective = k.effective_config(&node.config);
                 for spec in k.params() {
                     let field_problems: Vec<String> = problems
                         .iter()
                         .filter(|p| p.location.field.as_deref() == Some(spec.name.as_str()))
                         .map(|p| p.message.clone())
                         .collect();
-                    let value = node.config.get(&spec.name);
+                    let value = node.config.get(&spec.name).or_else(|| effective.as_ref()?.get(&spec.name));
                     if let Some(change) = param_row(ui, &spec, value, &field_problems) {
                         let key = format!("{id}:{}", spec.name);
                         doc.edit_coalesced(&key, |g| ops::set_param(g, id, &spec.name, change));

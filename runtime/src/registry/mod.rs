@@ -154,6 +154,11 @@ pub trait NodeKind: Send + Sync + 'static {
     }
     /// The example config (the config struct's `Default`).
     fn default_config(&self) -> Value;
+    /// `config` with every field it leaves out at the value the node will run with (its
+    /// default); `None` when the config does not read (validation says why).
+    fn effective_config(&self, _config: &Value) -> Option<Value> {
+        None
+    }
     /// Ports for this config, including the dead-letter output.
     fn ports(&self, config: &Value) -> Ports;
     /// Every problem with this config; empty when it is valid.

@@ -170,6 +170,9 @@ impl<T: TypedNodeKind> NodeKind for Typed<T> {
     fn default_config(&self) -> Value {
         serde_json::to_value(T::Config::default()).unwrap_or(Value::Null)
     }
+    fn effective_config(&self, config: &Value) -> Option<Value> {
+        serde_json::to_value(parse::<T>(config).ok()?).ok()
+    }
     fn ports(&self, config: &Value) -> Ports {
         let cfg = parse::<T>(config).unwrap_or_default();
         T::ports(&cfg).with_errors()

@@ -25,22 +25,39 @@ pub enum Payload {
 }
 
 /// Config of `generator`.
+///
+/// A field the file leaves out means what its doc says (`count`: until stopped; `rate`: as
+/// fast as possible), not the example's value: the example (`Default`) is what a new node
+/// from the palette starts with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 pub struct GeneratorConfig {
     /// Number of events; absent means until stopped.
+    #[serde(default)]
     pub count: Option<u64>,
     /// Events per second; absent means as fast as possible.
+    #[serde(default)]
     pub rate: Option<f64>,
     /// What each event holds.
+    #[serde(default)]
     pub payload: Payload,
     /// Seed of the pseudo-random stream.
+    #[serde(default = "default_seed")]
     pub seed: u64,
+}
+
+fn default_seed() -> u64 {
+    42
 }
 
 impl Default for GeneratorConfig {
     fn default() -> Self {
-        GeneratorConfig { count: Some(10_000), rate: Some(1000.0), payload: Payload::SampleEvents, seed: 42 }
+        GeneratorConfig {
+            count: Some(10_000),
+            rate: Some(1000.0),
+            payload: Payload::SampleEvents,
+            seed: default_seed(),
+        }
     }
 }
 
@@ -147,4 +164,20 @@ async fn run(config: GeneratorConfig, mut ctx: NodeContext) -> Result<(), stream
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A field left out means what the form says when it is unset: no `rate` is as fast as
+    /// possible and no `count` is until stopped (the example's 1000/s and 10,000 once applied
+    /// to every file that left them out).
+    #[test]
+    fn fields_left_out_mean_unpaced_and_endless() {
+        let c: GeneratorConfig = serde_json::from_value(serde_json::json!({})).unwrap();
+        assert_eq!((c.count, c.rate, c.payload, c.seed), (None, None, Payload::SampleEvents, 42));
+        let example = GeneratorConfig::default();
+        assert_eq!((example.count, example.rate), (Some(10_000), Some(1000.0)), "a new node starts paced");
+    }
 }

@@ -476,6 +476,10 @@ fn a_sink_facing_an_unreachable_broker_says_reconnecting_and_stop_ends_the_run()
     let s = h.snapshot_now();
     assert_node_equation(n(&s, "pub"));
     assert_wires(&s);
+    // Nothing reached a broker: what the client held is not `passed` but dropped by the node.
+    let p = n(&s, "pub");
+    assert_eq!(p.passed, 0, "nothing was delivered: {p:?}");
+    assert!(p.events_in > 0 && p.dropped_inside == p.events_in, "{p:?}");
 }
 
 #[test]

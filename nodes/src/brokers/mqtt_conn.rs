@@ -183,6 +183,9 @@ pub struct Driver {
     pub connection: Arc<AtomicU64>,
     /// Counts down as the broker acknowledges the node's QoS 1/2 publishes (a sink).
     pub unacked: Gauge,
+    /// For a sink, the QoS it publishes at: each publish then counts as `passed` once it is
+    /// delivered — acknowledged by the broker (QoS 1/2) or written to the connection (QoS 0).
+    pub published: Option<QoS>,
 }
 
 /// Starts a client and the task driving its event loop; the task ends when the client
@@ -234,6 +237,12 @@ async fn drive(mut eventloop: EventLoop, client: AsyncClient, mut backoff: Backo
             }
             Ok(Event::Incoming(Packet::PubAck(_) | Packet::PubComp(_))) => {
                 d.unacked.sub(d.unacked.get().min(1));
+                if d.published.is_some_and(|q| q != QoS::AtMostOnce) {
+                    d.metrics.count_passed(1);
+                }
+            }
+            Ok(Event::Outgoing(rumqttc::Outgoing::Publish(_))) if d.published == Some(QoS::AtMostOnce) => {
+                d.metrics.count_passed(1);
             }
             // The node asked to leave: what it queued before (acknowledgements) is written.
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {

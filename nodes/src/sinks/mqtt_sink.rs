@@ -3,10 +3,12 @@
 //! cannot be made goes to `errors`.
 //!
 //! The client queues at most a batch of publishes; while the broker is away the queue
-//! fills and the sink stops taking input, so the wire's policy decides. Accounting:
-//! `passed` counts events handed to the client; the `unacked` gauge counts QoS 1/2
-//! publishes the broker has not acknowledged yet (the client sends them again after a
-//! reconnect). At the end the sink waits up to `drain_timeout` for them.
+//! fills and the sink stops taking input, so the wire's policy decides. Accounting: an event
+//! is `passed` once delivered — acknowledged by the broker (QoS 1/2) or written to the
+//! connection (QoS 0); until then it is `held` (lost if the run is killed). The `unacked`
+//! gauge counts QoS 1/2 publishes the broker has not acknowledged yet (the client sends them
+//! again after a reconnect). At the end the sink waits up to `drain_timeout` for them; what
+//! is still undelivered then is counted as dropped by the node.
 
 use std::time::Duration;
 
@@ -200,8 +202,11 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         hold: 0,
         connection: Default::default(),
         unacked: unacked.clone(),
+        published: Some(s.qos),
     };
     let (client, task) = start(s.options, s.backoff, ctx.batch_size, driver);
+    // If the node is cancelled, its client stops with it: nothing is counted after a kill.
+    let mut task = AbortOnDrop(task);
     let mut stopped_with = 0usize;
     // A checkpoint barrier is passed on once the broker acknowledged every publish before it.
     ctx.inputs.deliver_barriers();
@@ -246,7 +251,8 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
                 r = client.publish(topic, s.qos, s.config.retain, payload) => Some(r),
             };
             match published {
-                Some(Ok(())) => ctx.metrics.count_passed(1),
+                // Counted as `passed` by the client's driver once delivered.
+                Some(Ok(())) => {}
                 other => {
                     if s.qos != QoS::AtMostOnce {
                         unacked.sub(1);
@@ -271,18 +277,45 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let mut task = task;
+    let mut ended = false;
     if !away(&ctx) {
         let _ = tokio::time::timeout(Duration::from_secs(1), client.disconnect()).await;
-        let _ = tokio::time::timeout(Duration::from_secs(1), &mut task).await;
+        ended = tokio::time::timeout(Duration::from_secs(1), &mut task.0).await.is_ok();
     }
-    task.abort();
-    let left = unacked.get();
+    if !ended {
+        task.0.abort();
+        // Once it has ended, no publish is counted after this.
+        let _ = (&mut task.0).await;
+    }
+    let left = undelivered(&ctx.metrics);
+    if left > 0 {
+        // Handed to the client but never delivered: no checkpoint may say they are done.
+        ctx.checkpoints.abort();
+        ctx.metrics.count_dropped_inside(left as usize);
+    }
     if stopped_with > 0 || left > 0 {
         ctx.metrics.own.set(
             NodeState::Failed,
-            format!("{stopped_with} event(s) not published (stopped while away); {left} publish(es) not acknowledged by the broker"),
+            format!(
+                "{stopped_with} event(s) not published (stopped while away); {left} handed to the client and not delivered ({} not acknowledged by the broker)",
+                unacked.get()
+            ),
         );
     }
     Ok(())
+}
+
+/// Events received and not resolved yet: neither delivered, nor reported, nor dropped.
+fn undelivered(m: &streamloom_runtime::metrics::NodeMetrics) -> u64 {
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Acquire);
+    load(&m.events_in).saturating_sub(load(&m.passed) + load(&m.errors) + load(&m.dropped_inside) + load(&m.filtered))
+}
+
+/// Aborts the client's driver task when dropped (the node finished or was cancelled).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

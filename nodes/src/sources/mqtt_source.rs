@@ -261,6 +261,7 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         hold: capacity,
         connection: connection.clone(),
         unacked: unacked.clone(),
+        published: None,
     };
     // Room for an acknowledgement of every message the broker can have in flight: each
     // holds one of the 65,535 packet ids, so `try_ack` never finds the queue full (a full

@@ -49,6 +49,24 @@ pub struct Runner {
     last_change: std::time::Instant,
 }
 
+/// Where a node's drops happened: on its output wires (their `when_full` policy) or in the
+/// node itself (a buffer's policy, or a sink that could not deliver, with its own reason).
+fn dropped_reason(n: &streamloom_runtime::metrics::NodeSnapshot) -> String {
+    let inside = n.dropped_inside.min(n.dropped);
+    let on_wires = n.dropped - inside;
+    let mut parts = Vec::new();
+    if on_wires > 0 {
+        parts.push(format!("{on_wires} by full output wires (their when_full policy)"));
+    }
+    if inside > 0 {
+        match n.state_message.as_deref().filter(|m| !m.is_empty()) {
+            Some(m) => parts.push(format!("{inside} by the node itself ({m})")),
+            None => parts.push(format!("{inside} by the node itself")),
+        }
+    }
+    format!("{} event(s) dropped: {}", n.dropped, parts.join("; "))
+}
+
 /// Worker threads of the editor's runtime when the graph does not set `workers`: two, so the
 /// UI keeps a core on small machines.
 const EDITOR_WORKERS: usize = 2;
@@ -326,7 +344,7 @@ fn failures(outcome: Option<&RunOutcome>, snapshot: Option<&MetricsSnapshot>) ->
             if n.dropped > 0 {
                 let message = match n.message.as_deref() {
                     Some(m) => format!("{} event(s) dropped: {m}", n.dropped),
-                    None => format!("{} event(s) dropped (a full wire's or the node's when_full policy)", n.dropped),
+                    None => dropped_reason(n),
                 };
                 out.push(Problem::warning(Location::node(n.id.clone()), message));
             }

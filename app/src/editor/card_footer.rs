@@ -32,11 +32,19 @@ pub struct FooterLine {
     pub hover: Option<String>,
     /// Drawn beside it (the rate beside the status).
     pub beside: Option<RichText>,
+    /// A line of counters: the card is made wide enough for it (a number cut short reads as
+    /// another number).
+    pub whole: bool,
 }
 
 impl FooterLine {
     fn new(text: RichText) -> Self {
-        FooterLine { text, hover: None, beside: None }
+        FooterLine { text, hover: None, beside: None, whole: false }
+    }
+
+    /// A line of counters (see [`FooterLine::whole`]).
+    fn counters(text: RichText) -> Self {
+        FooterLine { whole: true, ..FooterLine::new(text) }
     }
 
     fn hover(mut self, text: impl Into<String>) -> Self {
@@ -68,10 +76,10 @@ pub fn footer_lines(s: Option<&NodeSnapshot>, problems: &[&Problem], paused: boo
         }
         lines.push(status);
         let counts = format!("in {}  out {}", format::count(s.events_in), format::count(s.events_out));
-        lines.push(FooterLine::new(RichText::new(counts).small().monospace()));
+        lines.push(FooterLine::counters(RichText::new(counts).small().monospace()));
         if s.errors > 0 || s.dropped > 0 {
             let text = format!("errors {}  dropped {}", format::count(s.errors), format::count(s.dropped));
-            lines.push(FooterLine::new(RichText::new(text).small().color(ERROR)));
+            lines.push(FooterLine::counters(RichText::new(text).small().color(ERROR)));
         }
         if let Some(line) = s.state_line() {
             lines.push(cut(&line, 48, own_state_color(s.state)));
@@ -93,7 +101,7 @@ pub fn footer_lines(s: Option<&NodeSnapshot>, problems: &[&Problem], paused: boo
         }
         if s.filtered > 0 || s.discarded > 0 {
             let text = format!("filtered {}  discarded {}", format::count(s.filtered), format::count(s.discarded));
-            lines.push(FooterLine::new(RichText::new(text).small().monospace().weak()));
+            lines.push(FooterLine::counters(RichText::new(text).small().monospace().weak()));
         }
     }
     lines
@@ -103,6 +111,15 @@ pub fn footer_lines(s: Option<&NodeSnapshot>, problems: &[&Problem], paused: boo
 /// [`FOOTER_LINES`] lines, the last one saying how many more there are (all of them on hover).
 pub fn show(ui: &mut Ui, mut lines: Vec<FooterLine>) {
     ui.set_max_width(CARD_WIDTH);
+    // The card is at least as wide as its counters: a number cut at the card's edge reads as
+    // another number ("out 596" for 5963). Counter lines are short (counts are abbreviated).
+    let counters = lines.iter().filter(|l| l.whole).take(FOOTER_LINES).map(|l| {
+        let text = egui::WidgetText::from(l.text.clone());
+        let galley = text.into_galley(ui, Some(egui::TextWrapMode::Extend), f32::INFINITY, egui::TextStyle::Small);
+        galley.size().x
+    });
+    let widest = counters.fold(0.0f32, f32::max);
+    ui.set_min_width(widest.min(CARD_WIDTH));
     // Lines never wrap: a long one is cut to the card's width.
     ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
     ui.vertical(|ui| {

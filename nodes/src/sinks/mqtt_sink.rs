@@ -287,7 +287,8 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         // Once it has ended, no publish is counted after this.
         let _ = (&mut task.0).await;
     }
-    let left = undelivered(&ctx.metrics);
+    // Received and not resolved: handed to the client and never delivered.
+    let left = ctx.metrics.held();
     if left > 0 {
         // Handed to the client but never delivered: no checkpoint may say they are done.
         ctx.checkpoints.abort();
@@ -303,12 +304,6 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         );
     }
     Ok(())
-}
-
-/// Events received and not resolved yet: neither delivered, nor reported, nor dropped.
-fn undelivered(m: &streamloom_runtime::metrics::NodeMetrics) -> u64 {
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Acquire);
-    load(&m.events_in).saturating_sub(load(&m.passed) + load(&m.errors) + load(&m.dropped_inside) + load(&m.filtered))
 }
 
 /// Aborts the client's driver task when dropped (the node finished or was cancelled).

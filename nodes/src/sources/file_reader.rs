@@ -262,16 +262,9 @@ impl ParallelReader {
             let (out_tx, out_rx) = mpsc::channel::<Chunk>(2);
             inputs.push(work_tx);
             outputs.push(out_rx);
-            let mut parser = LineParser {
-                format: spec.format,
-                time: spec.time.clone(),
-                source: spec.source,
-                max_line_bytes: spec.max_line_bytes,
-                pushdown: spec
-                    .pushdown
-                    .clone()
-                    .and_then(|filter| Pushdown::new(filter, spec.format, spec.time.as_ref())),
-            };
+            let pushdown =
+                spec.pushdown.clone().and_then(|filter| Pushdown::new(filter, spec.format, spec.time.as_ref()));
+            let mut parser = LineParser::new(&spec, spec.format, pushdown);
             let metrics = spec.metrics.clone();
             let recycle = recycle_tx.clone();
             threads.push(tokio::task::spawn_blocking(move || {
@@ -301,16 +294,7 @@ impl ParallelReader {
         }
         let gone = CancellationToken::new();
         let metrics = spec.metrics.clone();
-        let restorer = Restorer {
-            parser: LineParser {
-                format: spec.format,
-                time: spec.time.clone(),
-                source: spec.source,
-                max_line_bytes: spec.max_line_bytes,
-                pushdown: None,
-            },
-            recycle: recycle_tx,
-        };
+        let restorer = Restorer { parser: LineParser::new(&spec, spec.format, None), recycle: recycle_tx };
         let reader = Reader { spec, inputs, recycled: recycle_rx, next: 0, next_seq: 1, gone: gone.clone() };
         threads.push(tokio::task::spawn_blocking(move || reader.run()));
         ParallelReader {
@@ -636,13 +620,7 @@ impl Reader {
             *first = rest.to_string();
         }
         check_unique(&headers).map_err(|col| format!("the CSV header of {path} names column `{col}` twice"))?;
-        let parser = LineParser {
-            format: FileFormat::Csv,
-            time: self.spec.time.clone(),
-            source: self.spec.source,
-            max_line_bytes: self.spec.max_line_bytes,
-            pushdown: None,
-        };
+        let parser = LineParser::new(&self.spec, FileFormat::Csv, None);
         let batch_size = self.spec.batch_size.max(1);
         let mut batch = Vec::with_capacity(batch_size);
         let mut bad = Vec::new();
@@ -857,6 +835,17 @@ fn event_time(time: Option<&TimeSource>, value: &Value) -> Result<Option<i64>, S
 }
 
 impl LineParser {
+    /// A parser of `format` for what `spec` reads.
+    fn new(spec: &ReadSpec, format: FileFormat, pushdown: Option<Pushdown>) -> LineParser {
+        LineParser {
+            format,
+            time: spec.time.clone(),
+            source: spec.source,
+            max_line_bytes: spec.max_line_bytes,
+            pushdown,
+        }
+    }
+
     /// The record's event time (see [`event_time`]).
     fn event_time(&self, value: &Value) -> Result<Option<i64>, String> {
         event_time(self.time.as_ref(), value)

@@ -31,7 +31,7 @@ impl Path {
 
     /// The value at this path, if there is one.
     pub fn get<'a>(&self, v: &'a Value) -> Option<&'a Value> {
-        self.0.iter().try_fold(v, |v, k| v.get(k))
+        self.0.iter().try_fold(v, |v, k| crate::field_lookup::member(v, k))
     }
 
     /// The path's parts.

@@ -5,6 +5,7 @@
 pub mod brokers;
 pub mod event_time;
 pub mod expr;
+pub mod field_lookup;
 pub mod operators;
 pub mod sample_events;
 pub mod sinks;

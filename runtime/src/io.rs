@@ -81,8 +81,9 @@ impl Output {
                 w.push_shared(&batch).await;
             }
         }
-        self.wires[owner].push(batch).await;
-        self.metrics.unsent.fetch_sub(n, Ordering::Relaxed);
+        // The last wire takes what it accepts off `unsent` as it goes: a task cancelled while
+        // it waits for room lost exactly what that wire never got.
+        self.wires[owner].push_counted(batch, Some(&self.metrics.unsent)).await;
     }
 
     /// Sends a watermark down every wire.

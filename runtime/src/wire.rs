@@ -3,7 +3,7 @@
 //! capacity and are never dropped; consecutive watermarks are merged so they stay bounded.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
@@ -77,11 +77,22 @@ impl WireQueue {
     /// policies never wait. Events that cannot be delivered (policy, or the consumer is gone)
     /// are counted as dropped on the wire and on `producer`.
     pub async fn push(&self, batch: Batch) {
+        self.push_counted(batch, None).await;
+    }
+
+    /// [`WireQueue::push`], taking each part the wire accepts (or drops) off `unsent` as it
+    /// goes, under the wire's lock: if the pushing task is cancelled while it waits for
+    /// room, `unsent` is exactly what this wire never received.
+    pub async fn push_counted(&self, batch: Batch, unsent: Option<&AtomicU64>) {
         match self.when_full {
-            WhenFull::Block => self.push_blocking(batch).await,
+            WhenFull::Block => self.push_blocking(batch, unsent).await,
             WhenFull::DropNewest | WhenFull::DropOldest => {
+                let n = batch.len() as u64;
                 let mut st = self.lock();
                 self.offer(&mut st, batch);
+                if let Some(unsent) = unsent {
+                    unsent.fetch_sub(n, Ordering::Relaxed);
+                }
                 drop(st);
                 self.data_ready.notify_one();
             }
@@ -93,7 +104,7 @@ impl WireQueue {
     /// the drop policies. For fan-out, where one batch goes down several wires.
     pub async fn push_shared(&self, batch: &Batch) {
         match self.when_full {
-            WhenFull::Block => self.push_blocking(batch.clone()).await,
+            WhenFull::Block => self.push_blocking(batch.clone(), None).await,
             WhenFull::DropNewest | WhenFull::DropOldest => {
                 let mut st = self.lock();
                 let keep = if st.receiver_closed {
@@ -146,7 +157,12 @@ impl WireQueue {
         }
     }
 
-    async fn push_blocking(&self, batch: Batch) {
+    async fn push_blocking(&self, batch: Batch, unsent: Option<&AtomicU64>) {
+        let taken = |n: usize| {
+            if let Some(unsent) = unsent {
+                unsent.fetch_sub(n as u64, Ordering::Relaxed);
+            }
+        };
         let total = batch.len();
         let mut whole = Some(batch);
         let mut rest: std::vec::IntoIter<crate::event::Event> = Vec::new().into_iter();
@@ -157,6 +173,7 @@ impl WireQueue {
                 if st.receiver_closed {
                     self.metrics.pushed.fetch_add(left as u64, Ordering::Relaxed);
                     self.count_dropped(left);
+                    taken(left);
                     return;
                 }
                 let room = self.capacity.saturating_sub(st.depth);
@@ -173,6 +190,7 @@ impl WireQueue {
                     };
                     left -= part.len();
                     self.metrics.pushed.fetch_add(part.len() as u64, Ordering::Relaxed);
+                    taken(part.len());
                     self.enqueue(&mut st, part);
                     false
                 }

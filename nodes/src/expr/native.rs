@@ -28,6 +28,7 @@ use serde_json::{Map, Value};
 
 use super::jq_compat::delpaths;
 use super::value::{self as ops, CmpOp, Fail, MathOp, R, err, truthy};
+use crate::field_lookup::{field, field_mut};
 
 static NULL: Value = Value::Null;
 
@@ -440,7 +441,7 @@ fn cmp_op(c: &Cmp) -> CmpOp {
 fn index<'a>(v: &'a Value, k: &Key) -> R<&'a Value> {
     match (v, k) {
         (Value::Null, _) => Ok(&NULL),
-        (Value::Object(o), Key::Str(k)) => Ok(o.get(k.as_str()).unwrap_or(&NULL)),
+        (Value::Object(o), Key::Str(k)) => Ok(field(o, k).unwrap_or(&NULL)),
         (Value::Object(_), Key::Int(_)) => Ok(&NULL),
         (Value::Array(a), Key::Int(i)) => Ok(ops::abs_index(*i, a.len()).map_or(&NULL, |j| &a[j])),
         (v, k) => err(format!("cannot index {} with {}", ops::show(v), show_key(k))),
@@ -500,7 +501,7 @@ fn update_path(v: &mut Value, path: &[(Key, bool)], leaf: &mut dyn FnMut(&mut Va
     };
     match (&mut *v, k) {
         (Value::Object(m), Key::Str(k)) => {
-            if let Some(slot) = m.get_mut(k.as_str()) {
+            if let Some(slot) = field_mut(m, k) {
                 if rest.is_empty() {
                     if !leaf(slot)? {
                         // jaq removes with `swap_remove`, which reorders the keys
@@ -752,7 +753,7 @@ impl Node {
         match &self.kind {
             Kind::Lit(x) => Some(x),
             Kind::Path(parts) => parts.iter().try_fold(v, |cur, p| match (&p.step, cur) {
-                (Step::Index(Key::Str(k)), Value::Object(o)) if !p.optional => Some(o.get(k.as_str()).unwrap_or(&NULL)),
+                (Step::Index(Key::Str(k)), Value::Object(o)) if !p.optional => Some(field(o, k).unwrap_or(&NULL)),
                 (Step::Index(Key::Str(_)), Value::Null) if !p.optional => Some(&NULL),
                 _ => None,
             }),

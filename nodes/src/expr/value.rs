@@ -63,6 +63,10 @@ pub(crate) enum CmpOp {
 
 impl CmpOp {
     pub(crate) fn eval(self, l: &Value, r: &Value) -> bool {
+        // Text equality without a `memcmp` call (see `field_lookup`): the common `.type == "x"`.
+        if let (CmpOp::Eq | CmpOp::Ne, Value::String(a), Value::String(b)) = (self, l, r) {
+            return crate::field_lookup::same(a, b) == matches!(self, CmpOp::Eq);
+        }
         let o = cmp(l, r);
         match self {
             CmpOp::Eq => o == Ordering::Equal,

@@ -7,8 +7,10 @@
 //! `max_payload`, goes to `errors`.
 //!
 //! While the broker is away the client's bounded buffer fills and the sink stops taking
-//! input, so the wire's policy decides. Accounting: `passed` counts events published (and,
-//! with JetStream, acknowledged); at a stop, what was not published is dropped inside.
+//! input, so the wire's policy decides. Accounting: `passed` counts events the server has:
+//! core publishes once a flush round trip confirmed them, JetStream ones once acknowledged.
+//! At a stop, what the server did not confirm is dropped inside (the client goes with the
+//! node).
 
 use std::time::Duration;
 
@@ -233,9 +235,9 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         let n = out.len();
         in_flight.add(n as u64);
         let published = if s.config.jetstream {
-            publish_js(&s, &js, out, &ctx, &in_flight).await
+            publish_js(&s, &client, &js, out, &ctx, &in_flight).await
         } else {
-            publish_core(&client, out, &ctx, &in_flight).await
+            publish_core(&s, &client, out, &ctx, &in_flight).await
         };
         in_flight.set(0);
         if let Err(left) = published {
@@ -271,9 +273,14 @@ fn prepare(s: &Settings, ev: &Event, max_payload: usize) -> Result<Outgoing, Str
     Ok(Outgoing { subject, payload, msg_id })
 }
 
-/// Core publish: into the client's bounded buffer (waits while it is full), counted passed.
-/// `Err` holds the count not published at a stop.
+/// How long a stop waits for the server to confirm what was published before it.
+const STOP_FLUSH: Duration = Duration::from_millis(500);
+
+/// Core publish: into the client's bounded buffer (waits while it is full), then a flush
+/// round trip; counted passed once the server confirmed it. `Err` holds the count the server
+/// did not confirm at a stop.
 async fn publish_core(
+    s: &Settings,
     client: &async_nats::Client,
     out: Vec<Outgoing>,
     ctx: &NodeContext,
@@ -281,19 +288,26 @@ async fn publish_core(
 ) -> Result<(), usize> {
     let total = out.len();
     for (i, o) in out.into_iter().enumerate() {
-        tokio::select! {
+        let failed = tokio::select! {
             biased;
-            _ = ctx.control.stop.cancelled() => return Err(total - i),
-            r = client.publish(o.subject, o.payload) => {
-                if let Err(e) = r {
-                    tracing::warn!(node = %ctx.id, "nats_sink: publish: {e}");
-                    return Err(total - i);
-                }
-            }
+            _ = ctx.control.stop.cancelled() => true,
+            r = client.publish(o.subject, o.payload) => r.map_err(|e| tracing::warn!(node = %ctx.id, "nats_sink: publish: {e}")).is_err(),
+        };
+        if failed {
+            // What went out before: passed if one quick flush confirms it.
+            let confirmed = i > 0 && matches!(tokio::time::timeout(STOP_FLUSH, client.flush()).await, Ok(Ok(())));
+            let passed = if confirmed { i } else { 0 };
+            ctx.metrics.count_passed(passed);
+            return Err(total - passed);
         }
-        ctx.metrics.count_passed(1);
-        in_flight.sub(1);
     }
+    // Queued in the client is not delivered: with no server it stays there, and goes with
+    // the client.
+    if !flush_confirmed(s, client, ctx).await {
+        return Err(total);
+    }
+    ctx.metrics.count_passed(total);
+    in_flight.sub(total as u64);
     Ok(())
 }
 
@@ -301,16 +315,15 @@ async fn publish_core(
 /// for the whole batch); a publish that fails or is not acknowledged in time is sent again (same id: stored once) after a backoff.
 async fn publish_js(
     s: &Settings,
+    client: &async_nats::Client,
     js: &async_nats::jetstream::Context,
     out: Vec<Outgoing>,
     ctx: &NodeContext,
     in_flight: &Gauge,
 ) -> Result<(), usize> {
-    let mut waiting: Vec<(Outgoing, Option<PublishAckFuture>)> = Vec::with_capacity(out.len());
+    let mut waiting = Vec::with_capacity(out.len());
     for o in out {
-        let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", o.msg_id.as_str());
-        let fut = js.publish_with_headers(o.subject.clone(), headers, o.payload.clone()).await.ok();
+        let fut = publish_one(js, &o).await;
         waiting.push((o, fut));
     }
     let mut attempt = 0usize;
@@ -322,7 +335,7 @@ async fn publish_js(
         let deadline = tokio::time::Instant::now() + s.ack_timeout;
         for (o, fut) in waiting {
             let acked = match fut {
-                Some(f) => match tokio::time::timeout_at(deadline, f.into_future()).await {
+                Ok(f) => match tokio::time::timeout_at(deadline, f.into_future()).await {
                     Ok(Ok(_)) => true,
                     Ok(Err(e)) => {
                         last_error = e.to_string();
@@ -333,7 +346,10 @@ async fn publish_js(
                         false
                     }
                 },
-                None => false,
+                Err(e) => {
+                    last_error = e;
+                    false
+                }
             };
             if acked {
                 ctx.metrics.count_passed(1);
@@ -352,20 +368,30 @@ async fn publish_js(
         let delay = reconnect_delay(attempt, s.backoff.0, s.backoff.1);
         let why = format!("{} publish(es) not acknowledged ({last_error})", retry.len());
         tracing::warn!(node = %ctx.id, "nats_sink: {why}; again in {delay:?}");
-        ctx.metrics
-            .own
-            .set(NodeState::Degraded, format!("{why}; attempt {attempt}, next in {:.1} s", delay.as_secs_f64()));
+        // Without a connection the status stays the connection's own (reconnecting, and
+        // why): nothing was refused, nothing reached the server.
+        if client.connection_state() == async_nats::connection::State::Connected {
+            ctx.metrics
+                .own
+                .set(NodeState::Degraded, format!("{why}; attempt {attempt}, next in {:.1} s", delay.as_secs_f64()));
+        }
         if !ctx.control.sleep_until(tokio::time::Instant::now() + delay).await {
             return Err(retry.len());
         }
         waiting = Vec::with_capacity(retry.len());
         for o in retry {
-            let mut headers = HeaderMap::new();
-            headers.insert("Nats-Msg-Id", o.msg_id.as_str());
-            let fut = js.publish_with_headers(o.subject.clone(), headers, o.payload.clone()).await.ok();
+            let fut = publish_one(js, &o).await;
             waiting.push((o, fut));
         }
     }
+}
+
+/// Hands one JetStream publish (with its deduplication id) to the client: its acknowledgement
+/// to wait for, or why it could not be sent.
+async fn publish_one(js: &async_nats::jetstream::Context, o: &Outgoing) -> Result<PublishAckFuture, String> {
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", o.msg_id.as_str());
+    js.publish_with_headers(o.subject.clone(), headers, o.payload.clone()).await.map_err(|e| format!("not sent: {e}"))
 }
 
 /// Core NATS: waits until the server confirmed everything published so far (a flush round

@@ -249,9 +249,11 @@ pub struct ParallelReader {
 }
 
 impl ParallelReader {
-    /// Starts the reader and `min(cores, 4)` parsers.
+    /// Starts the reader and `2 × cores` parsers, at least 2 and at most 4.
     pub fn start(spec: ReadSpec) -> ParallelReader {
-        let parsers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
+        // Two per core: a parser waiting for its next chunk or for room downstream leaves
+        // its core to the other (measured on 2 cores: workload A 4 % faster than one per core).
+        let parsers = std::thread::available_parallelism().map_or(2, |n| 2 * n.get()).clamp(2, 4);
         let mut inputs = Vec::with_capacity(parsers);
         let mut outputs = Vec::with_capacity(parsers);
         let mut threads = Vec::with_capacity(parsers + 1);

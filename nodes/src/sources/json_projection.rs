@@ -13,6 +13,8 @@ use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use crate::field_lookup::same;
+
 /// The largest float that may have been an integer literal beyond 64 bits: the full parser
 /// reports those, so a line holding one is left to it.
 const HUGE_INTEGRAL: f64 = 9.2e18;
@@ -60,7 +62,7 @@ impl Projection {
             return None;
         }
         let Value::Object(object) = &mut self.object else { return None };
-        if self.present != self.held || !swap_in(object, &self.fields, &self.present, &mut self.values) {
+        if !self.present.iter().eq(&self.held) || !swap_in(object, &self.fields, &self.present, &mut self.values) {
             object.clear();
             for (i, name) in self.fields.iter().enumerate().filter(|(i, _)| self.present[*i]) {
                 object.insert(name.clone(), std::mem::take(&mut self.values[i]));
@@ -83,12 +85,6 @@ fn swap_in(object: &mut Map<String, Value>, fields: &[String], present: &[bool],
         std::mem::swap(held, new);
     }
     true
-}
-
-/// Byte-by-byte equality: keys are short, and a library compare call costs more than the
-/// compare.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 /// Whether `value` holds a float with no fraction beyond the 64-bit integer range (what an

@@ -54,7 +54,8 @@ pub struct CountWindows {
 
 impl CountWindows {
     /// Windows of `n` events every `slide` events (`n` a multiple of `slide`).
-    pub fn new(n: u64, slide: u64, specs: Vec<AggSpec>, fields: KeyFields) -> Self {
+    pub fn new(n: u64, slide: u64, specs: Vec<AggSpec>, mut fields: KeyFields) -> Self {
+        fields.prepare_rows(&specs);
         CountWindows {
             n,
             slide: slide.clamp(1, n.max(1)),

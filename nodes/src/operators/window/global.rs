@@ -33,7 +33,8 @@ pub struct GlobalWindows {
 
 impl GlobalWindows {
     /// No keys yet.
-    pub fn new(specs: Vec<AggSpec>, fields: KeyFields) -> Self {
+    pub fn new(specs: Vec<AggSpec>, mut fields: KeyFields) -> Self {
+        fields.prepare_rows(&specs);
         GlobalWindows { specs, fields, keys: HashMap::new(), arrivals: 0, key_buf: String::new() }
     }
 

@@ -26,6 +26,8 @@ mod assign;
 mod config;
 mod count;
 mod global;
+mod keys;
+mod queue;
 mod row;
 mod state;
 mod task;

@@ -22,12 +22,59 @@ pub struct Key {
 
 /// The key paths of a node.
 #[derive(Debug, Clone)]
-pub struct KeyFields(Vec<Path>);
+pub struct KeyFields(Vec<Path>, Option<RowTemplate>);
+
+/// Where a field of an output row takes its value from.
+#[derive(Debug, Clone, Copy)]
+enum RowPart {
+    Key(usize),
+    Start,
+    End,
+    Aggregate(usize),
+    Update,
+}
+
+/// The output rows' fields, made once: a row is a copy of `plain` (or `updated`, which adds
+/// `update`) with its values set in key order, with no key looked up or compared.
+#[derive(Debug, Clone)]
+struct RowTemplate {
+    plain: (Map<String, Value>, Vec<RowPart>),
+    updated: (Map<String, Value>, Vec<RowPart>),
+}
+
+impl RowTemplate {
+    /// For top-level key fields whose names differ from each other and from the aggregates'
+    /// (nested keys, or a name given twice, take [`KeyFields::row`]'s general way).
+    fn new(paths: &[Path], specs: &[AggSpec]) -> Option<RowTemplate> {
+        let mut parts = Vec::new();
+        for (i, path) in paths.iter().enumerate() {
+            let [name] = path.parts() else { return None };
+            parts.push((name.as_str(), RowPart::Key(i)));
+        }
+        parts.push(("window_start", RowPart::Start));
+        parts.push(("window_end", RowPart::End));
+        parts.extend(specs.iter().enumerate().map(|(j, spec)| (spec.name.as_str(), RowPart::Aggregate(j))));
+        let shape = |parts: &[(&str, RowPart)]| {
+            let names: std::collections::BTreeMap<&str, RowPart> = parts.iter().copied().collect();
+            (names.len() == parts.len())
+                .then(|| (names.keys().map(|k| (k.to_string(), Value::Null)).collect(), names.into_values().collect()))
+        };
+        let plain = shape(&parts)?;
+        parts.push(("update", RowPart::Update));
+        Some(RowTemplate { plain, updated: shape(&parts)? })
+    }
+}
 
 impl KeyFields {
     /// From the `key_by` paths.
     pub fn new(paths: &[String]) -> Self {
-        KeyFields(paths.iter().map(|p| Path::parse(p)).collect())
+        KeyFields(paths.iter().map(|p| Path::parse(p)).collect(), None)
+    }
+
+    /// Prepares the rows of a node with these aggregates (the same ones must be given to
+    /// [`KeyFields::row`]).
+    pub fn prepare_rows(&mut self, specs: &[AggSpec]) {
+        self.1 = RowTemplate::new(&self.0, specs);
     }
 
     /// The key of `event`.
@@ -60,6 +107,23 @@ impl KeyFields {
 
     /// The output row of a window `[start, end)` (count windows without event times: `None`).
     pub fn row(&self, key: &Key, span: Option<(i64, i64)>, specs: &[AggSpec], accs: &[Acc], update: bool) -> Value {
+        if let Some(template) = &self.1 {
+            let (fields, parts) = if update { &template.updated } else { &template.plain };
+            let mut m = fields.clone();
+            for (slot, part) in m.values_mut().zip(parts) {
+                *slot = match *part {
+                    RowPart::Key(i) => key.values.get(i).cloned().unwrap_or(Value::Null),
+                    RowPart::Start => span.map_or(Value::Null, |s| Value::from(s.0)),
+                    RowPart::End => span.map_or(Value::Null, |s| Value::from(s.1)),
+                    RowPart::Aggregate(j) => match (specs.get(j), accs.get(j)) {
+                        (Some(spec), Some(acc)) => acc.result(spec),
+                        _ => Value::Null,
+                    },
+                    RowPart::Update => Value::Bool(true),
+                };
+            }
+            return Value::Object(m);
+        }
         let mut m = Map::new();
         for (path, v) in self.0.iter().zip(&key.values) {
             insert(&mut m, path.parts(), v.clone());
@@ -108,6 +172,37 @@ mod tests {
             row,
             json!({"user": "u1", "geo": {"country": "NL", "city": null}, "window_start": 0, "window_end": 10, "n": 1, "update": true})
         );
+    }
+
+    /// A prepared row is the row the general way builds, for every shape a template takes
+    /// and every one it leaves to the general way.
+    #[test]
+    fn prepared_rows_equal_general_rows() {
+        let specs: Vec<AggSpec> =
+            ["n = count", "s = sum(v)", "user = count"].iter().map(|s| AggSpec::parse(s).unwrap()).collect();
+        let event = json!({"user": "u1", "geo": {"country": "NL"}, "v": 2.5, "window_start": 3});
+        for keys in [&[][..], &["user"], &["v", "user"], &["geo.country"], &["window_start"], &["user", "user"]] {
+            for specs in [&specs[..2], &specs[..]] {
+                let general = KeyFields::new(&keys.iter().map(|k| k.to_string()).collect::<Vec<_>>());
+                let mut prepared = general.clone();
+                prepared.prepare_rows(specs);
+                let key = general.key_of(&event);
+                let mut accs: Vec<Acc> = specs.iter().map(|s| Acc::new(s.func)).collect();
+                for (spec, acc) in specs.iter().zip(&mut accs) {
+                    acc.add(spec, &event, 0, 0);
+                }
+                for (span, update) in [(Some((0, 10)), false), (None, true)] {
+                    assert_eq!(
+                        prepared.row(&key, span, specs, &accs, update),
+                        general.row(&key, span, specs, &accs, update),
+                        "{keys:?} {span:?} {update}"
+                    );
+                }
+            }
+        }
+        let mut simple = KeyFields::new(&["user".into()]);
+        simple.prepare_rows(&specs[..2]);
+        assert!(simple.1.is_some(), "a plain key takes the template");
     }
 
     #[test]

@@ -14,12 +14,12 @@
 //! became resolved (they led to output). Memory is the open windows: a key with none is
 //! forgotten.
 
-use std::collections::{BTreeSet, HashMap};
-
 use serde_json::Value;
 
 use super::aggregate::{Acc, AggSpec};
 use super::assign::Assigner;
+use super::keys::KeyTable;
+use super::queue::TimeQueue;
 use super::row::{Key, KeyFields};
 
 /// A row to emit: the record and the end of its window.
@@ -56,6 +56,8 @@ struct Win {
 
 struct KeyEntry {
     key: Key,
+    /// Order of the keys' arrival: windows ending together fire in this order.
+    seq: u64,
     /// Sorted by (start, end); sessions never overlap.
     wins: Vec<Win>,
 }
@@ -66,18 +68,15 @@ pub struct Windows {
     lateness: i64,
     specs: Vec<AggSpec>,
     fields: KeyFields,
-    ids: HashMap<String, u64>,
-    entries: HashMap<u64, KeyEntry>,
-    next_id: u64,
-    /// Windows waiting to fire: (end, key id, start).
-    fire: BTreeSet<(i64, u64, i64)>,
-    /// Every window kept: (end + lateness, key id, start).
-    purge: BTreeSet<(i64, u64, i64)>,
+    entries: KeyTable<KeyEntry>,
+    next_seq: u64,
+    /// Windows waiting to fire, by end.
+    fire: TimeQueue,
+    /// Every window kept, by end + lateness.
+    purge: TimeQueue,
     watermark: i64,
     arrivals: u64,
     scratch: Vec<(i64, i64)>,
-    /// Bytes of the keys' texts (twice: in `ids` and in the entry).
-    key_bytes: usize,
     /// Reused for the key text of each event.
     key_buf: String,
     /// Checkpoint barriers seen so far: events arriving now belong to this epoch.
@@ -86,21 +85,20 @@ pub struct Windows {
 
 impl Windows {
     /// No windows yet.
-    pub fn new(assigner: Assigner, lateness: i64, specs: Vec<AggSpec>, fields: KeyFields) -> Self {
+    pub fn new(assigner: Assigner, lateness: i64, specs: Vec<AggSpec>, mut fields: KeyFields) -> Self {
+        fields.prepare_rows(&specs);
         Windows {
             assigner,
             lateness,
             specs,
             fields,
-            ids: HashMap::new(),
-            entries: HashMap::new(),
-            next_id: 0,
-            fire: BTreeSet::new(),
-            purge: BTreeSet::new(),
+            entries: KeyTable::default(),
+            next_seq: 0,
+            fire: TimeQueue::default(),
+            purge: TimeQueue::default(),
             watermark: i64::MIN,
             arrivals: 0,
             scratch: Vec::new(),
-            key_bytes: 0,
             key_buf: String::new(),
             epoch: 0,
         }
@@ -115,7 +113,7 @@ impl Windows {
 
     /// Whether a window holding an event of epoch `epoch` or earlier has not fired yet.
     pub fn holds(&self, epoch: u64) -> bool {
-        self.entries.values().any(|e| e.wins.iter().any(|w| w.pending && w.epoch <= epoch))
+        self.entries.states().any(|e| e.wins.iter().any(|w| w.pending && w.epoch <= epoch))
     }
 
     /// Windows kept (fired or not).
@@ -134,12 +132,13 @@ impl Windows {
         let per_window = std::mem::size_of::<Win>() + self.specs.len() * std::mem::size_of::<Acc>() + 2 * 32;
         let per_key = std::mem::size_of::<KeyEntry>() + 64;
         let (w, k) = (self.purge.len(), self.entries.len());
-        (w as u64, k as u64, (w * per_window + k * per_key + self.key_bytes) as u64)
+        // The key texts twice: in the table and in the key.
+        (w as u64, k as u64, (w * per_window + k * per_key + 2 * self.entries.text_bytes()) as u64)
     }
 
     /// The end of the next window to fire, if one waits.
     pub fn next_fire(&self) -> Option<i64> {
-        self.fire.first().map(|f| f.0)
+        self.fire.first()
     }
 
     /// Keys with at least one window.
@@ -159,18 +158,16 @@ impl Windows {
         ))
     }
 
-    fn entry(&mut self, event: &Value) -> u64 {
+    /// The slot of the event's key, which gets one if it had no state.
+    fn entry(&mut self, event: &Value) -> usize {
         self.fields.key_text(event, &mut self.key_buf);
-        if let Some(id) = self.ids.get(self.key_buf.as_str()) {
-            return *id;
+        if let Some(slot) = self.entries.find(&self.key_buf) {
+            return slot;
         }
         let key = self.fields.key_of(event);
-        let id = self.next_id;
-        self.next_id += 1;
-        self.key_bytes += 2 * key.text.len();
-        self.ids.insert(key.text.clone(), id);
-        self.entries.insert(id, KeyEntry { key, wins: Vec::new() });
-        id
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.entries.insert(key.text.clone(), KeyEntry { key, seq, wins: Vec::new() })
     }
 
     /// Takes one event (its aggregates already checked) at event time `time`; rows it
@@ -204,16 +201,16 @@ impl Windows {
 
     /// Adds to the window `[start, end)` of key `id`, creating it if needed.
     #[allow(clippy::too_many_arguments)]
-    fn add_to(&mut self, id: u64, start: i64, end: i64, event: &Value, time: i64, owns: bool, rows: &mut Vec<Row>) {
-        let Some(entry) = self.entries.get_mut(&id) else { return };
+    fn add_to(&mut self, id: usize, start: i64, end: i64, event: &Value, time: i64, owns: bool, rows: &mut Vec<Row>) {
+        let Some(entry) = self.entries.get_mut(id) else { return };
         let i = match entry.wins.binary_search_by_key(&(start, end), |w| (w.start, w.end)) {
             Ok(i) => i,
             Err(i) => {
                 let accs = self.specs.iter().map(|s| Acc::new(s.func)).collect();
                 let epoch = self.epoch;
                 entry.wins.insert(i, Win { start, end, accs, owned: 0, emitted: false, pending: true, epoch });
-                self.fire.insert((end, id, start));
-                self.purge.insert((end + self.lateness, id, start));
+                self.fire.insert(end, (id, start));
+                self.purge.insert(end + self.lateness, (id, start));
                 i
             }
         };
@@ -226,7 +223,7 @@ impl Windows {
         }
         if end <= self.watermark {
             // A late event within the allowed lateness: the window fires again at once.
-            self.fire.remove(&(end, id, start));
+            self.fire.remove(end, (id, start));
             w.pending = false;
             rows.push(Row {
                 value: self.fields.row(&entry.key, Some((start, end)), &self.specs, &w.accs, w.emitted),
@@ -239,14 +236,14 @@ impl Windows {
     /// Adds to the session of the event's key, merging every session its span touches.
     fn add_session(&mut self, event: &Value, time: i64, start: i64, end: i64, rows: &mut Vec<Row>) {
         let id = self.entry(event);
-        let Some(entry) = self.entries.get_mut(&id) else { return };
+        let Some(entry) = self.entries.get_mut(id) else { return };
         let first = entry.wins.partition_point(|w| w.end < start);
         let last = entry.wins.partition_point(|w| w.start <= end);
         let accs = self.specs.iter().map(|s| Acc::new(s.func)).collect();
         let mut merged = Win { start, end, accs, owned: 0, emitted: false, pending: true, epoch: self.epoch };
         for w in entry.wins.drain(first..last.max(first)) {
-            self.fire.remove(&(w.end, id, w.start));
-            self.purge.remove(&(w.end + self.lateness, id, w.start));
+            self.fire.remove(w.end, (id, w.start));
+            self.purge.remove(w.end + self.lateness, (id, w.start));
             merged.start = merged.start.min(w.start);
             merged.end = merged.end.max(w.end);
             merged.owned += w.owned;
@@ -262,7 +259,7 @@ impl Windows {
         }
         merged.owned += 1;
         let (s, e) = (merged.start, merged.end);
-        self.purge.insert((e + self.lateness, id, s));
+        self.purge.insert(e + self.lateness, (id, s));
         if e <= self.watermark {
             merged.pending = false;
             rows.push(Row {
@@ -271,13 +268,13 @@ impl Windows {
             });
             merged.emitted = true;
         } else {
-            self.fire.insert((e, id, s));
+            self.fire.insert(e, (id, s));
         }
         entry.wins.insert(first, merged);
     }
 
-    fn fire_one(&mut self, end: i64, id: u64, start: i64, rows: &mut Vec<Row>) {
-        let Some(entry) = self.entries.get_mut(&id) else { return };
+    fn fire_one(&mut self, end: i64, id: usize, start: i64, rows: &mut Vec<Row>) {
+        let Some(entry) = self.entries.get_mut(id) else { return };
         if let Some(w) = entry.wins.iter_mut().find(|w| w.start == start && w.end == end) {
             rows.push(Row {
                 value: self.fields.row(&entry.key, Some((start, end)), &self.specs, &w.accs, w.emitted),
@@ -289,15 +286,12 @@ impl Windows {
     }
 
     /// Drops a window; returns the events it owned.
-    fn drop_one(&mut self, id: u64, start: i64, end: i64) -> u64 {
-        let Some(entry) = self.entries.get_mut(&id) else { return 0 };
+    fn drop_one(&mut self, id: usize, start: i64, end: i64) -> u64 {
+        let Some(entry) = self.entries.get_mut(id) else { return 0 };
         let Some(i) = entry.wins.iter().position(|w| w.start == start && w.end == end) else { return 0 };
         let w = entry.wins.remove(i);
-        if entry.wins.is_empty()
-            && let Some(e) = self.entries.remove(&id)
-        {
-            self.key_bytes = self.key_bytes.saturating_sub(2 * e.key.text.len());
-            self.ids.remove(&e.key.text);
+        if entry.wins.is_empty() {
+            self.entries.remove(id);
         }
         w.owned
     }
@@ -306,20 +300,19 @@ impl Windows {
     /// ends), then drops those past their lateness. Returns the events resolved.
     pub fn advance(&mut self, watermark: i64, rows: &mut Vec<Row>) -> u64 {
         self.watermark = self.watermark.max(watermark);
-        while let Some(&(end, id, start)) = self.fire.first() {
-            if end > self.watermark {
-                break;
+        while let Some((end, mut due)) = self.fire.pop_due(self.watermark) {
+            // Windows ending together fire in the order their keys arrived.
+            let entries = &self.entries;
+            due.sort_unstable_by_key(|&(id, start)| (entries.get(id).map_or(0, |e| e.seq), start));
+            for (id, start) in due {
+                self.fire_one(end, id, start, rows);
             }
-            self.fire.pop_first();
-            self.fire_one(end, id, start, rows);
         }
         let mut resolved = 0;
-        while let Some(&(cleanup, id, start)) = self.purge.first() {
-            if cleanup > self.watermark {
-                break;
+        while let Some((cleanup, due)) = self.purge.pop_due(self.watermark) {
+            for (id, start) in due {
+                resolved += self.drop_one(id, start, cleanup - self.lateness);
             }
-            self.purge.pop_first();
-            resolved += self.drop_one(id, start, cleanup - self.lateness);
         }
         resolved
     }

@@ -82,6 +82,18 @@ fn palette_click_adds_node() {
     assert!(!h.get_all_by_label("generator").collect::<Vec<_>>().is_empty());
 }
 
+/// Run on an empty canvas says there is nothing to run; it used to "complete" a run of nothing.
+#[test]
+fn run_on_an_empty_graph_says_there_is_nothing_to_run() {
+    let mut h = harness(EditorApp::new(registry(), None));
+    h.run_ok();
+    h.get_by_label("▶ Run").click();
+    h.run_ok();
+    let status = h.state().status().expect("a status").clone();
+    assert!(status.is_error && status.text.starts_with("nothing to run"), "{}", status.text);
+    assert!(h.state().runner().snapshot().is_none(), "no run started");
+}
+
 /// A press and release at `pos` with real pointer events, like a person's click.
 fn click_at(h: &mut Harness<'static, EditorApp>, pos: egui::Pos2) {
     h.event(egui::Event::PointerMoved(pos));

@@ -126,7 +126,7 @@ impl OwnStatus {
         self.gauge(name).set(v);
     }
 
-    /// At the end of the node's run: a state that says the node is still live (connecting,
+    /// When the node ends (the run may go on): a state that says the node is still live (connecting,
     /// connected, reconnecting, listening, degraded) becomes `closed`, its message kept, so a
     /// card or report read after the run never says "connected".
     pub fn close_if_live(&self) {
@@ -141,7 +141,7 @@ impl OwnStatus {
         {
             inner.state = Some(NodeState::Closed);
             if inner.message.as_deref().is_none_or(str::is_empty) {
-                inner.message = Some("the run ended".to_string());
+                inner.message = Some("the node ended".to_string());
             }
         }
     }
@@ -201,7 +201,7 @@ mod tests {
         assert_eq!(s.read().state, None, "a node that never said anything still says nothing");
         s.set_state(NodeState::Connected);
         s.close_if_live();
-        assert_eq!((s.read().state, s.read().message.as_deref()), (Some(NodeState::Closed), Some("the run ended")));
+        assert_eq!((s.read().state, s.read().message.as_deref()), (Some(NodeState::Closed), Some("the node ended")));
         s.set(NodeState::Listening, "on ws://127.0.0.1:1/; 0 client(s)");
         s.close_if_live();
         assert_eq!(s.read().message.as_deref(), Some("on ws://127.0.0.1:1/; 0 client(s)"), "its last word kept");

@@ -613,10 +613,11 @@ impl Canvas {
     }
 }
 
-/// `depth/capacity · peak p`: the depth now, and the peak of the last sample interval (the
-/// depth chart's last point); then the drop count when there were drops.
+/// `depth/capacity · max m`: the depth now, and the most the wire has queued in the run (the
+/// depth chart's highest point); then the drop count when there were drops. (The peak of
+/// the last sample alone read as "peak 0" beside a chart at 1,000 once a wire drained.)
 fn gauge_text(s: &WireSnapshot) -> String {
-    let text = format!("{}/{} · peak {}", s.depth, s.capacity, s.peak_depth);
+    let text = format!("{}/{} · max {}", s.depth, s.capacity, s.max_depth);
     if s.dropped > 0 { format!("{text} ✖{}", super::format::count(s.dropped)) } else { text }
 }
 

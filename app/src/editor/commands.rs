@@ -233,6 +233,10 @@ impl EditorApp {
 
     /// Starts the graph.
     pub fn start_run(&mut self) {
+        if self.doc.graph().nodes.is_empty() {
+            self.set_status("nothing to run: the graph has no nodes (add a source from the palette)", true);
+            return;
+        }
         let base = self
             .doc
             .path()

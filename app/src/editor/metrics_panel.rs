@@ -75,7 +75,9 @@ impl MetricsPanel {
             });
             ui.vertical(|ui| {
                 ui.set_width(w);
-                ui.label("Queue depth: peak per sample, the wire label's \"peak\" (dotted: capacity)");
+                ui.label(
+                    "Queue depth: peak per sample; its highest point is the wire label's \"max\" (dotted: capacity)",
+                );
                 let snap = runner.snapshot();
                 chart("depth", ui.available_height().max(80.0), w, "peak events queued").show(ui, |p| {
                     for (i, id) in wire_ids.iter().enumerate().filter(|(_, id)| self.wires.contains(*id)) {

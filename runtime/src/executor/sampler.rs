@@ -51,6 +51,8 @@ pub(crate) async fn run(
         // sample charts it and the snapshot carries the same number.
         for (m, w) in shared.wires.iter().zip(snap.wires.iter_mut()) {
             w.peak_depth = m.interval_max_depth.swap(w.depth, Ordering::Relaxed).max(w.depth);
+            // The run's most, read a moment before, is at least this sample's peak.
+            w.max_depth = w.max_depth.max(w.peak_depth);
         }
         let sample = Sample {
             t,

@@ -82,6 +82,36 @@ fn palette_click_adds_node() {
     assert!(!h.get_all_by_label("generator").collect::<Vec<_>>().is_empty());
 }
 
+/// The run settings of the file (workers, stop timeout, checkpoint interval) are set in the
+/// graph's inspector: ticked they are written with their default, unticked they are left
+/// out; a duration that cannot be read says why beside it.
+#[test]
+fn run_settings_are_edited_in_the_graph_inspector() {
+    let mut g = small_graph();
+    g.settings.stop_timeout = Some("soon".into());
+    // Valid values beyond what the fields used to clamp to: showing them must not change them.
+    g.settings.default_capacity = Some(50_000_000);
+    g.settings.batch_size = Some(100_000);
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    assert_eq!(h.state().selection(), &Selection::Graph);
+    // Beside the field, and in Problems.
+    assert!(h.get_all_by_label_contains("`soon` is not a duration").count() >= 1);
+    h.get_by_label("workers").click();
+    h.run_ok();
+    h.get_by_label("checkpoint interval").click();
+    h.run_ok();
+    h.get_by_label("stop timeout").click();
+    h.run_ok();
+    let settings = &h.state().graph().settings;
+    assert_eq!(settings.workers, Some(2));
+    assert_eq!(settings.checkpoint_interval.as_deref(), Some("1s"));
+    assert_eq!(settings.stop_timeout, None, "unticked: left out of the file");
+    assert_eq!((settings.default_capacity, settings.batch_size), (Some(50_000_000), Some(100_000)));
+    assert!(h.query_all_by_label_contains("is not a duration").next().is_none());
+    h.get_by_label_contains("10s (default)");
+}
+
 /// Run on an empty canvas says there is nothing to run; it used to "complete" a run of nothing.
 #[test]
 fn run_on_an_empty_graph_says_there_is_nothing_to_run() {

@@ -227,6 +227,9 @@ impl Inspector {
     }
 }
 
+/// The numbers here are not clamped: a value out of range stays as the file or the user
+/// wrote it and validation says so in Problems (a clamp changed a file's value just by
+/// showing it: `workers: 1000000` became 256).
 fn graph_settings(ui: &mut Ui, doc: &mut Document) {
     ui.heading("Graph");
     ui.label(RichText::new("Select a node or a wire to edit it.").weak());
@@ -246,19 +249,80 @@ fn graph_settings(ui: &mut Ui, doc: &mut Document) {
     let mut cap = g.settings.default_capacity.unwrap_or(DEFAULT_CAPACITY);
     ui.horizontal(|ui| {
         ui.label("default wire capacity");
-        if ui.add(DragValue::new(&mut cap).range(1..=10_000_000)).changed() {
+        if ui.add(DragValue::new(&mut cap)).changed() {
             doc.edit_coalesced("graph:capacity", |g| g.settings.default_capacity = Some(cap));
         }
     });
     let mut batch = g.settings.batch_size.unwrap_or(1024);
     ui.horizontal(|ui| {
         ui.label("batch size");
-        if ui.add(DragValue::new(&mut batch).range(1..=1_000_000)).changed() {
+        if ui.add(DragValue::new(&mut batch)).changed() {
             doc.edit_coalesced("graph:batch", |g| g.settings.batch_size = Some(batch));
         }
     });
+    run_settings(ui, doc, &g.settings);
     ui.separator();
     ui.label(format!("{} nodes, {} wires", g.nodes.len(), g.wires.len()));
+}
+
+/// The settings a run takes from the file: worker threads, stop timeout, checkpoint
+/// interval. Unticked: left out of the file, and the default applies (shown beside it).
+fn run_settings(ui: &mut Ui, doc: &mut Document, settings: &streamloom_runtime::graph::Settings) {
+    ui.separator();
+    ui.horizontal(|ui| {
+        let mut set = settings.workers.is_some();
+        let default = super::run::EDITOR_WORKERS;
+        if ui.checkbox(&mut set, "workers").changed() {
+            doc.edit(|g| g.settings.workers = set.then_some(default));
+        }
+        match settings.workers {
+            Some(mut n) => {
+                if ui.add(DragValue::new(&mut n)).changed() {
+                    doc.edit_coalesced("graph:workers", |g| g.settings.workers = Some(n));
+                }
+            }
+            None => {
+                ui.label(RichText::new(format!("{default} here, one per core headless (default)")).weak());
+            }
+        }
+    });
+    duration_setting(ui, doc, "stop timeout", "10s", settings.stop_timeout.as_deref(), |s, v| s.stop_timeout = v);
+    duration_setting(ui, doc, "checkpoint interval", "1s", settings.checkpoint_interval.as_deref(), |s, v| {
+        s.checkpoint_interval = v
+    });
+}
+
+/// A duration setting (`10s`, `500ms`, `2m`): a tick to set it, its text, and why the text
+/// cannot be read, if it cannot (Problems lists it too).
+fn duration_setting(
+    ui: &mut Ui,
+    doc: &mut Document,
+    name: &str,
+    default: &str,
+    value: Option<&str>,
+    set: impl Fn(&mut streamloom_runtime::graph::Settings, Option<String>),
+) {
+    ui.horizontal(|ui| {
+        let mut on = value.is_some();
+        if ui.checkbox(&mut on, name).changed() {
+            doc.edit(|g| set(&mut g.settings, on.then(|| default.to_string())));
+        }
+        match value {
+            Some(text) => {
+                let mut text = text.to_string();
+                let edit = ui.add(TextEdit::singleline(&mut text).desired_width(80.0));
+                if edit.changed() {
+                    doc.edit_coalesced(&format!("graph:{name}"), |g| set(&mut g.settings, Some(text.clone())));
+                }
+            }
+            None => {
+                ui.label(RichText::new(format!("{default} (default)")).weak());
+            }
+        }
+    });
+    if let Some(Err(why)) = value.map(streamloom_runtime::graph::parse_duration) {
+        ui.label(RichText::new(why).color(ERROR));
+    }
 }
 
 /// Returns false when the wire no longer exists.
@@ -277,7 +341,7 @@ fn wire(ui: &mut Ui, input: InspectorInput<'_>, from: &PortRef, to: &PortRef, se
         }
         let mut cap = w.capacity.unwrap_or(graph_default);
         if custom {
-            if ui.add(DragValue::new(&mut cap).range(1..=10_000_000)).changed() {
+            if ui.add(DragValue::new(&mut cap)).changed() {
                 doc.edit_coalesced(&key, |g| set_wire(g, from, to, |w| w.capacity = Some(cap)));
             }
         } else {

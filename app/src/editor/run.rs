@@ -69,7 +69,7 @@ fn dropped_reason(n: &streamloom_runtime::metrics::NodeSnapshot) -> String {
 
 /// Worker threads of the editor's runtime when the graph does not set `workers`: two, so the
 /// UI keeps a core on small machines.
-const EDITOR_WORKERS: usize = 2;
+pub const EDITOR_WORKERS: usize = 2;
 
 fn new_engine(workers: usize) -> Result<Engine, String> {
     Engine::new(Some(workers)).map_err(|e| format!("cannot start the runtime: {e}"))

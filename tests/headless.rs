@@ -459,3 +459,29 @@ fn a_debug_sink_prints_each_event_to_standard_error_headless() {
     assert_eq!(lines, vec!["debug seen: 0", "debug seen: 1", "debug seen: 2"], "{stderr}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("debug seen"), "stderr only");
 }
+
+/// A node whose events all fail says why in the summary, though its `errors` port is unwired
+/// (the walkthrough saw "3000 of its 3000 event(s) failed" and no reason anywhere).
+#[test]
+fn the_summary_gives_the_reason_events_failed_when_errors_is_unwired() {
+    let tmp = tempfile::tempdir().unwrap();
+    let graph = tmp.path().join("failing.ron");
+    std::fs::write(
+        &graph,
+        r#"(
+    format: 1,
+    nodes: [
+        (id: "gen", kind: "generator", version: 1, config: {"count": 50, "payload": "sample_events", "seed": 1}),
+        (id: "f", kind: "filter", version: 1, config: {"condition": "(.user | tonumber) > 5"}),
+        (id: "sink", kind: "null_sink", version: 1, config: {}),
+    ],
+    wires: [(from: ("gen", "out"), to: ("f", "in")), (from: ("f", "out"), to: ("sink", "in"))],
+)"#,
+    )
+    .unwrap();
+    let out = streamloom(&["--headless", graph.to_str().unwrap()], tmp.path());
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    let line = t.lines().find(|l| l.trim_start().starts_with("last error: ")).unwrap_or_else(|| panic!("{t}"));
+    assert!(line.contains("cannot parse") || line.contains("tonumber") || line.contains("number"), "{line}");
+}

@@ -110,6 +110,9 @@ impl Drop for Output {
     }
 }
 
+/// How often a failed event's reason is noted as the node's `last_error`.
+const NOTE_EVERY: Duration = Duration::from_millis(250);
+
 /// The dead-letter port: events a node could not process, with the reason.
 /// When unwired, events are counted in `errors` and logged (at most once per second).
 pub struct DeadLetters {
@@ -118,12 +121,22 @@ pub struct DeadLetters {
     pending: Batch,
     unlogged: u64,
     last_log: Option<Instant>,
+    /// When a reason was last noted in the node's metrics (`last_error`).
+    last_noted: Option<Instant>,
     redactor: Redactor,
 }
 
 impl DeadLetters {
     pub(crate) fn new(node_id: Arc<str>, output: Output) -> Self {
-        DeadLetters { node_id, output, pending: Vec::new(), unlogged: 0, last_log: None, redactor: Redactor::default() }
+        DeadLetters {
+            node_id,
+            output,
+            pending: Vec::new(),
+            unlogged: 0,
+            last_log: None,
+            last_noted: None,
+            redactor: Redactor::default(),
+        }
     }
 
     /// Reasons show `${NAME}` placeholders, never the values substituted for them.
@@ -139,6 +152,11 @@ impl DeadLetters {
             reason = self.redactor.redact(&reason);
         }
         self.output.metrics.errors.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        if self.last_noted.is_none_or(|t| now.duration_since(t) >= NOTE_EVERY) {
+            self.output.metrics.note_error(&reason);
+            self.last_noted = Some(now);
+        }
         if self.output.is_wired() {
             let value = json!({
                 "node": &*self.node_id,
@@ -154,7 +172,6 @@ impl DeadLetters {
                 tap.record_owned(Event { value, ..event });
             }
             self.unlogged += 1;
-            let now = Instant::now();
             if self.last_log.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
                 tracing::warn!(
                     node = %self.node_id,

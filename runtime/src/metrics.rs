@@ -90,6 +90,8 @@ pub struct NodeMetrics {
     pub own: OwnStatus,
     status: AtomicU8,
     message: Mutex<Option<String>>,
+    /// The reason of a recent event sent to `errors` (refreshed at most four times a second).
+    last_error: Mutex<Option<String>>,
 }
 
 impl NodeMetrics {
@@ -132,6 +134,16 @@ impl NodeMetrics {
     /// The status message.
     pub fn message(&self) -> Option<String> {
         self.message.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Records the reason of an event sent to `errors`.
+    pub fn note_error(&self, reason: &str) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.to_string());
+    }
+
+    /// The reason of a recent event sent to `errors`, if any failed.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -217,6 +229,10 @@ pub struct NodeSnapshot {
     /// The node's named gauges (`clients`, `reconnects`, a window's `open_windows`, …).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub gauges: BTreeMap<String, u64>,
+    /// The reason of a recent event sent to `errors` (a sample: the first one, then at most
+    /// four a second), so a node whose events fail says why even when `errors` is unwired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 impl NodeSnapshot {
@@ -385,6 +401,7 @@ mod tests {
             state: own.state,
             state_message: own.message,
             gauges: own.gauges,
+            last_error: None,
         };
         assert_eq!(snap.state_line().as_deref(), Some("reconnecting: attempt 3, next in 4.2 s"));
         assert_eq!(snap.gauges_line().as_deref(), Some("clients 2  reconnects 3"));

@@ -86,6 +86,18 @@ pub struct OwnStatus {
     inner: Mutex<Inner>,
 }
 
+/// `message` without its ", next in 4.2 s" (the time of an attempt that will not come once
+/// the node ended).
+fn without_next_attempt(message: &str) -> String {
+    if let Some(at) = message.find(", next in ") {
+        let rest = &message[at + ", next in ".len()..];
+        if let Some(end) = rest.find(" s") {
+            return format!("{}{}", &message[..at], &rest[end + 2..]);
+        }
+    }
+    message.to_string()
+}
+
 impl OwnStatus {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -139,10 +151,15 @@ impl OwnStatus {
             | NodeState::Degraded,
         ) = inner.state
         {
+            let was = inner.state.map_or("", NodeState::name);
             inner.state = Some(NodeState::Closed);
-            if inner.message.as_deref().is_none_or(str::is_empty) {
-                inner.message = Some("the node ended".to_string());
-            }
+            inner.message = Some(match inner.message.as_deref().map(without_next_attempt) {
+                None => "the node ended".to_string(),
+                Some(m) if m.is_empty() => "the node ended".to_string(),
+                // "attempt 6, next in 12.0 s (why)": no attempt is coming any more.
+                Some(m) if was == "reconnecting" || was == "connecting" => format!("ended while {was}: {m}"),
+                Some(m) => m,
+            });
         }
     }
 
@@ -205,6 +222,13 @@ mod tests {
         s.set(NodeState::Listening, "on ws://127.0.0.1:1/; 0 client(s)");
         s.close_if_live();
         assert_eq!(s.read().message.as_deref(), Some("on ws://127.0.0.1:1/; 0 client(s)"), "its last word kept");
+        // No attempt is coming once the node ended: the time of the next one goes.
+        s.set(NodeState::Reconnecting, "attempt 6, next in 12.0 s (nats: IO error)");
+        s.close_if_live();
+        assert_eq!(s.read().message.as_deref(), Some("ended while reconnecting: attempt 6 (nats: IO error)"));
+        s.set(NodeState::Reconnecting, "attempt 2, next in 0.5 s");
+        s.close_if_live();
+        assert_eq!(s.read().message.as_deref(), Some("ended while reconnecting: attempt 2"));
         s.set(NodeState::Failed, "gave up");
         s.close_if_live();
         assert_eq!(s.read().state, Some(NodeState::Failed));

@@ -60,7 +60,8 @@ pub fn validate_located(graph: &Graph, registry: &Registry, map: &SourceMap) -> 
                     (Target::Wire(i), None) => map.wire(i),
                     (Target::Setting, Some(f)) => map.setting(f),
                     (Target::Setting, None) => map.top_field("settings"),
-                    (Target::Graph, _) => None,
+                    (Target::Graph, Some(f)) => map.top_field(f),
+                    (Target::Graph, None) => None,
                 };
                 problem
             })
@@ -77,6 +78,11 @@ fn check(graph: &Graph, registry: &Registry) -> Vec<Found> {
     };
 
     check_settings(graph, &mut error);
+    if graph.nodes.is_empty() {
+        // A cron job pointed at an empty (or emptied) file must not pass as a finished run.
+        let place = Location { field: Some("nodes".into()), ..Location::default() };
+        error(Target::Graph, place, "the graph has no nodes: nothing to run".into());
+    }
     for (i, node) in graph.nodes.iter().enumerate() {
         let at = Target::Node(i);
         let field = |f: &str| Location::field(&node.id, f);

@@ -622,10 +622,10 @@ fn gauge_text(s: &WireSnapshot) -> String {
 }
 
 /// Whether a wire too short for its gauge still shows its numbers (above its dot): its queue
-/// is at least half full now or was within the last sample (so a run that ended with the
+/// is at least half full now or was at some time in the run (so a run that ended with the
 /// wire drained still shows that it filled), or it dropped events.
 fn numbers_matter(s: &WireSnapshot) -> bool {
-    s.dropped > 0 || s.depth.max(s.peak_depth).saturating_mul(2) >= s.capacity.max(1)
+    s.dropped > 0 || s.depth.max(s.max_depth).max(s.peak_depth).saturating_mul(2) >= s.capacity.max(1)
 }
 
 /// How full a wire's queue is, 0 to 1.
@@ -654,16 +654,17 @@ mod tests {
 
     #[test]
     fn a_short_wire_shows_its_numbers_when_it_is_or_was_half_full_or_dropped() {
-        let w = |depth, peak_depth, dropped| WireSnapshot {
+        let w = |depth, max_depth, dropped| WireSnapshot {
             depth,
-            peak_depth,
+            peak_depth: depth,
+            max_depth,
             dropped,
             capacity: 1024,
             ..Default::default()
         };
         assert!(!numbers_matter(&w(0, 2, 0)));
         assert!(numbers_matter(&w(600, 600, 0)), "half full now");
-        assert!(numbers_matter(&w(0, 1024, 0)), "drained at the end of the run, full during its last sample");
+        assert!(numbers_matter(&w(0, 1024, 0)), "drained at the end of the run, full at some time in it");
         assert!(numbers_matter(&w(0, 0, 3)), "dropped");
     }
 }

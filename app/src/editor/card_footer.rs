@@ -232,6 +232,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect::<BTreeMap<_, _>>(),
+            last_error: None,
         }
     }
 

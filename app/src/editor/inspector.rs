@@ -211,6 +211,10 @@ impl Inspector {
             if let Some(m) = &s.message {
                 ui.label(RichText::new(m).color(super::viewer::status_color(s.status)));
             }
+            // Why events went to `errors`, also when that port is unwired.
+            if let Some(why) = s.last_error.as_deref().filter(|_| s.errors > 0) {
+                ui.label(RichText::new(format!("last error: {why}")).color(ERROR));
+            }
         }
 
         ui.separator();

@@ -165,7 +165,9 @@ fn float(
         let mut v = current.unwrap_or(min);
         let speed = (v.abs() * 0.01).max(0.01);
         let r = ui.add(DragValue::new(&mut v).speed(speed)).labelled_by(label);
-        r.changed().then_some(Some(Value::from(v)))
+        // A number beyond a float (`1e309`) would be written as `null`: unset, which for a
+        // rate means no limit at all. It is not taken.
+        (r.changed() && v.is_finite()).then_some(Some(Value::from(v)))
     })
     .inner
 }

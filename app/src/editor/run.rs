@@ -324,10 +324,11 @@ fn failures(outcome: Option<&RunOutcome>, snapshot: Option<&MetricsSnapshot>) ->
             out.push(Problem::error(Location::node(n.id.clone()), message));
         }
     }
-    // A node that says it gave up or only half works (a broker that refuses, publishes not
-    // acknowledged) is a problem while the run goes on, not only on its card.
+    // A node that says it gave up, only half works (a broker that refuses, publishes not
+    // acknowledged) or has lost its connection is a problem while the run goes on, not only
+    // on its card.
     for n in snapshot.map(|s| s.nodes.as_slice()).unwrap_or_default() {
-        if let Some(state @ (NodeState::Failed | NodeState::Degraded)) = n.state
+        if let Some(state @ (NodeState::Failed | NodeState::Degraded | NodeState::Reconnecting)) = n.state
             && n.status != NodeStatus::Failed
         {
             let message = match n.state_message.as_deref().filter(|m| !m.is_empty()) {
@@ -350,10 +351,14 @@ fn failures(outcome: Option<&RunOutcome>, snapshot: Option<&MetricsSnapshot>) ->
             }
             if n.errors > 0 {
                 // A source's failures (bad lines) are not out of events it received.
-                let message = if n.events_in > 0 {
-                    format!("{} of its {} event(s) failed (see its `errors` port)", n.errors, n.events_in)
+                let count = if n.events_in > 0 {
+                    format!("{} of its {} event(s) failed", n.errors, n.events_in)
                 } else {
-                    format!("{} event(s) failed (see its `errors` port)", n.errors)
+                    format!("{} event(s) failed", n.errors)
+                };
+                let message = match n.last_error.as_deref() {
+                    Some(why) => format!("{count} (sent to its `errors` port); last reason: {why}"),
+                    None => format!("{count} (sent to its `errors` port)"),
                 };
                 out.push(Problem::warning(Location::node(n.id.clone()), message));
             }

@@ -25,7 +25,8 @@ pub struct RunSummary {
 pub struct Totals {
     /// Events sent to `errors` ports (dead letters), all nodes.
     pub errors: u64,
-    /// Events dropped by full wires (`when_full` drop policies) or inside nodes (buffers).
+    /// Events dropped on wires (full under a drop policy, or their consumer had ended) or
+    /// inside nodes (a buffer's policy, a sink's undelivered).
     pub dropped: u64,
     /// Events sent on outputs with no wire.
     pub discarded: u64,

@@ -17,7 +17,7 @@ use anyhow::Context as _;
 use streamloom_runtime::executor::{Engine, RunOptions, RunOutcome, StopRequest};
 use streamloom_runtime::graph::load_file;
 use streamloom_runtime::validate::validate_located;
-use streamloom_runtime::{Location, Problem, Problems, Registry};
+use streamloom_runtime::{Problems, Registry};
 
 /// How a headless run reports.
 #[derive(Debug, Clone)]
@@ -53,13 +53,7 @@ fn load_valid(
     registry: &Registry,
 ) -> Result<(streamloom_runtime::Graph, streamloom_runtime::graph::SourceMap), Problems> {
     let (graph, map) = load_file(path)?;
-    let mut problems = validate_located(&graph, registry, &map);
-    if graph.nodes.is_empty() {
-        // A cron job pointed at an empty (or emptied) file must not pass as a finished run.
-        let place = Location { field: Some("nodes".into()), line_col: map.top_field("nodes"), ..Location::default() };
-        problems.0.push(Problem::error(place, "the graph has no nodes: nothing to run"));
-    }
-    let problems = problems.with_file(path);
+    let problems = validate_located(&graph, registry, &map).with_file(path);
     if problems.has_errors() {
         return Err(problems);
     }

@@ -124,6 +124,7 @@ mod tests {
             state,
             state_message: message.map(String::from),
             gauges: gauges.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
+            last_error: None,
         }
     }
 

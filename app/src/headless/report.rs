@@ -73,6 +73,9 @@ pub fn summary_table(s: &MetricsSnapshot) -> String {
         if let Some(m) = &n.message {
             let _ = writeln!(out, "    {m}");
         }
+        if let Some(why) = n.last_error.as_deref().filter(|_| n.errors > 0) {
+            let _ = writeln!(out, "    last error: {why}");
+        }
     }
     if !s.wires.is_empty() {
         let _ = writeln!(
@@ -94,15 +97,17 @@ pub fn summary_table(s: &MetricsSnapshot) -> String {
         }
     }
     let lost: u64 = s.nodes.iter().map(|n| n.lost_on_kill).sum();
-    let dropped: u64 =
-        s.wires.iter().map(|w| w.dropped).sum::<u64>() + s.nodes.iter().map(|n| n.dropped_inside).sum::<u64>();
+    let on_wires: u64 = s.wires.iter().map(|w| w.dropped).sum();
+    let inside: u64 = s.nodes.iter().map(|n| n.dropped_inside).sum();
+    let dropped = on_wires + inside;
     let discarded: u64 = s.nodes.iter().map(|n| n.discarded).sum();
     let left: u64 = s.wires.iter().map(|w| w.depth).sum::<u64>() + s.nodes.iter().map(|n| n.held).sum::<u64>();
     if lost + dropped + discarded + left > 0 {
         let _ = writeln!(
             out,
-            "\nnot delivered: {lost} lost when cancelled, {dropped} dropped by full wires or buffers, \
-             {discarded} discarded on unwired outputs, {left} still queued or held"
+            "\nnot delivered: {lost} lost when cancelled, {on_wires} dropped on wires (full under a drop \
+             policy, or their consumer had ended), {inside} dropped inside nodes (a buffer's policy, a \
+             sink's undelivered), {discarded} discarded on unwired outputs, {left} still queued or held"
         );
         for n in s.nodes.iter().filter(|n| n.lost_on_kill > 0) {
             let _ = writeln!(out, "    node `{}` lost {} event(s) it held when cancelled", n.id, n.lost_on_kill);

@@ -66,6 +66,29 @@ enum Leaf {
     Alt(Node),
 }
 
+/// An object construction with few, distinct keys, made once: each evaluation copies
+/// `keys` (values `null`) and sets the values by position, in the keys' sorted order, with
+/// no key looked up or compared. `slots[i]` is the position of the i-th written key.
+#[derive(Debug)]
+struct ObjShape {
+    keys: Map<String, Value>,
+    slots: Vec<usize>,
+}
+
+impl ObjShape {
+    /// Objects of at most this many keys (one B-tree leaf) take a shape.
+    const MAX_KEYS: usize = 11;
+
+    fn new(keys: &[&str]) -> Option<ObjShape> {
+        let sorted: BTreeSet<&str> = keys.iter().copied().collect();
+        if sorted.len() != keys.len() || keys.len() > Self::MAX_KEYS {
+            return None;
+        }
+        let slots = keys.iter().map(|k| sorted.iter().position(|s| s == k)).collect::<Option<_>>()?;
+        Some(ObjShape { keys: sorted.iter().map(|k| (k.to_string(), Value::Null)).collect(), slots })
+    }
+}
+
 #[derive(Debug)]
 enum Kind {
     Id,
@@ -97,7 +120,8 @@ enum Kind {
     Contains(Box<Node>),
     Select(Box<Node>),
     Arr(Box<Node>),
-    Obj(Vec<(String, Node)>),
+    /// `{k: v, …}`, and the object's shape when it can be made once (see [`ObjShape`]).
+    Obj(Vec<(String, Node)>, Option<ObjShape>),
     Update(UPath, Box<Leaf>),
     Del(Vec<UPath>),
 }
@@ -157,7 +181,7 @@ impl Node {
             }
             Kind::Neg(x) | Kind::Arr(x) => x.reads_only_fields(out),
             Kind::If(c, t, e) => c.reads_only_fields(out) && t.reads_only_fields(out) && e.reads_only_fields(out),
-            Kind::Obj(kvs) => kvs.iter().all(|(_, v)| v.reads_only_fields(out)),
+            Kind::Obj(kvs, _) => kvs.iter().all(|(_, v)| v.reads_only_fields(out)),
             Kind::Id
             | Kind::Not
             | Kind::Length
@@ -211,7 +235,7 @@ fn props(kind: &Kind) -> (bool, bool) {
         Kind::Affix { arg, .. } | Kind::Contains(arg) => (true, arg.may_jaq),
         Kind::Select(c) => (false, c.may_jaq),
         Kind::Arr(t) => (true, t.may_jaq),
-        Kind::Obj(kvs) => (true, kvs.iter().any(|(_, v)| v.may_jaq)),
+        Kind::Obj(kvs, _) => (true, kvs.iter().any(|(_, v)| v.may_jaq)),
         Kind::Update(path, leaf) => {
             let int_key = path.iter().any(|(k, _)| matches!(k, Key::Int(_)));
             let leaf_jaq = match &**leaf {
@@ -255,7 +279,8 @@ pub(crate) fn compile(t: &Term<&str>) -> Option<Node> {
                 };
                 out.push((key, val));
             }
-            Kind::Obj(out)
+            let shape = ObjShape::new(&out.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>());
+            Kind::Obj(out, shape)
         }
         Term::Neg(t) => {
             let n = single(t)?;
@@ -696,7 +721,18 @@ impl Node {
                 })?;
                 owned(Value::Array(items))
             }
-            Kind::Obj(kvs) => {
+            Kind::Obj(kvs, Some(shape)) => {
+                let mut m = shape.keys.clone();
+                // In the order written (a failing value fails first, as before).
+                for ((_, n), &slot) in kvs.iter().zip(&shape.slots) {
+                    let x = n.one(v)?.into_owned();
+                    if let Some(to) = m.values_mut().nth(slot) {
+                        *to = x;
+                    }
+                }
+                owned(Value::Object(m))
+            }
+            Kind::Obj(kvs, None) => {
                 let mut m = Map::with_capacity(kvs.len());
                 for (k, n) in kvs {
                     let x = n.one(v)?.into_owned();

@@ -206,6 +206,10 @@ fn select_pipe_comma() {
 fn construction() {
     assert_eq!(both("{a: .n, \"b\": 1, user}", rec()), r#"{"a":3,"b":1,"user":"u042"}"#);
     assert_eq!(both("{a: 1, b: 2, a: 3}", rec()), r#"{"a":3,"b":2}"#);
+    // Keys written out of order land in their places (the object's shape is made once).
+    assert_eq!(both("{z: .n, a: .user, m: {y: 1, b: .ok}}", rec()), r#"{"a":"u042","m":{"b":true,"y":1},"z":3}"#);
+    let twelve = (0..12).map(|i| format!("k{i}: {i}")).collect::<Vec<_>>().join(", ");
+    assert_eq!(both(&format!("{{{twelve}}} | length"), rec()), "12", "more keys than a shape takes");
     assert_eq!(both("[.n, .user]", rec()), r#"[3,"u042"]"#);
     assert_eq!(both("[.tags[], .n]", rec()), r#"["a","b",3]"#);
     assert_eq!(both("[]", rec()), "[]");

@@ -422,6 +422,7 @@ async fn drop_rest(left: usize, ctx: &mut NodeContext) -> Result<(), NodeError> 
             ctx.metrics.count_dropped_inside(batch.len());
         }
     }
-    ctx.metrics.own.set(NodeState::Failed, format!("stopped before publishing; {dropped} event(s) not delivered"));
+    // Closed, not failed: the run was stopped, and the node ends as it was told to.
+    ctx.metrics.own.set(NodeState::Closed, format!("stopped before publishing; {dropped} event(s) not delivered"));
     Ok(())
 }

@@ -68,6 +68,7 @@ impl Shared {
                     state: own.state,
                     state_message: own.message.map(|msg| self.redactor.redact(&msg)),
                     gauges: own.gauges,
+                    last_error: m.last_error(),
                 }
             })
             .collect();

@@ -76,7 +76,7 @@ impl MetricsPanel {
             ui.vertical(|ui| {
                 ui.set_width(w);
                 ui.label(
-                    "Queue depth: peak per sample; its highest point is the wire label's \"max\" (dotted: capacity)",
+                    "Queue depth: peak per sample (dotted: capacity); a wire label's \"max\" is the most of the whole run",
                 );
                 let snap = runner.snapshot();
                 chart("depth", ui.available_height().max(80.0), w, "peak events queued").show(ui, |p| {

@@ -127,7 +127,10 @@ impl Runner {
         // A graph that sets its worker threads gets a runtime of that size (no run is live).
         // A value out of range is left to validation, which refuses the run and says why.
         let workers = graph.settings.workers.filter(|w| (1..=MAX_WORKERS).contains(w)).unwrap_or(EDITOR_WORKERS);
-        if workers != self.engine_workers {
+        // Each run gets a fresh runtime: what a run left behind on the last one (a broker
+        // client's reconnect loop, a task that never yields) goes with it, instead of
+        // reconnecting later and delivering what the ended run counted as dropped.
+        if workers != self.engine_workers || self.runs_started > 0 {
             // If it cannot be had, the current runtime stays and the run is not started.
             let old = std::mem::replace(&mut self.engine, Ok(new_engine(workers)?));
             self.engine_workers = workers;

@@ -7,10 +7,12 @@
 //! `max_payload`, goes to `errors`.
 //!
 //! While the broker is away the client's bounded buffer fills and the sink stops taking
-//! input, so the wire's policy decides. Accounting: `passed` counts events the server has:
-//! core publishes once a flush round trip confirmed them, JetStream ones once acknowledged.
-//! At a stop, what the server did not confirm is dropped inside (the client goes with the
-//! node).
+//! input, so the wire's policy decides. Accounting: a JetStream publish is `passed` once the
+//! stream acknowledged it. Core NATS has no acknowledgement: a core publish is `passed` once
+//! the client flushed it to its connection, not while it waits in the client's buffer (with
+//! no server it would wait there and go with the client). A connection that breaks with
+//! written data the server never read loses it, as core NATS does (at most once); JetStream
+//! is the delivery to count on. At a stop, what was not passed is dropped inside.
 
 use std::time::Duration;
 
@@ -213,7 +215,7 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         let batch = match r {
             Received::Data { batch, .. } => batch,
             Received::Barrier(n) => {
-                if !s.config.jetstream && !flush_confirmed(&s, &client, &ctx).await {
+                if !s.config.jetstream && !flushed(&s, &client, &ctx).await {
                     // Stopping with publishes the server never confirmed: no checkpoint may
                     // say they are done.
                     ctx.checkpoints.abort();
@@ -276,9 +278,8 @@ fn prepare(s: &Settings, ev: &Event, max_payload: usize) -> Result<Outgoing, Str
 /// How long a stop waits for the server to confirm what was published before it.
 const STOP_FLUSH: Duration = Duration::from_millis(500);
 
-/// Core publish: into the client's bounded buffer (waits while it is full), then a flush
-/// round trip; counted passed once the server confirmed it. `Err` holds the count the server
-/// did not confirm at a stop.
+/// Core publish: into the client's bounded buffer (waits while it is full), then a flush of
+/// the connection; counted passed once flushed. `Err` holds the count not flushed at a stop.
 async fn publish_core(
     s: &Settings,
     client: &async_nats::Client,
@@ -294,16 +295,15 @@ async fn publish_core(
             r = client.publish(o.subject, o.payload) => r.map_err(|e| tracing::warn!(node = %ctx.id, "nats_sink: publish: {e}")).is_err(),
         };
         if failed {
-            // What went out before: passed if one quick flush confirms it.
+            // What went out before: passed if one quick flush writes it.
             let confirmed = i > 0 && matches!(tokio::time::timeout(STOP_FLUSH, client.flush()).await, Ok(Ok(())));
             let passed = if confirmed { i } else { 0 };
             ctx.metrics.count_passed(passed);
             return Err(total - passed);
         }
     }
-    // Queued in the client is not delivered: with no server it stays there, and goes with
-    // the client.
-    if !flush_confirmed(s, client, ctx).await {
+    // Queued in the client is not sent: with no server it stays there.
+    if !flushed(s, client, ctx).await {
         return Err(total);
     }
     ctx.metrics.count_passed(total);
@@ -321,11 +321,7 @@ async fn publish_js(
     ctx: &NodeContext,
     in_flight: &Gauge,
 ) -> Result<(), usize> {
-    let mut waiting = Vec::with_capacity(out.len());
-    for o in out {
-        let fut = publish_one(js, &o).await;
-        waiting.push((o, fut));
-    }
+    let mut waiting = publish_all(js, out, ctx, in_flight).await?;
     let mut attempt = 0usize;
     loop {
         let mut retry = Vec::new();
@@ -378,12 +374,49 @@ async fn publish_js(
         if !ctx.control.sleep_until(tokio::time::Instant::now() + delay).await {
             return Err(retry.len());
         }
-        waiting = Vec::with_capacity(retry.len());
-        for o in retry {
-            let fut = publish_one(js, &o).await;
-            waiting.push((o, fut));
+        waiting = publish_all(js, retry, ctx, in_flight).await?;
+    }
+}
+
+/// A publish handed to the client, with its acknowledgement to wait for or why it was not sent.
+type Handed = (Outgoing, Result<PublishAckFuture, String>);
+
+/// Hands every publish to the client. Each is raced against a stop: with no server the
+/// client's queue fills and a publish waits for its timeout. At a stop, what was handed and
+/// is acknowledged within [`STOP_FLUSH`] is passed; `Err` holds the count not passed.
+async fn publish_all(
+    js: &async_nats::jetstream::Context,
+    out: Vec<Outgoing>,
+    ctx: &NodeContext,
+    in_flight: &Gauge,
+) -> Result<Vec<Handed>, usize> {
+    let total = out.len();
+    let mut handed = Vec::with_capacity(total);
+    for o in out {
+        let fut = tokio::select! {
+            biased;
+            _ = ctx.control.stop.cancelled() => None,
+            fut = publish_one(js, &o) => Some(fut),
+        };
+        match fut {
+            Some(fut) => handed.push((o, fut)),
+            None => {
+                let deadline = tokio::time::Instant::now() + STOP_FLUSH;
+                let mut passed = 0;
+                for (_, fut) in handed {
+                    if let Ok(f) = fut
+                        && let Ok(Ok(_)) = tokio::time::timeout_at(deadline, f.into_future()).await
+                    {
+                        passed += 1;
+                    }
+                }
+                ctx.metrics.count_passed(passed);
+                in_flight.sub(passed as u64);
+                return Err(total - passed);
+            }
         }
     }
+    Ok(handed)
 }
 
 /// Hands one JetStream publish (with its deduplication id) to the client: its acknowledgement
@@ -394,9 +427,9 @@ async fn publish_one(js: &async_nats::jetstream::Context, o: &Outgoing) -> Resul
     js.publish_with_headers(o.subject.clone(), headers, o.payload.clone()).await.map_err(|e| format!("not sent: {e}"))
 }
 
-/// Core NATS: waits until the server confirmed everything published so far (a flush round
-/// trip), trying again with backoff while it is away. `false`: the node stopped first.
-async fn flush_confirmed(s: &Settings, client: &async_nats::Client, ctx: &NodeContext) -> bool {
+/// Core NATS: waits until everything published so far is flushed to the connection, trying
+/// again with backoff while the server is away. `false`: the node stopped first.
+async fn flushed(s: &Settings, client: &async_nats::Client, ctx: &NodeContext) -> bool {
     let mut attempt = 0;
     loop {
         if let Ok(Ok(())) = tokio::time::timeout(s.ack_timeout, client.flush()).await {

@@ -87,6 +87,9 @@ impl Windows {
     /// No windows yet.
     pub fn new(assigner: Assigner, lateness: i64, specs: Vec<AggSpec>, mut fields: KeyFields) -> Self {
         fields.prepare_rows(&specs);
+        // Sessions are taken out of the queues as they merge (see `queue`).
+        let session = assigner.is_session();
+        let queue = || if session { TimeQueue::ordered() } else { TimeQueue::grouped() };
         Windows {
             assigner,
             lateness,
@@ -94,8 +97,8 @@ impl Windows {
             fields,
             entries: KeyTable::default(),
             next_seq: 0,
-            fire: TimeQueue::default(),
-            purge: TimeQueue::default(),
+            fire: queue(),
+            purge: queue(),
             watermark: i64::MIN,
             arrivals: 0,
             scratch: Vec::new(),

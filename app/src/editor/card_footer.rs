@@ -75,7 +75,12 @@ pub fn footer_lines(s: Option<&NodeSnapshot>, problems: &[&Problem], paused: boo
             status.beside = Some(RichText::new(format::rate(rate)).small().monospace());
         }
         lines.push(status);
-        let counts = format!("in {}  out {}", format::count(s.events_in), format::count(s.events_out));
+        let mut counts = format!("in {}  out {}", format::count(s.events_in), format::count(s.events_out));
+        // Events inside the node (a buffer's queue, a window's state, a source's batch not yet
+        // on its wire): without it a running graph's numbers do not add up.
+        if s.held > 0 {
+            counts.push_str(&format!("  held {}", format::count(s.held)));
+        }
         lines.push(FooterLine::counters(RichText::new(counts).small().monospace()));
         if s.errors > 0 || s.dropped > 0 {
             let text = format!("errors {}  dropped {}", format::count(s.errors), format::count(s.dropped));
@@ -241,6 +246,17 @@ mod tests {
         for status in [NodeStatus::Failed, NodeStatus::Running] {
             footer_fits(status);
         }
+    }
+
+    /// A node holding events says so beside its counts (a buffer's queue: in 31.0k, out
+    /// 26.0k read as 5,000 events missing).
+    #[test]
+    fn the_counts_line_says_what_the_node_holds() {
+        let node = NodeSnapshot { events_in: 31_000, events_out: 26_000, held: 5_000, ..busy_node() };
+        let lines = footer_lines(Some(&node), &[], false);
+        assert_eq!(lines[1].plain(), "in 31.0k  out 26.0k  held 5000");
+        let node = NodeSnapshot { held: 0, ..node };
+        assert_eq!(footer_lines(Some(&node), &[], false)[1].plain(), "in 31.0k  out 26.0k");
     }
 
     fn footer_fits(status: NodeStatus) {

@@ -158,7 +158,8 @@ pub fn params() -> Vec<ParamSpec> {
             "aggregates",
             ParamKind::TextList,
             "name = function(field): count, sum, avg, min, max, first, last, count_distinct, \
-             p50/p90/p95/p99 or percentile(field, 0.75), collect(field, 100); field `.` is the event",
+             p50/p90/p95/p99 or percentile(field, 0.75) (approximate: within 1 % of the value at rank \
+             q·(n−1)), collect(field, 100); field `.` is the event",
         ),
         ParamSpec::choice(
             "time",

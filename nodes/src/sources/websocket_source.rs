@@ -307,16 +307,20 @@ async fn read(
             }
         };
         note(&first);
-        let mut ended = take(first, s, ctx, gauges, seq, &mut batch);
+        // The batch's messages and bytes, added to the gauges once.
+        let mut read_in = ReadIn::default();
+        let mut ended = take(first, s, ctx, &mut read_in, seq, &mut batch);
         while ended.is_none() && batch.len() < ctx.batch_size {
             match socket.next().now_or_never() {
                 Some(m) => {
                     note(&m);
-                    ended = take(m, s, ctx, gauges, seq, &mut batch);
+                    ended = take(m, s, ctx, &mut read_in, seq, &mut batch);
                 }
                 None => break,
             }
         }
+        gauges.messages_in.add(read_in.messages);
+        gauges.bytes_in.add(read_in.bytes);
         s.watermarks.observe(&batch);
         // Also flushes what went to `errors`.
         ctx.emit(0, batch).await?;
@@ -329,12 +333,19 @@ async fn read(
     }
 }
 
+/// Messages and bytes read, counted for a batch.
+#[derive(Default)]
+struct ReadIn {
+    messages: u64,
+    bytes: u64,
+}
+
 /// Turns one read into an event (or a dead letter); returns why the connection ended, if it did.
 fn take(
     read: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
     s: &Settings,
     ctx: &mut NodeContext,
-    gauges: &Gauges,
+    read_in: &mut ReadIn,
     seq: &mut u64,
     batch: &mut Batch,
 ) -> Option<String> {
@@ -356,10 +367,10 @@ fn take(
     };
     let n = *seq;
     *seq += 1;
-    gauges.messages_in.add(1);
+    read_in.messages += 1;
     match parsed {
         Ok((value, len)) => {
-            gauges.bytes_in.add(len as u64);
+            read_in.bytes += len as u64;
             let mut ev = Event::new(value, ctx.index, n);
             if let Some(field) = &s.config.time_field {
                 ev.time = event_time(&ev.value, field);
@@ -367,7 +378,7 @@ fn take(
             batch.push(ev);
         }
         Err((raw, reason)) => {
-            gauges.bytes_in.add(raw.len() as u64);
+            read_in.bytes += raw.len() as u64;
             ctx.errors.report_value(Value::String(raw), format!("message {n}: {reason}"), ctx.index, n)
         }
     }

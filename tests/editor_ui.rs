@@ -112,6 +112,38 @@ fn run_settings_are_edited_in_the_graph_inspector() {
     h.get_by_label_contains("10s (default)");
 }
 
+/// After Stop, while the run drains, the toolbar says "stopping", not "running".
+#[test]
+fn the_toolbar_says_stopping_while_a_stopped_run_drains() {
+    let mut g = Graph {
+        nodes: vec![
+            node("gen", "generator", [0.0, 0.0], json!({"payload": "sequence", "seed": 1})),
+            node("slow", "buffer", [300.0, 0.0], json!({"capacity": 10000, "rate_limit": 5.0})),
+            node("sink", "null_sink", [600.0, 0.0], json!({})),
+        ],
+        wires: vec![
+            Wire::new(PortRef::new("gen", "out"), PortRef::new("slow", "in")),
+            Wire::new(PortRef::new("slow", "out"), PortRef::new("sink", "in")),
+        ],
+        ..Default::default()
+    };
+    g.settings.stop_timeout = Some("3s".into());
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    h.get_by_label("▶ Run").click();
+    h.run_ok();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !h.state().runner().status().starts_with("running") {
+        assert!(Instant::now() < deadline, "{}", h.state().runner().status());
+        h.step();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    h.get_by_label("⏹ Stop").click();
+    h.run_ok();
+    let status = h.state().runner().status();
+    assert!(status.starts_with("stopping · ") && status.ends_with("(draining, at most 3 s)"), "{status}");
+}
+
 /// Run on an empty canvas says there is nothing to run; it used to "complete" a run of nothing.
 #[test]
 fn run_on_an_empty_graph_says_there_is_nothing_to_run() {

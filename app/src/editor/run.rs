@@ -300,7 +300,14 @@ impl Runner {
             (None, _) => "idle".into(),
             (Some(h), None) => {
                 let t = self.snapshot.as_ref().map_or(0.0, |s| (s.elapsed_secs - s.paused_secs).max(0.0));
-                if h.is_paused() { format!("paused · {t:.1}s") } else { format!("running · {t:.1}s") }
+                if h.is_stopping() {
+                    // Draining what is in flight, for at most the stop timeout.
+                    format!("stopping · {t:.1}s (draining, at most {:.0} s)", h.stop_timeout().as_secs_f64())
+                } else if h.is_paused() {
+                    format!("paused · {t:.1}s")
+                } else {
+                    format!("running · {t:.1}s")
+                }
             }
             (Some(_), Some(RunOutcome::Completed)) => "completed".into(),
             (Some(_), Some(RunOutcome::Stopped)) => "stopped".into(),

@@ -104,6 +104,10 @@ impl RunHandle {
     pub fn is_paused(&self) -> bool {
         *self.paused.borrow()
     }
+    /// Whether a stop was asked for (the run may still be draining).
+    pub fn is_stopping(&self) -> bool {
+        self.stop_requests.load(Ordering::Acquire) > 0
+    }
     /// Asks for a graceful stop: sources end, in-flight events drain to the sinks; after the
     /// stop timeout the remaining tasks are cancelled. A second call cancels them at once.
     /// Works the same after a node failed (which already stopped the sources).

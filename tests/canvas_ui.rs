@@ -675,7 +675,7 @@ fn a_wire_label_shows_the_depth_now_and_the_highest_point_of_the_depth_chart() {
         assert_eq!(label, Some(format!("{}/16 · max {highest}", w.depth)), "label vs chart");
         checked += 1;
     }
-    h.get_by_label_contains("a wire label's \"max\" is the most of the whole run");
+    h.get_by_label_contains("Queue depth: peak per sample (dotted: capacity)");
     h.get_by_label("⏹ Stop").click();
     step_for(&mut h, 0.2);
 }

@@ -75,9 +75,7 @@ impl MetricsPanel {
             });
             ui.vertical(|ui| {
                 ui.set_width(w);
-                ui.label(
-                    "Queue depth: peak per sample (dotted: capacity); a wire label's \"max\" is the most of the whole run",
-                );
+                ui.label("Queue depth: peak per sample (dotted: capacity)");
                 let snap = runner.snapshot();
                 chart("depth", ui.available_height().max(80.0), w, "peak events queued").show(ui, |p| {
                     for (i, id) in wire_ids.iter().enumerate().filter(|(_, id)| self.wires.contains(*id)) {

@@ -141,7 +141,35 @@ fn the_toolbar_says_stopping_while_a_stopped_run_drains() {
     h.get_by_label("⏹ Stop").click();
     h.run_ok();
     let status = h.state().runner().status();
-    assert!(status.starts_with("stopping · ") && status.ends_with("(draining, at most 3 s)"), "{status}");
+    assert!(
+        status.starts_with("stopping · ") && status.ends_with("(draining; what is left 3 s after Stop is cancelled)"),
+        "{status}"
+    );
+}
+
+/// A node whose events all fail says why in Problems, and says that its `errors` port is
+/// unwired when it is (it said "see its errors port" with nothing wired there).
+#[test]
+fn failing_events_are_listed_with_their_reason_and_where_they_went() {
+    let g = Graph {
+        nodes: vec![
+            node("gen", "generator", [0.0, 0.0], json!({"count": 50, "payload": "sample_events", "seed": 1})),
+            node("f", "filter", [300.0, 0.0], json!({"condition": "(.user | tonumber) > 5"})),
+            node("sink", "null_sink", [600.0, 0.0], json!({})),
+        ],
+        wires: vec![
+            Wire::new(PortRef::new("gen", "out"), PortRef::new("f", "in")),
+            Wire::new(PortRef::new("f", "out"), PortRef::new("sink", "in")),
+        ],
+        ..Default::default()
+    };
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
+    h.run_ok();
+    run_to_end(&mut h);
+    let listed: Vec<String> = h.state().runner().run_problems().iter().map(|p| p.message.clone()).collect();
+    let line = listed.iter().find(|m| m.starts_with("50 of its 50 event(s) failed")).expect("listed");
+    assert!(line.contains("its `errors` port is unwired, so they are not kept"), "{line}");
+    assert!(line.contains("last reason: condition failed: string"), "{line}");
 }
 
 /// Run on an empty canvas says there is nothing to run; it used to "complete" a run of nothing.

@@ -211,6 +211,7 @@ const MALFORMED: &[(&str, &str, &[&str])] = &[
     ("newer format", "(format: 9, nodes: [])", &["graph format 9 is newer"]),
     ("unknown top field", "(format: 1, nodez: [])", &["bad.ron:1:", "nodez"]),
     ("no nodes", "(format: 1,\n nodes: [],\n)", &["bad.ron:2:", "the graph has no nodes: nothing to run"]),
+    ("empty file", " \n", &["bad.ron:1:1:", "the file is empty"]),
     (
         "unknown kind",
         "(format: 1, nodes: [(id: \"a\", kind: \"filtr\", config: ())])",

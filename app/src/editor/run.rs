@@ -40,6 +40,8 @@ pub struct Runner {
     run_problems: Vec<Problem>,
     /// The run's failures no longer apply (the graph was edited since).
     run_problems_dismissed: bool,
+    /// Nodes of the live (or last) run whose `errors` output is wired.
+    errors_wired: std::collections::HashSet<String>,
     /// Output ports (node id, port) marked for debugging: kept for the editor session (not
     /// saved with the graph), applied to every run and to the live one as they change.
     debug_ports: BTreeSet<(String, String)>,
@@ -95,6 +97,7 @@ impl Runner {
             run_problems_dismissed: false,
             debug_ports: BTreeSet::new(),
             runs_started: 0,
+            errors_wired: Default::default(),
             last_change: std::time::Instant::now(),
         }
     }
@@ -148,6 +151,12 @@ impl Runner {
         };
         match engine.start(graph, registry, options) {
             Ok(h) => {
+                self.errors_wired = graph
+                    .wires
+                    .iter()
+                    .filter(|w| w.from.port == streamloom_runtime::registry::ERRORS_PORT)
+                    .map(|w| w.from.node.clone())
+                    .collect();
                 self.snapshot = Some(h.snapshot());
                 self.handle = Some(h);
                 self.runs_started += 1;
@@ -216,7 +225,7 @@ impl Runner {
             }
         }
         if !self.run_problems_dismissed {
-            self.run_problems = failures(self.outcome.as_ref(), self.snapshot.as_deref());
+            self.run_problems = failures(self.outcome.as_ref(), self.snapshot.as_deref(), &self.errors_wired);
         }
     }
 
@@ -302,7 +311,10 @@ impl Runner {
                 let t = self.snapshot.as_ref().map_or(0.0, |s| (s.elapsed_secs - s.paused_secs).max(0.0));
                 if h.is_stopping() {
                     // Draining what is in flight, for at most the stop timeout.
-                    format!("stopping · {t:.1}s (draining, at most {:.0} s)", h.stop_timeout().as_secs_f64())
+                    format!(
+                        "stopping · {t:.1}s (draining; what is left {:.0} s after Stop is cancelled)",
+                        h.stop_timeout().as_secs_f64()
+                    )
                 } else if h.is_paused() {
                     format!("paused · {t:.1}s")
                 } else {
@@ -321,7 +333,11 @@ impl Runner {
 
 /// One error per failed node: the outcome's failures first, then nodes whose snapshot says
 /// failed (with the snapshot's message, if any).
-fn failures(outcome: Option<&RunOutcome>, snapshot: Option<&MetricsSnapshot>) -> Vec<Problem> {
+fn failures(
+    outcome: Option<&RunOutcome>,
+    snapshot: Option<&MetricsSnapshot>,
+    errors_wired: &std::collections::HashSet<String>,
+) -> Vec<Problem> {
     let mut out: Vec<Problem> = Vec::new();
     if let Some(RunOutcome::Failed(f)) = outcome {
         for (node, message) in f {
@@ -348,9 +364,9 @@ fn failures(outcome: Option<&RunOutcome>, snapshot: Option<&MetricsSnapshot>) ->
             out.push(Problem::warning(Location::node(n.id.clone()), message));
         }
     }
-    // Once the run has ended, events that failed are worth a line even when the run
-    // "completed": a run where every event failed must not read as fine. So are drops.
-    if outcome.is_some() {
+    // Events that failed are worth a line as soon as they fail (a run where every event
+    // failed must not read as fine, during it or after it "completed"). So are drops.
+    {
         for n in snapshot.map(|s| s.nodes.as_slice()).unwrap_or_default() {
             if n.dropped > 0 {
                 let message = match n.message.as_deref() {
@@ -366,9 +382,14 @@ fn failures(outcome: Option<&RunOutcome>, snapshot: Option<&MetricsSnapshot>) ->
                 } else {
                     format!("{} event(s) failed", n.errors)
                 };
+                let port = if errors_wired.contains(&n.id) {
+                    "sent to its `errors` port"
+                } else {
+                    "counted and logged; its `errors` port is unwired, so they are not kept"
+                };
                 let message = match n.last_error.as_deref() {
-                    Some(why) => format!("{count} (sent to its `errors` port); last reason: {why}"),
-                    None => format!("{count} (sent to its `errors` port)"),
+                    Some(why) => format!("{count} ({port}); last reason: {why}"),
+                    None => format!("{count} ({port})"),
                 };
                 out.push(Problem::warning(Location::node(n.id.clone()), message));
             }

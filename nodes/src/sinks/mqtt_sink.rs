@@ -183,9 +183,16 @@ struct Settings {
 
 /// Waits until the broker acknowledged every QoS 1/2 publish handed over; false when the
 /// run is killed first (the checkpoint then never completes: nothing upstream is acked).
+/// Whether the run is stopping while the broker is away: nothing is waited for.
+fn away(ctx: &NodeContext) -> bool {
+    ctx.control.stopping() && ctx.metrics.own.read().state != Some(NodeState::Connected)
+}
+
 async fn acknowledged(unacked: &Gauge, ctx: &NodeContext) -> bool {
     while unacked.get() > 0 {
-        if ctx.control.kill.is_cancelled() {
+        // A stop while the broker is away waits for nothing (a barrier held here kept the
+        // sink from ending until the stop timeout cancelled the run).
+        if ctx.control.kill.is_cancelled() || away(ctx) {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -216,12 +223,15 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
             Received::Barrier(n) => {
                 if acknowledged(&unacked, &ctx).await {
                     ctx.forward_barrier(n);
+                } else {
+                    // Undelivered: no checkpoint may say they are done.
+                    ctx.checkpoints.abort();
                 }
                 continue;
             }
             Received::Watermark(_) | Received::Timer(_) => continue,
         };
-        if stopped_with > 0 || ctx.control.stopping() && ctx.metrics.own.read().state != Some(NodeState::Connected) {
+        if stopped_with > 0 || away(&ctx) {
             stopped_with += batch.len();
             // Undelivered: no checkpoint may say they are done.
             ctx.checkpoints.abort();
@@ -271,7 +281,6 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
     }
     // The broker's acknowledgements of what was handed over, within the drain timeout; a
     // stop while the broker is away waits for nothing (what it held is counted below).
-    let away = |ctx: &NodeContext| ctx.control.stopping() && ctx.metrics.own.read().state != Some(NodeState::Connected);
     let deadline = tokio::time::Instant::now() + s.drain_timeout;
     while unacked.get() > 0 && tokio::time::Instant::now() < deadline && !ctx.control.kill.is_cancelled() && !away(&ctx)
     {
@@ -295,8 +304,11 @@ async fn run(s: Settings, mut ctx: NodeContext) -> Result<(), NodeError> {
         ctx.metrics.count_dropped_inside(left as usize);
     }
     if stopped_with > 0 || left > 0 {
+        // Closed when the run was stopped (the node ends as it was told to), failed when the
+        // stream ended and the broker never took what it was given.
+        let state = if ctx.control.stopping() { NodeState::Closed } else { NodeState::Failed };
         ctx.metrics.own.set(
-            NodeState::Failed,
+            state,
             format!(
                 "{stopped_with} event(s) not published (stopped while away); {left} handed to the client and not delivered ({} not acknowledged by the broker)",
                 unacked.get()

@@ -138,6 +138,14 @@ fn syntax_problem(e: &ron::error::SpannedError, text: &str, map: &SourceMap) -> 
 /// Parses graph text. Problems carry line:column; `file` is not set (see [`load_file`]).
 pub fn parse(text: &str) -> Result<(Graph, SourceMap), Problems> {
     let map = SourceMap::scan(text);
+    // A file with nothing in it (a 0-byte file named on a cron line) says so, not what the
+    // reader expected of a struct it names internally.
+    if text.trim().is_empty() {
+        return Err(Problems::from(Problem::error(
+            Location { line_col: Some((1, 1)), ..Default::default() },
+            format!("the file is empty: a graph file starts with `(format: {FORMAT_VERSION}, nodes: [...])`"),
+        )));
+    }
     let opts = ron_options();
     let probe: FormatProbe = opts.from_str(text).map_err(|e| Problems::from(syntax_problem(&e, text, &map)))?;
     let format = probe.format.ok_or_else(|| {

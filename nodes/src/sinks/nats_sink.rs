@@ -291,7 +291,9 @@ async fn publish_core(
     for (i, o) in out.into_iter().enumerate() {
         let failed = tokio::select! {
             biased;
-            _ = ctx.control.stop.cancelled() => true,
+            // A stop drains what is in flight to a server that is there; with none, what is
+            // left is dropped at once.
+            _ = ctx.control.stop.cancelled(), if !connected(client) => true,
             r = client.publish(o.subject, o.payload) => r.map_err(|e| tracing::warn!(node = %ctx.id, "nats_sink: publish: {e}")).is_err(),
         };
         if failed {
@@ -321,7 +323,7 @@ async fn publish_js(
     ctx: &NodeContext,
     in_flight: &Gauge,
 ) -> Result<(), usize> {
-    let mut waiting = publish_all(js, out, ctx, in_flight).await?;
+    let mut waiting = publish_all(client, js, out, ctx, in_flight).await?;
     let mut attempt = 0usize;
     loop {
         let mut retry = Vec::new();
@@ -366,7 +368,7 @@ async fn publish_js(
         tracing::warn!(node = %ctx.id, "nats_sink: {why}; again in {delay:?}");
         // Without a connection the status stays the connection's own (reconnecting, and
         // why): nothing was refused, nothing reached the server.
-        if client.connection_state() == async_nats::connection::State::Connected {
+        if connected(client) {
             ctx.metrics
                 .own
                 .set(NodeState::Degraded, format!("{why}; attempt {attempt}, next in {:.1} s", delay.as_secs_f64()));
@@ -374,17 +376,23 @@ async fn publish_js(
         if !ctx.control.sleep_until(tokio::time::Instant::now() + delay).await {
             return Err(retry.len());
         }
-        waiting = publish_all(js, retry, ctx, in_flight).await?;
+        waiting = publish_all(client, js, retry, ctx, in_flight).await?;
     }
+}
+
+/// Whether the client is connected to a server now.
+fn connected(client: &async_nats::Client) -> bool {
+    client.connection_state() == async_nats::connection::State::Connected
 }
 
 /// A publish handed to the client, with its acknowledgement to wait for or why it was not sent.
 type Handed = (Outgoing, Result<PublishAckFuture, String>);
 
-/// Hands every publish to the client. Each is raced against a stop: with no server the
-/// client's queue fills and a publish waits for its timeout. At a stop, what was handed and
+/// Hands every publish to the client. Without a connection each is raced against a stop:
+/// the client's queue fills and a publish waits for its timeout; with one, a stop drains. At a stop, what was handed and
 /// is acknowledged within [`STOP_FLUSH`] is passed; `Err` holds the count not passed.
 async fn publish_all(
+    client: &async_nats::Client,
     js: &async_nats::jetstream::Context,
     out: Vec<Outgoing>,
     ctx: &NodeContext,
@@ -395,7 +403,7 @@ async fn publish_all(
     for o in out {
         let fut = tokio::select! {
             biased;
-            _ = ctx.control.stop.cancelled() => None,
+            _ = ctx.control.stop.cancelled(), if !connected(client) => None,
             fut = publish_one(js, &o) => Some(fut),
         };
         match fut {

@@ -331,8 +331,9 @@ impl Runner {
     }
 }
 
-/// One error per failed node: the outcome's failures first, then nodes whose snapshot says
-/// failed (with the snapshot's message, if any).
+/// The run's problems: one error per failed node (the outcome's failures first, then nodes
+/// whose snapshot says failed, with its message), then warnings for nodes that say they gave
+/// up, half work or lost their connection, and for nodes with drops or failed events.
 fn failures(
     outcome: Option<&RunOutcome>,
     snapshot: Option<&MetricsSnapshot>,
@@ -366,33 +367,31 @@ fn failures(
     }
     // Events that failed are worth a line as soon as they fail (a run where every event
     // failed must not read as fine, during it or after it "completed"). So are drops.
-    {
-        for n in snapshot.map(|s| s.nodes.as_slice()).unwrap_or_default() {
-            if n.dropped > 0 {
-                let message = match n.message.as_deref() {
-                    Some(m) => format!("{} event(s) dropped: {m}", n.dropped),
-                    None => dropped_reason(n),
-                };
-                out.push(Problem::warning(Location::node(n.id.clone()), message));
-            }
-            if n.errors > 0 {
-                // A source's failures (bad lines) are not out of events it received.
-                let count = if n.events_in > 0 {
-                    format!("{} of its {} event(s) failed", n.errors, n.events_in)
-                } else {
-                    format!("{} event(s) failed", n.errors)
-                };
-                let port = if errors_wired.contains(&n.id) {
-                    "sent to its `errors` port"
-                } else {
-                    "counted and logged; its `errors` port is unwired, so they are not kept"
-                };
-                let message = match n.last_error.as_deref() {
-                    Some(why) => format!("{count} ({port}); last reason: {why}"),
-                    None => format!("{count} ({port})"),
-                };
-                out.push(Problem::warning(Location::node(n.id.clone()), message));
-            }
+    for n in snapshot.map(|s| s.nodes.as_slice()).unwrap_or_default() {
+        if n.dropped > 0 {
+            let message = match n.message.as_deref() {
+                Some(m) => format!("{} event(s) dropped: {m}", n.dropped),
+                None => dropped_reason(n),
+            };
+            out.push(Problem::warning(Location::node(n.id.clone()), message));
+        }
+        if n.errors > 0 {
+            // A source's failures (bad lines) are not out of events it received.
+            let count = if n.events_in > 0 {
+                format!("{} of its {} event(s) failed", n.errors, n.events_in)
+            } else {
+                format!("{} event(s) failed", n.errors)
+            };
+            let port = if errors_wired.contains(&n.id) {
+                "sent to its `errors` port"
+            } else {
+                "counted and logged; its `errors` port is unwired, so they are not kept"
+            };
+            let message = match n.last_error.as_deref() {
+                Some(why) => format!("{count} ({port}); last reason: {why}"),
+                None => format!("{count} ({port})"),
+            };
+            out.push(Problem::warning(Location::node(n.id.clone()), message));
         }
     }
     out

@@ -275,7 +275,8 @@ fn prepare(s: &Settings, ev: &Event, max_payload: usize) -> Result<Outgoing, Str
     Ok(Outgoing { subject, payload, msg_id })
 }
 
-/// How long a stop waits for the server to confirm what was published before it.
+/// How long a stop with no connection waits for what was handed to the client before it to
+/// be flushed (core) or acknowledged (JetStream).
 const STOP_FLUSH: Duration = Duration::from_millis(500);
 
 /// Core publish: into the client's bounded buffer (waits while it is full), then a flush of
@@ -388,9 +389,10 @@ fn connected(client: &async_nats::Client) -> bool {
 /// A publish handed to the client, with its acknowledgement to wait for or why it was not sent.
 type Handed = (Outgoing, Result<PublishAckFuture, String>);
 
-/// Hands every publish to the client. Without a connection each is raced against a stop:
-/// the client's queue fills and a publish waits for its timeout; with one, a stop drains. At a stop, what was handed and
-/// is acknowledged within [`STOP_FLUSH`] is passed; `Err` holds the count not passed.
+/// Hands every publish to the client. Without a connection each is raced against a stop (the
+/// client's queue fills and a publish waits for its timeout); with one, a stop drains. At a
+/// stop, what was handed and is acknowledged within [`STOP_FLUSH`] is passed; `Err` holds the
+/// count not passed.
 async fn publish_all(
     client: &async_nats::Client,
     js: &async_nats::jetstream::Context,

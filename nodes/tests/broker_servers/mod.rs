@@ -74,8 +74,15 @@ impl Broker {
         let dir = tempfile::tempdir().unwrap();
         let extra = extra(dir.path());
         let mut b = Broker { kind, binary, port: free_port(), dir, child: None, extra };
-        b.restart();
-        Some(b)
+        // Tests run in parallel: another one may take the same free port before this broker
+        // binds it. Then this broker exits at start, and another port is tried.
+        for _ in 0..5 {
+            if b.spawn_and_wait() {
+                return Some(b);
+            }
+            b.port = free_port();
+        }
+        panic!("{} did not start on five free ports: {}", b.kind.binary(), b.log());
     }
 
     /// `nats://127.0.0.1:port` or `mqtt://127.0.0.1:port`.
@@ -109,6 +116,13 @@ impl Broker {
 
     /// (Re)starts the process on the same port and store; returns once the port accepts.
     pub fn restart(&mut self) {
+        assert!(self.spawn_and_wait(), "{} exited at start: {}", self.kind.binary(), self.log());
+    }
+
+    /// Starts the process; true once it accepts on its port, false if it exited first (its
+    /// port was taken). A connection alone could be another test's broker on the same port:
+    /// nats-server must also say it listens, and either must still run a moment later.
+    fn spawn_and_wait(&mut self) -> bool {
         self.stop();
         let store = self.dir.path().join("store");
         std::fs::create_dir_all(&store).unwrap();
@@ -128,9 +142,15 @@ impl Broker {
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
         self.child = Some(cmd.spawn().unwrap());
         let started = Instant::now();
-        while TcpStream::connect(self.addr()).is_err() {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!("{} exited at start ({status}): {}", self.kind.binary(), self.log());
+        let exited = |b: &mut Broker| matches!(b.child.as_mut().map(|c| c.try_wait()), Some(Ok(Some(_))));
+        loop {
+            if exited(self) {
+                return false;
+            }
+            let listening = self.kind != Kind::Nats || self.log().contains("Listening for client connections");
+            if listening && TcpStream::connect(self.addr()).is_ok() {
+                std::thread::sleep(Duration::from_millis(50));
+                return !exited(self);
             }
             assert!(started.elapsed() < Duration::from_secs(10), "{} did not listen in 10 s", self.kind.binary());
             std::thread::sleep(Duration::from_millis(20));

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::file_follow::{Change, FileId, OpenFile, StartAt, is_pattern, matching};
 use super::file_source::FileFormat;
 use super::json_projection::{Projection, has_huge_integral_float};
+use super::json_scan::ObjectScan;
 use crate::event_time::TimeSource;
 
 /// How often a followed file that has not grown is looked at again.
@@ -768,6 +769,8 @@ struct LineParser {
     source: u32,
     max_line_bytes: usize,
     pushdown: Option<Pushdown>,
+    /// The quick scan of the JSON Lines record being read.
+    scan: ObjectScan,
 }
 
 /// The filter behind the source, applied to JSON Lines as they are read: each line's fields
@@ -818,8 +821,17 @@ impl Pushdown {
 
     /// The line's event time when the filter certainly rejects it; `None` when the line must
     /// be parsed whole (it passes, is not sure, or something about it is to be reported).
-    fn rejects(&mut self, line: &[u8], time: Option<&TimeSource>) -> Option<Option<i64>> {
-        let fields = self.projection.read(line)?;
+    /// `scan` has the line's fields when the quick scan took it.
+    fn rejects(
+        &mut self,
+        line: &[u8],
+        scan: Option<(&ObjectScan, &str)>,
+        time: Option<&TimeSource>,
+    ) -> Option<Option<i64>> {
+        let fields = match scan {
+            Some((scan, text)) => self.projection.read_scanned(scan, text)?,
+            None => self.projection.read(line)?,
+        };
         let time = event_time(time, fields).ok()?;
         self.filter.predicate().rejects(fields).then_some(time)
     }
@@ -845,6 +857,7 @@ impl LineParser {
             source: spec.source,
             max_line_bytes: spec.max_line_bytes,
             pushdown,
+            scan: ObjectScan::default(),
         }
     }
 
@@ -905,9 +918,14 @@ impl LineParser {
                 )));
                 continue;
             }
+            let scanned = match self.format {
+                FileFormat::Jsonl => std::str::from_utf8(text).ok().filter(|line| self.scan.scan(line)),
+                _ => None,
+            };
+            let scan = scanned.map(|line| (&self.scan, line));
             if let Some(p) = pushdown.as_mut().filter(|_| active) {
                 tested += 1;
-                if let Some(time) = p.rejects(text, self.time.as_ref()) {
+                if let Some(time) = p.rejects(text, scan, self.time.as_ref()) {
                     rejected.count += 1;
                     rejected.max_time = rejected.max_time.max(time);
                     let at = text.as_ptr() as usize - data.as_ptr() as usize;
@@ -916,7 +934,7 @@ impl LineParser {
                 }
             }
             match self.format {
-                FileFormat::Jsonl => match serde_json::from_slice::<Value>(text) {
+                FileFormat::Jsonl => match json_line(scan, text) {
                     Ok(value) => match oversized_integer(&value, text) {
                         Some(digits) => bad.push(failed(format!(
                             "integer {} does not fit in 64 bits (as a float it would lose digits)",
@@ -940,6 +958,15 @@ impl LineParser {
         }
         self.pushdown = pushdown;
         Chunk::Events { batch, bad, skipped, rejected }
+    }
+}
+
+/// The value of a JSON Lines record: built from the quick scan when it took the line (see
+/// [`ObjectScan`]), else read by serde_json, which says what is wrong with it.
+fn json_line(scan: Option<(&ObjectScan, &str)>, text: &[u8]) -> Result<Value, serde_json::Error> {
+    match scan.and_then(|(scan, line)| scan.object(line)) {
+        Some(value) => Ok(value),
+        None => serde_json::from_slice(text),
     }
 }
 

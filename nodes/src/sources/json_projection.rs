@@ -13,6 +13,7 @@ use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::json_scan::ObjectScan;
 use crate::field_lookup::same;
 
 /// The largest float that may have been an integer literal beyond 64 bits: the full parser
@@ -61,8 +62,37 @@ impl Projection {
         if found.any(has_huge_integral_float) {
             return None;
         }
+        self.fill_object()
+    }
+
+    /// The chosen fields of `line`, which `scan` has just scanned (see [`ObjectScan`]), as an
+    /// object; `None` when a value cannot be read after all.
+    pub fn read_scanned(&mut self, scan: &ObjectScan, line: &str) -> Option<&Value> {
+        self.present.iter_mut().for_each(|p| *p = false);
+        for field in scan.fields() {
+            let name = field.name(line);
+            // A repeated name: the last one wins, as in a full parse.
+            if let Some(i) = self.fields.iter().position(|f| same(f, name)) {
+                self.present[i] = true;
+                if !field.value_into(line, &mut self.values[i]) {
+                    return None;
+                }
+            }
+        }
+        self.fill_object()
+    }
+
+    /// The object of the fields just read into `values`. While lines have the same fields
+    /// present, the object keeps its keys (those fields', in `fields`' order, which is the
+    /// map's own) and only the values are swapped in.
+    fn fill_object(&mut self) -> Option<&Value> {
         let Value::Object(object) = &mut self.object else { return None };
-        if !self.present.iter().eq(&self.held) || !swap_in(object, &self.fields, &self.present, &mut self.values) {
+        if self.present.iter().eq(&self.held) {
+            let slots = self.values.iter_mut().zip(&self.present).filter(|(_, p)| **p).map(|(v, _)| v);
+            for (held, new) in object.values_mut().zip(slots) {
+                std::mem::swap(held, new);
+            }
+        } else {
             object.clear();
             for (i, name) in self.fields.iter().enumerate().filter(|(i, _)| self.present[*i]) {
                 object.insert(name.clone(), std::mem::take(&mut self.values[i]));
@@ -71,20 +101,6 @@ impl Projection {
         }
         Some(&self.object)
     }
-}
-
-/// Swaps the present fields' values into `object`, which holds exactly those keys in the
-/// same order; false (nothing swapped) when its keys turn out otherwise.
-fn swap_in(object: &mut Map<String, Value>, fields: &[String], present: &[bool], values: &mut [Value]) -> bool {
-    let same_keys = object.keys().zip(fields.iter().zip(present).filter(|(_, p)| **p)).all(|(k, (f, _))| same(k, f));
-    if !same_keys {
-        return false;
-    }
-    let slots = values.iter_mut().zip(present).filter(|(_, p)| **p).map(|(v, _)| v);
-    for (held, new) in object.values_mut().zip(slots) {
-        std::mem::swap(held, new);
-    }
-    true
 }
 
 /// Whether `value` holds a float with no fraction beyond the 64-bit integer range (what an

@@ -5,6 +5,7 @@ pub mod file_reader;
 pub mod file_source;
 pub mod generator;
 pub mod json_projection;
+pub mod json_scan;
 pub mod mqtt_source;
 mod nats_jetstream;
 pub mod nats_source;

@@ -1,0 +1,495 @@
+//! A quick, strict scan of a JSON Lines record that is a plain object: where each top-level
+//! field's name and value lie in the line, so that a few fields can be read (to test the
+//! filter behind a source) or the whole object built, without serde's visitor machinery
+//! (its string, key and number visitors were about a third of workload A's CPU).
+//!
+//! The scan is a fast path for the common shape of a record, not a second parser: it takes
+//! only lines serde_json takes, and [`ObjectScan::object`] gives the value serde_json gives.
+//! Whatever it is not sure of makes [`ObjectScan::scan`] answer `false`, and the caller reads
+//! the line with serde_json, which reads it or says why not: a line that is not an object,
+//! escapes and control characters in strings, numbers with an exponent or more than 18
+//! integer digits, `-0`, nesting deeper than [`MAX_DEPTH`], and anything malformed.
+
+use serde_json::{Map, Number, Value};
+
+/// Containers nested deeper than this are left to serde_json (whose own limit is 128).
+pub const MAX_DEPTH: usize = 64;
+
+/// Integer digits beyond which a number is left to serde_json: 18 digits always fit in
+/// 64 bits, and a float below 10¹⁸ is never taken for an integer beyond them.
+const MAX_INTEGER_DIGITS: usize = 18;
+
+/// Bytes that end a run through a string: the closing quote, an escape, and a control
+/// character (which serde_json refuses).
+const STRING_STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = b == b'"' as usize || b == b'\\' as usize || b < 0x20;
+        b += 1;
+    }
+    table
+};
+
+/// The high bit of each byte of `word` (little-endian) that ends a run through a string
+/// (see [`STRING_STOP`]); the lowest one set marks the first such byte exactly (bits above
+/// it may be set for bytes that are not).
+#[inline]
+fn stop_bytes(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let quote = word ^ (ONES * b'"' as u64);
+    let escape = word ^ (ONES * b'\\' as u64);
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    zero(quote) | zero(escape) | control
+}
+
+/// What a scanned value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A string without escapes: its span is the text between the quotes.
+    Text,
+    /// An integer of at most 18 digits, not `-0`.
+    Integer,
+    /// A number with a fraction and no exponent.
+    Float,
+    /// `true`.
+    True,
+    /// `false`.
+    False,
+    /// `null`.
+    Null,
+    /// An array or object, checked; its span includes the brackets.
+    Container,
+}
+
+/// One top-level field of a scanned line: where its name and value lie.
+#[derive(Debug, Clone, Copy)]
+pub struct ScannedField {
+    name: (usize, usize),
+    value: (usize, usize),
+    kind: ValueKind,
+}
+
+impl ScannedField {
+    /// The field's name (without quotes) in `line`, the line it was scanned from.
+    pub fn name<'a>(&self, line: &'a str) -> &'a str {
+        line.get(self.name.0..self.name.1).unwrap_or_default()
+    }
+
+    /// The field's value, as serde_json reads it from `line`, the line it was scanned from.
+    pub fn value(&self, line: &str) -> Option<Value> {
+        let text = line.get(self.value.0..self.value.1)?;
+        Some(match self.kind {
+            ValueKind::Text => Value::String(text.to_owned()),
+            ValueKind::Integer => integer(text)?,
+            ValueKind::Float => float(text)?,
+            ValueKind::True => Value::Bool(true),
+            ValueKind::False => Value::Bool(false),
+            ValueKind::Null => Value::Null,
+            ValueKind::Container => serde_json::from_str(text).ok()?,
+        })
+    }
+
+    /// Puts the field's value into `slot`, reusing a string's buffer; false (the slot left
+    /// as it was or cleared) when it cannot be read.
+    pub fn value_into(&self, line: &str, slot: &mut Value) -> bool {
+        if self.kind == ValueKind::Text
+            && let Value::String(held) = slot
+        {
+            let Some(text) = line.get(self.value.0..self.value.1) else { return false };
+            held.clear();
+            held.push_str(text);
+            return true;
+        }
+        match self.value(line) {
+            Some(value) => {
+                *slot = value;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// An integer's value, as serde_json gives it: non-negative ones unsigned, negative ones signed.
+fn integer(text: &str) -> Option<Value> {
+    let (negative, digits) = match text.as_bytes().split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text.as_bytes()),
+    };
+    let magnitude = digits.iter().try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))?;
+    Some(if negative { Value::from(-i64::try_from(magnitude).ok()?) } else { Value::from(magnitude) })
+}
+
+/// A float's value: correctly rounded, as serde_json's `float_roundtrip` parser gives it.
+fn float(text: &str) -> Option<Value> {
+    let f: f64 = text.parse().ok()?;
+    Number::from_f64(f).map(Value::Number)
+}
+
+/// The top-level fields of the last line scanned; reused from line to line. Lines are text:
+/// a line that is not UTF-8 is left to serde_json, which says where it is not.
+#[derive(Debug, Default)]
+pub struct ObjectScan {
+    fields: Vec<ScannedField>,
+}
+
+impl ObjectScan {
+    /// Scans `line`; false when it is not an object this scan is sure of (see the module's
+    /// doc), and then the fields are not to be read.
+    pub fn scan(&mut self, line: &str) -> bool {
+        self.fields.clear();
+        top_level(line.as_bytes(), &mut self.fields).is_some()
+    }
+
+    /// The fields found by the last successful [`ObjectScan::scan`], in the line's order
+    /// (a repeated name appears each time; the last one is the value serde_json keeps).
+    pub fn fields(&self) -> &[ScannedField] {
+        &self.fields
+    }
+
+    /// The whole object of `line`, the line last scanned, as serde_json builds it; `None`
+    /// when a value cannot be built here after all.
+    pub fn object(&self, line: &str) -> Option<Value> {
+        let mut object = Map::new();
+        for field in &self.fields {
+            object.insert(field.name(line).to_owned(), field.value(line)?);
+        }
+        Some(Value::Object(object))
+    }
+}
+
+/// The object of `line`, each top-level field recorded; nothing but whitespace may follow.
+fn top_level(line: &[u8], fields: &mut Vec<ScannedField>) -> Option<()> {
+    let mut at = whitespace(line, 0);
+    if *line.get(at)? != b'{' {
+        return None;
+    }
+    at = whitespace(line, at + 1);
+    if *line.get(at)? != b'}' {
+        loop {
+            if *line.get(at)? != b'"' {
+                return None;
+            }
+            let name_end = string_end(line, at + 1)?;
+            let name = (at + 1, name_end);
+            at = whitespace(line, name_end + 1);
+            if *line.get(at)? != b':' {
+                return None;
+            }
+            at = whitespace(line, at + 1);
+            let (kind, value, end) = match *line.get(at)? {
+                b'"' => {
+                    let text_end = string_end(line, at + 1)?;
+                    (ValueKind::Text, (at + 1, text_end), text_end + 1)
+                }
+                b'-' | b'0'..=b'9' => {
+                    let (kind, end) = number(line, at)?;
+                    (kind, (at, end), end)
+                }
+                _ => {
+                    let (kind, end) = other_value(line, at, 1)?;
+                    (kind, (at, end), end)
+                }
+            };
+            fields.push(ScannedField { name, value, kind });
+            at = whitespace(line, end);
+            match *line.get(at)? {
+                b',' => at = whitespace(line, at + 1),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    }
+    (whitespace(line, at + 1) == line.len()).then_some(())
+}
+
+/// Where the JSON whitespace (space, tab, line feed, carriage return) from `at` ends.
+#[inline]
+fn whitespace(line: &[u8], mut at: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = line.get(at) {
+        at += 1;
+    }
+    at
+}
+
+/// Where the string whose text starts at `at` ends (its closing quote); `None` at an
+/// escape, a control character or the line's end. Looks at eight bytes at a time.
+#[inline]
+fn string_end(line: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        match line.get(at..at + 8) {
+            Some(word) => {
+                let stops = stop_bytes(u64::from_le_bytes(word.try_into().ok()?));
+                if stops == 0 {
+                    at += 8;
+                    continue;
+                }
+                at += stops.trailing_zeros() as usize / 8;
+            }
+            None => {
+                while !STRING_STOP[usize::from(*line.get(at)?)] {
+                    at += 1;
+                }
+            }
+        }
+        return (line[at] == b'"').then_some(at);
+    }
+}
+
+/// The number starting at `at`, `-?(0|[1-9][0-9]*)(\.[0-9]+)?` of at most 18 integer
+/// digits and not `-0` (which serde_json reads as the float `-0.0`): what it is and where
+/// it ends. The byte after it is checked by whatever holds the number.
+#[inline]
+fn number(line: &[u8], at: usize) -> Option<(ValueKind, usize)> {
+    let negative = line[at] == b'-';
+    let start = at + usize::from(negative);
+    let mut end = digits(line, start);
+    let leading_zero = line.get(start) == Some(&b'0');
+    let count = end - start;
+    if count == 0 || count > MAX_INTEGER_DIGITS || (count > 1 && leading_zero) {
+        return None;
+    }
+    let kind = if line.get(end) == Some(&b'.') {
+        let fraction = digits(line, end + 1);
+        if fraction == end + 1 {
+            return None;
+        }
+        end = fraction;
+        ValueKind::Float
+    } else if negative && leading_zero {
+        return None;
+    } else {
+        ValueKind::Integer
+    };
+    match line.get(end) {
+        Some(b'e' | b'E') => None,
+        _ => Some((kind, end)),
+    }
+}
+
+/// Where the ASCII digits from `at` end.
+#[inline]
+fn digits(line: &[u8], mut at: usize) -> usize {
+    while line.get(at).is_some_and(u8::is_ascii_digit) {
+        at += 1;
+    }
+    at
+}
+
+/// Any value starting at `at`, within `depth` containers: what it is and where it ends.
+fn value(line: &[u8], at: usize, depth: usize) -> Option<(ValueKind, usize)> {
+    match *line.get(at)? {
+        b'"' => Some((ValueKind::Text, string_end(line, at + 1)? + 1)),
+        b'-' | b'0'..=b'9' => number(line, at),
+        _ => other_value(line, at, depth),
+    }
+}
+
+/// A literal or a container starting at `at`, within `depth` containers.
+#[inline(never)]
+fn other_value(line: &[u8], at: usize, depth: usize) -> Option<(ValueKind, usize)> {
+    let literal = |word: &[u8], kind| line[at..].starts_with(word).then_some((kind, at + word.len()));
+    match line[at] {
+        b't' => literal(b"true", ValueKind::True),
+        b'f' => literal(b"false", ValueKind::False),
+        b'n' => literal(b"null", ValueKind::Null),
+        b'{' => Some((ValueKind::Container, container(line, at, depth + 1, b'}')?)),
+        b'[' => Some((ValueKind::Container, container(line, at, depth + 1, b']')?)),
+        _ => None,
+    }
+}
+
+/// The object or array whose bracket is at `at`, at `depth`, checked: where it ends.
+fn container(line: &[u8], at: usize, depth: usize, close: u8) -> Option<usize> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    let mut at = whitespace(line, at + 1);
+    if *line.get(at)? == close {
+        return Some(at + 1);
+    }
+    loop {
+        if close == b'}' {
+            if *line.get(at)? != b'"' {
+                return None;
+            }
+            at = whitespace(line, string_end(line, at + 1)? + 1);
+            if *line.get(at)? != b':' {
+                return None;
+            }
+            at = whitespace(line, at + 1);
+        }
+        let (_, end) = value(line, at, depth)?;
+        at = whitespace(line, end);
+        match *line.get(at)? {
+            b',' => at = whitespace(line, at + 1),
+            byte if byte == close => return Some(at + 1),
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use serde_json::json;
+
+    use super::*;
+
+    /// The object the scan builds, or `None` when it leaves the line to serde_json.
+    fn scanned(line: &str) -> Option<Value> {
+        let mut scan = ObjectScan::default();
+        scan.scan(line).then(|| scan.object(line)).flatten()
+    }
+
+    #[test]
+    fn reads_plain_records_as_serde_json_does() {
+        for line in [
+            r#"{"ts":1700000000003,"user":"u398","type":"purchase","value":249.57}"#,
+            r#" { "a" : -12 , "b":[1, 2.5, {"c": [true, false, null]}], "d": {} , "e": [] } "#,
+            r#"{"é":"ü ∑ 😀","n":0,"m":-7,"f":-0.0,"g":0.1,"h":123456789012345678}"#,
+            r#"{"a":1,"a":"again"}"#,
+            "{}",
+            "{\"tab\":\t1\r}",
+        ] {
+            let full: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(scanned(line), Some(full), "{line}");
+        }
+        assert_eq!(scanned(r#"{"a":1,"a":"again"}"#), Some(json!({"a": "again"})), "the last one wins");
+    }
+
+    #[test]
+    fn leaves_what_it_is_not_sure_of_to_serde_json() {
+        let deep = format!("{{\"x\":{}{}}}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        for line in [
+            "[1]",
+            "12",
+            "\"text\"",
+            r#"{"a":"line\nbreak"}"#,
+            r#"{"a\"b":1}"#,
+            "{\"a\":\"tab\there\"}",
+            r#"{"a":1e3}"#,
+            r#"{"a":1.5E-3}"#,
+            r#"{"a":1234567890123456789}"#,
+            r#"{"a":-0}"#,
+            r#"{"a":01}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":.5}"#,
+            r#"{"a":-}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":truex}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":[1,]}"#,
+            r#"{"a":1 "b":2}"#,
+            r#"{"a":1} x"#,
+            r#"{"a":1"#,
+            r#"{"a":"unclosed}"#,
+            r#"{a:1}"#,
+            "{\"a\":1}\u{feff}",
+            &deep,
+        ] {
+            assert_eq!(scanned(line), None, "{line}");
+        }
+        let mut scan = ObjectScan::default();
+        assert!(!scan.scan("{\"a\":1}\u{e9}"), "a letter outside a string");
+        let just_deep_enough = format!("{{\"x\":{}{}}}", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
+        assert!(scan.scan(&just_deep_enough));
+    }
+
+    #[test]
+    fn gives_each_fields_place_and_value() {
+        let line = r#"{"ts":17,"user":"u1","value":2.5}"#;
+        let mut scan = ObjectScan::default();
+        assert!(scan.scan(line));
+        let names: Vec<&str> = scan.fields().iter().map(|f| f.name(line)).collect();
+        assert_eq!(names, ["ts", "user", "value"]);
+        let mut slot = Value::String("an old, longer text".into());
+        assert!(scan.fields()[1].value_into(line, &mut slot));
+        assert_eq!(slot, json!("u1"));
+        assert!(scan.fields()[2].value_into(line, &mut slot));
+        assert_eq!(slot, json!(2.5));
+    }
+
+    /// The generated records are mostly ones the scan takes, so that the property below
+    /// compares values and not only refusals.
+    #[test]
+    fn most_generated_records_are_taken() {
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let records = prop::collection::vec(("[a-d]{0,3}", json_value()), 0..4);
+        let taken = (0..200)
+            .filter(|_| {
+                let fields = records.new_tree(&mut runner).unwrap().current();
+                scanned(&Value::Object(fields.into_iter().collect()).to_string()).is_some()
+            })
+            .count();
+        assert!(taken > 60, "only {taken} of 200 taken");
+    }
+
+    /// Random JSON values, written compactly or with spaces.
+    fn json_value() -> impl Strategy<Value = Value> {
+        // Mostly values the scan takes; some it leaves to serde_json.
+        let leaf = prop_oneof![
+            1 => Just(Value::Null),
+            1 => any::<bool>().prop_map(Value::Bool),
+            3 => (-1_000_000_000_000i64..1_000_000_000_000).prop_map(Value::from),
+            1 => any::<i64>().prop_map(Value::from),
+            1 => any::<u64>().prop_map(Value::from),
+            3 => (-1e6f64..1e6).prop_map(Value::from),
+            1 => any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            4 => "[a-z\u{e9}\u{1F600} ]{0,12}".prop_map(Value::String),
+            1 => "[a-z\\\\\"\t]{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec(("[a-c\u{e9}]{0,2}", inner), 0..4)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// The lowest byte `stop_bytes` marks is the first byte that ends a run through a string.
+        #[test]
+        fn stop_bytes_marks_the_first_stop_exactly(bytes in any::<[u8; 8]>()) {
+            let first = bytes.iter().position(|b| STRING_STOP[usize::from(*b)]);
+            let stops = stop_bytes(u64::from_le_bytes(bytes));
+            prop_assert_eq!((stops != 0).then(|| stops.trailing_zeros() as usize / 8), first);
+        }
+
+        /// Whatever the scan reads, serde_json reads the same way, with no integer beyond
+        /// 64 bits among its values.
+        #[test]
+        fn agrees_with_serde_json_on_valid_records(
+            fields in prop::collection::vec(("[a-d\u{e9}\"]{0,3}", json_value()), 0..6),
+            pretty in any::<bool>(),
+        ) {
+            let object = Value::Object(fields.into_iter().collect());
+            let line = if pretty { serde_json::to_string_pretty(&object).unwrap().replace('\n', " ") } else { object.to_string() };
+            if let Some(built) = scanned(&line) {
+                prop_assert_eq!(built, object);
+            }
+        }
+
+        /// Text that is mostly not JSON: the scan never takes a line serde_json refuses, nor
+        /// reads one differently.
+        #[test]
+        fn never_takes_what_serde_json_refuses(line in "[{}\\[\\]\",:0-9.eE+ tfnrulsa\\\\\u{e9}-]{0,24}") {
+            let line = format!("{{\"k\":{line}");
+            if let Some(built) = scanned(&line) {
+                let full: Value = serde_json::from_str(&line).unwrap();
+                prop_assert_eq!(built, full);
+            }
+            let bare = &line[5..];
+            if let Some(built) = scanned(bare) {
+                let full: Value = serde_json::from_str(bare).unwrap();
+                prop_assert_eq!(built, full);
+            }
+        }
+    }
+}

@@ -67,6 +67,13 @@ impl TimeSource {
             });
         };
         let field = path.get(value).ok_or_else(|| format!("no time field `{}`", path.0.join(".")))?;
+        self.time_of_field(field)
+    }
+
+    /// The event time in ms held by `field`, the value of the record's time field, or why it
+    /// is not a time.
+    pub fn time_of_field(&self, field: &Value) -> Result<i64, String> {
+        let name = || self.field.as_ref().map_or(String::new(), |p| p.0.join("."));
         let ms = match field {
             Value::Number(n) => {
                 let scale = if self.unit == TimeUnit::S { 1000.0 } else { 1.0 };
@@ -80,10 +87,10 @@ impl TimeSource {
                 }
             }
             Value::String(s) => Some(parse_rfc3339(s)?),
-            other => return Err(format!("time field `{}` is not a time: {}", path.0.join("."), short(other))),
+            other => return Err(format!("time field `{}` is not a time: {}", name(), short(other))),
         };
         ms.filter(|t| t.abs() <= MAX_TIME)
-            .ok_or_else(|| format!("time field `{}` is out of range: {}", path.0.join("."), short(field)))
+            .ok_or_else(|| format!("time field `{}` is out of range: {}", name(), short(field)))
     }
 }
 

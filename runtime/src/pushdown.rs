@@ -32,6 +32,40 @@ pub trait RecordPredicate: Send + Sync {
     /// True only when the node behind it would count a record with these fields as
     /// `filtered` (no error, no output). `false` when it passes, fails or is unsure.
     fn rejects(&self, projected: &Value) -> bool;
+    /// [`RecordPredicate::rejects`] for a record given by its fields' values, without an
+    /// object built for them. By default the object is built.
+    fn rejects_fields(&self, record: &ProjectedRecord<'_>) -> bool {
+        self.rejects(&record.to_object())
+    }
+}
+
+/// Some top-level fields of a record, as a source read them: `names[i]` holds `values[i]`
+/// when `present[i]`, and the record lacks it otherwise. Fields not named are unknown.
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectedRecord<'a> {
+    names: &'a [String],
+    values: &'a [Value],
+    present: &'a [bool],
+}
+
+impl<'a> ProjectedRecord<'a> {
+    /// The record of `values` and `present` for `names` (three slices of one length).
+    pub fn new(names: &'a [String], values: &'a [Value], present: &'a [bool]) -> Self {
+        ProjectedRecord { names, values, present }
+    }
+
+    /// Field `name`: `Some(Some(value))` when the record has it, `Some(None)` when it lacks
+    /// it, `None` when `name` is not among the fields read.
+    pub fn get(&self, name: &str) -> Option<Option<&'a Value>> {
+        let i = self.names.iter().position(|n| n.len() == name.len() && n.bytes().eq(name.bytes()))?;
+        Some(self.present.get(i).copied().unwrap_or(false).then(|| self.values.get(i)).flatten())
+    }
+
+    /// The fields present, as an object.
+    pub fn to_object(&self) -> Value {
+        let present = self.names.iter().zip(self.values).zip(self.present).filter(|(_, p)| **p);
+        Value::Object(present.map(|((n, v), _)| (n.clone(), v.clone())).collect())
+    }
 }
 
 /// A filter node a source may apply while it reads: its test, and the counters to update for

@@ -36,6 +36,7 @@ pub use limits::{
 use jaq_core::load::parse::Term;
 use jaq_core::load::{Lexer, Parser};
 use serde_json::Value;
+use streamloom_runtime::pushdown::ProjectedRecord;
 
 use jaq_backend::JaqFilter;
 use native::Node;
@@ -183,6 +184,13 @@ impl Expr {
     /// has no native program or its native evaluation fails (jaq would then decide).
     pub fn test_native(&self, input: &Value) -> Option<bool> {
         self.native.as_ref()?.test(input).ok()
+    }
+
+    /// [`Expr::test_native`] for a record given by some of its top-level fields, when the
+    /// condition is a comparison of fields and literals (or several joined by `and`/`or`);
+    /// `None` otherwise.
+    pub fn test_projected(&self, record: &ProjectedRecord<'_>) -> Option<bool> {
+        self.native.as_ref()?.quick_test_projected(record)
     }
 
     /// jq truthiness of the first output (no output => false). For filter nodes.

@@ -25,12 +25,46 @@ use jaq_core::load::parse::{BinaryOp, Term};
 use jaq_core::ops::{Cmp, Math};
 use jaq_core::path::{Opt, Part};
 use serde_json::{Map, Value};
+use streamloom_runtime::pushdown::ProjectedRecord;
 
 use super::jq_compat::delpaths;
 use super::value::{self as ops, CmpOp, Fail, MathOp, R, err, truthy};
 use crate::field_lookup::{field, field_mut};
 
 static NULL: Value = Value::Null;
+
+/// What [`Node::quick_test`] reads paths from: a whole record, or some of its top-level fields.
+trait QuickRoot<'a>: Copy {
+    /// The value at a path of plain names (`null` where an object lacks a name), or `None`
+    /// when the path meets something else.
+    fn path(self, parts: &[PathPart]) -> Option<&'a Value>;
+}
+
+/// One step of a path of plain names.
+fn plain_step<'a>(cur: &'a Value, part: &PathPart) -> Option<&'a Value> {
+    match (&part.step, cur) {
+        (Step::Index(Key::Str(k)), Value::Object(o)) if !part.optional => Some(field(o, k).unwrap_or(&NULL)),
+        (Step::Index(Key::Str(_)), Value::Null) if !part.optional => Some(&NULL),
+        _ => None,
+    }
+}
+
+impl<'a> QuickRoot<'a> for &'a Value {
+    fn path(self, parts: &[PathPart]) -> Option<&'a Value> {
+        parts.iter().try_fold(self, plain_step)
+    }
+}
+
+impl<'a> QuickRoot<'a> for ProjectedRecord<'a> {
+    fn path(self, parts: &[PathPart]) -> Option<&'a Value> {
+        let (first, rest) = parts.split_first()?;
+        let top = match &first.step {
+            Step::Index(Key::Str(k)) if !first.optional => self.get(k)?.unwrap_or(&NULL),
+            _ => return None,
+        };
+        rest.iter().try_fold(top, plain_step)
+    }
+}
 
 /// Literal index of a path step: `.a`, `.["a"]`, `.[0]`, `.[-1]`.
 #[derive(Debug, Clone)]
@@ -773,7 +807,7 @@ impl Node {
     /// answered by reference, without building results. `None` when the condition has
     /// another shape or a path meets something it cannot index (then the general path,
     /// which reports the failure).
-    fn quick_test(&self, v: &Value) -> Option<bool> {
+    fn quick_test<'a>(&'a self, v: impl QuickRoot<'a>) -> Option<bool> {
         match &self.kind {
             Kind::Cmp(l, op, r) => Some(op.eval(l.quick_operand(v)?, r.quick_operand(v)?)),
             Kind::Logic(l, stop, r) => {
@@ -784,15 +818,17 @@ impl Node {
         }
     }
 
+    /// [`Node::quick_test`] on a record given by some of its top-level fields (see
+    /// [`ProjectedRecord`]); `None` also when the condition reads a field not among them.
+    pub(crate) fn quick_test_projected(&self, record: &ProjectedRecord<'_>) -> Option<bool> {
+        self.quick_test(*record)
+    }
+
     /// A literal, or a field path of plain names, by reference.
-    fn quick_operand<'a>(&'a self, v: &'a Value) -> Option<&'a Value> {
+    fn quick_operand<'a>(&'a self, v: impl QuickRoot<'a>) -> Option<&'a Value> {
         match &self.kind {
             Kind::Lit(x) => Some(x),
-            Kind::Path(parts) => parts.iter().try_fold(v, |cur, p| match (&p.step, cur) {
-                (Step::Index(Key::Str(k)), Value::Object(o)) if !p.optional => Some(field(o, k).unwrap_or(&NULL)),
-                (Step::Index(Key::Str(_)), Value::Null) if !p.optional => Some(&NULL),
-                _ => None,
-            }),
+            Kind::Path(parts) => v.path(parts),
             _ => None,
         }
     }

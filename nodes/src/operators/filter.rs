@@ -15,7 +15,7 @@ use streamloom_runtime::registry::{
 use std::sync::Arc;
 
 use serde_json::Value;
-use streamloom_runtime::pushdown::RecordPredicate;
+use streamloom_runtime::pushdown::{ProjectedRecord, RecordPredicate};
 
 use super::expression::{build_field, compile_field, interrupt, limit_params, limits};
 use crate::expr::{Expr, on_eval_stack};
@@ -125,5 +125,63 @@ impl RecordPredicate for ConditionTest {
 
     fn rejects(&self, projected: &Value) -> bool {
         self.expr.test_native(projected) == Some(false)
+    }
+
+    fn rejects_fields(&self, record: &ProjectedRecord<'_>) -> bool {
+        match self.expr.test_projected(record) {
+            Some(passes) => !passes,
+            None => self.rejects(&record.to_object()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use serde_json::json;
+
+    use super::*;
+
+    /// A record given by its fields' values is rejected exactly when the object of those
+    /// fields is, and only when the filter itself would drop the whole record.
+    #[test]
+    fn a_projected_record_is_rejected_exactly_when_its_object_is() {
+        let conditions = [
+            ".type == \"purchase\"",
+            ".value > 10 and .type != \"view\"",
+            ".type == \"click\" or .value < 5",
+            ".a.b == 1",
+            ".missing == null",
+            ".type | test(\"^p\")",
+            ".value > \"x\"",
+        ];
+        let records = [
+            json!({"type": "purchase", "value": 12, "a": {"b": 1}, "ts": 5}),
+            json!({"type": "view", "value": 3}),
+            json!({"type": "click", "value": 30, "a": {"b": 2}}),
+            json!({"value": "text", "a": null}),
+            json!({"a": [1], "missing": 0}),
+            json!({}),
+        ];
+        let mut compared = 0;
+        for condition in conditions {
+            let expr = Expr::compile(condition).unwrap();
+            let Some(fields) = expr.fields_read() else { continue };
+            let test = ConditionTest { expr, fields };
+            // As a source reads them: the condition's fields and the time field.
+            let names: Vec<String> = test.fields.iter().cloned().chain(["ts".to_string()]).collect();
+            for record in &records {
+                let values: Vec<Value> = names.iter().map(|n| record.get(n).cloned().unwrap_or_default()).collect();
+                let present: Vec<bool> = names.iter().map(|n| record.get(n).is_some()).collect();
+                let projected = ProjectedRecord::new(&names, &values, &present);
+                let rejected = test.rejects_fields(&projected);
+                assert_eq!(rejected, test.rejects(&projected.to_object()), "{condition} on {record}");
+                if rejected {
+                    assert_eq!(test.expr.test(record).ok(), Some(false), "{condition} on {record}");
+                }
+                compared += 1;
+            }
+        }
+        assert!(compared >= 36, "{compared} comparisons");
     }
 }

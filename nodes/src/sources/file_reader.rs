@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 use streamloom_runtime::metrics::NodeMetrics;
-use streamloom_runtime::pushdown::PushedFilter;
+use streamloom_runtime::pushdown::{ProjectedRecord, PushedFilter};
 use streamloom_runtime::{Batch, Event};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -828,12 +828,29 @@ impl Pushdown {
         scan: Option<(&ObjectScan, &str)>,
         time: Option<&TimeSource>,
     ) -> Option<Option<i64>> {
-        let fields = match scan {
-            Some((scan, text)) => self.projection.read_scanned(scan, text)?,
-            None => self.projection.read(line)?,
-        };
+        if let Some((scan, text)) = scan {
+            let record = self.projection.read_scanned(scan, text)?;
+            let time = match time {
+                Some(time) => projected_time(time, &record)?,
+                None => None,
+            };
+            return self.filter.predicate().rejects_fields(&record).then_some(time);
+        }
+        let fields = self.projection.read(line)?;
         let time = event_time(time, fields).ok()?;
         self.filter.predicate().rejects(fields).then_some(time)
+    }
+}
+
+/// [`event_time`] of a record given by its projected fields; `None` when it cannot be told
+/// from them (the time field is not among them, or is not a time: the full parse says why).
+fn projected_time(time: &TimeSource, record: &ProjectedRecord<'_>) -> Option<Option<i64>> {
+    let path = time.field.as_ref()?;
+    let (top, below) = path.parts().split_first()?;
+    let Some(value) = record.get(top)? else { return Some(None) };
+    match below.iter().try_fold(value, |v, k| crate::field_lookup::member(v, k)) {
+        Some(field) => time.time_of_field(field).ok().map(Some),
+        None => Some(None),
     }
 }
 

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use streamloom_runtime::pushdown::ProjectedRecord;
 
 use super::json_scan::ObjectScan;
 use crate::field_lookup::same;
@@ -65,9 +66,9 @@ impl Projection {
         self.fill_object()
     }
 
-    /// The chosen fields of `line`, which `scan` has just scanned (see [`ObjectScan`]), as an
-    /// object; `None` when a value cannot be read after all.
-    pub fn read_scanned(&mut self, scan: &ObjectScan, line: &str) -> Option<&Value> {
+    /// The chosen fields of `line`, which `scan` has just scanned (see [`ObjectScan`]), with
+    /// no object built; `None` when a value cannot be read after all.
+    pub fn read_scanned(&mut self, scan: &ObjectScan, line: &str) -> Option<ProjectedRecord<'_>> {
         self.present.iter_mut().for_each(|p| *p = false);
         for field in scan.fields() {
             let name = field.name(line);
@@ -79,7 +80,7 @@ impl Projection {
                 }
             }
         }
-        self.fill_object()
+        Some(ProjectedRecord::new(&self.fields, &self.values, &self.present))
     }
 
     /// The object of the fields just read into `values`. While lines have the same fields

@@ -15,7 +15,12 @@ const SCAN_LIMIT: usize = 16;
 /// Byte-by-byte equality, lengths first: keys are short, and a library call costs more
 /// than the compare.
 pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// [`same`] for bytes.
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// The value of field `name` of `object`, if it has one (what `object.get(name)` gives).

@@ -262,6 +262,37 @@ fn lines_over_max_line_bytes_go_to_errors_with_their_length_and_the_rest_is_read
     assert_eq!((read.events_out, read.errors), (2, 2));
 }
 
+/// Lines are taken many at a time from the reader's buffer: across its refills (lines of
+/// varying lengths straddle them), small batches and long lines among short ones, every line
+/// arrives once, in order, with its own line number.
+#[test]
+fn many_lines_across_read_buffers_arrive_in_order_with_the_long_ones_in_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let (mut text, mut kept, mut long) = (String::new(), Vec::new(), Vec::new());
+    for i in 1..=30_000u64 {
+        if i % 997 == 0 {
+            text.push_str(&format!("{{\"pad\":\"{}\"}}\n", "p".repeat(300)));
+            long.push(i);
+        } else {
+            text.push_str(&format!("{{\"i\":{i},\"pad\":\"{}\"}}\n", "x".repeat((i % 37) as usize)));
+            kept.push(i);
+        }
+    }
+    assert!(text.len() > 3 * (1 << 18), "several read buffers");
+    std::fs::write(&input, text).unwrap();
+    let out = dir.path().join("out.jsonl");
+    let g = graph(json!({"path": input.to_str().unwrap(), "format": "jsonl", "max_line_bytes": 200}), &out, 7);
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = engine.start(&g, &streamloom_nodes::builtin_registry(), RunOptions::default()).unwrap();
+    assert_eq!(engine.block_on(h.wait()), RunOutcome::Completed);
+    let got: Vec<u64> = lines(&out).iter().map(|v| v["i"].as_u64().unwrap()).collect();
+    assert_eq!(got, kept);
+    let dead: Vec<u64> =
+        lines(&out.with_extension("dead")).iter().map(|d| d["event"]["line"].as_u64().unwrap()).collect();
+    assert_eq!(dead, long);
+}
+
 #[test]
 fn a_followed_line_growing_past_max_line_bytes_across_appends_is_one_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -136,6 +136,43 @@ impl OpenFile {
         Ok(read)
     }
 
+    /// Reads whole lines already in the read buffer into `buf` at once (each with its `\n`),
+    /// pushing where each ends in `buf` (its `\n`) onto `ends`: at most `max_lines` lines,
+    /// stopping before a line of more than `max_line` bytes and once `buf` holds `max_bytes`.
+    /// Returns how many lines it read; 0 when the buffer holds no whole line that fits (then
+    /// [`OpenFile::read_line_capped`] reads the next one).
+    pub fn read_whole_lines(
+        &mut self,
+        buf: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+        max_lines: usize,
+        max_line: usize,
+        max_bytes: usize,
+    ) -> Result<usize, String> {
+        let avail = loop {
+            match self.reader.fill_buf() {
+                Ok(avail) => break avail,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("reading {}: {e}", self.path.display())),
+            }
+        };
+        let base = buf.len();
+        let (mut taken, mut lines, mut start) = (0, 0, 0);
+        for newline in memchr::memchr_iter(b'\n', avail) {
+            if lines >= max_lines || newline - start > max_line || base + taken >= max_bytes {
+                break;
+            }
+            ends.push(base + newline);
+            lines += 1;
+            start = newline + 1;
+            taken = start;
+        }
+        buf.extend_from_slice(&avail[..taken]);
+        self.reader.consume(taken);
+        self.pos += taken as u64;
+        Ok(lines)
+    }
+
     /// At the end of what was written: has the file been rotated away or truncated?
     /// A path that names no file (rotated, not yet recreated) is no change: the old file
     /// is kept, since its writer may still be writing to it.

@@ -533,19 +533,31 @@ impl Reader {
             return Ok(Pumped::Gone);
         }
         loop {
-            let room = self.spec.max_line_bytes.saturating_sub(lines.data.len() - lines.line_start());
-            let n = lines.file.read_line_capped(&mut lines.data, room, &mut lines.skipped)?;
-            // A UTF-8 byte-order mark at the start of a file is not part of its first line.
-            if !lines.bom_checked && (lines.data.len() >= BOM.len() || n == 0 || lines.data.last() == Some(&b'\n')) {
-                lines.bom_checked = true;
-                if lines.data.starts_with(BOM) {
-                    lines.data.drain(..BOM.len());
+            // Between lines, the whole lines already read ahead are taken at once.
+            let between_lines = lines.bom_checked && lines.skipped == 0 && lines.data.len() == lines.line_start();
+            let whole = if between_lines {
+                let wanted = batch.saturating_sub(lines.ends.len());
+                let max_line = self.spec.max_line_bytes;
+                lines.file.read_whole_lines(&mut lines.data, &mut lines.ends, wanted, max_line, CHUNK_BYTES)?
+            } else {
+                0
+            };
+            if whole == 0 {
+                let room = self.spec.max_line_bytes.saturating_sub(lines.data.len() - lines.line_start());
+                let n = lines.file.read_line_capped(&mut lines.data, room, &mut lines.skipped)?;
+                // A UTF-8 byte-order mark at the start of a file is not part of its first line.
+                if !lines.bom_checked && (lines.data.len() >= BOM.len() || n == 0 || lines.data.last() == Some(&b'\n'))
+                {
+                    lines.bom_checked = true;
+                    if lines.data.starts_with(BOM) {
+                        lines.data.drain(..BOM.len());
+                    }
                 }
+                if n == 0 || lines.data.last() != Some(&b'\n') {
+                    return Ok(Pumped::End);
+                }
+                lines.end_line(lines.data.len() - 1);
             }
-            if n == 0 || lines.data.last() != Some(&b'\n') {
-                return Ok(Pumped::End);
-            }
-            lines.end_line(lines.data.len() - 1);
             if lines.ends.len() >= batch || lines.data.len() >= CHUNK_BYTES {
                 if !self.send_lines(lines, false) {
                     return Ok(Pumped::Gone);
@@ -822,14 +834,9 @@ impl Pushdown {
     /// The line's event time when the filter certainly rejects it; `None` when the line must
     /// be parsed whole (it passes, is not sure, or something about it is to be reported).
     /// `scan` has the line's fields when the quick scan took it.
-    fn rejects(
-        &mut self,
-        line: &[u8],
-        scan: Option<(&ObjectScan, &str)>,
-        time: Option<&TimeSource>,
-    ) -> Option<Option<i64>> {
-        if let Some((scan, text)) = scan {
-            let record = self.projection.read_scanned(scan, text)?;
+    fn rejects(&mut self, line: &[u8], scan: Option<&ObjectScan>, time: Option<&TimeSource>) -> Option<Option<i64>> {
+        if let Some(scan) = scan {
+            let record = self.projection.read_scanned(scan, line)?;
             let time = match time {
                 Some(time) => projected_time(time, &record)?,
                 None => None,
@@ -935,11 +942,8 @@ impl LineParser {
                 )));
                 continue;
             }
-            let scanned = match self.format {
-                FileFormat::Jsonl => std::str::from_utf8(text).ok().filter(|line| self.scan.scan(line)),
-                _ => None,
-            };
-            let scan = scanned.map(|line| (&self.scan, line));
+            let scanned = self.format == FileFormat::Jsonl && self.scan.scan(text);
+            let scan = scanned.then_some(&self.scan);
             if let Some(p) = pushdown.as_mut().filter(|_| active) {
                 tested += 1;
                 if let Some(time) = p.rejects(text, scan, self.time.as_ref()) {
@@ -980,8 +984,8 @@ impl LineParser {
 
 /// The value of a JSON Lines record: built from the quick scan when it took the line (see
 /// [`ObjectScan`]), else read by serde_json, which says what is wrong with it.
-fn json_line(scan: Option<(&ObjectScan, &str)>, text: &[u8]) -> Result<Value, serde_json::Error> {
-    match scan.and_then(|(scan, line)| scan.object(line)) {
+fn json_line(scan: Option<&ObjectScan>, text: &[u8]) -> Result<Value, serde_json::Error> {
+    match scan.and_then(|scan| scan.object(text)) {
         Some(value) => Ok(value),
         None => serde_json::from_slice(text),
     }

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use streamloom_runtime::pushdown::ProjectedRecord;
 
 use super::json_scan::ObjectScan;
-use crate::field_lookup::same;
+use crate::field_lookup::{same, same_bytes};
 
 /// The largest float that may have been an integer literal beyond 64 bits: the full parser
 /// reports those, so a line holding one is left to it.
@@ -68,12 +68,14 @@ impl Projection {
 
     /// The chosen fields of `line`, which `scan` has just scanned (see [`ObjectScan`]), with
     /// no object built; `None` when a value cannot be read after all.
-    pub fn read_scanned(&mut self, scan: &ObjectScan, line: &str) -> Option<ProjectedRecord<'_>> {
-        self.present.iter_mut().for_each(|p| *p = false);
+    pub fn read_scanned(&mut self, scan: &ObjectScan, line: &[u8]) -> Option<ProjectedRecord<'_>> {
+        for p in &mut self.present {
+            *p = false;
+        }
         for field in scan.fields() {
             let name = field.name(line);
             // A repeated name: the last one wins, as in a full parse.
-            if let Some(i) = self.fields.iter().position(|f| same(f, name)) {
+            if let Some(i) = self.fields.iter().position(|f| same_bytes(f.as_bytes(), name)) {
                 self.present[i] = true;
                 if !field.value_into(line, &mut self.values[i]) {
                     return None;

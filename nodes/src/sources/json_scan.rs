@@ -19,13 +19,14 @@ pub const MAX_DEPTH: usize = 64;
 /// 64 bits, and a float below 10¹⁸ is never taken for an integer beyond them.
 const MAX_INTEGER_DIGITS: usize = 18;
 
-/// Bytes that end a run through a string: the closing quote, an escape, and a control
-/// character (which serde_json refuses).
+/// Bytes that end a quick run through a string: the closing quote, an escape, a control
+/// character (which serde_json refuses), and bytes beyond ASCII (the string is then checked
+/// as UTF-8).
 const STRING_STOP: [bool; 256] = {
     let mut table = [false; 256];
     let mut b = 0;
     while b < 256 {
-        table[b] = b == b'"' as usize || b == b'\\' as usize || b < 0x20;
+        table[b] = b == b'"' as usize || b == b'\\' as usize || b < 0x20 || b >= 0x80;
         b += 1;
     }
     table
@@ -42,7 +43,7 @@ fn stop_bytes(word: u64) -> u64 {
     let escape = word ^ (ONES * b'\\' as u64);
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
     let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
-    zero(quote) | zero(escape) | control
+    zero(quote) | zero(escape) | control | (word & HIGHS)
 }
 
 /// What a scanned value is.
@@ -73,32 +74,34 @@ pub struct ScannedField {
 }
 
 impl ScannedField {
-    /// The field's name (without quotes) in `line`, the line it was scanned from.
-    pub fn name<'a>(&self, line: &'a str) -> &'a str {
+    /// The field's name (without quotes, UTF-8) in `line`, the line it was scanned from.
+    pub fn name<'a>(&self, line: &'a [u8]) -> &'a [u8] {
         line.get(self.name.0..self.name.1).unwrap_or_default()
     }
 
     /// The field's value, as serde_json reads it from `line`, the line it was scanned from.
-    pub fn value(&self, line: &str) -> Option<Value> {
+    pub fn value(&self, line: &[u8]) -> Option<Value> {
         let text = line.get(self.value.0..self.value.1)?;
         Some(match self.kind {
-            ValueKind::Text => Value::String(text.to_owned()),
+            ValueKind::Text => Value::String(std::str::from_utf8(text).ok()?.to_owned()),
             ValueKind::Integer => integer(text)?,
             ValueKind::Float => float(text)?,
             ValueKind::True => Value::Bool(true),
             ValueKind::False => Value::Bool(false),
             ValueKind::Null => Value::Null,
-            ValueKind::Container => serde_json::from_str(text).ok()?,
+            ValueKind::Container => serde_json::from_slice(text).ok()?,
         })
     }
 
     /// Puts the field's value into `slot`, reusing a string's buffer; false (the slot left
     /// as it was or cleared) when it cannot be read.
-    pub fn value_into(&self, line: &str, slot: &mut Value) -> bool {
+    pub fn value_into(&self, line: &[u8], slot: &mut Value) -> bool {
         if self.kind == ValueKind::Text
             && let Value::String(held) = slot
         {
-            let Some(text) = line.get(self.value.0..self.value.1) else { return false };
+            let Some(Ok(text)) = line.get(self.value.0..self.value.1).map(std::str::from_utf8) else {
+                return false;
+            };
             held.clear();
             held.push_str(text);
             return true;
@@ -114,23 +117,27 @@ impl ScannedField {
 }
 
 /// An integer's value, as serde_json gives it: non-negative ones unsigned, negative ones signed.
-fn integer(text: &str) -> Option<Value> {
-    let (negative, digits) = match text.as_bytes().split_first() {
+fn integer(text: &[u8]) -> Option<Value> {
+    let (negative, digits) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
-        _ => (false, text.as_bytes()),
+        _ => (false, text),
     };
-    let magnitude = digits.iter().try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))?;
+    if digits.len() > MAX_INTEGER_DIGITS {
+        return None;
+    }
+    // At most 18 digits: no overflow.
+    let magnitude = digits.iter().fold(0u64, |n, d| n * 10 + u64::from(d.wrapping_sub(b'0')));
     Some(if negative { Value::from(-i64::try_from(magnitude).ok()?) } else { Value::from(magnitude) })
 }
 
 /// A float's value: correctly rounded, as serde_json's `float_roundtrip` parser gives it.
-fn float(text: &str) -> Option<Value> {
-    let f: f64 = text.parse().ok()?;
+fn float(text: &[u8]) -> Option<Value> {
+    let f: f64 = std::str::from_utf8(text).ok()?.parse().ok()?;
     Number::from_f64(f).map(Value::Number)
 }
 
-/// The top-level fields of the last line scanned; reused from line to line. Lines are text:
-/// a line that is not UTF-8 is left to serde_json, which says where it is not.
+/// The top-level fields of the last line scanned; reused from line to line. A line whose
+/// strings are not UTF-8 is left to serde_json, which says where.
 #[derive(Debug, Default)]
 pub struct ObjectScan {
     fields: Vec<ScannedField>,
@@ -139,9 +146,9 @@ pub struct ObjectScan {
 impl ObjectScan {
     /// Scans `line`; false when it is not an object this scan is sure of (see the module's
     /// doc), and then the fields are not to be read.
-    pub fn scan(&mut self, line: &str) -> bool {
+    pub fn scan(&mut self, line: &[u8]) -> bool {
         self.fields.clear();
-        top_level(line.as_bytes(), &mut self.fields).is_some()
+        top_level(line, &mut self.fields).is_some()
     }
 
     /// The fields found by the last successful [`ObjectScan::scan`], in the line's order
@@ -152,10 +159,10 @@ impl ObjectScan {
 
     /// The whole object of `line`, the line last scanned, as serde_json builds it; `None`
     /// when a value cannot be built here after all.
-    pub fn object(&self, line: &str) -> Option<Value> {
+    pub fn object(&self, line: &[u8]) -> Option<Value> {
         let mut object = Map::new();
         for field in &self.fields {
-            object.insert(field.name(line).to_owned(), field.value(line)?);
+            object.insert(std::str::from_utf8(field.name(line)).ok()?.to_owned(), field.value(line)?);
         }
         Some(Value::Object(object))
     }
@@ -215,10 +222,12 @@ fn whitespace(line: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// Where the string whose text starts at `at` ends (its closing quote); `None` at an
-/// escape, a control character or the line's end. Looks at eight bytes at a time.
+/// Where the string whose text starts at `start` ends (its closing quote); `None` at an
+/// escape, a control character, text that is not UTF-8, or the line's end. Looks at eight
+/// bytes at a time.
 #[inline]
-fn string_end(line: &[u8], mut at: usize) -> Option<usize> {
+fn string_end(line: &[u8], start: usize) -> Option<usize> {
+    let mut at = start;
     loop {
         match line.get(at..at + 8) {
             Some(word) => {
@@ -235,8 +244,28 @@ fn string_end(line: &[u8], mut at: usize) -> Option<usize> {
                 }
             }
         }
-        return (line[at] == b'"').then_some(at);
+        return match line[at] {
+            b'"' => Some(at),
+            byte if byte >= 0x80 => text_string_end(line, start, at),
+            _ => None,
+        };
     }
+}
+
+/// [`string_end`] for a string with bytes beyond ASCII, the first at `at`: the string is
+/// checked as UTF-8 once its end is found.
+#[inline(never)]
+fn text_string_end(line: &[u8], start: usize, mut at: usize) -> Option<usize> {
+    loop {
+        match *line.get(at)? {
+            b'"' => break,
+            b'\\' => return None,
+            byte if byte < 0x20 => return None,
+            _ => at += 1,
+        }
+    }
+    std::str::from_utf8(&line[start..at]).ok()?;
+    Some(at)
 }
 
 /// The number starting at `at`, `-?(0|[1-9][0-9]*)(\.[0-9]+)?` of at most 18 integer
@@ -270,13 +299,32 @@ fn number(line: &[u8], at: usize) -> Option<(ValueKind, usize)> {
     }
 }
 
-/// Where the ASCII digits from `at` end.
+/// Where the ASCII digits from `at` end. Looks at eight bytes at a time.
 #[inline]
 fn digits(line: &[u8], mut at: usize) -> usize {
+    while let Some(word) = line.get(at..at + 8) {
+        let Ok(word) = word.try_into() else { break };
+        let others = non_digits(u64::from_le_bytes(word));
+        if others != 0 {
+            return at + others.trailing_zeros() as usize / 8;
+        }
+        at += 8;
+    }
     while line.get(at).is_some_and(u8::is_ascii_digit) {
         at += 1;
     }
     at
+}
+
+/// The high bit of each byte of `word` (little-endian) that is not an ASCII digit; the
+/// lowest one set marks the first such byte exactly (bits above it may be set for digits).
+#[inline]
+fn non_digits(word: u64) -> u64 {
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Digits become 0..=9; adding 0x76 sets the high bit of every byte above 9, and a byte
+    // that already had it is kept by the `|` (a carry out of it only reaches bytes above).
+    let offset = word ^ 0x3030_3030_3030_3030;
+    (offset | offset.wrapping_add(0x7676_7676_7676_7676)) & HIGHS
 }
 
 /// Any value starting at `at`, within `depth` containers: what it is and where it ends.
@@ -344,7 +392,7 @@ mod tests {
     /// The object the scan builds, or `None` when it leaves the line to serde_json.
     fn scanned(line: &str) -> Option<Value> {
         let mut scan = ObjectScan::default();
-        scan.scan(line).then(|| scan.object(line)).flatten()
+        scan.scan(line.as_bytes()).then(|| scan.object(line.as_bytes())).flatten()
     }
 
     #[test]
@@ -354,6 +402,7 @@ mod tests {
             r#" { "a" : -12 , "b":[1, 2.5, {"c": [true, false, null]}], "d": {} , "e": [] } "#,
             r#"{"é":"ü ∑ 😀","n":0,"m":-7,"f":-0.0,"g":0.1,"h":123456789012345678}"#,
             r#"{"a":1,"a":"again"}"#,
+            r#"{"long":"a text past eight bytes: é, ∑ and 😀 across words","b":"ascii again after it"}"#,
             "{}",
             "{\"tab\":\t1\r}",
         ] {
@@ -396,18 +445,23 @@ mod tests {
             assert_eq!(scanned(line), None, "{line}");
         }
         let mut scan = ObjectScan::default();
-        assert!(!scan.scan("{\"a\":1}\u{e9}"), "a letter outside a string");
+        assert!(!scan.scan("{\"a\":1}\u{e9}".as_bytes()), "a letter outside a string");
+        assert!(!scan.scan(b"{\"a\":\"\xff\"}"), "not UTF-8");
+        assert!(!scan.scan(b"{\"a\":\"long enough text \xc3\x28 and more\"}"), "not UTF-8 further in");
+        assert!(!scan.scan(b"{\"\xe9\":1}"), "a name that is not UTF-8");
+        assert!(!scan.scan(b"{\"a\":\"\xc3\xa9 then a tab\t\"}"), "a control character after a letter");
+        assert!(!scan.scan(b"{\"a\":\"\xc3\xa9 then an escape \\n\"}"), "an escape after a letter");
         let just_deep_enough = format!("{{\"x\":{}{}}}", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
-        assert!(scan.scan(&just_deep_enough));
+        assert!(scan.scan(just_deep_enough.as_bytes()));
     }
 
     #[test]
     fn gives_each_fields_place_and_value() {
-        let line = r#"{"ts":17,"user":"u1","value":2.5}"#;
+        let line = br#"{"ts":17,"user":"u1","value":2.5}"#;
         let mut scan = ObjectScan::default();
         assert!(scan.scan(line));
-        let names: Vec<&str> = scan.fields().iter().map(|f| f.name(line)).collect();
-        assert_eq!(names, ["ts", "user", "value"]);
+        let names: Vec<&[u8]> = scan.fields().iter().map(|f| f.name(line)).collect();
+        assert_eq!(names, [&b"ts"[..], b"user", b"value"]);
         let mut slot = Value::String("an old, longer text".into());
         assert!(scan.fields()[1].value_into(line, &mut slot));
         assert_eq!(slot, json!("u1"));
@@ -454,6 +508,16 @@ mod tests {
     }
 
     proptest! {
+        /// The lowest byte `non_digits` marks is the first byte that is not a digit.
+        #[test]
+        fn non_digits_marks_the_first_non_digit_exactly(bytes in any::<[u8; 8]>(), digits in 0usize..8) {
+            let mut bytes = bytes;
+            bytes[..digits].iter_mut().enumerate().for_each(|(i, b)| *b = b'0' + (i as u8 * 7) % 10);
+            let first = bytes.iter().position(|b| !b.is_ascii_digit());
+            let others = non_digits(u64::from_le_bytes(bytes));
+            prop_assert_eq!((others != 0).then(|| others.trailing_zeros() as usize / 8), first);
+        }
+
         /// The lowest byte `stop_bytes` marks is the first byte that ends a run through a string.
         #[test]
         fn stop_bytes_marks_the_first_stop_exactly(bytes in any::<[u8; 8]>()) {

@@ -50,8 +50,9 @@ fn line() -> impl Strategy<Value = String> {
         prop::option::weighted(0.9, value),
         prop::option::of(0i64..4),
         any::<bool>(),
+        prop::bool::weighted(0.2),
     )
-        .prop_map(|(ts, ty, value, level, ts_first)| {
+        .prop_map(|(ts, ty, value, level, ts_first, escaped)| {
             let mut parts = Vec::new();
             if ts_first {
                 parts.push(format!("\"ts\":{ts}"));
@@ -59,7 +60,8 @@ fn line() -> impl Strategy<Value = String> {
             if let Some(t) = ty {
                 parts.push(format!("\"type\":{t}"));
             }
-            parts.push("\"user\":\"u\\u0031\"".to_string());
+            // Mostly plain (the quick scan reads those), sometimes escaped (serde_json does).
+            parts.push(if escaped { "\"user\":\"u\\u0031\"" } else { "\"user\":\"u1\"" }.to_string());
             if let Some(v) = value {
                 parts.push(format!("\"value\":{v}"));
             }
@@ -82,6 +84,13 @@ fn line() -> impl Strategy<Value = String> {
         1 => Just("{\"ts\":6000,\"type\":\"click\",\"s\":\"\\ud800\"}".to_string()),
         1 => Just("{\"type\":\"click\",\"type\":\"purchase\",\"ts\":7000,\"value\":300}".to_string()),
         1 => Just("{\"type\":\"click\"}".to_string()),
+        // Malformed after the fields the filter reads: never rejected, always an error.
+        1 => Just("{\"ts\":6000,\"type\":\"click\",\"v\":01}".to_string()),
+        1 => Just("{\"ts\":6000,\"type\":\"click\",}".to_string()),
+        1 => Just("{\"ts\":6000,\"type\":\"click\"} x".to_string()),
+        1 => Just("{\"ts\":6000,\"type\":\"click\",\"s\":\"tab\there\"}".to_string()),
+        1 => Just("{\"ts\":6000,\"type\":\"click\" \"value\":1}".to_string()),
+        1 => Just("{\"ts\":6000,\"type\":\"click\",\"n\":-}".to_string()),
     ]
 }
 
@@ -189,6 +198,18 @@ fn a_filter_applied_while_reading_gives_the_same_rows_and_counters() {
             let (plain_files, plain_counts) = outcome(&plain_dir, &plain);
             prop_assert_eq!(pushed_counts, plain_counts, "counters, condition {}", condition);
             prop_assert_eq!(pushed_files, plain_files, "output, condition {}", condition);
+            // Every line serde_json refuses is in the source's errors, by its line number.
+            let refused: Vec<u64> = (1..)
+                .zip(&lines)
+                .filter(|(_, l)| !l.is_empty() && serde_json::from_str::<Value>(l).is_err())
+                .map(|(n, _)| n)
+                .collect();
+            let errors = std::fs::read_to_string(pushed_dir.join("read_errors.jsonl")).unwrap_or_default();
+            let reported: Vec<u64> = errors
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"]["line"].as_u64().unwrap())
+                .collect();
+            prop_assert!(refused.iter().all(|n| reported.contains(n)), "refused {refused:?}, reported {reported:?}");
             let wire = &pushed.wires[0];
             prop_assert_eq!(wire.pushed, pushed.node("read").unwrap().events_out);
             prop_assert_eq!(wire.popped, pushed.node("keep").unwrap().events_in);

@@ -21,7 +21,9 @@ use crate::field_lookup::{same, same_bytes};
 /// reports those, so a line holding one is left to it.
 const HUGE_INTEGRAL: f64 = 9.2e18;
 
-/// Reads the chosen top-level fields of JSON object lines into one reused object.
+/// Reads the chosen top-level fields of JSON object lines: from a line the quick scan took
+/// ([`Projection::read_scanned`]), into reused slots; otherwise by serde_json, into one
+/// reused object ([`Projection::read`]).
 pub struct Projection {
     /// Sorted, so that they come in the object's own order.
     fields: Vec<String>,
@@ -67,7 +69,9 @@ impl Projection {
     }
 
     /// The chosen fields of `line`, which `scan` has just scanned (see [`ObjectScan`]), with
-    /// no object built; `None` when a value cannot be read after all.
+    /// no object built; `None` when a value cannot be read after all. Unlike
+    /// [`Projection::read`], it need not look for integers beyond 64 bits: the scan leaves
+    /// every line that may hold one to serde_json.
     pub fn read_scanned(&mut self, scan: &ObjectScan, line: &[u8]) -> Option<ProjectedRecord<'_>> {
         for p in &mut self.present {
             *p = false;

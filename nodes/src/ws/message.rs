@@ -5,6 +5,8 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::sources::json_scan::parse_json;
+
 /// How a message becomes an event.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -21,8 +23,9 @@ pub enum MessageFormat {
 /// A message's bytes as a value and their length; on failure, the raw text and the reason.
 pub fn decode(bytes: &[u8], format: MessageFormat) -> Result<(Value, usize), (String, String)> {
     let value = match format {
-        MessageFormat::Json => serde_json::from_slice(bytes)
-            .map_err(|e| (String::from_utf8_lossy(bytes).into_owned(), format!("not JSON: {e}"))),
+        MessageFormat::Json => {
+            parse_json(bytes).map_err(|e| (String::from_utf8_lossy(bytes).into_owned(), format!("not JSON: {e}")))
+        }
         MessageFormat::Text => match std::str::from_utf8(bytes) {
             Ok(s) => Ok(Value::String(s.to_owned())),
             Err(e) => Err((String::from_utf8_lossy(bytes).into_owned(), format!("not UTF-8 text: {e}"))),
@@ -33,10 +36,10 @@ pub fn decode(bytes: &[u8], format: MessageFormat) -> Result<(Value, usize), (St
 }
 
 /// A text message (already checked to be UTF-8 by the WebSocket layer) as a value and its
-/// length, like [`decode`] but without checking every string of a JSON message again.
+/// length, like [`decode`].
 pub fn decode_text(text: &str, format: MessageFormat) -> Result<(Value, usize), (String, String)> {
     match format {
-        MessageFormat::Json => serde_json::from_str(text)
+        MessageFormat::Json => parse_json(text.as_bytes())
             .map(|value| (value, text.len()))
             .map_err(|e| (text.to_owned(), format!("not JSON: {e}"))),
         _ => decode(text.as_bytes(), format),

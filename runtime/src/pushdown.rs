@@ -37,6 +37,25 @@ pub trait RecordPredicate: Send + Sync {
     fn rejects_fields(&self, record: &ProjectedRecord<'_>) -> bool {
         self.rejects(&record.to_object())
     }
+    /// Whether the test rejects a record, told from its top-level fields as found in the raw
+    /// text (`field` gives each by name), when it can be told from those alone; `None` when
+    /// it cannot (then the fields are read as values). By default, never.
+    fn rejects_raw<'a>(&self, field: &dyn Fn(&str) -> RawField<'a>) -> Option<bool> {
+        let _ = field;
+        None
+    }
+}
+
+/// A top-level field of a record as a source found it in the raw text, for
+/// [`RecordPredicate::rejects_raw`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawField<'a> {
+    /// The record has no such field.
+    Absent,
+    /// A string without escapes: its UTF-8 bytes, between the quotes.
+    Text(&'a [u8]),
+    /// Anything else: a number, `true`, an array, ...
+    Other,
 }
 
 /// Some top-level fields of a record, as a source read them: `names[i]` holds `values[i]`

@@ -36,7 +36,7 @@ pub use limits::{
 use jaq_core::load::parse::Term;
 use jaq_core::load::{Lexer, Parser};
 use serde_json::Value;
-use streamloom_runtime::pushdown::ProjectedRecord;
+use streamloom_runtime::pushdown::{ProjectedRecord, RawField};
 
 use jaq_backend::JaqFilter;
 use native::Node;
@@ -184,6 +184,12 @@ impl Expr {
     /// has no native program or its native evaluation fails (jaq would then decide).
     pub fn test_native(&self, input: &Value) -> Option<bool> {
         self.native.as_ref()?.test(input).ok()
+    }
+
+    /// [`Expr::test_native`] from a record's raw top-level fields, when the condition compares
+    /// top-level fields with text for (in)equality, joined by `and`/`or`; `None` otherwise.
+    pub fn test_raw<'a>(&self, field: &dyn Fn(&str) -> RawField<'a>) -> Option<bool> {
+        self.native.as_ref()?.raw_test(field)
     }
 
     /// [`Expr::test_native`] for a record given by some of its top-level fields, when the

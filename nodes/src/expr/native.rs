@@ -25,11 +25,11 @@ use jaq_core::load::parse::{BinaryOp, Term};
 use jaq_core::ops::{Cmp, Math};
 use jaq_core::path::{Opt, Part};
 use serde_json::{Map, Value};
-use streamloom_runtime::pushdown::ProjectedRecord;
+use streamloom_runtime::pushdown::{ProjectedRecord, RawField};
 
 use super::jq_compat::delpaths;
 use super::value::{self as ops, CmpOp, Fail, MathOp, R, err, truthy};
-use crate::field_lookup::{field, field_mut};
+use crate::field_lookup::{field, field_mut, same_bytes};
 
 static NULL: Value = Value::Null;
 
@@ -813,6 +813,40 @@ impl Node {
             Kind::Logic(l, stop, r) => {
                 let left = l.quick_test(v)?;
                 if left == *stop { Some(*stop) } else { r.quick_test(v) }
+            }
+            _ => None,
+        }
+    }
+
+    /// [`Node::quick_test`] from a record's raw top-level fields, for the one shape that needs
+    /// no values: `==` or `!=` between a top-level field and a text literal, joined by
+    /// `and`/`or`. `None` for any other shape, or a field that is neither text nor absent.
+    pub(crate) fn raw_test<'a>(&self, field: &dyn Fn(&str) -> RawField<'a>) -> Option<bool> {
+        match &self.kind {
+            Kind::Cmp(l, op, r) => {
+                let equal = match op {
+                    CmpOp::Eq => true,
+                    CmpOp::Ne => false,
+                    _ => return None,
+                };
+                let (path, text) = match (&l.kind, &r.kind) {
+                    (Kind::Path(path), Kind::Lit(Value::String(text)))
+                    | (Kind::Lit(Value::String(text)), Kind::Path(path)) => (path, text),
+                    _ => return None,
+                };
+                let [part] = path.as_slice() else { return None };
+                let (Step::Index(Key::Str(name)), false) = (&part.step, part.optional) else { return None };
+                // An absent field is `null`, never equal to text.
+                let same = match field(name) {
+                    RawField::Absent => false,
+                    RawField::Text(bytes) => same_bytes(bytes, text.as_bytes()),
+                    RawField::Other => return None,
+                };
+                Some(same == equal)
+            }
+            Kind::Logic(l, stop, r) => {
+                let left = l.raw_test(field)?;
+                if left == *stop { Some(*stop) } else { r.raw_test(field) }
             }
             _ => None,
         }

@@ -15,7 +15,7 @@ use streamloom_runtime::registry::{
 use std::sync::Arc;
 
 use serde_json::Value;
-use streamloom_runtime::pushdown::{ProjectedRecord, RecordPredicate};
+use streamloom_runtime::pushdown::{ProjectedRecord, RawField, RecordPredicate};
 
 use super::expression::{build_field, compile_field, interrupt, limit_params, limits};
 use crate::expr::{Expr, on_eval_stack};
@@ -133,6 +133,10 @@ impl RecordPredicate for ConditionTest {
             None => self.rejects(&record.to_object()),
         }
     }
+
+    fn rejects_raw<'a>(&self, field: &dyn Fn(&str) -> RawField<'a>) -> Option<bool> {
+        self.expr.test_raw(field).map(|passes| !passes)
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +152,8 @@ mod tests {
     fn a_projected_record_is_rejected_exactly_when_its_object_is() {
         let conditions = [
             ".type == \"purchase\"",
+            ".type != \"view\" and \"click\" != .type",
+            ".type == \"purchase\" or .missing == \"x\"",
             ".value > 10 and .type != \"view\"",
             ".type == \"click\" or .value < 5",
             ".a.b == 1",
@@ -163,7 +169,7 @@ mod tests {
             json!({"a": [1], "missing": 0}),
             json!({}),
         ];
-        let mut compared = 0;
+        let (mut compared, mut raw_told) = (0, 0);
         for condition in conditions {
             let expr = Expr::compile(condition).unwrap();
             let Some(fields) = expr.fields_read() else { continue };
@@ -176,6 +182,16 @@ mod tests {
                 let projected = ProjectedRecord::new(&names, &values, &present);
                 let rejected = test.rejects_fields(&projected);
                 assert_eq!(rejected, test.rejects(&projected.to_object()), "{condition} on {record}");
+                // From the raw text, when it can tell.
+                let raw = |name: &str| match record.get(name) {
+                    None => RawField::Absent,
+                    Some(Value::String(text)) => RawField::Text(text.as_bytes()),
+                    Some(_) => RawField::Other,
+                };
+                if let Some(raw_rejected) = test.rejects_raw(&raw) {
+                    assert_eq!(raw_rejected, rejected, "{condition} on {record}, raw");
+                    raw_told += 1;
+                }
                 if rejected {
                     assert_eq!(test.expr.test(record).ok(), Some(false), "{condition} on {record}");
                 }
@@ -183,5 +199,6 @@ mod tests {
             }
         }
         assert!(compared >= 36, "{compared} comparisons");
+        assert!(raw_told >= 12, "{raw_told} told from the raw text");
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 use streamloom_runtime::metrics::NodeMetrics;
-use streamloom_runtime::pushdown::{ProjectedRecord, PushedFilter};
+use streamloom_runtime::pushdown::{ProjectedRecord, PushedFilter, RawField};
 use streamloom_runtime::{Batch, Event};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::file_follow::{Change, FileId, OpenFile, StartAt, is_pattern, matching};
 use super::file_source::FileFormat;
 use super::json_projection::{Projection, has_huge_integral_float};
-use super::json_scan::ObjectScan;
+use super::json_scan::{ObjectScan, ValueKind};
 use crate::event_time::TimeSource;
 
 /// How often a followed file that has not grown is looked at again.
@@ -836,6 +836,21 @@ impl Pushdown {
     /// `scan` has the line's fields when the quick scan took it.
     fn rejects(&mut self, line: &[u8], scan: Option<&ObjectScan>, time: Option<&TimeSource>) -> Option<Option<i64>> {
         if let Some(scan) = scan {
+            // The condition told from the raw text when it can be (`.type == "purchase"`).
+            let raw = |name: &str| match scan.field(line, name) {
+                None => RawField::Absent,
+                Some(f) if f.kind() == ValueKind::Text => RawField::Text(f.raw_value(line)),
+                Some(_) => RawField::Other,
+            };
+            match self.filter.predicate().rejects_raw(&raw) {
+                Some(false) => return None,
+                Some(true) => {
+                    if let Some(time) = raw_time(time, scan, line) {
+                        return Some(time);
+                    }
+                }
+                None => {}
+            }
             let record = self.projection.read_scanned(scan, line)?;
             let time = match time {
                 Some(time) => projected_time(time, &record)?,
@@ -846,6 +861,18 @@ impl Pushdown {
         let fields = self.projection.read(line)?;
         let time = event_time(time, fields).ok()?;
         self.filter.predicate().rejects(fields).then_some(time)
+    }
+}
+
+/// [`event_time`] of a scanned line whose time field is a top-level integer (or absent);
+/// `None` for any other time field.
+fn raw_time(time: Option<&TimeSource>, scan: &ObjectScan, line: &[u8]) -> Option<Option<i64>> {
+    let Some(time) = time else { return Some(None) };
+    let [top] = time.field.as_ref()?.parts() else { return None };
+    match scan.field(line, top) {
+        None => Some(None),
+        Some(f) if f.kind() == ValueKind::Integer => time.time_of_field(&f.value(line)?).ok().map(Some),
+        Some(_) => None,
     }
 }
 

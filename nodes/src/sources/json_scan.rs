@@ -14,6 +14,8 @@ use std::cell::RefCell;
 
 use serde_json::{Map, Number, Value};
 
+use crate::field_lookup::same_bytes;
+
 /// Containers nested deeper than this are left to serde_json (whose own limit is 128).
 pub const MAX_DEPTH: usize = 64;
 
@@ -76,6 +78,16 @@ pub struct ScannedField {
 }
 
 impl ScannedField {
+    /// What the field's value is.
+    pub fn kind(&self) -> ValueKind {
+        self.kind
+    }
+
+    /// The field's value as it is written in `line` (a string's text without its quotes).
+    pub fn raw_value<'a>(&self, line: &'a [u8]) -> &'a [u8] {
+        line.get(self.value.0..self.value.1).unwrap_or_default()
+    }
+
     /// The field's name (without quotes, UTF-8) in `line`, the line it was scanned from.
     pub fn name<'a>(&self, line: &'a [u8]) -> &'a [u8] {
         line.get(self.name.0..self.name.1).unwrap_or_default()
@@ -187,6 +199,12 @@ impl ObjectScan {
     /// (a repeated name appears each time; the last one is the value serde_json keeps).
     pub fn fields(&self) -> &[ScannedField] {
         &self.fields
+    }
+
+    /// The field named `name` in `line`, the line last scanned: its last occurrence, whose
+    /// value serde_json keeps.
+    pub fn field(&self, line: &[u8], name: &str) -> Option<&ScannedField> {
+        self.fields.iter().rev().find(|f| same_bytes(f.name(line), name.as_bytes()))
     }
 
     /// The whole object of `line`, the line last scanned, as serde_json builds it; `None`

@@ -47,13 +47,26 @@ yard_target="$PWD/$work/yardstick"
 (cd "$shared/yardstick" && CARGO_TARGET_DIR="$yard_target" cargo build --release -q)
 yard="$yard_target/release/baseline_a"
 
+# timed FILE CMD...: runs CMD under /usr/bin/time (for its peak RSS) and writes "wall_s rss_kib"
+# to FILE, the wall time to the microsecond (time's own %e counts in steps of 10 ms, a twentieth
+# of workload A's yardstick).
+timed() {
+    local file="$1"
+    shift
+    local start end
+    start=$(date +%s%N)
+    /usr/bin/time -f '%M' -o "$file.rss" "$@"
+    end=$(date +%s%N)
+    echo "$(((end - start) / 1000)) $(tail -n 1 "$file.rss")" | awk '{ printf "%.6f %s\n", $1 / 1e6, $2 }' >"$file"
+}
+
 # times NAME OUTPUT CMD...: warm-up, 3 timed runs, each output validated; prints "wall rss_kib".
 times() {
     local name="$1" out="$2"
     shift 2
     local walls=() rss=0
     for i in 0 1 2 3; do
-        /usr/bin/time -f '%e %M' -o "$work/$name.time" "$@" >/dev/null 2>"$work/$name.log"
+        timed "$work/$name.time" "$@" >/dev/null 2>"$work/$name.log"
         python3 "$shared/validate.py" A "$data" "$out" >"$work/$name.valid" || {
             cat "$work/$name.valid" >&2
             exit 1
@@ -77,7 +90,7 @@ import sys
 n = int(sys.argv[1])
 sl, sl_rss, y, y_rss = float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 for name, wall, rss in (("workload A streamloom", sl, sl_rss), ("workload A yardstick", y, y_rss)):
-    print(f"{name:<28} {n:>10} events in {wall:6.2f} s = {n/wall/1e6:6.2f} M events/s   peak RSS {rss/1024:6.1f} MiB   (validated)")
+    print(f"{name:<28} {n:>10} events in {wall:6.3f} s = {n/wall/1e6:6.2f} M events/s   peak RSS {rss/1024:6.1f} MiB   (validated)")
 print(f"workload A: streamloom / yardstick wall time = {sl/y:.2f}x (goal 1.5x), peak RSS {sl_rss/1024:.1f} MiB (goal 40 MiB)")
 PY
 
@@ -101,7 +114,7 @@ times_b() {
         coproc SERVER { exec node "$shared/ws_server.js" --file "$data" --count "$n" --timeout 300; }
         read -r ready port <&"${SERVER[0]}"
         [ "$ready" = READY ] || { echo "ws_server did not start" >&2; exit 1; }
-        /usr/bin/time -f '%e %M' -o "$work/$name.time" "${@//@URL@/ws://127.0.0.1:$port/}" >/dev/null 2>"$work/$name.log"
+        timed "$work/$name.time" "${@//@URL@/ws://127.0.0.1:$port/}" >/dev/null 2>"$work/$name.log"
         wait "$SERVER_PID" || true
         python3 "$shared/validate.py" B "$data" "$out" "$n" >"$work/$name.valid" || {
             cat "$work/$name.valid" >&2
@@ -135,7 +148,7 @@ for name, wall, rss in (
     ("workload B yardstick", y, y_rss),
     ("workload B streamloom, 2 wk", sl2, sl2_rss),
 ):
-    print(f"{name:<28} {n:>10} messages in {wall:6.2f} s = {n/wall/1e6:6.2f} M messages/s   peak RSS {rss/1024:6.1f} MiB   (validated)")
+    print(f"{name:<28} {n:>10} messages in {wall:6.3f} s = {n/wall/1e6:6.2f} M messages/s   peak RSS {rss/1024:6.1f} MiB   (validated)")
 print(f"workload B: streamloom / yardstick message rate = {y/sl:.2f}x (goal 0.8x), peak RSS {sl_rss/1024:.1f} MiB (goal 30 MiB)")
 print(f"workload B with --workers 2 (one per core, the default without settings.workers): {y/sl2:.2f}x")
 PY

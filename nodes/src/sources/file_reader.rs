@@ -983,7 +983,19 @@ impl LineParser {
             }
             match self.format {
                 FileFormat::Jsonl => match json_line(scan, text) {
-                    Ok(value) => match oversized_integer(&value, text) {
+                    // Built from the scan: no integer beyond 64 bits (the scan leaves those to
+                    // serde_json), and a top-level integer time read from the text.
+                    Ok((value, true)) => {
+                        let time = match scan.and_then(|scan| raw_time(self.time.as_ref(), scan, text)) {
+                            Some(time) => Ok(time),
+                            None => self.event_time(&value),
+                        };
+                        match time {
+                            Ok(time) => batch.push(Event { value, time, source: self.source, seq }),
+                            Err(reason) => bad.push(failed(reason)),
+                        }
+                    }
+                    Ok((value, false)) => match oversized_integer(&value, text) {
                         Some(digits) => bad.push(failed(format!(
                             "integer {} does not fit in 64 bits (as a float it would lose digits)",
                             cut(digits)
@@ -1009,12 +1021,12 @@ impl LineParser {
     }
 }
 
-/// The value of a JSON Lines record: built from the quick scan when it took the line (see
-/// [`ObjectScan`]), else read by serde_json, which says what is wrong with it.
-fn json_line(scan: Option<&ObjectScan>, text: &[u8]) -> Result<Value, serde_json::Error> {
+/// The value of a JSON Lines record, and whether it was built from the quick scan (when it
+/// took the line, see [`ObjectScan`]); else read by serde_json, which says what is wrong.
+fn json_line(scan: Option<&ObjectScan>, text: &[u8]) -> Result<(Value, bool), serde_json::Error> {
     match scan.and_then(|scan| scan.object(text)) {
-        Some(value) => Ok(value),
-        None => serde_json::from_slice(text),
+        Some(value) => Ok((value, true)),
+        None => serde_json::from_slice(text).map(|value| (value, false)),
     }
 }
 

@@ -39,7 +39,7 @@ const STRING_STOP: [bool; 256] = {
 /// The high bit of each byte of `word` (little-endian) that ends a run through a string
 /// (see [`STRING_STOP`]); the lowest one set marks the first such byte exactly (bits above
 /// it may be set for bytes that are not).
-#[inline]
+#[inline(always)]
 fn stop_bytes(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -96,14 +96,22 @@ impl ScannedField {
     /// The field's value, as serde_json reads it from `line`, the line it was scanned from.
     pub fn value(&self, line: &[u8]) -> Option<Value> {
         let text = line.get(self.value.0..self.value.1)?;
+        match self.kind {
+            ValueKind::Integer => integer(text),
+            _ => self.value_of(std::str::from_utf8(text).ok()?),
+        }
+    }
+
+    /// The value written by `text`, the field's span of its line.
+    fn value_of(&self, text: &str) -> Option<Value> {
         Some(match self.kind {
-            ValueKind::Text => Value::String(std::str::from_utf8(text).ok()?.to_owned()),
-            ValueKind::Integer => integer(text)?,
+            ValueKind::Text => Value::String(text.to_owned()),
+            ValueKind::Integer => integer(text.as_bytes())?,
             ValueKind::Float => float(text)?,
             ValueKind::True => Value::Bool(true),
             ValueKind::False => Value::Bool(false),
             ValueKind::Null => Value::Null,
-            ValueKind::Container => serde_json::from_slice(text).ok()?,
+            ValueKind::Container => serde_json::from_str(text).ok()?,
         })
     }
 
@@ -177,9 +185,46 @@ fn eight_digits(word: u64) -> u64 {
 }
 
 /// A float's value: correctly rounded, as serde_json's `float_roundtrip` parser gives it.
-fn float(text: &[u8]) -> Option<Value> {
-    let f: f64 = std::str::from_utf8(text).ok()?.parse().ok()?;
+fn float(text: &str) -> Option<Value> {
+    let f = short_decimal(text.as_bytes()).or_else(|| text.parse().ok())?;
     Number::from_f64(f).map(Value::Number)
+}
+
+/// Exact powers of ten as `f64` (10²² is the largest).
+const EXACT_POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
+/// `-?digits.digits` of at most 15 digits in all, read as its digits (an integer below 2⁵³,
+/// exact as a float) divided by an exact power of ten: one IEEE division of exact operands,
+/// which rounds correctly (Clinger's fast path). `None` for any other text.
+fn short_decimal(text: &[u8]) -> Option<f64> {
+    let (negative, rest) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let (mut digits, mut fraction, mut seen_point) = (0u64, 0usize, false);
+    let mut count = 0;
+    for &b in rest {
+        match b {
+            b'0'..=b'9' => {
+                digits = digits * 10 + u64::from(b - b'0');
+                count += 1;
+                fraction += usize::from(seen_point);
+                if count > 15 {
+                    return None;
+                }
+            }
+            b'.' if !seen_point => seen_point = true,
+            _ => return None,
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    let value = digits as f64 / EXACT_POWERS_OF_TEN.get(fraction)?;
+    Some(if negative { -value } else { value })
 }
 
 /// A JSON value as serde_json reads it from `text`: built from the quick scan when it takes
@@ -233,9 +278,12 @@ impl ObjectScan {
     /// The whole object of `line`, the line last scanned, as serde_json builds it; `None`
     /// when a value cannot be built here after all.
     pub fn object(&self, line: &[u8]) -> Option<Value> {
+        // One check of the whole line: each name and value is then a slice of it.
+        let text = std::str::from_utf8(line).ok()?;
         let mut object = Map::new();
         for field in &self.fields {
-            object.insert(std::str::from_utf8(field.name(line)).ok()?.to_owned(), field.value(line)?);
+            let name = text.get(field.name.0..field.name.1)?;
+            object.insert(name.to_owned(), field.value_of(text.get(field.value.0..field.value.1)?)?);
         }
         Some(Value::Object(object))
     }
@@ -287,7 +335,7 @@ fn top_level(line: &[u8], fields: &mut Vec<ScannedField>) -> Option<()> {
 }
 
 /// Where the JSON whitespace (space, tab, line feed, carriage return) from `at` ends.
-#[inline]
+#[inline(always)]
 fn whitespace(line: &[u8], mut at: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = line.get(at) {
         at += 1;
@@ -298,7 +346,7 @@ fn whitespace(line: &[u8], mut at: usize) -> usize {
 /// Where the string whose text starts at `start` ends (its closing quote); `None` at an
 /// escape, a control character, text that is not UTF-8, or the line's end. Looks at eight
 /// bytes at a time.
-#[inline]
+#[inline(always)]
 fn string_end(line: &[u8], start: usize) -> Option<usize> {
     let mut at = start;
     loop {
@@ -344,7 +392,7 @@ fn text_string_end(line: &[u8], start: usize, mut at: usize) -> Option<usize> {
 /// The number starting at `at`, `-?(0|[1-9][0-9]*)(\.[0-9]+)?` of at most 18 integer
 /// digits and not `-0` (which serde_json reads as the float `-0.0`): what it is and where
 /// it ends. The byte after it is checked by whatever holds the number.
-#[inline]
+#[inline(always)]
 fn number(line: &[u8], at: usize) -> Option<(ValueKind, usize)> {
     let negative = line[at] == b'-';
     let start = at + usize::from(negative);
@@ -373,7 +421,7 @@ fn number(line: &[u8], at: usize) -> Option<(ValueKind, usize)> {
 }
 
 /// Where the ASCII digits from `at` end. Looks at eight bytes at a time.
-#[inline]
+#[inline(always)]
 fn digits(line: &[u8], mut at: usize) -> usize {
     while let Some(word) = line.get(at..at + 8) {
         let Ok(word) = word.try_into() else { break };
@@ -391,7 +439,7 @@ fn digits(line: &[u8], mut at: usize) -> usize {
 
 /// The high bit of each byte of `word` (little-endian) that is not an ASCII digit; the
 /// lowest one set marks the first such byte exactly (bits above it may be set for digits).
-#[inline]
+#[inline(always)]
 fn non_digits(word: u64) -> u64 {
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     // Digits become 0..=9; adding 0x76 sets the high bit of every byte above 9, and a byte
@@ -606,6 +654,21 @@ mod tests {
     }
 
     proptest! {
+        /// Short decimals read exactly as the standard parser reads them, bit for bit.
+        #[test]
+        fn short_decimals_read_as_the_standard_parser_reads_them(
+            whole in 0u64..10_000_000,
+            fraction in "[0-9]{1,8}",
+            negative in any::<bool>(),
+        ) {
+            let text = format!("{}{whole}.{fraction}", if negative { "-" } else { "" });
+            let expected: f64 = text.parse().unwrap();
+            match short_decimal(text.as_bytes()) {
+                Some(f) => prop_assert_eq!(f.to_bits(), expected.to_bits(), "{}", text),
+                None => prop_assert!(text.bytes().filter(u8::is_ascii_digit).count() > 15, "{}", text),
+            }
+        }
+
         /// Eight digits read at once are the number they write.
         #[test]
         fn eight_digits_reads_the_number(n in 0u64..100_000_000) {

@@ -78,8 +78,7 @@ impl TimeSource {
             Value::Number(n) => {
                 let scale = if self.unit == TimeUnit::S { 1000.0 } else { 1.0 };
                 match (n.as_i64(), n.as_f64()) {
-                    (Some(i), _) if self.unit == TimeUnit::Ms => Some(i),
-                    (Some(i), _) => i.checked_mul(1000),
+                    (Some(i), _) => self.scaled(i),
                     (None, Some(f)) => {
                         Some((f * scale).floor()).filter(|x| x.abs() < MAX_TIME as f64).map(|x| x as i64)
                     }
@@ -89,8 +88,19 @@ impl TimeSource {
             Value::String(s) => Some(parse_rfc3339(s)?),
             other => return Err(format!("time field `{}` is not a time: {}", name(), short(other))),
         };
-        ms.filter(|t| t.abs() <= MAX_TIME)
+        ms.filter(|t| t.unsigned_abs() <= MAX_TIME.unsigned_abs())
             .ok_or_else(|| format!("time field `{}` is out of range: {}", name(), short(field)))
+    }
+
+    /// The event time in ms of a time field holding the integer `i`, when it is in range
+    /// (what [`TimeSource::time_of_field`] gives for it).
+    pub fn time_of_integer(&self, i: i64) -> Option<i64> {
+        self.scaled(i).filter(|t| t.unsigned_abs() <= MAX_TIME.unsigned_abs())
+    }
+
+    /// An integer time in ms, before the range check.
+    fn scaled(&self, i: i64) -> Option<i64> {
+        if self.unit == TimeUnit::Ms { Some(i) } else { i.checked_mul(1000) }
     }
 }
 
@@ -128,6 +138,17 @@ pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// An integer's time is what the field holding it gives, in range or not.
+    #[test]
+    fn an_integer_time_is_the_fields_time() {
+        for unit in [TimeUnit::Ms, TimeUnit::S] {
+            let source = TimeSource { field: Some(Path::parse("t")), unit };
+            for i in [0, 1, -1, 1_700_000_000_003, MAX_TIME, MAX_TIME + 1, -MAX_TIME - 1, i64::MAX, i64::MIN] {
+                assert_eq!(source.time_of_integer(i), source.time_of_field(&json!(i)).ok(), "{i} {unit:?}");
+            }
+        }
+    }
 
     #[test]
     fn times_read_from_ms_seconds_floats_and_text() {

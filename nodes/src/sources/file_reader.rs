@@ -871,7 +871,7 @@ fn raw_time(time: Option<&TimeSource>, scan: &ObjectScan, line: &[u8]) -> Option
     let [top] = time.field.as_ref()?.parts() else { return None };
     match scan.field(line, top) {
         None => Some(None),
-        Some(f) if f.kind() == ValueKind::Integer => time.time_of_field(&f.value(line)?).ok().map(Some),
+        Some(f) if f.kind() == ValueKind::Integer => time.time_of_integer(f.integer(line)?).map(Some),
         Some(_) => None,
     }
 }

@@ -93,6 +93,16 @@ impl ScannedField {
         line.get(self.name.0..self.name.1).unwrap_or_default()
     }
 
+    /// The field's value when it is an integer (of at most 18 digits, so any fits).
+    pub fn integer(&self, line: &[u8]) -> Option<i64> {
+        if self.kind != ValueKind::Integer {
+            return None;
+        }
+        let (negative, magnitude) = magnitude(line.get(self.value.0..self.value.1)?)?;
+        let value = i64::try_from(magnitude).ok()?;
+        Some(if negative { -value } else { value })
+    }
+
     /// The field's value, as serde_json reads it from `line`, the line it was scanned from.
     pub fn value(&self, line: &[u8]) -> Option<Value> {
         let text = line.get(self.value.0..self.value.1)?;
@@ -146,6 +156,13 @@ impl ScannedField {
 /// An integer's value, as serde_json gives it: non-negative ones unsigned, negative ones signed.
 #[inline]
 fn integer(text: &[u8]) -> Option<Value> {
+    let (negative, magnitude) = magnitude(text)?;
+    Some(if negative { Value::from(-i64::try_from(magnitude).ok()?) } else { Value::from(magnitude) })
+}
+
+/// An integer of at most 18 digits: whether it is negative, and its magnitude.
+#[inline]
+fn magnitude(text: &[u8]) -> Option<(bool, u64)> {
     let (negative, digits) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
@@ -169,7 +186,7 @@ fn integer(text: &[u8]) -> Option<Value> {
         }
         magnitude = magnitude * 10 + u64::from(d - b'0');
     }
-    Some(if negative { Value::from(-i64::try_from(magnitude).ok()?) } else { Value::from(magnitude) })
+    Some((negative, magnitude))
 }
 
 /// The number written by eight ASCII digits (little-endian `word`, the first digit in its low

@@ -10,6 +10,7 @@ cargo build --release --locked -q -p streamloom --no-default-features
 bin="${CARGO_TARGET_DIR:-target}/release/streamloom"
 work="${BENCH_DIR:-target/bench}"
 mkdir -p "$work"
+work="$(cd "$work" && pwd)" # absolute, for the paths handed to the graphs and the tools
 n="${BENCH_EVENTS:-1000000}"
 data="$work/events_$n.jsonl"
 [ -f "$data" ] || "$bin" gen-events "$n" "$data"
@@ -17,7 +18,7 @@ data="$work/events_$n.jsonl"
 run() {
     local name="$1" graph="$2" counted="$3"
     /usr/bin/time -f '%M' -o "$work/$name.rss" \
-        env BENCH_DATA="$PWD/$data" BENCH_OUT="$PWD/$work/$name.out.jsonl" \
+        env BENCH_DATA="$data" BENCH_OUT="$work/$name.out.jsonl" \
         "$bin" --headless "$graph" --quiet --metrics-out "$work/$name.json" 2>"$work/$name.log"
     python3 - "$work/$name.json" "$work/$name.rss" "$name" "$counted" <<'PY'
 import json, sys
@@ -43,7 +44,7 @@ if [ ! -f "$shared/validate.py" ]; then
     echo "workload A skipped: no $shared/validate.py (set BENCH_SHARED to the shared bench folder)"
     exit 0
 fi
-yard_target="$PWD/$work/yardstick"
+yard_target="$work/yardstick"
 (cd "$shared/yardstick" && CARGO_TARGET_DIR="$yard_target" cargo build --release -q)
 yard="$yard_target/release/baseline_a"
 
@@ -81,8 +82,8 @@ times() {
     echo "$median $rss"
 }
 
-out_a="$PWD/$work/workload_a.out.jsonl"
-read -r sl_wall sl_rss < <(times workload_a "$out_a" env BENCH_DATA="$PWD/$data" BENCH_OUT="$out_a" \
+out_a="$work/workload_a.out.jsonl"
+read -r sl_wall sl_rss < <(times workload_a "$out_a" env BENCH_DATA="$data" BENCH_OUT="$out_a" \
     "$bin" --headless assets/graphs/bench/workload_a.ron --quiet)
 read -r y_wall y_rss < <(times yardstick_a "$work/yardstick_a.out.jsonl" "$yard" "$data" "$work/yardstick_a.out.jsonl")
 python3 - "$n" "$sl_wall" "$sl_rss" "$y_wall" "$y_rss" <<'PY'
@@ -130,7 +131,7 @@ times_b() {
     echo "$median $rss"
 }
 
-out_b="$PWD/$work/workload_b.out.jsonl"
+out_b="$work/workload_b.out.jsonl"
 read -r slb_wall slb_rss < <(times_b workload_b "$out_b" env BENCH_WS_URL=@URL@ BENCH_OUT="$out_b" \
     "$bin" --headless assets/graphs/bench/workload_b.ron --quiet)
 read -r yb_wall yb_rss < <(times_b yardstick_b "$work/yardstick_b.out.jsonl" "$yard_b" @URL@ "$work/yardstick_b.out.jsonl")

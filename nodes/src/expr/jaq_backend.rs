@@ -7,6 +7,8 @@
 //! - jaq floats and decimal literals become `f64`; NaN becomes `null` and ±infinity
 //!   becomes ±`f64::MAX` (what jq prints for them).
 
+use std::sync::{Arc, Mutex};
+
 use jaq_core::load::lex::{Tok, Token};
 use jaq_core::load::parse::{Def, Term};
 use jaq_core::load::{Arena, File, Lexer, Loader, Parser, lex, parse};
@@ -21,6 +23,38 @@ use super::limits::Limits;
 use super::rewrite;
 
 type Data = data::JustLut<Val>;
+
+/// Programs compiled lately in this process, newest last. A graph's expression is compiled
+/// when its file is checked, again when the run starts (and for the filter a source applies
+/// while reading): each compile of jaq's library with it took about 5 million instructions,
+/// a tenth of workload A's start-up. Bounded, for an editor whose user types expression
+/// after expression.
+static RECENTLY_COMPILED: Mutex<Vec<CompiledProgram>> = Mutex::new(Vec::new());
+
+/// Programs kept in [`RECENTLY_COMPILED`].
+const RECENTLY_COMPILED_KEPT: usize = 32;
+
+/// A compiled program and what it was compiled from.
+struct CompiledProgram {
+    src: String,
+    vars: Vec<String>,
+    filter: Arc<jaq_core::Filter<Data>>,
+}
+
+/// The program compiled lately from `src` with `vars`, if any.
+fn recently_compiled(src: &str, vars: &[String]) -> Option<Arc<jaq_core::Filter<Data>>> {
+    let kept = RECENTLY_COMPILED.lock().ok()?;
+    kept.iter().rev().find(|p| p.src == src && p.vars == vars).map(|p| p.filter.clone())
+}
+
+/// Keeps `filter`, compiled from `src` with `vars`, dropping the oldest beyond the bound.
+fn remember_compiled(src: &str, vars: &[String], filter: &Arc<jaq_core::Filter<Data>>) {
+    let Ok(mut kept) = RECENTLY_COMPILED.lock() else { return };
+    if kept.len() >= RECENTLY_COMPILED_KEPT {
+        kept.remove(0);
+    }
+    kept.push(CompiledProgram { src: src.to_owned(), vars: vars.to_vec(), filter: filter.clone() });
+}
 
 /// Deepest term tree jaq may compile and run (its compiler and evaluator recurse this deep).
 pub(crate) const MAX_TERM_DEPTH: usize = 1000;
@@ -63,7 +97,7 @@ fn library() -> &'static [Def<&'static str>] {
 
 /// A jq program compiled by jaq, with the standard library, rewritten to count its steps.
 pub(crate) struct JaqFilter {
-    filter: jaq_core::Filter<Data>,
+    filter: Arc<jaq_core::Filter<Data>>,
     /// Values of the `${NAME}` variables, in the order they were declared.
     values: Vec<Val>,
 }
@@ -73,7 +107,12 @@ impl JaqFilter {
     /// `vars`) with jaq's core, std and json definitions. Runs on a big stack: jaq's parser and
     /// compiler recurse as deep as the program nests.
     pub(crate) fn compile(src: &str, vars: &[String]) -> Result<Self, CompileError> {
-        guard::on_eval_stack(|| Self::compile_here(src, vars))
+        if let Some(filter) = recently_compiled(src, vars) {
+            return Ok(JaqFilter { filter, values: vec![Val::Null; vars.len()] });
+        }
+        let compiled = guard::on_eval_stack(|| Self::compile_here(src, vars))?;
+        remember_compiled(src, vars, &compiled.filter);
+        Ok(compiled)
     }
 
     fn compile_here(src: &str, vars: &[String]) -> Result<Self, CompileError> {
@@ -119,7 +158,7 @@ impl JaqFilter {
             .with_global_vars(var_names.iter().map(String::as_str))
             .compile(modules)
             .map_err(|errs| undefined_error(src, errs))?;
-        Ok(JaqFilter { filter, values: vec![Val::Null; vars.len()] })
+        Ok(JaqFilter { filter: Arc::new(filter), values: vec![Val::Null; vars.len()] })
     }
 
     /// Binds the `${NAME}` variables' values, in the order of `vars` given to `compile`.
@@ -399,5 +438,30 @@ pub(crate) fn float_value(f: f64) -> Value {
         Value::from(if f > 0.0 { f64::MAX } else { f64::MIN })
     } else {
         Value::from(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A program compiled again is the one compiled before (other tests compile at the same
+    /// time, so it may take a few tries to see it still kept); the kept ones stay few.
+    #[test]
+    fn a_program_compiled_again_is_the_one_kept_and_few_are_kept() {
+        let src = ". + 20261207";
+        let kept_again = (0..5).any(|_| {
+            let first = JaqFilter::compile(src, &[]).unwrap();
+            recently_compiled(src, &[]).is_some_and(|kept| Arc::ptr_eq(&kept, &first.filter))
+        });
+        assert!(kept_again);
+        let other = JaqFilter::compile(". + 20261208", &[]).unwrap();
+        assert!(recently_compiled(src, &["X".to_string()]).is_none(), "other variables, another program");
+        assert!(recently_compiled(src, &[]).is_none_or(|kept| !Arc::ptr_eq(&kept, &other.filter)));
+        for i in 0..2 * RECENTLY_COMPILED_KEPT {
+            JaqFilter::compile(&format!(". + {i}"), &[]).unwrap();
+        }
+        assert!(RECENTLY_COMPILED.lock().unwrap().len() <= RECENTLY_COMPILED_KEPT);
     }
 }

@@ -7,8 +7,9 @@
 //! only lines serde_json takes, and [`ObjectScan::object`] gives the value serde_json gives.
 //! Whatever it is not sure of makes [`ObjectScan::scan`] answer `false`, and the caller reads
 //! the line with serde_json, which reads it or says why not: a line that is not an object,
-//! escapes and control characters in strings, numbers with an exponent or more than 18
-//! integer digits, `-0`, nesting deeper than [`MAX_DEPTH`], and anything malformed.
+//! escapes and control characters in strings, strings that are not UTF-8, numbers with an
+//! exponent or more than 18 integer digits, `-0`, nesting deeper than [`MAX_DEPTH`], and
+//! anything malformed.
 
 use std::cell::RefCell;
 

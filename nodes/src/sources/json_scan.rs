@@ -139,11 +139,6 @@ impl ScannedField {
             held.push_str(text);
             return true;
         }
-        if self.kind == ValueKind::Integer {
-            let Some(value) = line.get(self.value.0..self.value.1).and_then(integer) else { return false };
-            *slot = value;
-            return true;
-        }
         match self.value(line) {
             Some(value) => {
                 *slot = value;

@@ -137,7 +137,9 @@ fn a_sink_blocked_on_a_reader_that_never_reads_is_cancelled_with_what_it_held_co
     let g = graph(
         vec![
             node("gen", "generator", json!({"count": 1_000_000, "rate": null, "payload": "sequence", "seed": 1})),
-            node("write", "file_sink", json!({"path": fifo.to_str().unwrap(), "flush_interval_ms": 10})),
+            // Past the first tick, no flush before 256 KiB are buffered: four times what the
+            // pipe holds. The records the pipe took must still be counted.
+            node("write", "file_sink", json!({"path": fifo.to_str().unwrap(), "flush_interval_ms": 600_000})),
         ],
         vec![wire("gen", "write")],
         256,

@@ -26,6 +26,11 @@ use tokio::sync::mpsc;
 /// Buffered bytes that trigger a write.
 const WRITE_AT: usize = 1 << 18;
 
+/// The most bytes given to one `write` call. A blocking write to a pipe returns only once all
+/// its bytes are in; pieces smaller than a pipe's buffer (64 KiB) let a reader that stops
+/// reading leave the records it did take counted.
+const WRITE_PIECE: usize = 1 << 14;
+
 /// What the node sends the writer thread.
 pub enum ToWriter {
     /// Encoded records: record `i` ends at `ends[i]` in `bytes`.
@@ -209,46 +214,57 @@ impl Writer {
         Ok(())
     }
 
-    /// Writes the first `count` buffered records; counts those whose bytes all reached the
-    /// file. On a failure the file is cut back to its last whole record.
+    /// Writes the first `count` buffered records, at most `WRITE_PIECE` bytes per call, and
+    /// counts each record as passed as soon as its last byte reached the file: a pipe or socket
+    /// that stops taking bytes shows exactly the records it took. On a failure the file is cut
+    /// back to its last whole record.
     fn write_records(&mut self, count: usize) -> Result<(), Failed> {
         let upto = self.ends[count - 1];
         let mut written = 0;
+        // Records counted so far, and the bytes they end at.
+        let mut counted = 0;
+        let mut counted_bytes = 0;
         let mut failure = None;
         while written < upto {
             if *self.gate.lock() {
                 failure = Some(Failed::Cancelled);
                 break;
             }
-            match self.file.write(&self.buf[written..upto]) {
+            let piece = &self.buf[written..upto.min(written + WRITE_PIECE)];
+            match self.file.write(piece) {
                 Ok(0) => {
                     failure = Some(Failed::Io(ErrorKind::WriteZero.into()));
                     break;
                 }
                 Ok(n) => written += n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
                     failure = Some(Failed::Io(e));
                     break;
                 }
             }
-        }
-        let whole = self.ends.partition_point(|&e| e <= written);
-        let whole_bytes = whole.checked_sub(1).map_or(0, |i| self.ends[i]);
-        {
-            let closed = self.gate.lock();
-            if *closed {
-                // Cancelled: the supervisor counted these records as lost; take back whatever
-                // reached the file since.
-                let _ = self.file.set_len(self.durable);
-                return Err(Failed::Cancelled);
+            let whole = self.ends[..count].partition_point(|&e| e <= written);
+            if whole > counted {
+                let closed = self.gate.lock();
+                if *closed {
+                    failure = Some(Failed::Cancelled);
+                    break;
+                }
+                self.metrics.count_passed(whole - counted);
+                let whole_bytes = self.ends[whole - 1];
+                self.durable += (whole_bytes - counted_bytes) as u64;
+                counted = whole;
+                counted_bytes = whole_bytes;
             }
-            self.metrics.count_passed(whole);
         }
-        self.durable += whole_bytes as u64;
-        if let Some(f) = failure {
-            // Cut a torn record off; the records left unwritten stay held for the node to report.
-            if written > whole_bytes {
+        if let Some(mut f) = failure {
+            if *self.gate.lock() {
+                f = Failed::Cancelled;
+            }
+            // Cancelled: the supervisor counted the uncounted records as lost. Otherwise a
+            // write failed and the records left unwritten stay held for the node to report.
+            // Either way, a torn record is cut off.
+            if written > counted_bytes {
                 let _ = self.file.set_len(self.durable);
             }
             return Err(f);

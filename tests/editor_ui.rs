@@ -781,7 +781,15 @@ fn a_number_typed_out_of_range_is_kept_and_reported_at_its_field_not_clamped() {
     h.run_ok();
     h.state_mut().select_node("gen");
     h.run_ok();
-    h.get_by_label("count").click();
+    type_into_field(&mut h, "count", "-5");
+    let count = h.state().graph().node("gen").map(|n| n.config["count"].clone());
+    assert_eq!(count, Some(json!(-5)), "kept as typed");
+    assert!(h.query_all_by_label_contains("-5 is out of range").count() >= 1, "said at the field and in Problems");
+}
+
+/// Clicks the number field labelled `label`, replaces its text with `text` and presses Enter.
+fn type_into_field(h: &mut Harness<'static, EditorApp>, label: &str, text: &str) {
+    h.get_by_label(label).click();
     h.run_ok();
     h.event(egui::Event::Key {
         key: egui::Key::A,
@@ -790,12 +798,33 @@ fn a_number_typed_out_of_range_is_kept_and_reported_at_its_field_not_clamped() {
         repeat: false,
         modifiers: egui::Modifiers::COMMAND,
     });
-    h.event(egui::Event::Text("-5".into()));
+    h.event(egui::Event::Text(text.into()));
     h.key_press(egui::Key::Enter);
     h.run_ok();
-    let count = h.state().graph().node("gen").map(|n| n.config["count"].clone());
-    assert_eq!(count, Some(json!(-5)), "kept as typed");
-    assert!(h.query_all_by_label_contains("-5 is out of range").count() >= 1, "said at the field and in Problems");
+}
+
+/// Text a number field cannot take (no number, or one the field's type cannot hold) leaves
+/// the value as it was and says why beside the field, until an edit is taken; egui's own
+/// field snapped back (or clamped `-5` to 0) without a word.
+#[test]
+fn text_a_number_field_cannot_take_keeps_the_value_and_says_why() {
+    let mut h = harness(EditorApp::new(registry(), Some((small_graph(), None))));
+    h.run_ok();
+    assert_eq!(h.state().selection(), &Selection::Graph);
+    type_into_field(&mut h, "batch size", "-5");
+    assert_eq!(h.state().graph().settings.batch_size, None, "nothing written");
+    h.get_by_label("`-5` is below 0: kept 1024");
+    type_into_field(&mut h, "batch size", "4096");
+    assert_eq!(h.state().graph().settings.batch_size, Some(4096));
+    assert!(h.query_by_label_contains("is below 0").is_none(), "a taken edit clears it");
+    h.state_mut().select_node("gen");
+    h.run_ok();
+    type_into_field(&mut h, "count", "abc");
+    assert_eq!(h.state().graph().node("gen").map(|n| n.config["count"].clone()), Some(json!(1000)));
+    h.get_by_label("`abc` is not a number: kept 1000");
+    type_into_field(&mut h, "count", "2.5");
+    assert_eq!(h.state().graph().node("gen").map(|n| n.config["count"].clone()), Some(json!(1000)));
+    h.get_by_label("`2.5` is not a whole number: kept 1000");
 }
 
 #[test]

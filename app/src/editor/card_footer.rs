@@ -6,6 +6,7 @@
 use egui::{Color32, RichText, Ui};
 use streamloom_runtime::Problem;
 use streamloom_runtime::metrics::{NodeSnapshot, NodeStatus};
+use streamloom_runtime::node_state::NodeState;
 
 use super::format;
 use super::problems::{ERROR, WARNING, severity_color};
@@ -66,10 +67,8 @@ pub fn footer_lines(s: Option<&NodeSnapshot>, problems: &[&Problem], paused: boo
     if let Some(s) = s {
         // A rate is shown while the node runs; a paused or ended node has none.
         let running = s.status == NodeStatus::Running;
-        let (name, color) =
-            if running && paused { ("paused", WARNING) } else { (s.status.name(), status_color(s.status)) };
-        let mut status =
-            FooterLine::new(RichText::new(format!("● {name}")).color(color).small()).hover(status_meaning(s.status));
+        let (name, color, meaning) = status_look(s, paused);
+        let mut status = FooterLine::new(RichText::new(format!("● {name}")).color(color).small()).hover(meaning);
         if running && !paused {
             let rate = s.rate_out.max(s.rate_in);
             status.beside = Some(RichText::new(format::rate(rate)).small().monospace());
@@ -110,6 +109,20 @@ pub fn footer_lines(s: Option<&NodeSnapshot>, problems: &[&Problem], paused: boo
         }
     }
     lines
+}
+
+/// The status line's word, colour and hover text. A running node whose connection is not
+/// working (connecting, reconnecting, degraded or given up) takes the colour of that state: a
+/// green dot beside "reconnecting: attempt 6" read as all well.
+fn status_look(s: &NodeSnapshot, paused: bool) -> (&'static str, Color32, &'static str) {
+    let running = s.status == NodeStatus::Running;
+    match s.state {
+        _ if running && paused => ("paused", WARNING, "Paused: the run is paused."),
+        Some(NodeState::Connecting | NodeState::Reconnecting | NodeState::Degraded | NodeState::Failed) if running => {
+            ("running", own_state_color(s.state), "Running, but its connection is not working (see the line below).")
+        }
+        _ => (s.status.name(), status_color(s.status), status_meaning(s.status)),
+    }
 }
 
 /// Draws `lines` as a card's footer: the status and rate side by side, at most
@@ -257,6 +270,25 @@ mod tests {
         assert_eq!(lines[1].plain(), "in 31.0k  out 26.0k  held 5000");
         let node = NodeSnapshot { held: 0, ..node };
         assert_eq!(footer_lines(Some(&node), &[], false)[1].plain(), "in 31.0k  out 26.0k");
+    }
+
+    /// A running node's dot is green only while its connection works.
+    #[test]
+    fn a_running_node_whose_connection_is_down_is_not_shown_green() {
+        let green = status_color(NodeStatus::Running);
+        let node = |state| NodeSnapshot { status: NodeStatus::Running, state, ..busy_node() };
+        assert_eq!(status_look(&node(None), false).1, green);
+        assert_eq!(status_look(&node(Some(NodeState::Connected)), false).1, green);
+        for state in [NodeState::Connecting, NodeState::Reconnecting, NodeState::Degraded] {
+            let (name, color, _) = status_look(&node(Some(state)), false);
+            assert_eq!((name, color), ("running", own_state_color(Some(state))), "{state:?}");
+            assert_ne!(color, green, "{state:?}");
+        }
+        assert_eq!(status_look(&node(Some(NodeState::Failed)), false).1, ERROR);
+        assert_eq!(status_look(&node(Some(NodeState::Reconnecting)), true).0, "paused");
+        // An ended node shows how it ended, whatever its connection last was.
+        let ended = NodeSnapshot { status: NodeStatus::Stopped, ..node(Some(NodeState::Reconnecting)) };
+        assert_eq!(status_look(&ended, false).1, status_color(NodeStatus::Stopped));
     }
 
     fn footer_fits(status: NodeStatus) {

@@ -1,13 +1,14 @@
 //! The inspector: the focused node's id and parameters (a form generated from the kind),
 //! a selected wire's queue settings, or the graph's own settings when nothing is selected.
 
-use egui::{DragValue, RichText, TextEdit, Ui};
+use egui::{RichText, TextEdit, Ui};
 use streamloom_runtime::graph::DEFAULT_CAPACITY;
 use streamloom_runtime::metrics::MetricsSnapshot;
 use streamloom_runtime::tap::TappedEvent;
 use streamloom_runtime::{PortRef, Registry, WhenFull};
 
 use super::document::Document;
+use super::number_field::number_field;
 use super::ops;
 use super::params::param_row;
 use super::problems::{ERROR, ProblemIndex};
@@ -252,15 +253,15 @@ fn graph_settings(ui: &mut Ui, doc: &mut Document) {
     ui.separator();
     let mut cap = g.settings.default_capacity.unwrap_or(DEFAULT_CAPACITY);
     ui.horizontal(|ui| {
-        ui.label("default wire capacity");
-        if ui.add(DragValue::new(&mut cap)).changed() {
+        let label = ui.label("default wire capacity");
+        if number_field(ui, &mut cap, 1.0, Some(label.id)) {
             doc.edit_coalesced("graph:capacity", |g| g.settings.default_capacity = Some(cap));
         }
     });
     let mut batch = g.settings.batch_size.unwrap_or(1024);
     ui.horizontal(|ui| {
-        ui.label("batch size");
-        if ui.add(DragValue::new(&mut batch)).changed() {
+        let label = ui.label("batch size");
+        if number_field(ui, &mut batch, 1.0, Some(label.id)) {
             doc.edit_coalesced("graph:batch", |g| g.settings.batch_size = Some(batch));
         }
     });
@@ -281,7 +282,7 @@ fn run_settings(ui: &mut Ui, doc: &mut Document, settings: &streamloom_runtime::
         }
         match settings.workers {
             Some(mut n) => {
-                if ui.add(DragValue::new(&mut n)).changed() {
+                if number_field(ui, &mut n, 1.0, None) {
                     doc.edit_coalesced("graph:workers", |g| g.settings.workers = Some(n));
                 }
             }
@@ -345,7 +346,7 @@ fn wire(ui: &mut Ui, input: InspectorInput<'_>, from: &PortRef, to: &PortRef, se
         }
         let mut cap = w.capacity.unwrap_or(graph_default);
         if custom {
-            if ui.add(DragValue::new(&mut cap)).changed() {
+            if number_field(ui, &mut cap, 1.0, None) {
                 doc.edit_coalesced(&key, |g| set_wire(g, from, to, |w| w.capacity = Some(cap)));
             }
         } else {

@@ -30,6 +30,7 @@ pub mod menu;
 pub mod metrics_panel;
 pub mod modals;
 pub mod note_edit;
+pub mod number_field;
 pub mod ops;
 pub mod palette;
 pub mod params;

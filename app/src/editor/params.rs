@@ -1,10 +1,11 @@
 //! One form row per parameter, generated from the kind's [`ParamSpec`]s. Each row edits the
 //! JSON value of one config field and reports the new value when the user changes it.
 
-use egui::{DragValue, RichText, TextEdit, Ui};
+use egui::{RichText, TextEdit, Ui};
 use serde_json::Value;
 use streamloom_runtime::registry::{ParamKind, ParamSpec};
 
+use super::number_field::number_field;
 use super::problems::ERROR;
 
 /// A change of one config field: `Some(v)` sets it, `None` removes it (optional fields).
@@ -139,8 +140,7 @@ fn integer(
         let mut v = current.unwrap_or(min);
         // No clamping: a value typed out of range stays as typed, and validation says so at
         // the field (a silent clamp turned a typed -5 into the minimum).
-        let r = ui.add(DragValue::new(&mut v)).labelled_by(label);
-        r.changed().then_some(Some(Value::from(v)))
+        number_field(ui, &mut v, 1.0, Some(label)).then_some(Some(Value::from(v)))
     })
     .inner
 }
@@ -164,10 +164,10 @@ fn float(
         }
         let mut v = current.unwrap_or(min);
         let speed = (v.abs() * 0.01).max(0.01);
-        let r = ui.add(DragValue::new(&mut v).speed(speed)).labelled_by(label);
+        let changed = number_field(ui, &mut v, speed, Some(label));
         // A number beyond a float (`1e309`) would be written as `null`: unset, which for a
         // rate means no limit at all. It is not taken.
-        (r.changed() && v.is_finite()).then_some(Some(Value::from(v)))
+        (changed && v.is_finite()).then_some(Some(Value::from(v)))
     })
     .inner
 }

@@ -1,0 +1,105 @@
+//! Number fields that say when typed text is not taken.
+//!
+//! egui's `DragValue` drops text it cannot read (`abc`) and turns a number its type cannot
+//! hold into one it can (`-5` in a count of threads becomes 0, `2.5` in a count becomes 2),
+//! without a word: the field snaps back and the user cannot tell why. A field made here keeps
+//! its value in those cases and says why beside it, until an edit is taken. A number the type
+//! holds is always taken as typed (no range clamps): whether it suits the field is
+//! validation's to say, in Problems and at the field.
+
+use std::cell::RefCell;
+
+use egui::emath::Numeric;
+use egui::{DragValue, Id, RichText, Ui};
+
+use super::problems::ERROR;
+
+/// What the field's parser made of the text typed this frame.
+enum Typed {
+    /// Taken.
+    Taken,
+    /// Not taken, and why.
+    Refused(String),
+}
+
+/// Why the last text typed into a field was not taken, kept in the field's memory until an
+/// edit is taken.
+#[derive(Clone)]
+struct Refusal(String);
+
+/// A number field for `value`, dragged at `speed` per point and named by the widget `label`.
+/// True when an edit changed the value. (`DragValue`'s own response says "changed" on every
+/// key typed, even when the value stayed: written back, that put a default into the file.)
+pub fn number_field<N: Numeric>(ui: &mut Ui, value: &mut N, speed: f64, label: Option<Id>) -> bool {
+    let before = *value;
+    let typed = RefCell::new(None);
+    let parser = |text: &str| {
+        let read = read_number::<N>(text);
+        *typed.borrow_mut() = Some(match &read {
+            Ok(_) => Typed::Taken,
+            Err(why) => Typed::Refused(why.clone()),
+        });
+        read.ok()
+    };
+    let mut response = ui.add(DragValue::new(value).speed(speed).custom_parser(parser));
+    if let Some(label) = label {
+        response = response.labelled_by(label);
+    }
+    let key = Id::new(("number field refusal", response.id));
+    match typed.into_inner() {
+        Some(Typed::Refused(why)) => ui.data_mut(|d| {
+            d.insert_temp(key, Refusal(why));
+        }),
+        Some(Typed::Taken) => ui.data_mut(|d| d.remove::<Refusal>(key)),
+        // Dragged: the value changed without text.
+        None if *value != before => ui.data_mut(|d| d.remove::<Refusal>(key)),
+        None => {}
+    }
+    if let Some(Refusal(why)) = ui.data(|d| d.get_temp::<Refusal>(key)) {
+        let kept = value.to_f64();
+        ui.label(RichText::new(format!("{why}: kept {kept}")).color(ERROR));
+    }
+    *value != before
+}
+
+/// The number `text` holds, if `N` can hold it exactly; otherwise why not. Spaces are
+/// ignored (`1 000`) and `−` is a minus, as in egui's own parser.
+fn read_number<N: Numeric>(text: &str) -> Result<f64, String> {
+    let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).map(|c| if c == '−' { '-' } else { c }).collect();
+    let shown = text.trim();
+    let x = cleaned.parse::<f64>().ok().filter(|x| !x.is_nan()).ok_or_else(|| format!("`{shown}` is not a number"))?;
+    let (min, max) = (N::MIN.to_f64(), N::MAX.to_f64());
+    if N::INTEGRAL && x.fract() != 0.0 {
+        return Err(format!("`{shown}` is not a whole number"));
+    }
+    if x > max {
+        return Err(format!("`{shown}` is too large for this field"));
+    }
+    if x < min {
+        return Err(if min == 0.0 {
+            format!("`{shown}` is below 0")
+        } else {
+            format!("`{shown}` is too small for this field")
+        });
+    }
+    Ok(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_number;
+
+    #[test]
+    fn text_a_field_cannot_hold_is_refused_with_the_reason() {
+        assert_eq!(read_number::<usize>(" 1 000 "), Ok(1000.0));
+        assert_eq!(read_number::<i64>("−5"), Ok(-5.0));
+        assert_eq!(read_number::<f64>("2.5"), Ok(2.5));
+        assert_eq!(read_number::<usize>("abc"), Err("`abc` is not a number".to_string()));
+        assert_eq!(read_number::<usize>("-5"), Err("`-5` is below 0".to_string()));
+        assert_eq!(read_number::<i64>("2.5"), Err("`2.5` is not a whole number".to_string()));
+        assert_eq!(read_number::<f64>("1e309"), Err("`1e309` is too large for this field".to_string()));
+        assert_eq!(read_number::<f64>("-1e309"), Err("`-1e309` is too small for this field".to_string()));
+        assert_eq!(read_number::<u8>("300"), Err("`300` is too large for this field".to_string()));
+        assert_eq!(read_number::<f64>("NaN"), Err("`NaN` is not a number".to_string()));
+    }
+}

@@ -259,6 +259,7 @@ fn an_unreachable_broker_shows_backoff_and_stop_still_ends_the_run() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(attempts.len() >= 2, "the status showed several attempts with their delay: {attempts:?}");
+    assert_attempts_match_reconnects(&h, "src");
     let stopping = Instant::now();
     h.stop();
     assert_eq!(wait(&engine, &h, 5), RunOutcome::Stopped);

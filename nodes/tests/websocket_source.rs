@@ -218,6 +218,7 @@ fn a_silent_handshake_meets_the_connect_timeout_and_backoff_and_stop_still_ends_
     wait_for(&h, 10, "the status to name the connect timeout", |s| {
         s.node("ws").and_then(|w| w.state_line()).is_some_and(|m| m.ends_with("(no connection within 150ms)"))
     });
+    assert_attempts_match_reconnects(&h, "ws");
     let snap = h.snapshot_now();
     let ws = n(&snap, "ws");
     assert!(ws.gauges["reconnects"] >= 2, "{ws:?}");

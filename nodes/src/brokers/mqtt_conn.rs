@@ -205,8 +205,9 @@ async fn drive(mut eventloop: EventLoop, client: AsyncClient, mut backoff: Backo
     let inbox = d.publishes.clone().map(|tx| Inbox::start(tx, d.hold, d.metrics.clone()));
     let own = &d.metrics.own;
     own.set_state(NodeState::Connecting);
+    // One per attempt to connect again, after a failed attempt or a lost connection (as the
+    // WebSocket and NATS nodes count it).
     let reconnects = own.gauge("reconnects");
-    let mut was_connected = false;
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
@@ -220,7 +221,6 @@ async fn drive(mut eventloop: EventLoop, client: AsyncClient, mut backoff: Backo
                 {
                     own.set(NodeState::Failed, format!("subscribe: {e}"));
                 }
-                was_connected = true;
             }
             Ok(Event::Incoming(Packet::SubAck(ack))) => {
                 if ack.return_codes.iter().any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure)) {
@@ -254,10 +254,7 @@ async fn drive(mut eventloop: EventLoop, client: AsyncClient, mut backoff: Backo
                 if matches!(e, rumqttc::ConnectionError::RequestsDone) {
                     return;
                 }
-                if was_connected {
-                    reconnects.add(1);
-                    was_connected = false;
-                }
+                reconnects.add(1);
                 let delay = backoff.next_delay().unwrap_or(Duration::from_secs(30));
                 let refused = matches!(e, rumqttc::ConnectionError::ConnectionRefused(_));
                 let state = if refused { NodeState::Failed } else { NodeState::Reconnecting };

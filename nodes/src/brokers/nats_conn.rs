@@ -3,6 +3,7 @@
 //! follow our backoff, and its events drive the node's own status and `reconnects` gauge.
 //! Tokens and passwords (usually `${ENV}`) are never written to logs, status or errors.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -130,7 +131,7 @@ impl NatsFields<'_> {
 
 /// Starts a client that connects (and reconnects forever) in the background: the status
 /// says connecting, then connected, or reconnecting with the attempt and the delay; every
-/// lost connection counts in the `reconnects` gauge. `capacity` bounds the client's buffers.
+/// attempt after the first counts in the `reconnects` gauge. `capacity` bounds the client's buffers.
 pub async fn connect(s: &NatsSettings, metrics: Arc<NodeMetrics>, capacity: usize) -> Result<Client, String> {
     metrics.own.set_state(NodeState::Connecting);
     let mut options = ConnectOptions::new()
@@ -152,28 +153,40 @@ pub async fn connect(s: &NatsSettings, metrics: Arc<NodeMetrics>, capacity: usiz
     // Why the last attempt failed, shown with the next delay.
     let last_error: Arc<Mutex<String>> = Arc::default();
     let (m, last) = (metrics.clone(), last_error.clone());
+    // The client asks for a delay before every attempt to connect, its very first one too:
+    // that one waits for nothing and is no reconnect. Every later one counts in `reconnects`,
+    // and the status says how many attempts failed since the node was last connected (a lost
+    // connection is the first), as the WebSocket and MQTT nodes count them.
+    let reconnects = metrics.own.gauge("reconnects");
+    let first_attempt = AtomicBool::new(true);
+    let ever_connected = Arc::new(AtomicBool::new(false));
+    let connected = ever_connected.clone();
     options = options.reconnect_delay_callback(move |attempt| {
+        if first_attempt.swap(false, Ordering::Relaxed) {
+            return Duration::ZERO;
+        }
+        reconnects.add(1);
+        let failed = if connected.load(Ordering::Relaxed) { attempt } else { attempt.saturating_sub(1) };
         let delay = reconnect_delay(attempt, initial, max);
         let why = last.lock().map(|w| w.clone()).unwrap_or_default();
         let state = if is_refusal(&why) { NodeState::Failed } else { NodeState::Reconnecting };
         let why = if why.is_empty() { String::new() } else { format!(" ({why})") };
-        m.own.set(state, format!("attempt {attempt}, next in {:.1} s{why}", delay.as_secs_f64()));
+        m.own.set(state, format!("attempt {failed}, next in {:.1} s{why}", delay.as_secs_f64()));
         delay
     });
     let m = metrics.clone();
-    let reconnects = metrics.own.gauge("reconnects");
     options = options.event_callback(move |event| {
-        let (m, reconnects, last) = (m.clone(), reconnects.clone(), last_error.clone());
+        let (m, last, ever_connected) = (m.clone(), last_error.clone(), ever_connected.clone());
         async move {
             match event {
                 Event::Connected => {
+                    ever_connected.store(true, Ordering::Relaxed);
                     if let Ok(mut w) = last.lock() {
                         w.clear();
                     }
                     m.own.set(NodeState::Connected, "")
                 }
                 Event::Disconnected => {
-                    reconnects.add(1);
                     m.own.set(NodeState::Reconnecting, "disconnected");
                 }
                 Event::ClientError(e) => {

@@ -108,3 +108,25 @@ pub fn json_lines(path: &std::path::Path) -> Vec<Value> {
     let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
     whole.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {l:?}: {e}"))).collect()
 }
+
+/// Waits (2 s at most) for node `id`'s status to say `reconnecting: attempt N` with its
+/// `reconnects` gauge at N: every kind that reconnects counts the same way (a failed attempt,
+/// or a lost connection, is one). Both hold still while the node waits out its backoff.
+pub fn assert_attempts_match_reconnects(h: &RunHandle, id: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let s = h.snapshot_now();
+        let node = s.node(id).expect("the node");
+        let line = node.state_line().unwrap_or_default();
+        let attempt = line
+            .strip_prefix("reconnecting: attempt ")
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse::<u64>().ok());
+        let reconnects = node.gauges.get("reconnects").copied();
+        if attempt.is_some_and(|a| a > 0) && attempt == reconnects {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "status `{line}` against reconnects {reconnects:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -787,7 +787,8 @@ fn a_number_typed_out_of_range_is_kept_and_reported_at_its_field_not_clamped() {
     assert!(h.query_all_by_label_contains("-5 is out of range").count() >= 1, "said at the field and in Problems");
 }
 
-/// Clicks the number field labelled `label`, replaces its text with `text` and presses Enter.
+/// Clicks the number field labelled `label`, replaces its text with `text`, typed a key a
+/// frame, and presses Enter.
 fn type_into_field(h: &mut Harness<'static, EditorApp>, label: &str, text: &str) {
     h.get_by_label(label).click();
     h.run_ok();
@@ -798,7 +799,10 @@ fn type_into_field(h: &mut Harness<'static, EditorApp>, label: &str, text: &str)
         repeat: false,
         modifiers: egui::Modifiers::COMMAND,
     });
-    h.event(egui::Event::Text(text.into()));
+    for c in text.chars() {
+        h.event(egui::Event::Text(c.to_string()));
+        h.step();
+    }
     h.key_press(egui::Key::Enter);
     h.run_ok();
 }
@@ -822,9 +826,16 @@ fn text_a_number_field_cannot_take_keeps_the_value_and_says_why() {
     type_into_field(&mut h, "count", "abc");
     assert_eq!(h.state().graph().node("gen").map(|n| n.config["count"].clone()), Some(json!(1000)));
     h.get_by_label("`abc` is not a number: kept 1000");
-    type_into_field(&mut h, "count", "2.5");
-    assert_eq!(h.state().graph().node("gen").map(|n| n.config["count"].clone()), Some(json!(1000)));
-    h.get_by_label("`2.5` is not a whole number: kept 1000");
+    // Read when the field is left, not at each key: `3,000` never took `3` on its way.
+    for (typed, why) in [("2.5", "is not a whole number"), ("3,000", "is not a number"), ("12abc", "is not a number")] {
+        type_into_field(&mut h, "count", typed);
+        assert_eq!(h.state().graph().node("gen").map(|n| n.config["count"].clone()), Some(json!(1000)), "{typed}");
+        h.get_by_label(&format!("`{typed}` {why}: kept 1000"));
+    }
+    type_into_field(&mut h, "count", "9223372036854775807");
+    h.get_by_label_contains("too large to edit here exactly");
+    type_into_field(&mut h, "count", "2500");
+    assert_eq!(h.state().graph().node("gen").map(|n| n.config["count"].clone()), Some(json!(2500)));
 }
 
 #[test]

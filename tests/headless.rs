@@ -486,3 +486,29 @@ fn the_summary_gives_the_reason_events_failed_when_errors_is_unwired() {
     let line = t.lines().find(|l| l.trim_start().starts_with("last error: ")).unwrap_or_else(|| panic!("{t}"));
     assert!(line.contains("cannot parse") || line.contains("tonumber") || line.contains("number"), "{line}");
 }
+
+/// The reason the summary gives is the last one reported, not the first of a quick burst:
+/// fifty events failing within a few milliseconds end with the fiftieth's reason.
+#[test]
+fn the_last_error_in_the_summary_is_the_last_reason_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let graph = tmp.path().join("failing.ron");
+    std::fs::write(
+        &graph,
+        r#"(
+    format: 1,
+    nodes: [
+        (id: "gen", kind: "generator", version: 1, config: {"count": 50, "payload": "sequence", "seed": 1}),
+        (id: "f", kind: "filter", version: 1, config: {"condition": "error(\"event \\(.) is bad\")"}),
+        (id: "sink", kind: "null_sink", version: 1, config: {}),
+    ],
+    wires: [(from: ("gen", "out"), to: ("f", "in")), (from: ("f", "out"), to: ("sink", "in"))],
+)"#,
+    )
+    .unwrap();
+    let out = streamloom(&["--headless", graph.to_str().unwrap()], tmp.path());
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    let line = t.lines().find(|l| l.trim_start().starts_with("last error: ")).unwrap_or_else(|| panic!("{t}"));
+    assert!(line.contains("event 49 is bad"), "{line}");
+}

@@ -81,6 +81,39 @@ fn jetstream_messages_reach_a_file_once_and_are_all_acknowledged() {
     assert_wires(&s);
 }
 
+/// A stream created after the source started: the source says why it waits ("stream not
+/// found", degraded), then reads every message, and its status says connected again.
+#[test]
+fn a_stream_created_after_the_source_started_is_read_and_the_status_recovers() {
+    let Some(b) = Broker::start(Kind::Nats, "a_stream_created_after_the_source_started_is_read") else {
+        return;
+    };
+    let rt = peer();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let g = graph(
+        vec![js_source(&b.url(), json!({"backoff_initial": "50ms", "backoff_max": "100ms"})), file_sink("file", &out)],
+        vec![wire("src", "file")],
+        16,
+        32,
+    );
+    let engine = Engine::new(Some(2)).unwrap();
+    let h = start(&engine, &g, RunOptions::default());
+    let started = Instant::now();
+    while !state_line(&h, "src").starts_with("degraded: stream `ORDERS`") {
+        assert!(started.elapsed() < Duration::from_secs(10), "no stream: {}", state_line(&h, "src"));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    create_stream(&rt, &b.url());
+    js_publish(&rt, &b.url(), "orders.new", (0..50).map(|i| i.to_string()).collect());
+    let outcome = stop_when(&engine, &h, 10, || json_lines(&out).len() >= 50);
+    assert_eq!(outcome, RunOutcome::Stopped);
+    assert_eq!(numbers(&out), (0..50).collect::<Vec<u64>>());
+    let s = h.snapshot_now();
+    let src = n(&s, "src");
+    assert!(src.state_line().is_none_or(|l| !l.contains("not found")), "stale status: {src:?}");
+}
+
 #[test]
 fn a_queue_group_splits_messages_across_two_sources_with_none_lost() {
     let Some(b) = Broker::start(Kind::Nats, "a_queue_group_splits_messages_across_two_sources_with_none_lost") else {

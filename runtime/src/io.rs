@@ -123,6 +123,9 @@ pub struct DeadLetters {
     last_log: Option<Instant>,
     /// When a reason was last noted in the node's metrics (`last_error`).
     last_noted: Option<Instant>,
+    /// The latest reason, when it came too soon after the last one noted: noted at the next
+    /// flush (and when the node ends), so `last_error` ends as the last reason, not a sample.
+    unnoted: Option<String>,
     redactor: Redactor,
 }
 
@@ -135,6 +138,7 @@ impl DeadLetters {
             unlogged: 0,
             last_log: None,
             last_noted: None,
+            unnoted: None,
             redactor: Redactor::default(),
         }
     }
@@ -156,6 +160,9 @@ impl DeadLetters {
         if self.last_noted.is_none_or(|t| now.duration_since(t) >= NOTE_EVERY) {
             self.output.metrics.note_error(&reason);
             self.last_noted = Some(now);
+            self.unnoted = None;
+        } else {
+            self.unnoted = Some(reason.clone());
         }
         if self.output.is_wired() {
             let value = json!({
@@ -189,12 +196,26 @@ impl DeadLetters {
         self.report(Event::new(value, source, seq), reason);
     }
 
+    /// Notes the latest reason not yet noted as the node's `last_error`.
+    fn note_unnoted(&mut self) {
+        if let Some(reason) = self.unnoted.take() {
+            self.output.metrics.note_error(&reason);
+        }
+    }
+
     /// Sends what was reported.
     pub async fn flush(&mut self) {
+        self.note_unnoted();
         if !self.pending.is_empty() {
             let batch = std::mem::take(&mut self.pending);
             self.output.send(batch).await;
         }
+    }
+}
+
+impl Drop for DeadLetters {
+    fn drop(&mut self) {
+        self.note_unnoted();
     }
 }
 

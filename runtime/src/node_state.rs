@@ -117,6 +117,16 @@ impl OwnStatus {
         inner.message = None;
     }
 
+    /// Sets `to` and clears the message, if the state is `from`: a node's recovery that must
+    /// not overwrite a state set meanwhile (a connection lost again).
+    pub fn recover(&self, from: NodeState, to: NodeState) {
+        let mut inner = self.lock();
+        if inner.state == Some(from) {
+            inner.state = Some(to);
+            inner.message = None;
+        }
+    }
+
     /// Sets the message and keeps the state.
     pub fn set_message(&self, message: impl Into<String>) {
         self.lock().message = Some(message.into());

@@ -80,7 +80,7 @@ pub fn footer_lines(s: Option<&NodeSnapshot>, problems: &[&Problem], paused: boo
         if s.held > 0 {
             counts.push_str(&format!("  held {}", format::count(s.held)));
         }
-        lines.push(FooterLine::counters(RichText::new(counts).small().monospace()));
+        lines.push(FooterLine::counters(RichText::new(counts).small().monospace()).hover(counts_meaning(s)));
         if s.errors > 0 || s.dropped > 0 {
             let text = format!("errors {}  dropped {}", format::count(s.errors), format::count(s.dropped));
             lines.push(FooterLine::counters(RichText::new(text).small().color(ERROR)));
@@ -109,6 +109,29 @@ pub fn footer_lines(s: Option<&NodeSnapshot>, problems: &[&Problem], paused: boo
         }
     }
     lines
+}
+
+/// What the counts line's numbers mean, with this node's own: `out` is what the node sent,
+/// so what a full wire then dropped is in both `out` and `dropped`, and a source's `held`
+/// batch is in `out` before its wire takes it.
+fn counts_meaning(s: &NodeSnapshot) -> String {
+    let wire_dropped = s.dropped.saturating_sub(s.dropped_inside);
+    let mut text = format!("in {}: events received\nout {}: events sent on its outputs", s.events_in, s.events_out);
+    if wire_dropped > 0 {
+        text.push_str(&format!(", of which its full wires dropped {wire_dropped}"));
+    }
+    text.push_str(&format!(
+        "\nheld {}: inside the node now (a source: made, not yet taken by its wire; a window: in open windows)",
+        s.held
+    ));
+    text.push_str(&format!(
+        "\nin = passed {} + filtered {} + errors {} + dropped inside {} + held {}",
+        s.passed, s.filtered, s.errors, s.dropped_inside, s.held
+    ));
+    if s.lost_on_kill > 0 {
+        text.push_str(&format!(" + lost when cancelled {}", s.lost_on_kill));
+    }
+    text
 }
 
 /// The status line's word, colour and hover text. A running node whose connection is not
@@ -289,6 +312,31 @@ mod tests {
         // An ended node shows how it ended, whatever its connection last was.
         let ended = NodeSnapshot { status: NodeStatus::Stopped, ..node(Some(NodeState::Reconnecting)) };
         assert_eq!(status_look(&ended, false).1, status_color(NodeStatus::Stopped));
+    }
+
+    /// Hovering the counts spells out what they mean with the node's numbers: `out` holds
+    /// what a full wire dropped, so `in 40000 out 40000 dropped 12832` adds up.
+    #[test]
+    fn the_counts_line_says_on_hover_how_its_numbers_add_up() {
+        let node = NodeSnapshot {
+            events_in: 40_000,
+            events_out: 40_000,
+            passed: 40_000,
+            dropped: 12_832,
+            dropped_inside: 0,
+            held: 0,
+            errors: 0,
+            filtered: 0,
+            lost_on_kill: 0,
+            ..busy_node()
+        };
+        let text = counts_meaning(&node);
+        assert!(
+            text.contains("out 40000: events sent on its outputs, of which its full wires dropped 12832"),
+            "{text}"
+        );
+        assert!(text.contains("in = passed 40000 + filtered 0 + errors 0 + dropped inside 0 + held 0"), "{text}");
+        assert_eq!(footer_lines(Some(&node), &[], false)[1].hover.as_deref(), Some(text.as_str()));
     }
 
     fn footer_fits(status: NodeStatus) {

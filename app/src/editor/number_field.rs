@@ -41,7 +41,10 @@ pub fn number_field<N: Numeric>(ui: &mut Ui, value: &mut N, speed: f64, label: O
         });
         read.ok()
     };
-    let mut response = ui.add(DragValue::new(value).speed(speed).custom_parser(parser));
+    // Typed text is read when the field is left (Enter, Tab, a click elsewhere), not at each
+    // key: read as it was typed, `3,000` took `3` on the first key and then refused `3,`.
+    let field = DragValue::new(value).speed(speed).custom_parser(parser).update_while_editing(false);
+    let mut response = ui.add(field);
     if let Some(label) = label {
         response = response.labelled_by(label);
     }
@@ -62,6 +65,10 @@ pub fn number_field<N: Numeric>(ui: &mut Ui, value: &mut N, speed: f64, label: O
     *value != before
 }
 
+/// The largest whole number a float holds exactly (2^53): a field of whole numbers takes
+/// none larger, which it would round (`9223372036854775807` showed as `…808`).
+const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
 /// The number `text` holds, if `N` can hold it exactly; otherwise why not. Spaces are
 /// ignored (`1 000`) and `−` is a minus, as in egui's own parser.
 fn read_number<N: Numeric>(text: &str) -> Result<f64, String> {
@@ -71,6 +78,10 @@ fn read_number<N: Numeric>(text: &str) -> Result<f64, String> {
     let (min, max) = (N::MIN.to_f64(), N::MAX.to_f64());
     if N::INTEGRAL && x.fract() != 0.0 {
         return Err(format!("`{shown}` is not a whole number"));
+    }
+    // The field holds its number as a float, exact for whole numbers up to 2^53 only.
+    if N::INTEGRAL && x.abs() > EXACT_INTEGERS {
+        return Err(format!("`{shown}` is too large to edit here exactly (write it in the file)"));
     }
     if x > max {
         return Err(format!("`{shown}` is too large for this field"));
@@ -100,6 +111,10 @@ mod tests {
         assert_eq!(read_number::<f64>("1e309"), Err("`1e309` is too large for this field".to_string()));
         assert_eq!(read_number::<f64>("-1e309"), Err("`-1e309` is too small for this field".to_string()));
         assert_eq!(read_number::<u8>("300"), Err("`300` is too large for this field".to_string()));
+        assert_eq!(read_number::<i64>("9007199254740992"), Ok(9_007_199_254_740_992.0));
+        let exact = Err("`9223372036854775807` is too large to edit here exactly (write it in the file)".to_string());
+        assert_eq!(read_number::<i64>("9223372036854775807"), exact);
+        assert_eq!(read_number::<i64>("3,000"), Err("`3,000` is not a number".to_string()));
         assert_eq!(read_number::<f64>("NaN"), Err("`NaN` is not a number".to_string()));
     }
 }

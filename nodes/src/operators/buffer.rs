@@ -53,7 +53,12 @@ impl TypedNodeKind for Buffer {
 
     fn params() -> Vec<ParamSpec> {
         vec![
-            ParamSpec::integer("capacity", 1, 100_000_000, "Events the buffer holds"),
+            ParamSpec::integer(
+                "capacity",
+                1,
+                100_000_000,
+                "Events the buffer queues (its `held` may be up to a batch more: events on their way in or out)",
+            ),
             ParamSpec::choice(
                 "when_full",
                 &["block", "drop_oldest", "drop_newest"],
@@ -62,7 +67,7 @@ impl TypedNodeKind for Buffer {
             ParamSpec::optional(
                 "rate_limit",
                 ParamKind::Float { min: 0.001, max: 1e9 },
-                "Most events per second sent on",
+                "Most events per second sent on, on average; a tenth of a second's worth may go at once",
             ),
         ]
     }

@@ -83,7 +83,7 @@ impl TypedNodeKind for Generator {
             ParamSpec::optional(
                 "rate",
                 ParamKind::Float { min: 0.001, max: 1e9 },
-                "Events per second; empty: as fast as possible",
+                "Events per second, sent in batches of a twentieth of a second's worth (the first at once); empty: as fast as possible",
             ),
             ParamSpec::choice(
                 "payload",

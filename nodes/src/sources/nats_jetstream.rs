@@ -94,6 +94,8 @@ async fn consume(
         Some(Ok(c)) => c,
         Some(Err(e)) => return Ok(Some(e)),
     };
+    // Bound: the stream is there now; a status that says it was not is stale.
+    ctx.metrics.own.recover(NodeState::Degraded, NodeState::Connected);
     let max = usize::try_from(s.config.max_in_flight).unwrap_or(usize::MAX);
     loop {
         let request = consumer.batch().max_messages(max).expires(Duration::from_secs(1)).messages();

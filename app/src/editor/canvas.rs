@@ -534,10 +534,7 @@ impl Canvas {
                 // matter: they show above the dot.
                 if let Some(g) = gauge.filter(|_| numbers_matter(s)) {
                     self.gauge_texts.push((cw.id.clone(), g.text().to_string()));
-                    let above = Rect::from_center_size(
-                        mid - vec2(0.0, (GAUGE_HEIGHT + 4.0) * k),
-                        vec2(gauge_width, GAUGE_HEIGHT * k),
-                    );
+                    let above = self.numbers_rect(mid, vec2(gauge_width, GAUGE_HEIGHT * k), (GAUGE_HEIGHT + 4.0) * k);
                     painter.rect_filled(above, CornerRadius::same(4), Color32::from_gray(30).gamma_multiply(0.92));
                     painter.galley(above.center() - g.size() / 2.0, g, Color32::WHITE);
                     self.wire_labels.push((above, cw.index));
@@ -581,6 +578,15 @@ impl Canvas {
             }
             self.wire_labels.push((rect, cw.index));
         }
+    }
+
+    /// Where a short wire's numbers go: `offset` above its midpoint `mid`, or as far below
+    /// when above would cover a card (its title) and below covers none.
+    fn numbers_rect(&self, mid: Pos2, size: egui::Vec2, offset: f32) -> Rect {
+        let covers_a_card = |r: Rect| self.node_rects.iter().any(|(_, n)| n.intersects(r));
+        let above = Rect::from_center_size(mid - vec2(0.0, offset), size);
+        let below = Rect::from_center_size(mid + vec2(0.0, offset), size);
+        if covers_a_card(above) && !covers_a_card(below) { below } else { above }
     }
 
     /// Where a pin was drawn last frame, on screen (for tests that drag wires).

@@ -187,12 +187,14 @@ fn series(
     history.samples().iter().filter_map(|s| value(s).map(|v| [s.t, v])).collect()
 }
 
-/// Time-axis grid steps in a 1-2-5 series (the default powers of ten jump from 1 s to 10 s,
-/// so a narrow chart of an 8-second run showed only "0"): the thinnest lines at least
-/// `base_step_size` apart, labelled ones at least five and ten times that.
+/// Time-axis grid steps: the thinnest lines a 1-2-5 step at least `base_step_size` apart
+/// (the default powers of ten jump from 1 s to 10 s, so a narrow chart of an 8-second run
+/// showed only "0"), then ten and a hundred times that. Each step divides the next, so the
+/// labels of one level fall on the lines of the finer one: levels of 2 ms and 5 ms wrote
+/// "4ms5ms6ms" into one another.
 fn time_grid(input: egui_plot::GridInput) -> [f64; 3] {
-    let base = input.base_step_size.max(1e-9);
-    [nice_step(base), nice_step(base * 5.0), nice_step(base * 10.0)]
+    let step = nice_step(input.base_step_size.max(1e-9));
+    [step, step * 10.0, step * 100.0]
 }
 
 /// The smallest of 1, 2 and 5 times a power of ten that is at least `min`.
@@ -216,7 +218,21 @@ fn seconds_tick(value: f64, step: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{nice_step, seconds_tick};
+    use super::{nice_step, seconds_tick, time_grid};
+
+    /// Each level of the time grid divides the next: a label of a coarser level always sits
+    /// on a line of the finer one, never between two of its labels.
+    #[test]
+    fn time_grid_levels_nest() {
+        for base in [0.0004, 0.003, 0.04, 0.7, 1.5, 3.0, 45.0] {
+            let levels = time_grid(egui_plot::GridInput { bounds: (0.0, 100.0), base_step_size: base });
+            assert!(levels[0] >= base, "{base}: {levels:?}");
+            for pair in levels.windows(2) {
+                let ratio = pair[1] / pair[0];
+                assert!((ratio - ratio.round()).abs() < 1e-9 && ratio >= 2.0, "{base}: {levels:?}");
+            }
+        }
+    }
 
     #[test]
     fn grid_steps_follow_a_one_two_five_series() {

@@ -229,6 +229,11 @@ impl Runner {
         }
     }
 
+    /// The nodes of the current or last run whose `errors` port is wired.
+    pub fn errors_wired(&self) -> &std::collections::HashSet<String> {
+        &self.errors_wired
+    }
+
     /// Nodes that failed in the current or last run, as errors located at each node, until
     /// the next run or [`Runner::dismiss_run_problems`].
     pub fn run_problems(&self) -> &[Problem] {
@@ -308,17 +313,23 @@ impl Runner {
         match (&self.handle, &self.outcome) {
             (None, _) => "idle".into(),
             (Some(h), None) => {
-                let t = self.snapshot.as_ref().map_or(0.0, |s| (s.elapsed_secs - s.paused_secs).max(0.0));
+                let (t, paused) = self
+                    .snapshot
+                    .as_ref()
+                    .map_or((0.0, 0.0), |s| ((s.elapsed_secs - s.paused_secs).max(0.0), s.paused_secs));
+                // The running time leaves pauses out; the Debug list and the charts count wall
+                // time since the start, so the pauses are said beside it.
+                let t = if paused >= 0.05 { format!("{t:.1}s (+{paused:.1}s paused)") } else { format!("{t:.1}s") };
                 if h.is_stopping() {
                     // Draining what is in flight, for at most the stop timeout.
                     format!(
-                        "stopping · {t:.1}s (draining; what is left {:.0} s after Stop is cancelled)",
+                        "stopping · {t} (draining; what is left {:.0} s after Stop is cancelled)",
                         h.stop_timeout().as_secs_f64()
                     )
                 } else if h.is_paused() {
-                    format!("paused · {t:.1}s")
+                    format!("paused · {t}")
                 } else {
-                    format!("running · {t:.1}s")
+                    format!("running · {t}")
                 }
             }
             (Some(_), Some(RunOutcome::Completed)) => "completed".into(),

@@ -9,7 +9,7 @@ use streamloom_runtime::executor::RunOutcome;
 use streamloom_runtime::metrics::MetricsSnapshot;
 
 use super::app::EditorApp;
-use super::problems::ERROR;
+use super::problems::{ERROR, WARNING};
 
 /// The summary window's state.
 #[derive(Default)]
@@ -100,7 +100,7 @@ impl EditorApp {
             .default_width(460.0)
             .pivot(egui::Align2::CENTER_CENTER)
             .default_pos(center)
-            .show(ctx, |ui| summary(ui, outcome, snapshot, &self.registry));
+            .show(ctx, |ui| summary(ui, outcome, snapshot, &self.registry, self.runner.errors_wired()));
         self.run_summary.open = open;
     }
 }
@@ -121,7 +121,13 @@ pub fn rows(s: &MetricsSnapshot, registry: &streamloom_runtime::Registry) -> Vec
     out
 }
 
-fn summary(ui: &mut Ui, outcome: &RunOutcome, s: &MetricsSnapshot, registry: &streamloom_runtime::Registry) {
+fn summary(
+    ui: &mut Ui,
+    outcome: &RunOutcome,
+    s: &MetricsSnapshot,
+    registry: &streamloom_runtime::Registry,
+    errors_wired: &std::collections::HashSet<String>,
+) {
     let word = outcome_word(outcome);
     let text = RichText::new(format!("Outcome: {word}")).strong();
     ui.label(if outcome.is_success() { text } else { text.color(ERROR) });
@@ -162,9 +168,42 @@ fn summary(ui: &mut Ui, outcome: &RunOutcome, s: &MetricsSnapshot, registry: &st
     ui.add_space(4.0);
     let t = Totals::of(s);
     let line = format!("Errors: {} · dropped: {} · discarded: {} · lost: {}", t.errors, t.dropped, t.discarded, t.lost);
-    let quiet = t.errors + t.dropped + t.discarded + t.lost == 0;
-    ui.label(if quiet { RichText::new(line) } else { RichText::new(line).color(ERROR) }).on_hover_text(
+    // Red for events that went nowhere (dropped, discarded, lost, or failed at a node whose
+    // `errors` port is unwired); failed events a wired port took are kept, so only amber.
+    let unwired_errors: u64 = s.nodes.iter().filter(|n| !errors_wired.contains(&n.id)).map(|n| n.errors).sum();
+    let text = match totals_color(&t, unwired_errors) {
+        Some(color) => RichText::new(line).color(color),
+        None => RichText::new(line),
+    };
+    ui.label(text).on_hover_text(
         "Errors: events sent to `errors` ports, all nodes. Dropped: by full wires or inside nodes. \
          Discarded: sent on outputs with no wire. Lost: held by nodes cancelled by a stop.",
     );
+}
+
+/// The colour of the totals line: red when events went nowhere (dropped, discarded, lost, or
+/// `unwired_errors`: failed at a node whose `errors` port is unwired), amber when failed
+/// events went to wired `errors` ports (kept, as designed), none when nothing failed.
+fn totals_color(t: &Totals, unwired_errors: u64) -> Option<egui::Color32> {
+    if t.dropped + t.discarded + t.lost + unwired_errors > 0 {
+        Some(ERROR)
+    } else if t.errors > 0 {
+        Some(WARNING)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod totals_tests {
+    use super::*;
+
+    #[test]
+    fn failed_events_a_wired_port_kept_are_amber_and_lost_ones_red() {
+        let t = |errors, dropped| Totals { errors, dropped, discarded: 0, lost: 0 };
+        assert_eq!(totals_color(&t(0, 0), 0), None);
+        assert_eq!(totals_color(&t(3, 0), 0), Some(WARNING), "all three went to wired ports");
+        assert_eq!(totals_color(&t(3, 0), 1), Some(ERROR), "one failed at an unwired port");
+        assert_eq!(totals_color(&t(0, 5), 0), Some(ERROR));
+    }
 }

@@ -580,13 +580,16 @@ impl Canvas {
         }
     }
 
-    /// Where a short wire's numbers go: `offset` above its midpoint `mid`, or as far below
-    /// when above would cover a card (its title) and below covers none.
+    /// Where a short wire's numbers go: `offset` above its midpoint `mid`; when that covers a
+    /// card (two cards side by side: their titles), just above the cards it covers, else as
+    /// far below the midpoint, if either covers no card.
     fn numbers_rect(&self, mid: Pos2, size: egui::Vec2, offset: f32) -> Rect {
-        let covers_a_card = |r: Rect| self.node_rects.iter().any(|(_, n)| n.intersects(r));
+        let covered = |r: Rect| self.node_rects.iter().map(|(_, n)| *n).filter(move |n| n.intersects(r));
         let above = Rect::from_center_size(mid - vec2(0.0, offset), size);
+        let Some(top) = covered(above).map(|n| n.top()).reduce(f32::min) else { return above };
+        let lifted = above.translate(vec2(0.0, top - offset * 0.15 - above.bottom()));
         let below = Rect::from_center_size(mid + vec2(0.0, offset), size);
-        if covers_a_card(above) && !covers_a_card(below) { below } else { above }
+        [lifted, below].into_iter().find(|r| covered(*r).next().is_none()).unwrap_or(above)
     }
 
     /// Where a pin was drawn last frame, on screen (for tests that drag wires).

@@ -59,8 +59,10 @@ pub fn number_field<N: Numeric>(ui: &mut Ui, value: &mut N, speed: f64, label: O
         None => {}
     }
     if let Some(Refusal(why)) = ui.data(|d| d.get_temp::<Refusal>(key)) {
-        let kept = value.to_f64();
-        ui.label(RichText::new(format!("{why}: kept {kept}")).color(ERROR));
+        let text = format!("{why}: kept {}", value.to_f64());
+        // Cut to the room left in the row, the whole of it on hover: a long text widened the
+        // inspector to half the window.
+        ui.add(egui::Label::new(RichText::new(&text).color(ERROR)).truncate()).on_hover_text(text);
     }
     *value != before
 }

@@ -19,6 +19,11 @@ pub fn rate(r: f64) -> String {
     if r < 10.0 { format!("{r:.1}/s") } else { format!("{}/s", count(r.round() as u64)) }
 }
 
+/// `n` and the noun, plural unless `n` is 1: "1 wire", "3 wires".
+pub fn counted(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -27,5 +32,11 @@ mod tests {
         assert_eq!(super::count(12_345), "12.3k");
         assert_eq!(super::count(2_500_000), "2.50M");
         assert_eq!(super::rate(2.25), "2.2/s");
+    }
+
+    #[test]
+    fn one_of_a_thing_is_singular() {
+        assert_eq!(super::counted(1, "wire"), "1 wire");
+        assert_eq!((super::counted(0, "wire"), super::counted(3, "node")), ("0 wires".into(), "3 nodes".into()));
     }
 }

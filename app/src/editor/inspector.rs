@@ -165,7 +165,7 @@ impl Inspector {
 
         if let Some(s) = input.metrics.and_then(|m| m.node(id)) {
             ui.separator();
-            ui.label(RichText::new("Live").strong());
+            ui.label(RichText::new(if input.run_ended { "Last run" } else { "Live" }).strong());
             // While the run goes on: the recent rate; once it ended: the average over its running
             // time (pauses left out), said as such.
             let running = s.status == streamloom_runtime::metrics::NodeStatus::Running;
@@ -267,7 +267,8 @@ fn graph_settings(ui: &mut Ui, doc: &mut Document) {
     });
     run_settings(ui, doc, &g.settings);
     ui.separator();
-    ui.label(format!("{} nodes, {} wires", g.nodes.len(), g.wires.len()));
+    let (nodes, wires) = (super::format::counted(g.nodes.len(), "node"), super::format::counted(g.wires.len(), "wire"));
+    ui.label(format!("{nodes}, {wires}"));
 }
 
 /// The settings a run takes from the file: worker threads, stop timeout, checkpoint
@@ -379,6 +380,10 @@ fn wire(ui: &mut Ui, input: InspectorInput<'_>, from: &PortRef, to: &PortRef, se
     }
     if let Some(s) = input.metrics.and_then(|m| m.wire(&w.id())) {
         ui.separator();
+        // After the run, these are its numbers, not the wire's as edited since.
+        if input.run_ended {
+            ui.label(RichText::new("Last run").strong());
+        }
         ui.label(format!(
             "queue {} / {} (peak this sample {}, max {})",
             s.depth, s.capacity, s.peak_depth, s.max_depth

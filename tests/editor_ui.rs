@@ -391,6 +391,37 @@ fn save_then_reopen_gives_the_same_graph() {
     assert_eq!(future.config, json!({"entangle": [1, 2]}));
 }
 
+/// Ctrl+S while a number is being typed saves the number: the field takes its text when it
+/// is left, so the save lets it go first.
+#[test]
+fn ctrl_s_while_typing_a_number_saves_what_was_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path: PathBuf = dir.path().join("g.ron");
+    let mut h = harness(EditorApp::new(registry(), Some((small_graph(), None))));
+    h.run_ok();
+    h.state_mut().save_to(&path).unwrap();
+    h.state_mut().select_node("gen");
+    h.run_ok();
+    h.get_by_label("count").click();
+    h.run_ok();
+    h.event(egui::Event::Key {
+        key: egui::Key::A,
+        physical_key: None,
+        pressed: true,
+        repeat: false,
+        modifiers: egui::Modifiers::COMMAND,
+    });
+    for c in "2500".chars() {
+        h.event(egui::Event::Text(c.to_string()));
+        h.step();
+    }
+    h.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    h.run_ok();
+    let saved = EditorApp::open_file(registry(), path.clone()).unwrap();
+    assert_eq!(saved.graph().node("gen").map(|n| n.config["count"].clone()), Some(json!(2500)));
+    assert!(!h.state().document().is_dirty(), "what was typed is what was saved");
+}
+
 #[test]
 fn copy_paste_and_duplicate() {
     let mut h = harness(EditorApp::new(registry(), Some((small_graph(), None))));
@@ -812,7 +843,9 @@ fn type_into_field(h: &mut Harness<'static, EditorApp>, label: &str, text: &str)
 /// field snapped back (or clamped `-5` to 0) without a word.
 #[test]
 fn text_a_number_field_cannot_take_keeps_the_value_and_says_why() {
-    let mut h = harness(EditorApp::new(registry(), Some((small_graph(), None))));
+    let mut g = small_graph();
+    g.nodes.push(node("gen2", "generator", [0.0, 200.0], json!({"count": 7, "payload": "sequence", "seed": 1})));
+    let mut h = harness(EditorApp::new(registry(), Some((g, None))));
     h.run_ok();
     assert_eq!(h.state().selection(), &Selection::Graph);
     type_into_field(&mut h, "batch size", "-5");
@@ -832,6 +865,12 @@ fn text_a_number_field_cannot_take_keeps_the_value_and_says_why() {
         assert_eq!(h.state().graph().node("gen").map(|n| n.config["count"].clone()), Some(json!(1000)), "{typed}");
         h.get_by_label(&format!("`{typed}` {why}: kept 1000"));
     }
+    // The refusal belongs to gen's field, not to the place in the form.
+    h.state_mut().select_node("gen2");
+    h.run_ok();
+    assert!(h.query_by_label_contains("is not a number").is_none(), "gen2 shows no refusal of gen's");
+    h.state_mut().select_node("gen");
+    h.run_ok();
     type_into_field(&mut h, "count", "9223372036854775807");
     h.get_by_label_contains("too large to edit here exactly");
     type_into_field(&mut h, "count", "2500");

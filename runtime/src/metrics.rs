@@ -90,7 +90,8 @@ pub struct NodeMetrics {
     pub own: OwnStatus,
     status: AtomicU8,
     message: Mutex<Option<String>>,
-    /// The reason of a recent event sent to `errors` (refreshed at most four times a second).
+    /// The reason of the last event sent to `errors`: written as events fail, at most every
+    /// 250 ms between flushes of the node's `errors` port, and at each flush.
     last_error: Mutex<Option<String>>,
 }
 

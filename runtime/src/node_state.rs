@@ -127,6 +127,15 @@ impl OwnStatus {
         }
     }
 
+    /// Sets `to` with `message`, if the state is `from` (see [`OwnStatus::recover`]).
+    pub fn set_if(&self, from: NodeState, to: NodeState, message: impl Into<String>) {
+        let mut inner = self.lock();
+        if inner.state == Some(from) {
+            inner.state = Some(to);
+            inner.message = Some(message.into());
+        }
+    }
+
     /// Sets the message and keeps the state.
     pub fn set_message(&self, message: impl Into<String>) {
         self.lock().message = Some(message.into());

@@ -89,6 +89,9 @@ pub struct EditorApp {
     pub(super) documents_opened: u64,
     /// Frames left to try sizing the window to its monitor (0: done).
     window_fit_tries: u8,
+    /// A save asked for while a field had the keyboard: the field was let go so it takes what
+    /// was typed, and the save waits for that (see `handle_keys`).
+    pub(super) deferred_save: Option<super::shortcuts::DeferredSave>,
 }
 
 impl EditorApp {
@@ -122,6 +125,7 @@ impl EditorApp {
             run_diff: Default::default(),
             window_fit_tries: 10,
             documents_opened: 0,
+            deferred_save: None,
         };
         app.refresh();
         app

@@ -111,19 +111,28 @@ pub fn footer_lines(s: Option<&NodeSnapshot>, problems: &[&Problem], paused: boo
     lines
 }
 
-/// What the counts line's numbers mean, with this node's own: `out` is what the node sent,
-/// so what a full wire then dropped is in both `out` and `dropped`, and a source's `held`
-/// batch is in `out` before its wire takes it.
+/// What the counts line's numbers mean, with this node's own. `out` counts each event sent
+/// once, however many wires it goes on; what a full wire then dropped is counted per wire in
+/// `dropped`. A source (nothing in, but something made) counts in `out` what it made, its
+/// `held` batch included before its wire takes it.
 fn counts_meaning(s: &NodeSnapshot) -> String {
     let wire_dropped = s.dropped.saturating_sub(s.dropped_inside);
-    let mut text = format!("in {}: events received\nout {}: events sent on its outputs", s.events_in, s.events_out);
-    if wire_dropped > 0 {
-        text.push_str(&format!(", of which its full wires dropped {wire_dropped}"));
+    let dropped = if wire_dropped > 0 {
+        format!("; its wires then dropped {wire_dropped} (counted per wire)")
+    } else {
+        String::new()
+    };
+    let accounted = s.passed + s.filtered + s.errors + s.dropped_inside + s.held + s.lost_on_kill;
+    if s.events_in == 0 && accounted > 0 {
+        let lost = if s.lost_on_kill > 0 { format!(", {} lost when cancelled", s.lost_on_kill) } else { String::new() };
+        return format!(
+            "out {}: events made and sent on its outputs{dropped}\nheld {}: made, not yet taken by its wire (in out already){lost}",
+            s.events_out, s.held
+        );
     }
-    text.push_str(&format!(
-        "\nheld {}: inside the node now (a source: made, not yet taken by its wire; a window: in open windows)",
-        s.held
-    ));
+    let mut text =
+        format!("in {}: events received\nout {}: events sent on its outputs{dropped}", s.events_in, s.events_out);
+    text.push_str(&format!("\nheld {}: inside the node now (a window: in open windows)", s.held));
     text.push_str(&format!(
         "\nin = passed {} + filtered {} + errors {} + dropped inside {} + held {}",
         s.passed, s.filtered, s.errors, s.dropped_inside, s.held
@@ -135,13 +144,19 @@ fn counts_meaning(s: &NodeSnapshot) -> String {
 }
 
 /// The status line's word, colour and hover text. A running node whose connection is not
-/// working (connecting, reconnecting, degraded or given up) takes the colour of that state: a
-/// green dot beside "reconnecting: attempt 6" read as all well.
+/// working (connecting, reconnecting, degraded, given up or closed) takes the colour of that
+/// state: a green dot beside "reconnecting: attempt 6" read as all well.
 fn status_look(s: &NodeSnapshot, paused: bool) -> (&'static str, Color32, &'static str) {
     let running = s.status == NodeStatus::Running;
     match s.state {
         _ if running && paused => ("paused", WARNING, "Paused: the run is paused."),
-        Some(NodeState::Connecting | NodeState::Reconnecting | NodeState::Degraded | NodeState::Failed) if running => {
+        Some(
+            NodeState::Connecting
+            | NodeState::Reconnecting
+            | NodeState::Degraded
+            | NodeState::Failed
+            | NodeState::Closed,
+        ) if running => {
             ("running", own_state_color(s.state), "Running, but its connection is not working (see the line below).")
         }
         _ => (s.status.name(), status_color(s.status), status_meaning(s.status)),
@@ -331,12 +346,14 @@ mod tests {
             ..busy_node()
         };
         let text = counts_meaning(&node);
-        assert!(
-            text.contains("out 40000: events sent on its outputs, of which its full wires dropped 12832"),
-            "{text}"
-        );
+        assert!(text.contains("out 40000: events sent on its outputs; its wires then dropped 12832"), "{text}");
         assert!(text.contains("in = passed 40000 + filtered 0 + errors 0 + dropped inside 0 + held 0"), "{text}");
         assert_eq!(footer_lines(Some(&node), &[], false)[1].hover.as_deref(), Some(text.as_str()));
+        // A source takes nothing in: no equation over `in`, what it made is in `out`.
+        let source = NodeSnapshot { events_in: 0, events_out: 256, passed: 0, held: 0, lost_on_kill: 256, ..node };
+        let text = counts_meaning(&source);
+        assert!(!text.contains("in ="), "{text}");
+        assert!(text.starts_with("out 256: events made") && text.contains("256 lost when cancelled"), "{text}");
     }
 
     fn footer_fits(status: NodeStatus) {

@@ -144,18 +144,22 @@ impl Inspector {
             Some(k) => {
                 // A field the file leaves out shows the value the node runs with.
                 let effective = k.effective_config(&node.config);
-                for spec in k.params() {
-                    let field_problems: Vec<String> = problems
-                        .iter()
-                        .filter(|p| p.location.field.as_deref() == Some(spec.name.as_str()))
-                        .map(|p| p.message.clone())
-                        .collect();
-                    let value = node.config.get(&spec.name).or_else(|| effective.as_ref()?.get(&spec.name));
-                    if let Some(change) = param_row(ui, &spec, value, &field_problems) {
-                        let key = format!("{id}:{}", spec.name);
-                        doc.edit_coalesced(&key, |g| ops::set_param(g, id, &spec.name, change));
+                // Each node's fields have their own ids: a field's state (a refusal, a cursor)
+                // stays with its node, not with the place in the form.
+                ui.push_id(("node fields", id), |ui| {
+                    for spec in k.params() {
+                        let field_problems: Vec<String> = problems
+                            .iter()
+                            .filter(|p| p.location.field.as_deref() == Some(spec.name.as_str()))
+                            .map(|p| p.message.clone())
+                            .collect();
+                        let value = node.config.get(&spec.name).or_else(|| effective.as_ref()?.get(&spec.name));
+                        if let Some(change) = param_row(ui, &spec, value, &field_problems) {
+                            let key = format!("{id}:{}", spec.name);
+                            doc.edit_coalesced(&key, |g| ops::set_param(g, id, &spec.name, change));
+                        }
                     }
-                }
+                });
             }
             None => {
                 let text = serde_json::to_string_pretty(&node.config).unwrap_or_default();
@@ -347,7 +351,8 @@ fn wire(ui: &mut Ui, input: InspectorInput<'_>, from: &PortRef, to: &PortRef, se
         }
         let mut cap = w.capacity.unwrap_or(graph_default);
         if custom {
-            if number_field(ui, &mut cap, 1.0, None) {
+            // Each wire's field has its own id (see the node fields).
+            if ui.push_id(&key, |ui| number_field(ui, &mut cap, 1.0, None)).inner {
                 doc.edit_coalesced(&key, |g| set_wire(g, from, to, |w| w.capacity = Some(cap)));
             }
         } else {

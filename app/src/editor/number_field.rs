@@ -22,10 +22,13 @@ enum Typed {
     Refused(String),
 }
 
-/// Why the last text typed into a field was not taken, kept in the field's memory until an
-/// edit is taken.
+/// Why the last text typed into a field was not taken, and the value it kept: kept in the
+/// field's memory until an edit is taken or the value changes otherwise (an undo).
 #[derive(Clone)]
-struct Refusal(String);
+struct Refusal {
+    why: String,
+    kept: f64,
+}
 
 /// A number field for `value`, dragged at `speed` per point and named by the widget `label`.
 /// True when an edit changed the value. (`DragValue`'s own response says "changed" on every
@@ -43,23 +46,32 @@ pub fn number_field<N: Numeric>(ui: &mut Ui, value: &mut N, speed: f64, label: O
     };
     // Typed text is read when the field is left (Enter, Tab, a click elsewhere), not at each
     // key: read as it was typed, `3,000` took `3` on the first key and then refused `3,`.
-    let field = DragValue::new(value).speed(speed).custom_parser(parser).update_while_editing(false);
+    // Shown in full, so leaving the field without typing writes back the very same number
+    // (egui's rounded display turned 0.123456789 into 0.1235 on a click through).
+    let field = DragValue::new(value)
+        .speed(speed)
+        .custom_parser(parser)
+        .custom_formatter(|v, _| if N::INTEGRAL { format!("{v:.0}") } else { format!("{v}") })
+        .update_while_editing(false);
     let mut response = ui.add(field);
     if let Some(label) = label {
         response = response.labelled_by(label);
     }
     let key = Id::new(("number field refusal", response.id));
+    let kept = value.to_f64();
     match typed.into_inner() {
         Some(Typed::Refused(why)) => ui.data_mut(|d| {
-            d.insert_temp(key, Refusal(why));
+            d.insert_temp(key, Refusal { why, kept });
         }),
         Some(Typed::Taken) => ui.data_mut(|d| d.remove::<Refusal>(key)),
-        // Dragged: the value changed without text.
-        None if *value != before => ui.data_mut(|d| d.remove::<Refusal>(key)),
         None => {}
     }
-    if let Some(Refusal(why)) = ui.data(|d| d.get_temp::<Refusal>(key)) {
-        let text = format!("{why}: kept {}", value.to_f64());
+    // Dragged, undone, or another value shown in this place: the refusal is no longer news.
+    if ui.data(|d| d.get_temp::<Refusal>(key)).is_some_and(|r| r.kept.to_bits() != kept.to_bits()) {
+        ui.data_mut(|d| d.remove::<Refusal>(key));
+    }
+    if let Some(Refusal { why, .. }) = ui.data(|d| d.get_temp::<Refusal>(key)) {
+        let text = format!("{why}: kept {kept}");
         // Cut to the room left in the row, the whole of it on hover: a long text widened the
         // inspector to half the window.
         ui.add(egui::Label::new(RichText::new(&text).color(ERROR)).truncate()).on_hover_text(text);

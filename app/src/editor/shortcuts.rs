@@ -58,14 +58,42 @@ const fn cmd_shift(key: Key) -> KeyboardShortcut {
     KeyboardShortcut::new(Modifiers::COMMAND.plus(Modifiers::SHIFT), key)
 }
 
+/// A save that waits for the field that had the keyboard to take its text.
+#[derive(Debug, Clone, Copy)]
+pub struct DeferredSave {
+    /// Save as (ask for a path) rather than save.
+    pub as_new: bool,
+    /// Frames left: the field sees it lost the keyboard in the next frame and takes its text
+    /// then; the save runs in the frame after.
+    pub frames: u8,
+}
+
 impl EditorApp {
     pub(super) fn handle_keys(&mut self, ctx: &egui::Context) {
-        // File shortcuts work everywhere (Ctrl+S while typing saves what was typed).
-        if ctx.input_mut(|i| i.consume_shortcut(&cmd_shift(Key::S))) {
-            self.save_as(None);
+        // File shortcuts work everywhere. Ctrl+S while typing saves what was typed: a number
+        // field takes its text only when it is left, so the field is let go first and the save
+        // runs once it took the text.
+        let save_as = ctx.input_mut(|i| i.consume_shortcut(&cmd_shift(Key::S)));
+        let save = ctx.input_mut(|i| i.consume_shortcut(&cmd(Key::S)));
+        if save_as || save {
+            match ctx.memory(|m| m.focused()) {
+                Some(field) => {
+                    ctx.memory_mut(|m| m.surrender_focus(field));
+                    self.deferred_save = Some(DeferredSave { as_new: save_as, frames: 2 });
+                }
+                None if save_as => self.save_as(None),
+                None => self.save(),
+            }
         }
-        if ctx.input_mut(|i| i.consume_shortcut(&cmd(Key::S))) {
-            self.save();
+        if let Some(d) = self.deferred_save.as_mut() {
+            ctx.request_repaint();
+            if d.frames == 0 {
+                let as_new = d.as_new;
+                self.deferred_save = None;
+                if as_new { self.save_as(None) } else { self.save() }
+            } else {
+                d.frames -= 1;
+            }
         }
         if ctx.input_mut(|i| i.consume_shortcut(&cmd(Key::N))) {
             self.request(Pending::New);

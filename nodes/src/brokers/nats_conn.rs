@@ -157,17 +157,23 @@ pub async fn connect(s: &NatsSettings, metrics: Arc<NodeMetrics>, capacity: usiz
     // that one waits for nothing and is no reconnect. Every later one counts in `reconnects`,
     // and the status says how many attempts failed since the node was last connected (a lost
     // connection is the first), as the WebSocket and MQTT nodes count them.
+    // Whether a connection was made is told here, not by the event callback (another task):
+    // the client counts attempts from 1 again after each connection, and before the first
+    // one its count also holds the very first attempt.
     let reconnects = metrics.own.gauge("reconnects");
     let first_attempt = AtomicBool::new(true);
-    let ever_connected = Arc::new(AtomicBool::new(false));
-    let connected = ever_connected.clone();
+    let connected_before = AtomicBool::new(false);
     options = options.reconnect_delay_callback(move |attempt| {
         if first_attempt.swap(false, Ordering::Relaxed) {
             return Duration::ZERO;
         }
+        if attempt <= 1 {
+            connected_before.store(true, Ordering::Relaxed);
+        }
         reconnects.add(1);
-        let failed = if connected.load(Ordering::Relaxed) { attempt } else { attempt.saturating_sub(1) };
-        let delay = reconnect_delay(attempt, initial, max);
+        let failed = if connected_before.load(Ordering::Relaxed) { attempt } else { attempt.saturating_sub(1) }.max(1);
+        // The wait after the n-th failed attempt, as the other connecting kinds wait.
+        let delay = reconnect_delay(failed, initial, max);
         let why = last.lock().map(|w| w.clone()).unwrap_or_default();
         let state = if is_refusal(&why) { NodeState::Failed } else { NodeState::Reconnecting };
         let why = if why.is_empty() { String::new() } else { format!(" ({why})") };
@@ -176,19 +182,18 @@ pub async fn connect(s: &NatsSettings, metrics: Arc<NodeMetrics>, capacity: usiz
     });
     let m = metrics.clone();
     options = options.event_callback(move |event| {
-        let (m, last, ever_connected) = (m.clone(), last_error.clone(), ever_connected.clone());
+        let (m, last) = (m.clone(), last_error.clone());
         async move {
             match event {
                 Event::Connected => {
-                    ever_connected.store(true, Ordering::Relaxed);
                     if let Ok(mut w) = last.lock() {
                         w.clear();
                     }
                     m.own.set(NodeState::Connected, "")
                 }
-                Event::Disconnected => {
-                    m.own.set(NodeState::Reconnecting, "disconnected");
-                }
+                // Only over "connected": the client may already have asked for the first
+                // delay, and its "attempt 1, next in …" is the news.
+                Event::Disconnected => m.own.set_if(NodeState::Connected, NodeState::Reconnecting, "disconnected"),
                 Event::ClientError(e) => {
                     let why = e.to_string();
                     if is_refusal(&why) {

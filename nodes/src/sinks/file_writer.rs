@@ -26,10 +26,11 @@ use tokio::sync::mpsc;
 /// Buffered bytes that trigger a write.
 const WRITE_AT: usize = 1 << 18;
 
-/// The most bytes given to one `write` call. A blocking write to a pipe returns only once all
-/// its bytes are in; pieces smaller than a pipe's buffer (64 KiB) let a reader that stops
-/// reading leave the records it did take counted.
-const WRITE_PIECE: usize = 1 << 14;
+/// The most bytes given to one `write` call on a pipe, socket or device: PIPE_BUF, the most a
+/// pipe takes whole or not at all. A blocking write returns only once all its bytes are in,
+/// so with pieces no larger than a pipe's smallest buffer, a reader that stops reading leaves
+/// the records it did take counted. A regular file takes the whole buffer in one call.
+const PIPE_PIECE: usize = 4096;
 
 /// What the node sends the writer thread.
 pub enum ToWriter {
@@ -92,6 +93,8 @@ struct Writer {
     buf: Vec<u8>,
     /// Where each buffered record ends in `buf`.
     ends: Vec<usize>,
+    /// The most bytes one `write` call is given (see [`PIPE_PIECE`]).
+    piece: usize,
     metrics: Arc<NodeMetrics>,
     gate: Gate,
 }
@@ -121,6 +124,7 @@ pub fn run(spec: WriterSpec, mut rx: mpsc::Receiver<ToWriter>) -> Result<(), Wri
     let shown = writing.display().to_string();
     let (file, durable) =
         open(&writing, spec.append).map_err(|e| WriteFailure::Io(format!("cannot open {shown}: {e}")))?;
+    let regular = file.metadata().is_ok_and(|m| m.file_type().is_file());
     let mut w = Writer {
         file,
         target: spec.target,
@@ -128,6 +132,7 @@ pub fn run(spec: WriterSpec, mut rx: mpsc::Receiver<ToWriter>) -> Result<(), Wri
         durable,
         buf: Vec::with_capacity(WRITE_AT),
         ends: Vec::new(),
+        piece: if regular { usize::MAX } else { PIPE_PIECE },
         metrics: spec.metrics,
         gate: spec.gate,
     };
@@ -214,7 +219,7 @@ impl Writer {
         Ok(())
     }
 
-    /// Writes the first `count` buffered records, at most `WRITE_PIECE` bytes per call, and
+    /// Writes the first `count` buffered records, at most `self.piece` bytes per call, and
     /// counts each record as passed as soon as its last byte reached the file: a pipe or socket
     /// that stops taking bytes shows exactly the records it took. On a failure the file is cut
     /// back to its last whole record.
@@ -230,7 +235,7 @@ impl Writer {
                 failure = Some(Failed::Cancelled);
                 break;
             }
-            let piece = &self.buf[written..upto.min(written + WRITE_PIECE)];
+            let piece = &self.buf[written..upto.min(written.saturating_add(self.piece))];
             match self.file.write(piece) {
                 Ok(0) => {
                     failure = Some(Failed::Io(ErrorKind::WriteZero.into()));

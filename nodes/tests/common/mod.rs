@@ -110,8 +110,9 @@ pub fn json_lines(path: &std::path::Path) -> Vec<Value> {
 }
 
 /// Waits (2 s at most) for node `id`'s status to say `reconnecting: attempt N` with its
-/// `reconnects` gauge at N: every kind that reconnects counts the same way (a failed attempt,
-/// or a lost connection, is one). Both hold still while the node waits out its backoff.
+/// `reconnects` gauge at N, for a node that never connected: every kind that reconnects
+/// counts the same way (each failed attempt is one). Both hold still while the node waits out
+/// its backoff.
 pub fn assert_attempts_match_reconnects(h: &RunHandle, id: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
     loop {

@@ -60,7 +60,7 @@ fn a_token_from_the_environment_is_accepted_and_a_wrong_one_fails_with_the_reaso
         return;
     };
     let (engine, h) = run_with_token(&b, "s3cr3t-t0ken");
-    assert_eq!(wait_state(&h, "src", "connected"), "connected: ");
+    assert_eq!(wait_state(&h, "src", "connected"), "connected");
     let json = serde_json::to_string(&h.snapshot_now().keyed()).unwrap();
     assert!(!json.contains("s3cr3t-t0ken"), "the token never shows in the metrics");
     h.stop();
@@ -107,7 +107,7 @@ fn tls_with_a_ca_file_trusts_the_servers_certificate_and_messages_flow() {
     );
     let engine = Engine::new(Some(2)).unwrap();
     let h = start(&engine, &g, RunOptions::default());
-    assert_eq!(wait_state(&h, "src", "connected"), "connected: ", "TLS handshake with the CA file");
+    assert_eq!(wait_state(&h, "src", "connected"), "connected", "TLS handshake with the CA file");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         std::thread::sleep(Duration::from_millis(300));

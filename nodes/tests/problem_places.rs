@@ -36,6 +36,20 @@ fn a_duplicate_id_points_at_the_second_occurrence() {
     assert_eq!(p.location.line_col, Some((4, 4)), "{p}");
 }
 
+/// Two sinks on one file lose each other's records: the second is an error at its `path`;
+/// a source reading that file is no conflict.
+#[test]
+fn two_sinks_writing_one_file_are_refused_at_the_second_path() {
+    let text = format!(
+        "(format: 1, nodes: [\n  {GEN},\n  (id: \"a\", kind: \"file_sink\", config: (path: \"out/events.jsonl\")),\n  (id: \"b\", kind: \"file_sink\", config: (path: \"./out/events.jsonl\")),\n  (id: \"r\", kind: \"file_source\", config: (path: \"out/events.jsonl\")),\n], wires: [(from: (\"g\", \"out\"), to: (\"a\", \"in\")), (from: (\"g\", \"out\"), to: (\"b\", \"in\"))])"
+    );
+    let all = errors(&text);
+    let p = find(&all, "node `a` writes `./out/events.jsonl` too");
+    assert_eq!((p.location.node.as_deref(), p.location.field.as_deref()), (Some("b"), Some("path")), "{p}");
+    assert_eq!(p.location.line_col.map(|(line, _)| line), Some(4), "{p}");
+    assert_eq!(all.iter().filter(|p| p.message.contains("writes")).count(), 1, "{all:#?}");
+}
+
 #[test]
 fn a_duplicate_wire_points_at_the_second_occurrence() {
     let text = format!(

@@ -240,7 +240,8 @@ impl NodeSnapshot {
     /// The node's own state and message as one line ("reconnecting: attempt 3, next in 4.2 s",
     /// "listening: 2 clients"); `None` when the node set neither.
     pub fn state_line(&self) -> Option<String> {
-        match (self.state, &self.state_message) {
+        // An empty message is no message ("connected", not "connected: ").
+        match (self.state, self.state_message.as_ref().filter(|m| !m.is_empty())) {
             (None, None) => None,
             (Some(st), None) => Some(st.name().to_string()),
             (None, Some(m)) => Some(m.clone()),
@@ -411,6 +412,10 @@ mod tests {
         assert_eq!(json["state_message"], "attempt 3, next in 4.2 s");
         assert_eq!(json["gauges"], serde_json::json!({"clients": 2, "reconnects": 3}));
         assert_eq!(json["status"], "pending", "the lifecycle status is apart");
+        // An empty message is none: "connected", not "connected: ".
+        let bare =
+            NodeSnapshot { state: Some(NodeState::Connected), state_message: Some(String::new()), ..snap.clone() };
+        assert_eq!(bare.state_line().as_deref(), Some("connected"));
         let quiet = NodeSnapshot { state: None, state_message: None, gauges: BTreeMap::new(), ..snap };
         assert_eq!((quiet.state_line(), quiet.gauges_line()), (None, None));
         let json = serde_json::to_value(&quiet).unwrap_or_default();

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use crate::env;
 use crate::graph::{Graph, MAX_CONFIG_DEPTH, SourceMap, WhenFull, config_depth};
 use crate::problem::{Location, Problem, Problems};
-use crate::registry::{Category, ERRORS_PORT, Ports, Registry};
+use crate::registry::{Category, ERRORS_PORT, ParamKind, Ports, Registry};
 
 /// Largest `batch_size` a graph may set.
 pub const MAX_BATCH_SIZE: usize = 100_000;
@@ -125,9 +125,40 @@ fn check(graph: &Graph, registry: &Registry) -> Vec<Found> {
         ports.insert(node.id.as_str(), kind.ports(&node.config));
     }
 
+    check_shared_files(graph, registry, &mut error);
     let mut problems = check_wires(graph, &ports, problems);
     problems.extend(warnings(graph, registry, &ports));
     problems
+}
+
+/// Two sinks writing one file: their writes interleave and each cuts the file back to its own
+/// last whole record, so records of the other are lost while both count them as written. The
+/// later node is told (a path as written; `./a` and `a` are the same file).
+fn check_shared_files(graph: &Graph, registry: &Registry, error: &mut impl FnMut(Target, Location, String)) {
+    let mut writers: HashMap<String, &str> = HashMap::new();
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let Some(kind) = registry.get(&node.kind).filter(|k| k.category() == Category::Sink) else { continue };
+        for spec in kind.params().iter().filter(|p| p.kind == ParamKind::Path) {
+            let Some(path) = node.config.get(&spec.name).and_then(|v| v.as_str()) else { continue };
+            let path = path.trim();
+            let same = path.strip_prefix("./").unwrap_or(path).to_string();
+            if same.is_empty() {
+                continue;
+            }
+            match writers.get(&same) {
+                Some(first) => error(
+                    Target::Node(i),
+                    Location::field(&node.id, &spec.name),
+                    format!(
+                        "node `{first}` writes `{path}` too: two sinks on one file lose each other's records; give each its own file"
+                    ),
+                ),
+                None => {
+                    writers.insert(same, node.id.as_str());
+                }
+            }
+        }
+    }
 }
 
 fn check_settings(graph: &Graph, error: &mut impl FnMut(Target, Location, String)) {

@@ -94,7 +94,9 @@ impl EditorApp {
                 self.start_run();
             }
             let pause = if self.runner.is_paused() { "⏵ Resume" } else { "⏸ Pause" };
-            if ui.add_enabled(running, Button::new(pause)).clicked() {
+            let what =
+                "Pause the sources: nothing new enters the graph, and what is already in it flows on to the sinks";
+            if ui.add_enabled(running, Button::new(pause)).on_hover_text(what).clicked() {
                 self.runner.toggle_pause();
             }
             if ui.add_enabled(running, Button::new("⏹ Stop")).on_hover_text("Stop the sources and drain").clicked() {

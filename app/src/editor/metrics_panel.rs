@@ -136,8 +136,10 @@ fn chart(id: &str, height: f32, width: f32, unit: &'static str) -> Plot<'static>
     };
     // Seconds labelled 30 points apart (egui_plot's default of 60 leaves a narrow chart's axis
     // with only "0").
+    // A narrow chart's axis title is short: the long one ran into its neighbour's.
+    let title = if width >= 260.0 { "s since the run started" } else { "s" };
     let x_axis = AxisHints::new_x()
-        .label("s since the run started")
+        .label(title)
         .label_spacing(30.0..=45.0)
         .formatter(|mark, _range| seconds_tick(mark.value, mark.step_size));
     plot.custom_x_axes(vec![x_axis])

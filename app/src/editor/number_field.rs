@@ -93,12 +93,12 @@ fn read_number<N: Numeric>(text: &str) -> Result<f64, String> {
     if N::INTEGRAL && x.fract() != 0.0 {
         return Err(format!("`{shown}` is not a whole number"));
     }
+    if x > max {
+        return Err(format!("`{shown}` is too large for this field"));
+    }
     // The field holds its number as a float, exact for whole numbers up to 2^53 only.
     if N::INTEGRAL && x.abs() > EXACT_INTEGERS {
         return Err(format!("`{shown}` is too large to edit here exactly (write it in the file)"));
-    }
-    if x > max {
-        return Err(format!("`{shown}` is too large for this field"));
     }
     if x < min {
         return Err(if min == 0.0 {

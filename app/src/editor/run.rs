@@ -58,7 +58,9 @@ fn dropped_reason(n: &streamloom_runtime::metrics::NodeSnapshot) -> String {
     let on_wires = n.dropped - inside;
     let mut parts = Vec::new();
     if on_wires > 0 {
-        parts.push(format!("{on_wires} by full output wires (their when_full policy)"));
+        parts.push(format!(
+            "{on_wires} on its output wires (full under a drop policy, or left there when the next node ended)"
+        ));
     }
     if inside > 0 {
         match n.state_message.as_deref().filter(|m| !m.is_empty()) {

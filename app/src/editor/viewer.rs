@@ -337,7 +337,7 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
     fn show_footer(
         &mut self,
         node: NodeId,
-        _inputs: &[InPin],
+        inputs: &[InPin],
         _outputs: &[OutPin],
         ui: &mut Ui,
         snarl: &mut Snarl<CanvasNode>,
@@ -346,7 +346,9 @@ impl SnarlViewer<CanvasNode> for GraphViewer<'_> {
         ui.style_mut().interaction.selectable_labels = false;
         let Some(id) = snarl.get_node(node).map(|n| n.id.as_str()) else { return };
         let problems: Vec<&streamloom_runtime::Problem> = self.problems.node(id).collect();
-        let lines = super::card_footer::footer_lines(self.node_metrics.get(id).copied(), &problems, self.paused);
+        // Pause holds the sources; the nodes after them go on with what is in flight.
+        let paused = self.paused && inputs.is_empty();
+        let lines = super::card_footer::footer_lines(self.node_metrics.get(id).copied(), &problems, paused);
         super::card_footer::show(ui, lines);
     }
 

@@ -372,7 +372,7 @@ async fn publish_js(
         if connected(client) {
             ctx.metrics
                 .own
-                .set(NodeState::Degraded, format!("{why}; attempt {attempt}, next in {:.1} s", delay.as_secs_f64()));
+                .set(NodeState::Degraded, format!("{why}; retry {attempt}, next in {:.1} s", delay.as_secs_f64()));
         }
         if !ctx.control.sleep_until(tokio::time::Instant::now() + delay).await {
             return Err(retry.len());

@@ -55,10 +55,12 @@ pub(super) async fn jetstream(
         failures += 1;
         let delay = reconnect_delay(failures, s.backoff.0, s.backoff.1);
         tracing::warn!(node = %ctx.id, "nats_source: {why}; next try in {delay:?}");
-        if ctx.metrics.own.read().state == Some(NodeState::Connected) {
-            ctx.metrics
-                .own
-                .set(NodeState::Degraded, format!("{why}; attempt {failures}, next in {:.1} s", delay.as_secs_f64()));
+        // Over "connected" and over its own earlier "degraded" (each retry says when the next
+        // is), never over the connection's own status (reconnecting: the broker is away).
+        // "Retry", not "attempt": the connection's attempts are counted apart.
+        let line = format!("{why}; retry {failures}, next in {:.1} s", delay.as_secs_f64());
+        for from in [NodeState::Connected, NodeState::Degraded] {
+            ctx.metrics.own.set_if(from, NodeState::Degraded, line.clone());
         }
         let until = tokio::time::Instant::now() + delay;
         loop {

@@ -402,19 +402,7 @@ fn ctrl_s_while_typing_a_number_saves_what_was_typed() {
     h.state_mut().save_to(&path).unwrap();
     h.state_mut().select_node("gen");
     h.run_ok();
-    h.get_by_label("count").click();
-    h.run_ok();
-    h.event(egui::Event::Key {
-        key: egui::Key::A,
-        physical_key: None,
-        pressed: true,
-        repeat: false,
-        modifiers: egui::Modifiers::COMMAND,
-    });
-    for c in "2500".chars() {
-        h.event(egui::Event::Text(c.to_string()));
-        h.step();
-    }
+    click_and_type(&mut h, "count", "2500");
     h.key_press_modifiers(Modifiers::COMMAND, Key::S);
     h.run_ok();
     let saved = EditorApp::open_file(registry(), path.clone()).unwrap();
@@ -818,9 +806,8 @@ fn a_number_typed_out_of_range_is_kept_and_reported_at_its_field_not_clamped() {
     assert!(h.query_all_by_label_contains("-5 is out of range").count() >= 1, "said at the field and in Problems");
 }
 
-/// Clicks the number field labelled `label`, replaces its text with `text`, typed a key a
-/// frame, and presses Enter.
-fn type_into_field(h: &mut Harness<'static, EditorApp>, label: &str, text: &str) {
+/// Clicks the field labelled `label` and replaces its text with `text`, typed a key a frame.
+fn click_and_type(h: &mut Harness<'static, EditorApp>, label: &str, text: &str) {
     h.get_by_label(label).click();
     h.run_ok();
     h.event(egui::Event::Key {
@@ -834,6 +821,11 @@ fn type_into_field(h: &mut Harness<'static, EditorApp>, label: &str, text: &str)
         h.event(egui::Event::Text(c.to_string()));
         h.step();
     }
+}
+
+/// [`click_and_type`], then Enter.
+fn type_into_field(h: &mut Harness<'static, EditorApp>, label: &str, text: &str) {
+    click_and_type(h, label, text);
     h.key_press(egui::Key::Enter);
     h.run_ok();
 }

@@ -461,29 +461,38 @@ fn a_debug_sink_prints_each_event_to_standard_error_headless() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("debug seen"), "stderr only");
 }
 
-/// A node whose events all fail says why in the summary, though its `errors` port is unwired
-/// (the walkthrough saw "3000 of its 3000 event(s) failed" and no reason anywhere).
-#[test]
-fn the_summary_gives_the_reason_events_failed_when_errors_is_unwired() {
+/// Runs generator (`count` events of `payload`) → filter (`condition`) → null_sink headless
+/// and returns the summary's `last error:` line of the filter.
+fn last_error_line(payload: &str, condition: &str) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let graph = tmp.path().join("failing.ron");
+    let condition = serde_json::to_string(condition).unwrap();
     std::fs::write(
         &graph,
-        r#"(
+        format!(
+            r#"(
     format: 1,
     nodes: [
-        (id: "gen", kind: "generator", version: 1, config: {"count": 50, "payload": "sample_events", "seed": 1}),
-        (id: "f", kind: "filter", version: 1, config: {"condition": "(.user | tonumber) > 5"}),
-        (id: "sink", kind: "null_sink", version: 1, config: {}),
+        (id: "gen", kind: "generator", version: 1, config: {{"count": 50, "payload": "{payload}", "seed": 1}}),
+        (id: "f", kind: "filter", version: 1, config: {{"condition": {condition}}}),
+        (id: "sink", kind: "null_sink", version: 1, config: {{}}),
     ],
     wires: [(from: ("gen", "out"), to: ("f", "in")), (from: ("f", "out"), to: ("sink", "in"))],
-)"#,
+)"#
+        ),
     )
     .unwrap();
     let out = streamloom(&["--headless", graph.to_str().unwrap()], tmp.path());
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    let line = t.lines().find(|l| l.trim_start().starts_with("last error: ")).unwrap_or_else(|| panic!("{t}"));
+    t.lines().find(|l| l.trim_start().starts_with("last error: ")).unwrap_or_else(|| panic!("{t}")).to_string()
+}
+
+/// A node whose events all fail says why in the summary, though its `errors` port is unwired
+/// (the walkthrough saw "3000 of its 3000 event(s) failed" and no reason anywhere).
+#[test]
+fn the_summary_gives_the_reason_events_failed_when_errors_is_unwired() {
+    let line = last_error_line("sample_events", "(.user | tonumber) > 5");
     assert!(line.contains("cannot parse") || line.contains("tonumber") || line.contains("number"), "{line}");
 }
 
@@ -491,24 +500,6 @@ fn the_summary_gives_the_reason_events_failed_when_errors_is_unwired() {
 /// fifty events failing within a few milliseconds end with the fiftieth's reason.
 #[test]
 fn the_last_error_in_the_summary_is_the_last_reason_reported() {
-    let tmp = tempfile::tempdir().unwrap();
-    let graph = tmp.path().join("failing.ron");
-    std::fs::write(
-        &graph,
-        r#"(
-    format: 1,
-    nodes: [
-        (id: "gen", kind: "generator", version: 1, config: {"count": 50, "payload": "sequence", "seed": 1}),
-        (id: "f", kind: "filter", version: 1, config: {"condition": "error(\"event \\(.) is bad\")"}),
-        (id: "sink", kind: "null_sink", version: 1, config: {}),
-    ],
-    wires: [(from: ("gen", "out"), to: ("f", "in")), (from: ("f", "out"), to: ("sink", "in"))],
-)"#,
-    )
-    .unwrap();
-    let out = streamloom(&["--headless", graph.to_str().unwrap()], tmp.path());
-    let t = text(&out);
-    assert!(out.status.success(), "{t}");
-    let line = t.lines().find(|l| l.trim_start().starts_with("last error: ")).unwrap_or_else(|| panic!("{t}"));
+    let line = last_error_line("sequence", r#"error("event \(.) is bad")"#);
     assert!(line.contains("event 49 is bad"), "{line}");
 }

@@ -173,7 +173,10 @@ impl Inspector {
             // While the run goes on: the recent rate; once it ended: the average over its running
             // time (pauses left out), said as such.
             let running = s.status == streamloom_runtime::metrics::NodeStatus::Running;
-            let status = if running && input.paused { "paused".to_string() } else { s.status.name().to_string() };
+            // Pause holds the sources; the nodes after them go on with what is in flight.
+            let source = kind.is_some_and(|k| k.ports(&node.config).inputs.is_empty());
+            let status =
+                if running && input.paused && source { "paused".to_string() } else { s.status.name().to_string() };
             let (rate_in, rate_out) =
                 if input.run_ended { ("average in", "average out") } else { ("rate in", "rate out") };
             egui::Grid::new("node-metrics").show(ui, |ui| {

@@ -99,16 +99,9 @@ fn a_stream_created_after_the_source_started_is_read_and_the_status_recovers() {
     );
     let engine = Engine::new(Some(2)).unwrap();
     let h = start(&engine, &g, RunOptions::default());
-    let started = Instant::now();
-    while !state_line(&h, "src").starts_with("degraded: stream `ORDERS`") {
-        assert!(started.elapsed() < Duration::from_secs(10), "no stream: {}", state_line(&h, "src"));
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_state_line(&h, "src", "no stream", |l| l.starts_with("degraded: stream `ORDERS`"));
     // Each retry says so: the line does not freeze at the first.
-    while !state_line(&h, "src").contains("; retry 3, next in") {
-        assert!(started.elapsed() < Duration::from_secs(10), "retries: {}", state_line(&h, "src"));
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_state_line(&h, "src", "retries", |l| l.contains("; retry 3, next in"));
     create_stream(&rt, &b.url());
     js_publish(&rt, &b.url(), "orders.new", (0..50).map(|i| i.to_string()).collect());
     let outcome = stop_when(&engine, &h, 10, || json_lines(&out).len() >= 50);

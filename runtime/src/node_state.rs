@@ -117,22 +117,13 @@ impl OwnStatus {
         inner.message = None;
     }
 
-    /// Sets `to` and clears the message, if the state is `from`: a node's recovery that must
-    /// not overwrite a state set meanwhile (a connection lost again).
-    pub fn recover(&self, from: NodeState, to: NodeState) {
+    /// Sets `to` with `message` (none: cleared), if the state is one of `from`: a change that
+    /// must not overwrite a state set meanwhile by another task (a connection lost again).
+    pub fn set_if(&self, from: &[NodeState], to: NodeState, message: Option<String>) {
         let mut inner = self.lock();
-        if inner.state == Some(from) {
+        if inner.state.is_some_and(|s| from.contains(&s)) {
             inner.state = Some(to);
-            inner.message = None;
-        }
-    }
-
-    /// Sets `to` with `message`, if the state is `from` (see [`OwnStatus::recover`]).
-    pub fn set_if(&self, from: NodeState, to: NodeState, message: impl Into<String>) {
-        let mut inner = self.lock();
-        if inner.state == Some(from) {
-            inner.state = Some(to);
-            inner.message = Some(message.into());
+            inner.message = message;
         }
     }
 

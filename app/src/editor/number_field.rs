@@ -14,14 +14,6 @@ use egui::{DragValue, Id, RichText, Ui};
 
 use super::problems::ERROR;
 
-/// What the field's parser made of the text typed this frame.
-enum Typed {
-    /// Taken.
-    Taken,
-    /// Not taken, and why.
-    Refused(String),
-}
-
 /// Why the last text typed into a field was not taken, and the value it kept: kept in the
 /// field's memory until an edit is taken or the value changes otherwise (an undo).
 #[derive(Clone)]
@@ -35,14 +27,13 @@ struct Refusal {
 /// key typed, even when the value stayed: written back, that put a default into the file.)
 pub fn number_field<N: Numeric>(ui: &mut Ui, value: &mut N, speed: f64, label: Option<Id>) -> bool {
     let before = *value;
+    // What the parser made of the text typed this frame, if it was called.
     let typed = RefCell::new(None);
     let parser = |text: &str| {
         let read = read_number::<N>(text);
-        *typed.borrow_mut() = Some(match &read {
-            Ok(_) => Typed::Taken,
-            Err(why) => Typed::Refused(why.clone()),
-        });
-        read.ok()
+        let number = read.as_ref().ok().copied();
+        *typed.borrow_mut() = Some(read);
+        number
     };
     // Typed text is read when the field is left (Enter, Tab, a click elsewhere), not at each
     // key: read as it was typed, `3,000` took `3` on the first key and then refused `3,`.
@@ -60,10 +51,10 @@ pub fn number_field<N: Numeric>(ui: &mut Ui, value: &mut N, speed: f64, label: O
     let key = Id::new(("number field refusal", response.id));
     let kept = value.to_f64();
     match typed.into_inner() {
-        Some(Typed::Refused(why)) => ui.data_mut(|d| {
+        Some(Err(why)) => ui.data_mut(|d| {
             d.insert_temp(key, Refusal { why, kept });
         }),
-        Some(Typed::Taken) => ui.data_mut(|d| d.remove::<Refusal>(key)),
+        Some(Ok(_)) => ui.data_mut(|d| d.remove::<Refusal>(key)),
         None => {}
     }
     // Dragged, undone, or another value shown in this place: the refusal is no longer news.

@@ -156,10 +156,9 @@ pub async fn connect(s: &NatsSettings, metrics: Arc<NodeMetrics>, capacity: usiz
     // The client asks for a delay before every attempt to connect, its very first one too:
     // that one waits for nothing and is no reconnect. Every later one counts in `reconnects`,
     // and the status says how many attempts failed since the node was last connected (a lost
-    // connection is the first), as the WebSocket and MQTT nodes count them.
-    // Whether a connection was made is told here, not by the event callback (another task):
-    // the client counts attempts from 1 again after each connection, and before the first
-    // one its count also holds the very first attempt.
+    // connection is the first), as the WebSocket and MQTT nodes count them. The client counts
+    // from 1 again after each connection, so a 1 after the first call tells a connection was
+    // made (told here, not by the event callback, which runs on another task).
     let reconnects = metrics.own.gauge("reconnects");
     let first_attempt = AtomicBool::new(true);
     let connected_before = AtomicBool::new(false);
@@ -193,7 +192,9 @@ pub async fn connect(s: &NatsSettings, metrics: Arc<NodeMetrics>, capacity: usiz
                 }
                 // Only over "connected": the client may already have asked for the first
                 // delay, and its "attempt 1, next in …" is the news.
-                Event::Disconnected => m.own.set_if(NodeState::Connected, NodeState::Reconnecting, "disconnected"),
+                Event::Disconnected => {
+                    m.own.set_if(&[NodeState::Connected], NodeState::Reconnecting, Some("disconnected".into()))
+                }
                 Event::ClientError(e) => {
                     let why = e.to_string();
                     if is_refusal(&why) {

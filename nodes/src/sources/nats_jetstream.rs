@@ -59,9 +59,7 @@ pub(super) async fn jetstream(
         // is), never over the connection's own status (reconnecting: the broker is away).
         // "Retry", not "attempt": the connection's attempts are counted apart.
         let line = format!("{why}; retry {failures}, next in {:.1} s", delay.as_secs_f64());
-        for from in [NodeState::Connected, NodeState::Degraded] {
-            ctx.metrics.own.set_if(from, NodeState::Degraded, line.clone());
-        }
+        ctx.metrics.own.set_if(&[NodeState::Connected, NodeState::Degraded], NodeState::Degraded, Some(line));
         let until = tokio::time::Instant::now() + delay;
         loop {
             // Checkpoints go on while the broker is away (acknowledgements wait for it).
@@ -97,7 +95,7 @@ async fn consume(
         Some(Err(e)) => return Ok(Some(e)),
     };
     // Bound: the stream is there now; a status that says it was not is stale.
-    ctx.metrics.own.recover(NodeState::Degraded, NodeState::Connected);
+    ctx.metrics.own.set_if(&[NodeState::Degraded], NodeState::Connected, None);
     let max = usize::try_from(s.config.max_in_flight).unwrap_or(usize::MAX);
     loop {
         let request = consumer.batch().max_messages(max).expires(Duration::from_secs(1)).messages();

@@ -109,6 +109,19 @@ pub fn json_lines(path: &std::path::Path) -> Vec<Value> {
     whole.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {l:?}: {e}"))).collect()
 }
 
+/// Waits (10 s at most) for node `id`'s status line to meet `wanted`; returns it.
+pub fn wait_for_state_line(h: &RunHandle, id: &str, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let line = h.snapshot_now().node(id).and_then(|n| n.state_line()).unwrap_or_default();
+        if wanted(&line) {
+            return line;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: `{line}`");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Waits (2 s at most) for node `id`'s status to say `reconnecting: attempt N` with its
 /// `reconnects` gauge at N, for a node that never connected: every kind that reconnects
 /// counts the same way (each failed attempt is one). Both hold still while the node waits out
